@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rfc2047 - encoded words and header text hygiene.
+ *
+ * Decoding turns a display name or unstructured text into sanitized UTF-8:
+ * encoded words are decoded (UTF-8, US-ASCII, ISO-8859-x, Windows-125x and
+ * whatever iconv knows), raw 8-bit text that is not valid UTF-8 is read as
+ * Windows-1252, and every control character (CR, LF, NUL, TAB, ...) becomes a
+ * space, runs of white space collapse to one and the ends are trimmed.  So no
+ * decoded text can ever inject a header line.
+ *
+ * Encoding turns UTF-8 into what a header may carry: "B" encoded words of at
+ * most 75 characters, never splitting a UTF-8 sequence, separated by spaces
+ * so that hdr_fold can break between them.
+ */
+#ifndef SENDAS_RFC2047_H
+#define SENDAS_RFC2047_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define RFC2047_D_8BIT 0x1    /* raw 8-bit bytes were present */
+#define RFC2047_D_ENCWORD 0x2 /* at least one encoded word was decoded */
+#define RFC2047_D_BAD 0x4     /* malformed encoded word or unknown charset (kept as text) */
+
+/*
+ * rfc2047_decode - decode phrase or unstructured text s/len (already without
+ * quotes and comments delimiters) into sanitized UTF-8 appended to out.
+ * *defects gets RFC2047_D_* bits or'ed in.  Returns BUF_OK or BUF_E*.
+ */
+int rfc2047_decode(const char *s, size_t len, struct buf *out, unsigned *defects);
+
+/*
+ * rfc2047_encode - append UTF-8 text s/len encoded as one or more
+ * "=?UTF-8?B?...?=" words separated by single spaces.
+ */
+int rfc2047_encode(const char *s, size_t len, struct buf *out);
+
+/* rfc2047_is_ascii - non-zero when s/len is printable US-ASCII and space only */
+int rfc2047_is_ascii(const char *s, size_t len);
+
+/* rfc2047_sanitize - append s/len as sanitized UTF-8 (see above), no decoding */
+int rfc2047_sanitize(const char *s, size_t len, struct buf *out);
+
+#endif
