@@ -1,0 +1,661 @@
+#!/usr/bin/python3
+"""Exchange Online (EXO) SMTP client-submission emulator for sendas tests and demos.
+
+Emulates smtp.office365.com:587 closely enough that a relay which works against it should
+work against EXO: EHLO capabilities, reply codes, send-as enforcement on From:/Sender: at end
+of DATA, per-mailbox concurrency and rate limits.  Needs Debian's python3-aiosmtpd: run it
+with /usr/bin/python3 (the pyenv python on PATH lacks Debian's modules).
+
+Usage:
+  exo_emulator.py --listen 127.0.0.1:PORT --mailboxes FILE --store DIR
+                  [--cert FILE --key FILE] [--log FILE]
+                  [--strict-envelope | --no-strict-envelope] [--rate-limit N]
+                  [--max-connections 3] [--basic-auth-disabled]
+
+  PORT 0 picks a free port.  When listening, exactly one line "READY HOST:PORT" goes to stdout
+  ("READY [::1]:PORT" for IPv6).  SIGTERM/SIGINT stop it cleanly (exit 0).  Only loopback
+  addresses may be bound.  Without --cert/--key a self-signed certificate is generated (once)
+  as DIR/emulator-cert.pem + DIR/emulator-key.pem (SAN: localhost, smtp.office365.com,
+  127.0.0.1, ::1).
+
+Mailboxes file: {"mailboxes": {"relay@contoso.com": {"password": "secret1",
+                 "sendas": ["alerts@contoso.com", "@shared.contoso.com"]}}}
+  A mailbox may always send as itself; "@domain" grants every address at that domain.
+  All comparisons are case-insensitive.
+
+Replies: the R_* constants below, EXO's exact texts (exo-facts.md) wherever they are known.
+Emulator choices where EXO's behaviour is not documented:
+  * --rate-limit N (messages/minute/mailbox, sliding 60 s window; default off) answers
+    "452 4.3.2 Message rate limit exceeded", at MAIL and again at end of DATA (so parallel
+    sessions cannot overshoot).  EXO delays or refuses with some 4xx; clients must treat any
+    4xx as "retry later", which is all this code is meant to exercise.
+  * AUTH before STARTTLS answers "504 5.7.4 Unrecognized authentication type" (AUTH is not
+    advertised yet).  TLS below 1.2 fails the handshake (no 421 4.7.66 text).
+  * AUTH advertises "LOGIN PLAIN XOAUTH2" (EXO documents "LOGIN XOAUTH2").  XOAUTH2 tokens are
+    checked by ExoHandler.check_xoauth2(), which rejects everything for now.
+  * DSN/CHUNKING/BINARYMIME are not advertised (aiosmtpd does not implement them).
+  * --strict-envelope (default) also applies the send-as check to MAIL FROM (<> allowed);
+    that EXO does this is UNCONFIRMED, so a relay must pass both ways.
+
+Store (DIR): NNNNNN.eml (bytes as received, dot-unstuffed, CRLF) and NNNNNN.json {"mail_from"
+  ("" for <>), "rcpt_tos", "auth_user", "mail_options", "received_at", "eml", "seq",
+  "message_id", "size"}, each via temp file + rename, .eml first so a .json always points at a
+  complete .eml; numbering continues after existing files.  Refusals at MAIL/DATA are appended to DIR/refused.jsonl
+  {"time", "auth_user", "mail_from", "from_header", "code", "text", "reason"}.
+Log (--log FILE, else stderr): one line per session event; passwords and tokens are never logged.
+"""
+
+import argparse
+import asyncio
+import base64
+import collections
+import datetime
+import email.parser
+import email.policy
+import email.utils
+import hmac
+import ipaddress
+import itertools
+import json
+import logging
+import os
+import re
+import signal
+import ssl
+import sys
+import time
+import uuid
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, TLSSetupException, syntax
+
+HOSTNAME = "exo-emulator.localhost"
+MAX_SIZE = 157286400
+
+R_STARTTLS_REQUIRED = "451 5.7.3 STARTTLS is required to send mail"
+R_NOT_AUTHENTICATED = "530 5.7.57 Client not authenticated to send mail"
+R_AUTH_OK = "235 2.7.0 Authentication successful"
+R_AUTH_FAILED = "535 5.7.3 Authentication unsuccessful"
+R_BASIC_DISABLED = "535 5.7.139 Authentication unsuccessful, basic authentication is disabled."
+R_AUTH_BEFORE_TLS = "504 5.7.4 Unrecognized authentication type"
+R_CONCURRENCY = ("432 4.3.2 Concurrent connections limit exceeded. Visit "
+                 "https://aka.ms/concurrent_sending for more information.")
+R_RATE = "452 4.3.2 Message rate limit exceeded"
+R_SENDAS = "550 5.7.60 SMTP; Client does not have permissions to send as this sender"
+R_INTERNAL = "451 4.3.0 emulator internal error"
+R_SENDER_OK = "250 2.1.0 Sender OK"
+R_RCPT_OK = "250 2.1.5 Recipient OK"
+
+log = logging.getLogger("exo-emulator")
+
+
+def clean(value, limit=200):
+    """Make client-supplied text safe for one log line (no CR/LF injection, bounded length)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = str(value).encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+# ----------------------------------------------------------------------------- mailboxes
+
+class Mailboxes:
+    """Credentials and send-as grants, keyed by lower-cased mailbox address."""
+
+    def __init__(self, path):
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        boxes = data.get("mailboxes") if isinstance(data, dict) else None
+        if not isinstance(boxes, dict):
+            raise ValueError(f"{path}: expected {{\"mailboxes\": {{...}}}}")
+        self.boxes = {}
+        for addr, spec in boxes.items():
+            if not isinstance(spec, dict) or not isinstance(spec.get("password", ""), str):
+                raise ValueError(f"{path}: bad entry for {addr!r}")
+            grants = [g.strip().lower() for g in spec.get("sendas", []) or []]
+            self.boxes[addr.strip().lower()] = {
+                "password": spec.get("password", ""),
+                "addresses": {g for g in grants if not g.startswith("@")} | {addr.strip().lower()},
+                "domains": {g[1:] for g in grants if g.startswith("@")},
+            }
+
+    def check_password(self, user, password):
+        box = self.boxes.get(user.lower())
+        # compare_digest even for unknown users, so both failures cost the same
+        expected = box["password"] if box else "\0unknown"
+        return hmac.compare_digest(expected.encode("utf-8"), password.encode("utf-8")) and bool(box)
+
+    def canonical(self, user):
+        return user.lower() if user.lower() in self.boxes else None
+
+    def permits(self, mailbox, address):
+        box = self.boxes.get(mailbox)
+        if not box or not address:
+            return False
+        address = address.lower()
+        local, at, domain = address.rpartition("@")
+        return address in box["addresses"] or bool(at and local and domain in box["domains"])
+
+
+# ----------------------------------------------------------------------------- header checks
+
+ADDR_RE = re.compile(r"[^@\s<>]+@[^@\s<>]+\Z")
+
+
+def _addrs_modern(msg, name):
+    """Addresses per policy.default (RFC 5322 parser).  Returns (n_headers, [addr_spec])."""
+    headers = msg.get_all(name) or []
+    return len(headers), [a.addr_spec for h in headers for a in getattr(h, "addresses", ())]
+
+
+def _addrs_legacy(msg, name):
+    """Addresses per compat32 + getaddresses(strict) — the older, lenient-in-other-ways parser."""
+    headers = [str(v) for v in (msg.get_all(name) or [])]
+    pairs = email.utils.getaddresses(headers)
+    return len(headers), [addr for _name, addr in pairs]
+
+
+def header_addresses(raw, name):
+    """Return (ok, addresses, problem) for header `name` of the raw message.
+
+    Both parsers are run and their results unioned: where they disagree about an odd header,
+    a real server might side with either, so the emulator refuses if any reading is not
+    permitted.  Any parser exception just removes that reading; if neither survives, or any
+    "address" lacks local@domain form, the header counts as unparseable.
+    """
+    readings = []
+    for policy, extract in ((email.policy.default, _addrs_modern),
+                            (email.policy.compat32, _addrs_legacy)):
+        try:
+            msg = email.parser.BytesParser(policy=policy).parsebytes(raw, headersonly=True)
+            readings.append(extract(msg, name))
+        except Exception as exc:  # the parsers have had crash bugs on hostile input
+            log.debug("header parse (%s) failed: %r", extract.__name__, exc)
+    if not readings:
+        return False, [], "unparseable " + name
+    counts = {n for n, _ in readings}
+    addrs = sorted({a.lower() for _, lst in readings for a in lst})
+    if max(counts) == 0:
+        return True, [], None
+    if counts != {1}:
+        found = "/".join(str(n) for n in sorted(counts))
+        return False, addrs, f"expected one {name} header, found {found}"
+    if any(not lst for _, lst in readings) or not all(ADDR_RE.match(a) for a in addrs):
+        return False, addrs, "unparseable " + name
+    return True, addrs, None
+
+
+def raw_header(raw, name):
+    """Raw (unfolded) value(s) of a header for refusal records, never raising."""
+    try:
+        msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
+        values = [str(v) for v in (msg.get_all(name) or [])]
+        return "\n".join(values) if values else None
+    except Exception:
+        return None
+
+
+# ----------------------------------------------------------------------------- store
+
+class Store:
+    def __init__(self, directory):
+        self.dir = directory
+        os.makedirs(directory, exist_ok=True)
+        seqs = [int(m.group(1)) for f in os.listdir(directory)
+                if (m := re.fullmatch(r"(\d{6,})\.json", f))]
+        self.seq = max(seqs, default=0)
+
+    def _write_atomic(self, name, data):
+        tmp = os.path.join(self.dir, f".{name}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, os.path.join(self.dir, name))
+
+    def save(self, raw, record):
+        self.seq += 1
+        base = f"{self.seq:06d}"
+        record = dict(record, seq=self.seq, eml=base + ".eml", size=len(raw))
+        self._write_atomic(base + ".eml", raw)
+        self._write_atomic(base + ".json", json.dumps(record, indent=1).encode() + b"\n")
+        return self.seq
+
+    def refuse(self, record):
+        line = json.dumps(dict(record, time=now_iso()), ensure_ascii=True) + "\n"
+        # one write() on an O_APPEND file keeps concurrent lines whole
+        with open(os.path.join(self.dir, "refused.jsonl"), "a", encoding="ascii") as f:
+            f.write(line)
+
+
+# ----------------------------------------------------------------------------- handler
+
+def guarded(hook):
+    """Turn any exception in an SMTP hook into a 451 reply plus a logged traceback."""
+    async def wrapper(self, server, *args):
+        try:
+            return await hook(self, server, *args)
+        except Exception:
+            log.exception("conn=%s internal error in %s", getattr(server, "conn_id", "?"),
+                          hook.__name__)
+            return R_INTERNAL
+    wrapper.__name__ = hook.__name__
+    return wrapper
+
+
+class ExoHandler:
+    """Policy and state shared by all sessions (single event loop, so no locking)."""
+
+    def __init__(self, mailboxes, store, strict_envelope=True, rate_limit=0,
+                 max_connections=3, basic_auth_disabled=False):
+        self.mailboxes = mailboxes
+        self.store = store
+        self.strict_envelope = strict_envelope
+        self.rate_limit = rate_limit
+        self.max_connections = max_connections
+        self.basic_auth_disabled = basic_auth_disabled
+        self.active = collections.Counter()              # mailbox -> authenticated sessions
+        self.sent = collections.defaultdict(collections.deque)  # mailbox -> accept times
+        self.sessions = set()                            # live ExoSMTP, closed on shutdown
+
+    # --- authentication -------------------------------------------------------------
+
+    def check_xoauth2(self, user, token):
+        """Validate an XOAUTH2 bearer token for `user`.
+
+        TODO: verify a JWT (issuer, audience https://outlook.office365.com, expiry, and that
+        the app/user is bound to `user`) against test keys.  Until then every token fails.
+        """
+        return False
+
+    def _grant(self, server, mechanism, user):
+        """Credentials are good: apply the concurrency limit, then mark the session authed."""
+        mailbox = self.mailboxes.canonical(user)
+        if self.max_connections > 0 and self.active[mailbox] >= self.max_connections:
+            log.info("conn=%s auth %s user=%s refused: concurrency limit (%d active)",
+                     server.conn_id, mechanism, clean(user), self.active[mailbox])
+            return AuthResult(success=False, handled=False, message=R_CONCURRENCY)
+        self.active[mailbox] += 1
+        server.exo_user = mailbox
+        log.info("conn=%s auth %s ok user=%s", server.conn_id, mechanism, clean(mailbox))
+        return AuthResult(success=True, auth_data=mailbox, message=R_AUTH_OK)
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        """aiosmtpd authenticator for the basic mechanisms (LOGIN, PLAIN)."""
+        try:
+            assert isinstance(auth_data, LoginPassword)
+            user = auth_data.login.decode("utf-8", "replace")
+            if self.basic_auth_disabled:
+                log.info("conn=%s auth %s fail user=%s (basic auth disabled)",
+                         server.conn_id, mechanism, clean(user))
+                return AuthResult(success=False, handled=False, message=R_BASIC_DISABLED)
+            if not self.mailboxes.check_password(user, auth_data.password.decode("utf-8", "replace")):
+                log.info("conn=%s auth %s fail user=%s", server.conn_id, mechanism, clean(user))
+                return AuthResult(success=False, handled=False, message=R_AUTH_FAILED)
+            return self._grant(server, mechanism, user)
+        except Exception:
+            log.exception("conn=%s internal error in authenticate", server.conn_id)
+            return AuthResult(success=False, handled=False, message=R_INTERNAL)
+
+    async def auth_XOAUTH2(self, server, args):
+        """SASL XOAUTH2: base64("user=" U "\\x01auth=Bearer " T "\\x01\\x01")."""
+        if len(args) > 1:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except Exception:
+                blob = b""
+        else:
+            blob = await server.challenge_auth("")
+            if not isinstance(blob, bytes):       # client aborted with "*"; reply already sent
+                return AuthResult(success=False, handled=True)
+        fields = dict(p.split(b"=", 1) for p in blob.split(b"\x01") if b"=" in p)
+        user = fields.get(b"user", b"").decode("utf-8", "replace")
+        auth = fields.get(b"auth", b"").decode("utf-8", "replace")
+        token = auth[7:] if auth.lower().startswith("bearer ") else ""
+        if user and token and self.mailboxes.canonical(user) and self.check_xoauth2(user, token):
+            return self._grant(server, "XOAUTH2", user)
+        log.info("conn=%s auth XOAUTH2 fail user=%s", server.conn_id, clean(user))
+        return AuthResult(success=False, handled=False, message=R_AUTH_FAILED)
+
+    def release(self, server):
+        """Session closed: give back its concurrency slot (idempotent)."""
+        mailbox, server.exo_user = server.exo_user, None
+        if mailbox:
+            self.active[mailbox] -= 1
+
+    # --- rate limit -------------------------------------------------------------------
+
+    def over_rate(self, mailbox):
+        if self.rate_limit <= 0:
+            return False
+        window = self.sent[mailbox]
+        cutoff = time.monotonic() - 60
+        while window and window[0] < cutoff:
+            window.popleft()
+        return len(window) >= self.rate_limit
+
+    # --- send-as ----------------------------------------------------------------------
+
+    def sendas_problem(self, mailbox, raw, sender):
+        """Why `mailbox` may not send this message as it stands, or None if it may."""
+        for name in ("From", "Sender"):
+            ok, addrs, problem = header_addresses(raw, name)
+            if not ok:
+                return problem
+            if name == "From" and not addrs:
+                return "no From header"
+            denied = [a for a in addrs if not self.mailboxes.permits(mailbox, a)]
+            if denied:
+                return f"{name} not permitted: " + ", ".join(denied)
+        if self.strict_envelope and sender and not self.mailboxes.permits(mailbox, sender):
+            return "envelope sender not permitted: " + sender
+        return None
+
+    # --- SMTP hooks -------------------------------------------------------------------
+
+    def refuse(self, server, envelope, reply, reason, raw=None, mail_from=None):
+        code = int(reply[:3])
+        self.store.refuse({
+            "auth_user": server.exo_user,
+            "mail_from": mail_from if mail_from is not None else envelope_sender(envelope),
+            "rcpt_tos": list(envelope.rcpt_tos),
+            "from_header": raw_header(raw, "From") if raw is not None else None,
+            "code": code, "text": reply[4:], "reason": reason,
+        })
+        log.info("conn=%s result %d (%s)", server.conn_id, code, clean(reason))
+        return reply
+
+    @guarded
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        sender = "" if address == "<>" else address
+        log.info("conn=%s MAIL FROM:<%s>%s", server.conn_id, clean(sender),
+                 clean("".join(" " + o for o in mail_options)))
+        if self.over_rate(server.exo_user):
+            return self.refuse(server, envelope, R_RATE, "rate limit", mail_from=sender)
+        # the hook replaces aiosmtpd's default handling, so record the envelope ourselves;
+        # "<>" stays as is because aiosmtpd treats an empty mail_from as "no MAIL yet"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return R_SENDER_OK
+
+    @guarded
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return R_RCPT_OK
+
+    @guarded
+    async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content
+        mailbox = server.exo_user
+        sender = envelope_sender(envelope)
+        if self.over_rate(mailbox):
+            return self.refuse(server, envelope, R_RATE, "rate limit", raw)
+
+        problem = self.sendas_problem(mailbox, raw, sender)
+        if problem:
+            return self.refuse(server, envelope, R_SENDAS, problem, raw)
+
+        message_id = header_message_id(raw) or f"<{uuid.uuid4().hex}@{HOSTNAME}>"
+        seq = self.store.save(raw, {
+            "mail_from": sender,
+            "rcpt_tos": list(envelope.rcpt_tos),
+            "auth_user": mailbox,
+            "mail_options": list(envelope.mail_options),
+            "received_at": now_iso(),
+            "message_id": message_id,
+        })
+        if self.rate_limit > 0:
+            self.sent[mailbox].append(time.monotonic())
+        log.info("conn=%s result 250 stored %06d From: %s rcpts=%d", server.conn_id, seq,
+                 clean(raw_header(raw, "From")), len(envelope.rcpt_tos))
+        return f"250 2.6.0 {message_id} [InternalId={seq}, Hostname={HOSTNAME}] Queued mail for delivery"
+
+    def handle_STARTTLS(self, server, session, envelope):
+        # aiosmtpd calls this synchronously once the handshake completed
+        try:
+            version = server.transport.get_extra_info("ssl_object").version()
+        except Exception:
+            version = "?"
+        log.info("conn=%s tls %s", server.conn_id, version)
+        return True
+
+    async def handle_exception(self, error):
+        if isinstance(error, TLSSetupException):
+            return R_INTERNAL   # never sent: aiosmtpd drops the connection (logged by ExoSMTP)
+        log.error("internal error: %r", error, exc_info=error)
+        return R_INTERNAL
+
+
+def envelope_sender(envelope):
+    return "" if envelope.mail_from in (None, "<>") else envelope.mail_from
+
+
+def header_message_id(raw):
+    value = raw_header(raw, "Message-ID") or ""
+    m = re.fullmatch(r"\s*(<[^<>\s]+@[^<>\s]+>)\s*", value)
+    return m.group(1) if m else None
+
+
+# ----------------------------------------------------------------------------- protocol
+
+class ExoSMTP(SMTP):
+    """aiosmtpd SMTP with EXO's EHLO, TLS/AUTH gating and reply texts."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, handler, **kwargs):
+        super().__init__(handler, authenticator=handler.authenticate, **kwargs)
+        self.conn_id = next(self._ids)
+        self.exo_user = None
+        # aiosmtpd keeps this dict on the class and grows it on every EHLO; keep ours private
+        self.command_size_limits = collections.defaultdict(lambda: self.command_size_limit)
+
+    def connection_made(self, transport):
+        first = self.transport is None          # called again after STARTTLS
+        super().connection_made(transport)
+        if first:
+            self.event_handler.sessions.add(self)
+            log.info("conn=%s connect peer=%s", self.conn_id, clean(self.session.peer))
+
+    def connection_lost(self, error):
+        self.event_handler.release(self)
+        if self in self.event_handler.sessions:
+            self.event_handler.sessions.discard(self)
+            log.info("conn=%s disconnect", self.conn_id)
+        super().connection_lost(error)
+
+    # overrides keep @syntax so aiosmtpd's HELP still lists the commands
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname):
+        if not hostname:
+            return await self.push("501 5.5.4 Invalid domain name")
+        self._set_rset_state()
+        self.session.extended_smtp = True
+        self.session.host_name = hostname
+        self.command_size_limits["MAIL"] = self.command_size_limit + 26 + 10  # SIZE + SMTPUTF8
+        peer = self.session.peer[0] if isinstance(self.session.peer, tuple) else "unknown"
+        caps = [f"{self.hostname} Hello [{peer}]", f"SIZE {self.data_size_limit}",
+                "PIPELINING", "ENHANCEDSTATUSCODES"]
+        if self._tls_protocol:
+            caps.append("AUTH " + " ".join(sorted(self._auth_methods)))
+        else:
+            caps.append("STARTTLS")
+        caps += ["8BITMIME", "SMTPUTF8"]
+        for cap in caps[:-1]:
+            await self.push("250-" + cap)
+        await self.push("250 " + caps[-1])
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg):
+        try:
+            await super().smtp_STARTTLS(arg)
+        except TLSSetupException as exc:
+            # e.g. a TLS 1.0/1.1 client; aiosmtpd closes the connection after this
+            log.info("conn=%s tls handshake failed: %s", self.conn_id, clean(exc.__cause__ or exc))
+            raise
+
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg):
+        if not self._tls_protocol:
+            return await self.push(R_AUTH_BEFORE_TLS)
+        return await super().smtp_AUTH(arg)
+
+    async def check_auth_needed(self, caller_method):
+        """Called by aiosmtpd at the top of MAIL, RCPT, DATA (and HELP/VRFY, left open)."""
+        if caller_method not in ("MAIL", "RCPT", "DATA"):
+            return False
+        if not self._tls_protocol:
+            await self.push(R_STARTTLS_REQUIRED)
+            return True
+        if not self.exo_user:
+            await self.push(R_NOT_AUTHENTICATED)
+            return True
+        return False
+
+
+# ----------------------------------------------------------------------------- TLS
+
+def ensure_self_signed(directory):
+    """Create (once) a self-signed cert+key for localhost in `directory`; return the paths."""
+    cert_path = os.path.join(directory, "emulator-cert.pem")
+    key_path = os.path.join(directory, "emulator-key.pem")
+    if os.path.exists(cert_path) and os.path.exists(key_path):
+        return cert_path, key_path
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost"),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sendas EXO emulator")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.DNSName("smtp.office365.com"),
+                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                x509.IPAddress(ipaddress.ip_address("::1"))]), critical=False)
+            # a self-signed CA, so clients can trust the cert itself, even in X509_STRICT mode
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, True, False, False, True, False, False,
+                                         False), critical=True)   # sign, encipher, certSign
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    for path, data in ((key_path, key_pem), (cert_path, cert.public_bytes(serialization.Encoding.PEM))):
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(path + ".tmp", path)
+    os.chmod(cert_path, 0o644)
+    return cert_path, key_path
+
+
+def tls_context(cert_path, key_path):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert_path, key_path)
+    return ctx
+
+
+# ----------------------------------------------------------------------------- main
+
+def parse_listen(value):
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    try:
+        if not sep or not ipaddress.ip_address(host).is_loopback or not 0 <= int(port) <= 65535:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected 127.0.0.1:PORT or [::1]:PORT (loopback only)")
+    return host, int(port)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description="Exchange Online SMTP submission emulator")
+    p.add_argument("--listen", required=True, type=parse_listen, metavar="HOST:PORT")
+    p.add_argument("--mailboxes", required=True, metavar="FILE")
+    p.add_argument("--store", required=True, metavar="DIR")
+    p.add_argument("--cert", metavar="FILE")
+    p.add_argument("--key", metavar="FILE")
+    p.add_argument("--log", metavar="FILE")
+    p.add_argument("--strict-envelope", action=argparse.BooleanOptionalAction, default=True,
+                   help="also apply the send-as check to MAIL FROM (default: on)")
+    p.add_argument("--rate-limit", type=int, default=0, metavar="N",
+                   help="messages per minute per mailbox (default: unlimited)")
+    p.add_argument("--max-connections", type=int, default=3, metavar="N",
+                   help="concurrent authenticated sessions per mailbox (0: unlimited)")
+    p.add_argument("--basic-auth-disabled", action="store_true",
+                   help="refuse AUTH LOGIN/PLAIN with 535 5.7.139")
+    args = p.parse_args(argv)
+    if bool(args.cert) != bool(args.key):
+        p.error("--cert and --key go together")
+    return args
+
+
+async def serve(args, handler, ctx):
+    loop = asyncio.get_running_loop()
+    host, port = args.listen
+
+    def factory():
+        return ExoSMTP(handler, hostname=HOSTNAME, ident="Microsoft ESMTP MAIL Service ready",
+                       tls_context=ctx, data_size_limit=MAX_SIZE, enable_SMTPUTF8=True,
+                       loop=loop)
+
+    server = await loop.create_server(factory, host=host, port=port)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    real_port = server.sockets[0].getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    log.info("listening on %s:%d", shown, real_port)
+    print(f"READY {shown}:{real_port}", flush=True)
+    await stop.wait()
+    log.info("shutting down")
+    server.close()
+    for session in list(handler.sessions):
+        if session.transport:
+            session.transport.close()
+    await asyncio.sleep(0.1)    # let connection_lost callbacks run before the loop closes
+    await server.wait_closed()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    log_handler = (logging.FileHandler(args.log, encoding="utf-8") if args.log
+                   else logging.StreamHandler(sys.stderr))
+    log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(log_handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    # aiosmtpd's own logging echoes command lines and warns about its own deprecated
+    # attributes on every AUTH; keep only its errors so the log stays ours
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    try:
+        mailboxes = Mailboxes(args.mailboxes)
+        store = Store(args.store)
+        cert, key = (args.cert, args.key) if args.cert else ensure_self_signed(args.store)
+        ctx = tls_context(cert, key)
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        log.error("startup failed: %s", exc)
+        print(f"exo_emulator: {exc}", file=sys.stderr)
+        return 2
+    handler = ExoHandler(mailboxes, store, strict_envelope=args.strict_envelope,
+                         rate_limit=args.rate_limit, max_connections=args.max_connections,
+                         basic_auth_disabled=args.basic_auth_disabled)
+    asyncio.run(serve(args, handler, ctx))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
