@@ -1,0 +1,527 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sendas-milter - the libmilter front end of the sendas engine.
+ *
+ * Collects what the engine needs (client, SASL login, envelope sender, the
+ * From/Sender/Reply-To/DKIM-Signature headers), asks rw_plan_message() at
+ * the end of the message and applies the plan with libmilter calls.  Owns:
+ * per-connection state (smfi_setpriv), the configuration snapshot each
+ * message uses, and the process: signals, socket, privileges.
+ *
+ * Threads: libmilter runs callbacks on its worker threads.  smfi_main runs
+ * in a second thread so that the main thread receives SIGHUP (reload) and
+ * SIGTERM (graceful stop) instead of libmilter's own signal thread, which
+ * would stop the filter on SIGHUP.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libmilter/mfapi.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "rewrite.h"
+
+/* The live configuration; each message holds a reference to the snapshot it started with. */
+static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conf *conf_live;
+static const char *conf_path = SENDAS_CONF;
+
+/* Per-connection state, reset per message. */
+struct ctx {
+    char client_addr[INET6_ADDRSTRLEN];
+    char client_name[256];
+    int non_smtp;      /* Postfix's fake connection for sendmail(1)/pickup mail */
+    struct conf *conf; /* snapshot for the current message, or NULL */
+    struct rw_msg msg;
+    char *env_sender;
+    char *sasl_login;
+    int failed;        /* an internal error happened: tempfail at end of message */
+    int nr_hdr;        /* the MTA agreed that header callbacks get no reply */
+};
+
+/* conf_acquire - a reference to the live configuration */
+static struct conf *conf_acquire(void)
+{
+    struct conf *c;
+
+    pthread_mutex_lock(&conf_lock);
+    c = conf_live;
+    c->refs++;
+    pthread_mutex_unlock(&conf_lock);
+    return c;
+}
+
+/* conf_release - drop a reference; the last one frees a replaced snapshot */
+static void conf_release(struct conf *c)
+{
+    int last;
+
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&conf_lock);
+    last = --c->refs == 0;
+    pthread_mutex_unlock(&conf_lock);
+    if (last)
+        conf_free(c);
+}
+
+/* conf_reload - load the file again; a broken file keeps the old configuration */
+static void conf_reload(void)
+{
+    char err[CONF_ERRLEN];
+    struct conf *c = conf_load(conf_path, err, sizeof(err)), *old;
+
+    if (c == NULL) {
+        log_err("reload refused, keeping the running configuration: %s", err);
+        return;
+    }
+    pthread_mutex_lock(&conf_lock);
+    old = conf_live;
+    conf_live = c;
+    pthread_mutex_unlock(&conf_lock);
+    conf_release(old);
+    log_set_debug(c->log_level > 0);
+    log_info("configuration reloaded from %s: %zu mailboxes, %zu routes", conf_path,
+             c->nmailboxes, c->nroutes);
+}
+
+/* ctx_message_reset - forget the current message */
+static void ctx_message_reset(struct ctx *x)
+{
+    rw_msg_reset(&x->msg);
+    free(x->env_sender);
+    free(x->sasl_login);
+    x->env_sender = x->sasl_login = NULL;
+    conf_release(x->conf);
+    x->conf = NULL;
+    x->failed = 0;
+}
+
+/* queue_id - Postfix's queue id macro, or "NOQUEUE" */
+static const char *queue_id(SMFICTX *ctx)
+{
+    const char *q = smfi_getsymval(ctx, "i");
+
+    return q && *q ? q : "NOQUEUE";
+}
+
+/* tempfail_reply - answer 451 4.3.0 and say so */
+static sfsistat tempfail_reply(SMFICTX *ctx, struct ctx *x, const char *why)
+{
+    log_err("%s: tempfail: %s", queue_id(ctx), why);
+    if (x && x->non_smtp)
+        return SMFIS_ACCEPT; /* non-SMTP mail must never be refused: pass it */
+    smfi_setreply(ctx, "451", "4.3.0", "Temporary sendas failure, try again later");
+    return SMFIS_TEMPFAIL;
+}
+
+/* ctx_get - the connection's state, created on first use */
+static struct ctx *ctx_get(SMFICTX *ctx)
+{
+    struct ctx *x = smfi_getpriv(ctx);
+
+    if (x == NULL && (x = calloc(1, sizeof(*x))) != NULL) {
+        rw_msg_init(&x->msg);
+        smfi_setpriv(ctx, x);
+    }
+    return x;
+}
+
+/* mlfi_connect - remember the client */
+static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+    struct ctx *x = ctx_get(ctx);
+    const char *daemon_addr;
+
+    if (x == NULL)
+        return tempfail_reply(ctx, NULL, "out of memory at connect");
+    snprintf(x->client_name, sizeof(x->client_name), "%s", hostname ? hostname : "unknown");
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, x->client_addr,
+                  sizeof(x->client_addr));
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, x->client_addr,
+                  sizeof(x->client_addr));
+    /*
+     * Postfix gives mail from sendmail(1)/pickup a fake connection from
+     * "localhost" without a server address: {daemon_addr} is only set by
+     * smtpd.  Such mail must never be refused (non_smtpd_milters).
+     */
+    daemon_addr = smfi_getsymval(ctx, "{daemon_addr}");
+    x->non_smtp = (daemon_addr == NULL || *daemon_addr == '\0') &&
+                  strcmp(x->client_name, "localhost") == 0;
+    return SMFIS_CONTINUE;
+}
+
+/* mlfi_envfrom - a new message: envelope sender, SASL login, early refusal */
+static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
+{
+    struct ctx *x = smfi_getpriv(ctx);
+    const char *login;
+    struct rw_plan plan;
+    int i;
+
+    if (x == NULL)
+        return tempfail_reply(ctx, NULL, "no connection state");
+    ctx_message_reset(x);
+    x->conf = conf_acquire();
+    x->env_sender = strdup(argv[0] ? argv[0] : "<>");
+    login = smfi_getsymval(ctx, "{auth_authen}");
+    if (login && *login)
+        x->sasl_login = strdup(login);
+    if (x->env_sender == NULL || (login && *login && x->sasl_login == NULL))
+        return tempfail_reply(ctx, x, "out of memory at MAIL FROM");
+    for (i = 1; argv[i]; i++)
+        if (strcasecmp(argv[i], "SMTPUTF8") == 0)
+            x->msg.smtputf8 = 1;
+    x->msg.env_sender = x->env_sender;
+    x->msg.sasl_login = x->sasl_login;
+    x->msg.client_addr = x->client_addr[0] ? x->client_addr : NULL;
+    x->msg.non_smtp = x->non_smtp;
+    if (rw_plan_envelope(x->conf, &x->msg, &plan) < 0)
+        return tempfail_reply(ctx, x, "out of memory at MAIL FROM");
+    if (plan.action == RW_REJECT || plan.action == RW_TEMPFAIL) {
+        log_info("%s: client=%s[%s]%s%s env_from=<%s> action=%s reason=\"%s\"", queue_id(ctx),
+                 x->client_name, x->client_addr, x->sasl_login ? " sasl=" : "",
+                 x->sasl_login ? x->sasl_login : "", plan.orig_env, rw_action_name(plan.action),
+                 plan.reason);
+        sfsistat rc = plan.action == RW_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+
+        smfi_setreply(ctx, (char *)plan.rcode, (char *)plan.xcode, plan.text);
+        rw_plan_free(&plan);
+        return rc;
+    }
+    rw_plan_free(&plan);
+    return SMFIS_CONTINUE;
+}
+
+/* mlfi_header - keep the headers the planner needs */
+static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
+{
+    struct ctx *x = smfi_getpriv(ctx);
+
+    if (x == NULL)
+        return SMFIS_CONTINUE; /* end of message will tempfail */
+    if (x->conf && !x->failed &&
+        rw_msg_add_header(&x->msg, name, value, strlen(value), x->conf->max_header_bytes) < 0)
+        x->failed = 1;
+    return x->nr_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* apply_plan - send the plan's changes to the MTA; -1 when one was refused */
+static int apply_plan(SMFICTX *ctx, const struct rw_plan *p)
+{
+    size_t i;
+
+    if (p->new_env_sender && smfi_chgfrom(ctx, p->new_env_sender, NULL) != MI_SUCCESS)
+        return -1;
+    for (i = 0; i < p->nops; i++) {
+        const struct rw_op *op = &p->ops[i];
+        int rc = MI_FAILURE;
+
+        switch (op->kind) {
+        case RW_OP_CHANGE:
+            rc = smfi_chgheader(ctx, (char *)op->name, op->index, op->value);
+            break;
+        case RW_OP_DELETE:
+            rc = smfi_chgheader(ctx, (char *)op->name, op->index, NULL);
+            break;
+        case RW_OP_ADD:
+            rc = smfi_addheader(ctx, (char *)op->name, op->value);
+            break;
+        }
+        if (rc != MI_SUCCESS)
+            return -1;
+    }
+    return 0;
+}
+
+/* mlfi_eom - decide, apply, log one line */
+static sfsistat mlfi_eom(SMFICTX *ctx)
+{
+    struct ctx *x = smfi_getpriv(ctx);
+    struct rw_plan plan;
+    const char *qid = queue_id(ctx);
+    sfsistat rc = SMFIS_CONTINUE;
+
+    if (x == NULL || x->conf == NULL)
+        return tempfail_reply(ctx, x, "no message state at end of message");
+    if (x->failed) {
+        rc = tempfail_reply(ctx, x, "out of memory while reading headers");
+        ctx_message_reset(x);
+        return rc;
+    }
+    x->msg.queue_id = qid;
+    rw_plan_message(x->conf, &x->msg, &plan);
+    switch (plan.action) {
+    case RW_KEEP:
+        break;
+    case RW_REWRITE:
+        if (apply_plan(ctx, &plan) < 0) {
+            snprintf(plan.reason, sizeof(plan.reason), "the MTA refused a change");
+            plan.action = RW_TEMPFAIL;
+            if (!x->non_smtp)
+                smfi_setreply(ctx, "451", "4.3.0", "Temporary sendas failure, try again later");
+            rc = x->non_smtp ? SMFIS_ACCEPT : SMFIS_TEMPFAIL;
+        }
+        break;
+    case RW_REJECT:
+    case RW_TEMPFAIL:
+        smfi_setreply(ctx, (char *)plan.rcode, (char *)plan.xcode, plan.text);
+        rc = plan.action == RW_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+        break;
+    }
+    log_info("%s: client=%s[%s]%s%s%s env_from=<%s> from=<%s> mailbox=%s action=%s route=\"%s\" "
+             "reason=\"%s\"",
+             qid, x->client_name, x->client_addr, x->non_smtp ? " source=local" : "",
+             x->sasl_login ? " sasl=" : "", x->sasl_login ? x->sasl_login : "",
+             plan.orig_env ? plan.orig_env : "", plan.orig_from ? plan.orig_from : "",
+             plan.mailbox ? plan.mailbox->address : "-", rw_action_name(plan.action),
+             plan.route ? plan.route->text : "-", plan.reason);
+    rw_plan_free(&plan);
+    ctx_message_reset(x);
+    return rc;
+}
+
+/* mlfi_abort - the message was abandoned */
+static sfsistat mlfi_abort(SMFICTX *ctx)
+{
+    struct ctx *x = smfi_getpriv(ctx);
+
+    if (x)
+        ctx_message_reset(x);
+    return SMFIS_CONTINUE;
+}
+
+/* mlfi_close - the connection is gone */
+static sfsistat mlfi_close(SMFICTX *ctx)
+{
+    struct ctx *x = smfi_getpriv(ctx);
+
+    if (x) {
+        ctx_message_reset(x);
+        free(x);
+        smfi_setpriv(ctx, NULL);
+    }
+    return SMFIS_CONTINUE;
+}
+
+/* mlfi_negotiate - ask only for the events the engine needs */
+static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+                               unsigned long f2, unsigned long f3, unsigned long *pf0,
+                               unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+    unsigned long want_actions = SMFIF_CHGFROM | SMFIF_CHGHDRS | SMFIF_ADDHDRS;
+    unsigned long skip = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
+                         SMFIP_NODATA | SMFIP_NOEOH;
+    struct ctx *x = ctx_get(ctx);
+
+    if (x == NULL)
+        return SMFIS_REJECT; /* the MTA applies milter_default_action */
+    if ((f0 & want_actions) != want_actions) {
+        log_err("the MTA does not offer header and envelope changes (milter_protocol 6 needed)");
+        return SMFIS_REJECT;
+    }
+    *pf0 = want_actions;
+    /* fewer round trips: skip unused events, no reply per header */
+    *pf1 = f1 & (skip | SMFIP_NR_HDR);
+    x->nr_hdr = (*pf1 & SMFIP_NR_HDR) != 0;
+    *pf2 = *pf3 = 0;
+    return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc filter = {
+    "sendas-milter",
+    SMFI_VERSION,
+    SMFIF_CHGFROM | SMFIF_CHGHDRS | SMFIF_ADDHDRS,
+    mlfi_connect,
+    NULL, /* helo */
+    mlfi_envfrom,
+    NULL, /* envrcpt */
+    mlfi_header,
+    NULL, /* eoh */
+    NULL, /* body */
+    mlfi_eom,
+    mlfi_abort,
+    mlfi_close,
+    NULL, /* unknown */
+    NULL, /* data */
+    mlfi_negotiate,
+};
+
+static int sig_pipe[2] = {-1, -1};
+
+/* on_signal - pass the signal to the main loop through a pipe (no race with a flag check) */
+static void on_signal(int sig)
+{
+    char c = (char)sig;
+    int saved = errno;
+
+    (void)!write(sig_pipe[1], &c, 1);
+    errno = saved;
+}
+
+/* milter_thread - run libmilter's accept loop */
+static void *milter_thread(void *arg)
+{
+    int *rc = arg;
+    char c = 0; /* tells the main loop that libmilter has stopped */
+
+    *rc = smfi_main() == MI_SUCCESS ? 0 : 1;
+    (void)!write(sig_pipe[1], &c, 1);
+    return NULL;
+}
+
+/* usage - print the synopsis */
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sendas-milter [-f] [-n] [-d] [-c FILE] [-u USER] [-p SOCKET]\n"
+               "  -c FILE    configuration file (default %s)\n"
+               "  -f         stay in the foreground, log to stderr as well\n"
+               "  -n         check the configuration and exit\n"
+               "  -d         debug logging\n"
+               "  -u USER    run as USER after opening the socket\n"
+               "  -p SOCKET  listen here instead of milter_socket\n"
+               "  -V         print the version\n",
+               SENDAS_CONF);
+}
+
+int main(int argc, char **argv)
+{
+    const char *user = NULL, *sock = NULL, *path;
+    int ch, foreground = 0, check = 0, debug = 0, mrc = 1;
+    char err[CONF_ERRLEN];
+    struct sigaction sa;
+    sigset_t none;
+    pthread_t tid;
+
+    while ((ch = getopt(argc, argv, "c:fndu:p:Vh")) != -1) {
+        switch (ch) {
+        case 'c':
+            conf_path = optarg;
+            break;
+        case 'f':
+            foreground = 1;
+            break;
+        case 'n':
+            check = 1;
+            break;
+        case 'd':
+            debug = 1;
+            break;
+        case 'u':
+            user = optarg;
+            break;
+        case 'p':
+            sock = optarg;
+            break;
+        case 'V':
+            printf("sendas-milter %s\n", PACKAGE_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if ((conf_live = conf_load(conf_path, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "sendas-milter: %s\n", err);
+        return 1;
+    }
+    if (check) {
+        printf("%s: configuration OK: %zu mailboxes, %zu routes\n", conf_path,
+               conf_live->nmailboxes, conf_live->nroutes);
+        conf_free(conf_live);
+        return 0;
+    }
+    log_init("sendas-milter", foreground);
+    log_set_debug(debug || conf_live->log_level > 0);
+    if (!foreground && daemon(0, 0) != 0) {
+        fprintf(stderr, "sendas-milter: daemon: %s\n", strerror(errno));
+        return 1;
+    }
+    if (sock == NULL)
+        sock = conf_live->milter_socket;
+    if (user == NULL)
+        user = conf_live->user;
+    if (smfi_setconn((char *)sock) != MI_SUCCESS || smfi_register(filter) != MI_SUCCESS) {
+        log_err("cannot set up libmilter on %s", sock);
+        return 1;
+    }
+    /* a unix socket: remove a stale one, create it with a mode, hand it to the group */
+    umask(0177);
+    if (smfi_opensocket(1) != MI_SUCCESS) {
+        log_err("cannot open milter socket %s", sock);
+        return 1;
+    }
+    if ((path = daemon_socket_path(sock)) != NULL &&
+        daemon_socket_perms(path, conf_live->socket_mode, conf_live->socket_group, err,
+                            sizeof(err)) < 0) {
+        log_err("%s", err);
+        return 1;
+    }
+    if (daemon_drop_privileges(user, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        return 1;
+    }
+    umask(0077);
+
+    if (pipe(sig_pipe) != 0) {
+        log_err("pipe: %s", strerror(errno));
+        return 1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    log_info("starting on %s: %zu mailboxes, %zu routes (sendas %s)", sock,
+             conf_live->nmailboxes, conf_live->nroutes, PACKAGE_VERSION);
+    if (pthread_create(&tid, NULL, milter_thread, &mrc) != 0) {
+        log_err("cannot start the milter thread");
+        return 1;
+    }
+    /* libmilter masks the signals in its own threads; this thread keeps them */
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    for (;;) {
+        char c;
+        ssize_t n = read(sig_pipe[0], &c, 1);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 1 && c == SIGHUP) {
+            conf_reload();
+            continue;
+        }
+        break; /* SIGTERM, SIGINT, or libmilter stopped by itself */
+    }
+    log_info("stopping: finishing messages in progress");
+    smfi_stop();
+    pthread_join(tid, NULL);
+    conf_release(conf_live);
+    log_info("stopped");
+    return mrc;
+}

@@ -1,0 +1,733 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conf - sendas.conf parser and validator (see conf.h and sendas.conf(5)).
+ *
+ * The parser works on (buffer, length), joins continuation lines, splits
+ * words on white space and checks every directive completely before the
+ * snapshot is handed out, so a running daemon never sees half a config.
+ */
+#include "conf.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+/* Parser state: what is needed to name the place of an error. */
+struct parse {
+    const char *name;
+    int line;
+    char *err;
+    size_t errlen;
+    struct conf *c;
+    /* routes name mailboxes that may be declared later: resolved at the end */
+    char **route_targets;
+};
+
+/* perr - format an error naming file and line; returns -1 for convenience */
+static int perr(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int perr(struct parse *p, const char *fmt, ...)
+{
+    char msg[CONF_ERRLEN];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (p->err && p->errlen)
+        snprintf(p->err, p->errlen, "%s:%d: %s", p->name, p->line, msg);
+    return -1;
+}
+
+/* xstrdup_lower - duplicate s, lower-casing ASCII */
+static char *xstrdup_lower(const char *s)
+{
+    char *d = strdup(s), *q;
+
+    if (d)
+        for (q = d; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+    return d;
+}
+
+/* conf_yesno - parse a boolean word */
+int conf_yesno(const char *s)
+{
+    static const char *yes[] = {"yes", "true", "on", "1"};
+    static const char *no[] = {"no", "false", "off", "0"};
+    size_t i;
+
+    for (i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0)
+            return 1;
+        if (strcasecmp(s, no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+/* valid_domain - a plausible DNS name: letters, digits, '-', '.', no empty labels */
+static int valid_domain(const char *d)
+{
+    size_t label = 0;
+
+    if (*d == '\0' || strlen(d) > 253)
+        return 0;
+    for (; *d; d++) {
+        unsigned char ch = (unsigned char)*d;
+
+        if (ch == '.') {
+            if (label == 0)
+                return 0;
+            label = 0;
+        } else if (isalnum(ch) || ch == '-' || ch == '_' || ch >= 0x80) {
+            if (++label > 63)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+    return label > 0;
+}
+
+/* valid_local - a plausible local part: no white space, quotes or angle brackets */
+static int valid_local(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || n > 64)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (ch <= ' ' || ch == 0x7f || strchr("\"<>()[]\\,;:@", ch))
+            return 0;
+    }
+    return 1;
+}
+
+/* parse_pattern - "user@domain" or "@domain"; allow_domain permits the latter */
+static int parse_pattern(struct parse *p, const char *word, int allow_domain,
+                         struct conf_pattern *out, const char *what)
+{
+    const char *at = strrchr(word, '@');
+
+    out->local = out->domain = NULL;
+    if (at == NULL)
+        return perr(p, "%s \"%s\": expected user@domain%s", what, word,
+                    allow_domain ? " or @domain" : "");
+    if (at == word && !allow_domain)
+        return perr(p, "%s \"%s\": a whole address is needed here, not a domain", what, word);
+    if (at != word && !valid_local(word, (size_t)(at - word)))
+        return perr(p, "%s \"%s\": invalid local part", what, word);
+    if (!valid_domain(at + 1))
+        return perr(p, "%s \"%s\": invalid domain", what, word);
+    if ((out->domain = xstrdup_lower(at + 1)) == NULL)
+        return perr(p, "out of memory");
+    if (at != word && (out->local = strndup(word, (size_t)(at - word))) == NULL) {
+        free(out->domain);
+        out->domain = NULL;
+        return perr(p, "out of memory");
+    }
+    return 0;
+}
+
+/* conf_pattern_match - non-zero when local@domain matches the pattern */
+int conf_pattern_match(const struct conf_pattern *pat, const char *local, const char *domain)
+{
+    if (domain == NULL || pat->domain == NULL || strcasecmp(pat->domain, domain) != 0)
+        return 0;
+    return pat->local == NULL || (local && strcasecmp(pat->local, local) == 0);
+}
+
+/* conf_mailbox_permits - may mailbox mb send as local@domain? */
+int conf_mailbox_permits(const struct conf_mailbox *mb, const char *local, const char *domain)
+{
+    size_t i;
+
+    if (domain == NULL || local == NULL)
+        return 0;
+    if (strcasecmp(mb->local, local) == 0 && strcasecmp(mb->domain, domain) == 0)
+        return 1;
+    for (i = 0; i < mb->nsendas; i++)
+        if (conf_pattern_match(&mb->sendas[i], local, domain))
+            return 1;
+    return 0;
+}
+
+/* conf_find_mailbox - the declared mailbox with this address */
+const struct conf_mailbox *conf_find_mailbox(const struct conf *c, const char *local,
+                                             const char *domain)
+{
+    size_t i;
+
+    if (local == NULL || domain == NULL)
+        return NULL;
+    for (i = 0; i < c->nmailboxes; i++)
+        if (strcasecmp(c->mailboxes[i].local, local) == 0 &&
+            strcasecmp(c->mailboxes[i].domain, domain) == 0)
+            return &c->mailboxes[i];
+    return NULL;
+}
+
+/* d_mailbox - mailbox ADDRESS [sendas PATTERN ...] */
+static int d_mailbox(struct parse *p, char **av, int ac)
+{
+    struct conf *c = p->c;
+    struct conf_mailbox *mb, *nv;
+    struct conf_pattern self;
+    int i;
+
+    if (ac < 2)
+        return perr(p, "mailbox: an address is required (mailbox ADDRESS [sendas ADDRESS|@DOMAIN ...])");
+    if (ac == 3 || (ac > 3 && strcmp(av[2], "sendas") != 0))
+        return perr(p, "mailbox %s: expected \"sendas\" followed by addresses or @domains after the address", av[1]);
+    if (c->nmailboxes >= CONF_MAX_MAILBOXES)
+        return perr(p, "too many mailboxes (at most %d)", CONF_MAX_MAILBOXES);
+    if (parse_pattern(p, av[1], 0, &self, "mailbox") < 0)
+        return -1;
+    if (conf_find_mailbox(c, self.local, self.domain)) {
+        free(self.local);
+        free(self.domain);
+        return perr(p, "mailbox %s is declared twice (continue a long line with leading white space instead)", av[1]);
+    }
+    nv = realloc(c->mailboxes, (c->nmailboxes + 1) * sizeof(*nv));
+    if (nv == NULL) {
+        free(self.local);
+        free(self.domain);
+        return perr(p, "out of memory");
+    }
+    c->mailboxes = nv;
+    mb = &c->mailboxes[c->nmailboxes++];
+    memset(mb, 0, sizeof(*mb));
+    mb->local = self.local;
+    mb->domain = self.domain;
+    mb->line = p->line;
+    if ((mb->address = malloc(strlen(self.local) + strlen(self.domain) + 2)) == NULL)
+        return perr(p, "out of memory");
+    snprintf(mb->address, strlen(self.local) + strlen(self.domain) + 2, "%s@%s", self.local,
+             self.domain);
+    if (ac > 3) {
+        if ((mb->sendas = calloc((size_t)(ac - 3), sizeof(*mb->sendas))) == NULL)
+            return perr(p, "out of memory");
+        for (i = 3; i < ac; i++) {
+            if (parse_pattern(p, av[i], 1, &mb->sendas[mb->nsendas], "sendas") < 0)
+                return -1;
+            mb->nsendas++;
+        }
+    }
+    return 0;
+}
+
+/* parse_cidr - "10.0.0.0/8", "2001:db8::/32" or a single address */
+static int parse_cidr(struct parse *p, const char *s, struct conf_route *r)
+{
+    char addr[INET6_ADDRSTRLEN + 1];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    unsigned maxbits, i;
+    char *end;
+    long bits;
+
+    if (n == 0 || n >= sizeof(addr))
+        return perr(p, "route client:%s: invalid address", s);
+    memcpy(addr, s, n);
+    addr[n] = '\0';
+    if (inet_pton(AF_INET, addr, r->net) == 1) {
+        r->family = AF_INET;
+        maxbits = 32;
+    } else if (inet_pton(AF_INET6, addr, r->net) == 1) {
+        r->family = AF_INET6;
+        maxbits = 128;
+    } else {
+        return perr(p, "route client:%s: \"%s\" is not an IPv4 or IPv6 address", s, addr);
+    }
+    if (slash) {
+        errno = 0;
+        bits = strtol(slash + 1, &end, 10);
+        if (slash[1] == '\0' || *end != '\0' || errno || bits < 0 || bits > (long)maxbits)
+            return perr(p, "route client:%s: prefix length must be 0..%u", s, maxbits);
+        r->prefix = (unsigned)bits;
+    } else {
+        r->prefix = maxbits;
+    }
+    /* clear host bits so matching can compare whole bytes */
+    for (i = 0; i < maxbits / 8; i++) {
+        unsigned keep = r->prefix > i * 8 ? r->prefix - i * 8 : 0;
+
+        if (keep < 8)
+            r->net[i] &= (unsigned char)(0xff << (8 - keep));
+    }
+    return 0;
+}
+
+/* d_route - route SELECTOR MAILBOX|reject|tempfail */
+static int d_route(struct parse *p, char **av, int ac)
+{
+    struct conf *c = p->c;
+    struct conf_route *r, *nv;
+    char **nt;
+    const char *sel;
+
+    if (ac != 3)
+        return perr(p, "route: expected \"route SELECTOR MAILBOX|reject|tempfail\"");
+    if (c->nroutes >= CONF_MAX_ROUTES)
+        return perr(p, "too many routes (at most %d)", CONF_MAX_ROUTES);
+    nv = realloc(c->routes, (c->nroutes + 1) * sizeof(*nv));
+    if (nv == NULL)
+        return perr(p, "out of memory");
+    c->routes = nv;
+    nt = realloc(p->route_targets, (c->nroutes + 1) * sizeof(*nt));
+    if (nt == NULL)
+        return perr(p, "out of memory");
+    p->route_targets = nt;
+    p->route_targets[c->nroutes] = NULL;
+    r = &c->routes[c->nroutes++];
+    memset(r, 0, sizeof(*r));
+    r->line = p->line;
+    if ((r->text = strdup(av[1])) == NULL)
+        return perr(p, "out of memory");
+    sel = av[1];
+    if (strcmp(sel, "*") == 0) {
+        r->kind = ROUTE_ANY;
+    } else if (strncmp(sel, "sasl:", 5) == 0) {
+        r->kind = ROUTE_SASL;
+        if (sel[5] == '\0')
+            return perr(p, "route %s: the SASL login is missing", sel);
+        if ((r->sasl = strdup(sel + 5)) == NULL)
+            return perr(p, "out of memory");
+    } else if (strncmp(sel, "client:", 7) == 0) {
+        r->kind = ROUTE_CLIENT;
+        if (parse_cidr(p, sel + 7, r) < 0)
+            return -1;
+    } else if (strncmp(sel, "sender:", 7) == 0) {
+        r->kind = ROUTE_SENDER;
+        if (parse_pattern(p, sel + 7, 1, &r->pat, "route sender:") < 0)
+            return -1;
+    } else if (strncmp(sel, "from:", 5) == 0) {
+        r->kind = ROUTE_FROM;
+        if (parse_pattern(p, sel + 5, 1, &r->pat, "route from:") < 0)
+            return -1;
+    } else {
+        return perr(p, "route: unknown selector \"%s\" (use sasl:LOGIN, client:CIDR, "
+                       "sender:ADDRESS|@DOMAIN, from:ADDRESS|@DOMAIN or *)", sel);
+    }
+    if (strcmp(av[2], "reject") == 0) {
+        r->target = TARGET_REJECT;
+    } else if (strcmp(av[2], "tempfail") == 0) {
+        r->target = TARGET_TEMPFAIL;
+    } else {
+        r->target = TARGET_MAILBOX;
+        if ((p->route_targets[c->nroutes - 1] = strdup(av[2])) == NULL)
+            return perr(p, "out of memory");
+    }
+    return 0;
+}
+
+/* set_string - replace a string setting */
+static int set_string(struct parse *p, char **slot, const char *v)
+{
+    char *d = strdup(v);
+
+    if (d == NULL)
+        return perr(p, "out of memory");
+    free(*slot);
+    *slot = d;
+    return 0;
+}
+
+/* valid_socket - libmilter socket syntax: unix:PATH, local:PATH, inet:PORT@HOST, inet6:PORT@HOST */
+static int valid_socket(const char *s)
+{
+    const char *colon = strchr(s, ':');
+    char *end;
+    long port;
+
+    if (colon == NULL)
+        return s[0] == '/';
+    if (strncmp(s, "unix:", 5) == 0 || strncmp(s, "local:", 6) == 0)
+        return colon[1] == '/';
+    if (strncmp(s, "inet:", 5) == 0 || strncmp(s, "inet6:", 6) == 0) {
+        port = strtol(colon + 1, &end, 10);
+        return end != colon + 1 && port > 0 && port < 65536 && (*end == '\0' || *end == '@');
+    }
+    return 0;
+}
+
+/* d_setting - every "keyword VALUE" directive */
+static int d_setting(struct parse *p, char **av, int ac)
+{
+    struct conf *c = p->c;
+    const char *k = av[0], *v;
+    int *flag = NULL, yn;
+    char *end;
+
+    if (ac != 2)
+        return perr(p, "%s: expected exactly one value", k);
+    v = av[1];
+    if (strcmp(k, "keep_display_name") == 0)
+        flag = &c->keep_display_name;
+    else if (strcmp(k, "add_reply_to") == 0)
+        flag = &c->add_reply_to;
+    else if (strcmp(k, "rewrite_envelope") == 0)
+        flag = &c->rewrite_envelope;
+    else if (strcmp(k, "remove_dkim_from") == 0)
+        flag = &c->remove_dkim_from;
+    if (flag) {
+        if ((yn = conf_yesno(v)) < 0)
+            return perr(p, "%s: \"%s\" is not yes or no", k, v);
+        *flag = yn;
+        return 0;
+    }
+    if (strcmp(k, "milter_socket") == 0 || strcmp(k, "policy_socket") == 0) {
+        if (!valid_socket(v))
+            return perr(p, "%s \"%s\": expected unix:PATH or inet:PORT@HOST", k, v);
+        return set_string(p, k[0] == 'm' ? &c->milter_socket : &c->policy_socket, v);
+    }
+    if (strcmp(k, "socket_mode") == 0) {
+        unsigned long m = strtoul(v, &end, 8);
+
+        if (*v == '\0' || *end != '\0' || m > 0777)
+            return perr(p, "socket_mode \"%s\": expected an octal mode such as 0660", v);
+        if (m & 0007)
+            return perr(p, "socket_mode %s: refusing a socket that everybody may use (use 0660 and socket_group)", v);
+        c->socket_mode = (unsigned)m;
+        return 0;
+    }
+    if (strcmp(k, "socket_group") == 0)
+        return set_string(p, &c->socket_group, v);
+    if (strcmp(k, "user") == 0)
+        return set_string(p, &c->user, v);
+    if (strcmp(k, "audit_log") == 0)
+        return set_string(p, &c->audit_log, v);
+    if (strcmp(k, "state_dir") == 0)
+        return set_string(p, &c->state_dir, v);
+    if (strcmp(k, "trace_header") == 0) {
+        const char *q;
+
+        if (strcasecmp(v, "none") == 0) {
+            free(c->trace_header);
+            c->trace_header = NULL;
+            return 0;
+        }
+        for (q = v; *q; q++)
+            if (*q <= ' ' || *q >= 0x7f || *q == ':')
+                return perr(p, "trace_header \"%s\": not a valid header name", v);
+        if (strcasecmp(v, "From") == 0 || strcasecmp(v, "Sender") == 0 ||
+            strcasecmp(v, "Reply-To") == 0)
+            return perr(p, "trace_header %s: must not be a header the rewrite changes", v);
+        return set_string(p, &c->trace_header, v);
+    }
+    if (strcmp(k, "sender_header") == 0) {
+        if (strcmp(v, "remove") == 0)
+            c->sender_header = SENDER_REMOVE;
+        else if (strcmp(v, "rewrite") == 0)
+            c->sender_header = SENDER_REWRITE;
+        else
+            return perr(p, "sender_header \"%s\": expected remove or rewrite", v);
+        return 0;
+    }
+    if (strcmp(k, "no_route") == 0) {
+        if (strcmp(v, "reject") == 0)
+            c->no_route = NOROUTE_REJECT;
+        else if (strcmp(v, "tempfail") == 0)
+            c->no_route = NOROUTE_TEMPFAIL;
+        else if (strcmp(v, "accept") == 0)
+            c->no_route = NOROUTE_ACCEPT;
+        else
+            return perr(p, "no_route \"%s\": expected reject, tempfail or accept", v);
+        return 0;
+    }
+    if (strcmp(k, "qualify_domain") == 0) {
+        if (!valid_domain(v))
+            return perr(p, "qualify_domain \"%s\": not a valid domain", v);
+        free(c->qualify_domain);
+        if ((c->qualify_domain = xstrdup_lower(v)) == NULL)
+            return perr(p, "out of memory");
+        return 0;
+    }
+    if (strcmp(k, "max_header_bytes") == 0) {
+        unsigned long n = strtoul(v, &end, 10);
+
+        if (*v == '\0' || *end != '\0' || n < 1024 || n > 1024 * 1024)
+            return perr(p, "max_header_bytes \"%s\": expected a number from 1024 to 1048576", v);
+        c->max_header_bytes = n;
+        return 0;
+    }
+    if (strcmp(k, "log_level") == 0) {
+        if (strcmp(v, "info") == 0)
+            c->log_level = 0;
+        else if (strcmp(v, "debug") == 0)
+            c->log_level = 1;
+        else
+            return perr(p, "log_level \"%s\": expected info or debug", v);
+        return 0;
+    }
+    return perr(p, "unknown directive \"%s\"", k);
+}
+
+/* directive - dispatch one logical line split into words */
+static int directive(struct parse *p, char **av, int ac)
+{
+    if (strcmp(av[0], "mailbox") == 0)
+        return d_mailbox(p, av, ac);
+    if (strcmp(av[0], "route") == 0)
+        return d_route(p, av, ac);
+    return d_setting(p, av, ac);
+}
+
+/* split_words - split a logical line in place; stops at '#' that starts a word */
+static int split_words(struct parse *p, char *line, char **av)
+{
+    int ac = 0;
+    char *s = line;
+
+    for (;;) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == '\0' || *s == '#')
+            break;
+        if (ac >= CONF_MAX_ARGS)
+            return perr(p, "too many words in one directive (at most %d)", CONF_MAX_ARGS);
+        av[ac++] = s;
+        while (*s && *s != ' ' && *s != '\t')
+            s++;
+        if (*s)
+            *s++ = '\0';
+    }
+    return ac;
+}
+
+/* flush_line - process the accumulated logical line, if any */
+static int flush_line(struct parse *p, struct buf *logical, int start_line)
+{
+    char *av[CONF_MAX_ARGS];
+    int ac, saved = p->line, rc;
+
+    if (logical->len == 0)
+        return 0;
+    p->line = start_line;
+    ac = split_words(p, logical->data, av);
+    rc = ac < 0 ? -1 : ac == 0 ? 0 : directive(p, av, ac);
+    p->line = saved;
+    buf_reset(logical);
+    return rc;
+}
+
+/* defaults - settings before the file is read */
+static int defaults(struct conf *c)
+{
+    char host[256];
+
+    c->socket_mode = 0660;
+    c->keep_display_name = 1;
+    c->add_reply_to = 1;
+    c->rewrite_envelope = 1;
+    c->sender_header = SENDER_REMOVE;
+    c->no_route = NOROUTE_REJECT;
+    c->max_header_bytes = 64 * 1024;
+    c->milter_socket = strdup("unix:/run/sendas/milter.sock");
+    c->policy_socket = strdup("unix:/run/sendas/policy.sock");
+    c->socket_group = strdup("postfix");
+    c->trace_header = strdup("X-Original-From");
+    c->state_dir = strdup("/var/lib/sendas");
+    /* unqualified addresses ("root") get the host's name, as Postfix's myorigin does */
+    if (gethostname(host, sizeof(host)) == 0 && memchr(host, '\0', sizeof(host)) && valid_domain(host))
+        c->qualify_domain = xstrdup_lower(host);
+    else
+        c->qualify_domain = strdup("localhost.localdomain");
+    return c->milter_socket && c->policy_socket && c->socket_group && c->trace_header &&
+                   c->state_dir && c->qualify_domain
+               ? 0
+               : -1;
+}
+
+/* resolve_routes - bind route targets to declared mailboxes, check completeness */
+static int resolve_routes(struct parse *p)
+{
+    struct conf *c = p->c;
+    struct conf_pattern pat;
+    size_t i;
+
+    for (i = 0; i < c->nroutes; i++) {
+        struct conf_route *r = &c->routes[i];
+
+        if (r->target != TARGET_MAILBOX)
+            continue;
+        p->line = r->line;
+        if (parse_pattern(p, p->route_targets[i], 0, &pat, "route target") < 0)
+            return perr(p, "route %s: the target \"%s\" must be a declared mailbox, reject or tempfail",
+                        r->text, p->route_targets[i]);
+        r->mailbox = conf_find_mailbox(c, pat.local, pat.domain);
+        free(pat.local);
+        free(pat.domain);
+        if (r->mailbox == NULL)
+            return perr(p, "route %s: %s is not a declared mailbox (add \"mailbox %s\")", r->text,
+                        p->route_targets[i], p->route_targets[i]);
+    }
+    return 0;
+}
+
+/* conf_parse - parse configuration text */
+struct conf *conf_parse(const char *name, const char *text, size_t len, char *err, size_t errlen)
+{
+    struct parse p = {name, 0, err, errlen, NULL, NULL};
+    struct buf logical;
+    size_t pos = 0, i;
+    int start_line = 0, rc = 0;
+
+    if (err && errlen)
+        err[0] = '\0';
+    if ((p.c = calloc(1, sizeof(*p.c))) == NULL || defaults(p.c) < 0 ||
+        (p.c->path = strdup(name)) == NULL) {
+        perr(&p, "out of memory");
+        conf_free(p.c);
+        return NULL;
+    }
+    p.c->refs = 1;
+    buf_init(&logical, CONF_MAX_LINE);
+    if (len > CONF_MAX_FILE) {
+        rc = perr(&p, "file too large (more than %d bytes)", CONF_MAX_FILE);
+        goto done;
+    }
+    while (pos < len && rc == 0) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+        const char *l = text + pos;
+        int cont;
+
+        p.line++;
+        pos += n + (nl ? 1 : 0);
+        if (n && l[n - 1] == '\r')
+            n--;
+        if (memchr(l, '\0', n)) {
+            rc = perr(&p, "NUL byte in the file");
+            break;
+        }
+        /* a blank or comment-only line never continues anything */
+        for (i = 0; i < n && (l[i] == ' ' || l[i] == '\t'); i++)
+            ;
+        if (i == n || l[i] == '#')
+            continue;
+        cont = (l[0] == ' ' || l[0] == '\t');
+        if (cont && logical.len == 0) {
+            rc = perr(&p, "continuation line with nothing to continue");
+            break;
+        }
+        if (!cont) {
+            if ((rc = flush_line(&p, &logical, start_line)) < 0)
+                break;
+            start_line = p.line;
+        }
+        if (buf_putc(&logical, ' ') != BUF_OK || buf_append(&logical, l, n) != BUF_OK) {
+            rc = perr(&p, "line too long (more than %d bytes)", CONF_MAX_LINE);
+            break;
+        }
+    }
+    if (rc == 0)
+        rc = flush_line(&p, &logical, start_line);
+    if (rc == 0)
+        rc = resolve_routes(&p);
+    if (rc == 0 && p.c->nmailboxes == 0) {
+        p.line = 0;
+        rc = perr(&p, "no mailbox declared (add at least one \"mailbox ADDRESS\" line)");
+    }
+    if (rc == 0 && p.c->nroutes == 0) {
+        p.line = 0;
+        rc = perr(&p, "no route declared (add e.g. \"route * %s\")", p.c->mailboxes[0].address);
+    }
+done:
+    buf_free(&logical);
+    if (p.route_targets) {
+        for (i = 0; i < p.c->nroutes; i++)
+            free(p.route_targets[i]);
+        free(p.route_targets);
+    }
+    if (rc != 0) {
+        conf_free(p.c);
+        return NULL;
+    }
+    return p.c;
+}
+
+/* conf_load - read and parse a file */
+struct conf *conf_load(const char *path, char *err, size_t errlen)
+{
+    struct buf text;
+    char chunk[8192];
+    struct conf *c;
+    ssize_t n;
+    int fd;
+
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    buf_init(&text, CONF_MAX_FILE);
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+        if (buf_append(&text, chunk, (size_t)n) != BUF_OK) {
+            snprintf(err, errlen, "%s: file too large (more than %d bytes)", path, CONF_MAX_FILE);
+            close(fd);
+            buf_free(&text);
+            return NULL;
+        }
+    }
+    if (n < 0) {
+        snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+        close(fd);
+        buf_free(&text);
+        return NULL;
+    }
+    close(fd);
+    c = conf_parse(path, buf_cstr(&text), text.len, err, errlen);
+    buf_free(&text);
+    return c;
+}
+
+/* conf_free - release a snapshot */
+void conf_free(struct conf *c)
+{
+    size_t i, j;
+
+    if (c == NULL)
+        return;
+    for (i = 0; i < c->nmailboxes; i++) {
+        struct conf_mailbox *mb = &c->mailboxes[i];
+
+        free(mb->address);
+        free(mb->local);
+        free(mb->domain);
+        for (j = 0; j < mb->nsendas; j++) {
+            free(mb->sendas[j].local);
+            free(mb->sendas[j].domain);
+        }
+        free(mb->sendas);
+    }
+    free(c->mailboxes);
+    for (i = 0; i < c->nroutes; i++) {
+        free(c->routes[i].text);
+        free(c->routes[i].sasl);
+        free(c->routes[i].pat.local);
+        free(c->routes[i].pat.domain);
+    }
+    free(c->routes);
+    free(c->path);
+    free(c->milter_socket);
+    free(c->policy_socket);
+    free(c->socket_group);
+    free(c->user);
+    free(c->trace_header);
+    free(c->qualify_domain);
+    free(c->audit_log);
+    free(c->state_dir);
+    free(c);
+}

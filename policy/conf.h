@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conf - sendas.conf: parsing, validation and a refcounted snapshot.
+ *
+ * One directive a line, "keyword arguments...", '#' starts a comment, a line
+ * that starts with white space continues the previous one.  Every error names
+ * the file, the line and what is wrong.  A loaded configuration is immutable
+ * and reference counted so that a reload (SIGHUP) can swap it while threads
+ * still finish messages on the snapshot they started with.
+ */
+#ifndef SENDAS_CONF_H
+#define SENDAS_CONF_H
+
+#include <stddef.h>
+#include <netinet/in.h>
+
+#define CONF_MAX_LINE 8192       /* logical line, after joining continuations */
+#define CONF_MAX_FILE (4 << 20)  /* bytes in the whole file */
+#define CONF_MAX_ARGS 256        /* words in one directive */
+#define CONF_MAX_MAILBOXES 4096
+#define CONF_MAX_ROUTES 65536
+#define CONF_ERRLEN 512
+
+/* An address pattern: a whole address, or "@domain" for every address there. */
+struct conf_pattern {
+    char *local;  /* NULL for a domain pattern */
+    char *domain; /* lower-case; NULL for an unqualified address pattern */
+};
+
+struct conf_mailbox {
+    char *address; /* as configured (lower-cased domain) */
+    char *local;
+    char *domain;
+    struct conf_pattern *sendas; /* extra permitted addresses and domains */
+    size_t nsendas;
+    int line; /* where it was declared, for messages */
+};
+
+enum route_kind {
+    ROUTE_ANY,    /* "*" */
+    ROUTE_SASL,   /* sasl:LOGIN */
+    ROUTE_CLIENT, /* client:CIDR */
+    ROUTE_SENDER, /* sender:ADDRESS|@DOMAIN (envelope) */
+    ROUTE_FROM,   /* from:ADDRESS|@DOMAIN (first From address) */
+};
+
+enum route_target {
+    TARGET_MAILBOX,
+    TARGET_REJECT,
+    TARGET_TEMPFAIL,
+};
+
+struct conf_route {
+    enum route_kind kind;
+    char *text; /* the selector as written, for logs: "sender:@mon01.corp.local" */
+    char *sasl; /* ROUTE_SASL */
+    struct conf_pattern pat; /* ROUTE_SENDER, ROUTE_FROM */
+    int family; /* ROUTE_CLIENT: AF_INET or AF_INET6 */
+    unsigned char net[16];
+    unsigned prefix;
+    enum route_target target;
+    const struct conf_mailbox *mailbox; /* TARGET_MAILBOX */
+    int line;
+};
+
+enum sender_mode { SENDER_REMOVE, SENDER_REWRITE };
+enum noroute_action { NOROUTE_REJECT, NOROUTE_TEMPFAIL, NOROUTE_ACCEPT };
+
+struct conf {
+    int refs; /* protected by the owner's lock, see conf_ref/conf_unref */
+    char *path;
+
+    struct conf_mailbox *mailboxes;
+    size_t nmailboxes;
+    struct conf_route *routes;
+    size_t nroutes;
+
+    char *milter_socket;    /* libmilter syntax: unix:PATH, inet:PORT@HOST, inet6:... */
+    char *policy_socket;    /* same syntax, for sendas-policyd */
+    unsigned socket_mode;   /* default 0660 */
+    char *socket_group;     /* default "postfix" */
+    char *user;             /* drop privileges to this user (default: none) */
+
+    int keep_display_name;  /* yes */
+    int add_reply_to;       /* yes */
+    char *trace_header;     /* "X-Original-From"; NULL when "none" */
+    int rewrite_envelope;   /* yes */
+    enum sender_mode sender_header; /* remove */
+    char *qualify_domain;   /* domain for unqualified addresses (default: host name) */
+    enum noroute_action no_route; /* reject */
+    int remove_dkim_from;   /* no: remove DKIM-Signature headers that sign From when From changes */
+    size_t max_header_bytes; /* cap on one header's value (default 64 KiB) */
+    int log_level;          /* 0 = info, 1 = debug */
+
+    char *audit_log;        /* NULL: none */
+    char *state_dir;
+};
+
+/*
+ * conf_load - read and validate path.  On success returns a snapshot with one
+ * reference; on failure returns NULL and writes "FILE:LINE: what" to err.
+ */
+struct conf *conf_load(const char *path, char *err, size_t errlen);
+
+/* conf_parse - the same from memory (name is used in messages) */
+struct conf *conf_parse(const char *name, const char *text, size_t len, char *err, size_t errlen);
+
+/* conf_free - release a snapshot regardless of references (use conf_unref) */
+void conf_free(struct conf *c);
+
+/* conf_find_mailbox - the declared mailbox with this address, or NULL */
+const struct conf_mailbox *conf_find_mailbox(const struct conf *c, const char *local,
+                                             const char *domain);
+
+/*
+ * conf_mailbox_permits - non-zero when mailbox mb may send as local@domain
+ * (its own address, a listed address, or an address in a listed @domain).
+ * An unqualified address (domain NULL) is never permitted.
+ */
+int conf_mailbox_permits(const struct conf_mailbox *mb, const char *local, const char *domain);
+
+/* conf_pattern_match - non-zero when local@domain matches the pattern */
+int conf_pattern_match(const struct conf_pattern *p, const char *local, const char *domain);
+
+/* conf_yesno - parse yes/no/true/false/on/off/1/0; -1 when neither */
+int conf_yesno(const char *s);
+
+#endif

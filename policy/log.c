@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * log - syslog (LOG_MAIL) and, in the foreground, stderr.
+ *
+ * Lines are formatted once into a bounded buffer and written with one call,
+ * so lines from libmilter's threads never interleave on stderr.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <syslog.h>
+#include <unistd.h>
+
+static int log_fg;
+static int log_dbg;
+static const char *log_ident = "sendas";
+
+/* log_init - open syslog */
+void log_init(const char *ident, int foreground)
+{
+    log_ident = ident;
+    log_fg = foreground;
+    openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+/* log_set_debug - toggle debug output */
+void log_set_debug(int on)
+{
+    log_dbg = on;
+}
+
+/* vlog - format once, send to syslog and maybe stderr */
+static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
+{
+    char line[2048];
+    int n;
+
+    n = vsnprintf(line, sizeof(line), fmt, ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(line)) /* mark truncation instead of failing */
+        line[sizeof(line) - 4] = line[sizeof(line) - 3] = line[sizeof(line) - 2] = '.';
+    syslog(prio, "%s%s", tag, line);
+    if (log_fg) {
+        char out[2200];
+        int m = snprintf(out, sizeof(out), "%s[%ld]: %s%s\n", log_ident, (long)getpid(), tag, line);
+
+        if (m > 0)
+            (void)!write(STDERR_FILENO, out, (size_t)m < sizeof(out) ? (size_t)m : sizeof(out) - 1);
+    }
+}
+
+#define LOG_FN(fn, prio, tag, cond)                                                                \
+    void fn(const char *fmt, ...)                                                                  \
+    {                                                                                              \
+        va_list ap;                                                                                \
+        if (!(cond))                                                                               \
+            return;                                                                                \
+        va_start(ap, fmt);                                                                         \
+        vlog(prio, tag, fmt, ap);                                                                  \
+        va_end(ap);                                                                                \
+    }
+
+LOG_FN(log_debug, LOG_DEBUG, "debug: ", log_dbg)
+LOG_FN(log_info, LOG_INFO, "", 1)
+LOG_FN(log_warn, LOG_WARNING, "warning: ", 1)
+LOG_FN(log_err, LOG_ERR, "error: ", 1)
