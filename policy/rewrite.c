@@ -203,14 +203,23 @@ static int add_op(struct rw_plan *p, enum rw_op_kind kind, const char *name, int
     return 0;
 }
 
-/* reason_add - append "; what" to the plan's reason */
+/* reason_add - append "; what" to the plan's reason, cutting what does not fit */
 static void reason_add(struct rw_plan *p, const char *what)
 {
-    size_t n = strlen(p->reason);
+    size_t n = strlen(p->reason), room, w;
 
-    if (n + 2 >= sizeof(p->reason))
+    if (n + 3 >= sizeof(p->reason))
         return;
-    snprintf(p->reason + n, sizeof(p->reason) - n, "%s%s", n ? "; " : "", what);
+    if (n) {
+        memcpy(p->reason + n, "; ", 2);
+        n += 2;
+    }
+    room = sizeof(p->reason) - n - 1;
+    w = strlen(what);
+    if (w > room)
+        w = room;
+    memcpy(p->reason + n, what, w);
+    p->reason[n + w] = '\0';
 }
 
 /* readable_name - make a display name from an address: "nagios at mon01.corp.local" */

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of conf (sendas.conf parsing) and route (route selection).
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conf.h"
+#include "route.h"
+
+static struct conf *parse(const char *text, char *err)
+{
+    return conf_parse("t.conf", text, strlen(text), err, CONF_ERRLEN);
+}
+
+/* Each bad configuration must be refused with the file, line and a hint. */
+static const struct {
+    const char *name, *text, *want;
+} bad_cases[] = {
+    {"unknown directive", "mailbox a@b.c\nroute * a@b.c\nfrobnicate yes\n", "t.conf:3: unknown directive \"frobnicate\""},
+    {"route to undeclared mailbox", "mailbox a@b.c\nroute * x@b.c\n", "t.conf:2: route *: x@b.c is not a declared mailbox"},
+    {"no mailbox", "route * reject\n", "t.conf:0: no mailbox declared"},
+    {"no route", "mailbox a@b.c\n", "t.conf:0: no route declared"},
+    {"mailbox without address", "mailbox\n", "t.conf:1: mailbox: an address is required"},
+    {"mailbox domain only", "mailbox @b.c\n", "t.conf:1: mailbox \"@b.c\": a whole address is needed"},
+    {"sendas keyword missing", "mailbox a@b.c x@b.c y@b.c\n", "expected \"sendas\""},
+    {"bad sendas pattern", "mailbox a@b.c sendas nodomain\n", "t.conf:1: sendas \"nodomain\": expected user@domain or @domain"},
+    {"bad domain", "mailbox a@b..c\n", "invalid domain"},
+    {"duplicate mailbox", "mailbox a@b.c\nmailbox A@B.C\n", "t.conf:2: mailbox A@B.C is declared twice"},
+    {"bad selector", "mailbox a@b.c\nroute helo:x a@b.c\n", "t.conf:2: route: unknown selector \"helo:x\""},
+    {"bad cidr", "mailbox a@b.c\nroute client:10.0.0.0/33 a@b.c\n", "prefix length must be 0..32"},
+    {"bad ip", "mailbox a@b.c\nroute client:10.0.0/8 a@b.c\n", "is not an IPv4 or IPv6 address"},
+    {"route arity", "mailbox a@b.c\nroute * \n", "t.conf:2: route: expected"},
+    {"bad yesno", "mailbox a@b.c\nroute * a@b.c\nadd_reply_to maybe\n", "t.conf:3: add_reply_to: \"maybe\" is not yes or no"},
+    {"world socket", "mailbox a@b.c\nroute * a@b.c\nsocket_mode 0666\n", "refusing a socket that everybody may use"},
+    {"bad socket", "mailbox a@b.c\nroute * a@b.c\nmilter_socket tcp:25\n", "expected unix:PATH or inet:PORT@HOST"},
+    {"trace header is From", "mailbox a@b.c\nroute * a@b.c\ntrace_header from\n", "must not be a header the rewrite changes"},
+    {"continuation first", "  mailbox a@b.c\n", "t.conf:1: continuation line with nothing to continue"},
+    {"NUL byte", "mailbox a@b.c\nroute * a@b.c\n#\0x\n", "NUL byte"},
+    {"error line after continuation", "mailbox a@b.c sendas\n  x@b.c\n  bad\nroute * a@b.c\n", "t.conf:1: sendas \"bad\""},
+};
+
+START_TEST(test_bad_configs)
+{
+    char err[CONF_ERRLEN];
+    size_t len = strlen(bad_cases[_i].text);
+    struct conf *c;
+
+    if (strcmp(bad_cases[_i].name, "NUL byte") == 0)
+        len = 30;
+    c = conf_parse("t.conf", bad_cases[_i].text, len, err, sizeof(err));
+    ck_assert_msg(c == NULL, "%s: accepted", bad_cases[_i].name);
+    ck_assert_msg(strstr(err, bad_cases[_i].want) != NULL, "%s: got \"%s\", want \"%s\"",
+                  bad_cases[_i].name, err, bad_cases[_i].want);
+}
+END_TEST
+
+START_TEST(test_defaults_and_settings)
+{
+    char err[CONF_ERRLEN];
+    struct conf *c = parse("# comment\n"
+                           "mailbox relay@Contoso.COM sendas alerts@contoso.com\n"
+                           "    @shared.contoso.com   # grants continue here\n"
+                           "\n"
+                           "route * relay@contoso.com\n",
+                           err);
+
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_uint_eq(c->nmailboxes, 1);
+    ck_assert_str_eq(c->mailboxes[0].address, "relay@contoso.com");
+    ck_assert_uint_eq(c->mailboxes[0].nsendas, 2);
+    ck_assert_int_eq(c->keep_display_name, 1);
+    ck_assert_int_eq(c->add_reply_to, 1);
+    ck_assert_int_eq(c->rewrite_envelope, 1);
+    ck_assert_str_eq(c->trace_header, "X-Original-From");
+    ck_assert_int_eq(c->sender_header, SENDER_REMOVE);
+    ck_assert_int_eq(c->no_route, NOROUTE_REJECT);
+    ck_assert_uint_eq(c->socket_mode, 0660);
+    ck_assert_str_eq(c->socket_group, "postfix");
+    conf_free(c);
+
+    c = parse("mailbox a@b.c\nroute * a@b.c\ntrace_header none\nadd_reply_to no\n"
+              "sender_header rewrite\nno_route accept\nqualify_domain Corp.Local\n"
+              "milter_socket inet:8891@127.0.0.1\nsocket_mode 0600\n",
+              err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_ptr_null(c->trace_header);
+    ck_assert_int_eq(c->add_reply_to, 0);
+    ck_assert_int_eq(c->sender_header, SENDER_REWRITE);
+    ck_assert_int_eq(c->no_route, NOROUTE_ACCEPT);
+    ck_assert_str_eq(c->qualify_domain, "corp.local");
+    ck_assert_str_eq(c->milter_socket, "inet:8891@127.0.0.1");
+    ck_assert_uint_eq(c->socket_mode, 0600);
+    conf_free(c);
+}
+END_TEST
+
+START_TEST(test_permits)
+{
+    char err[CONF_ERRLEN];
+    struct conf *c = parse("mailbox relay@contoso.com sendas alerts@contoso.com @shared.contoso.com\n"
+                           "route * relay@contoso.com\n",
+                           err);
+    const struct conf_mailbox *mb;
+
+    ck_assert_msg(c != NULL, "%s", err);
+    mb = &c->mailboxes[0];
+    ck_assert(conf_mailbox_permits(mb, "relay", "contoso.com"));
+    ck_assert(conf_mailbox_permits(mb, "RELAY", "Contoso.Com"));
+    ck_assert(conf_mailbox_permits(mb, "alerts", "contoso.com"));
+    ck_assert(conf_mailbox_permits(mb, "anyone", "shared.contoso.com"));
+    ck_assert(!conf_mailbox_permits(mb, "other", "contoso.com"));
+    ck_assert(!conf_mailbox_permits(mb, "anyone", "sub.shared.contoso.com"));
+    ck_assert(!conf_mailbox_permits(mb, "relay", NULL));
+    conf_free(c);
+}
+END_TEST
+
+/* Route selection: first match wins, from: waits for the header. */
+static const char route_conf[] = "mailbox a@x.com\nmailbox b@x.com\nmailbox c@x.com\n"
+                                 "route sasl:printer01 b@x.com\n"
+                                 "route client:10.1.0.0/16 b@x.com\n"
+                                 "route client:2001:db8::/32 c@x.com\n"
+                                 "route sender:blocked@legacy.local reject\n"
+                                 "route sender:@mon01.corp.local c@x.com\n"
+                                 "route from:@printers.local b@x.com\n"
+                                 "route * a@x.com\n";
+
+static const struct {
+    const char *name, *sasl, *client, *env_l, *env_d, *from_l, *from_d;
+    int have_from;
+    enum route_status want;
+    const char *want_route;
+} route_cases[] = {
+    {"sasl login wins", "printer01", "192.0.2.1", "x", "y.com", NULL, NULL, 0, ROUTE_MATCH, "sasl:printer01"},
+    {"sasl login case-insensitive", "PRINTER01", NULL, "x", "y.com", NULL, NULL, 0, ROUTE_MATCH, "sasl:printer01"},
+    {"ipv4 cidr", NULL, "10.1.200.3", "x", "y.com", NULL, NULL, 0, ROUTE_MATCH, "client:10.1.0.0/16"},
+    {"ipv4 outside cidr", NULL, "10.2.0.1", "x", "mon01.corp.local", NULL, NULL, 0, ROUTE_MATCH, "sender:@mon01.corp.local"},
+    {"ipv4-mapped ipv6", NULL, "::ffff:10.1.0.9", "x", "y.com", NULL, NULL, 0, ROUTE_MATCH, "client:10.1.0.0/16"},
+    {"ipv6 cidr", NULL, "2001:db8:1::5", "x", "y.com", NULL, NULL, 0, ROUTE_MATCH, "client:2001:db8::/32"},
+    {"reject route", NULL, "192.0.2.1", "blocked", "legacy.local", NULL, NULL, 0, ROUTE_MATCH, "sender:blocked@legacy.local"},
+    {"from route needs header", NULL, "192.0.2.1", "x", "y.com", NULL, NULL, 0, ROUTE_NEED_FROM, NULL},
+    {"from route matches", NULL, "192.0.2.1", "x", "y.com", "scan", "printers.local", 1, ROUTE_MATCH, "from:@printers.local"},
+    {"falls through to star", NULL, "192.0.2.1", "x", "y.com", "x", "y.com", 1, ROUTE_MATCH, "*"},
+    {"null sender falls through", NULL, NULL, NULL, NULL, NULL, NULL, 1, ROUTE_MATCH, "*"},
+};
+
+START_TEST(test_routes)
+{
+    char err[CONF_ERRLEN];
+    struct conf *c = parse(route_conf, err);
+    struct route_input in;
+    const struct conf_route *r;
+    enum route_status st;
+
+    ck_assert_msg(c != NULL, "%s", err);
+    memset(&in, 0, sizeof(in));
+    in.sasl_login = route_cases[_i].sasl;
+    route_set_client(&in, route_cases[_i].client);
+    in.env_local = route_cases[_i].env_l;
+    in.env_domain = route_cases[_i].env_d;
+    in.have_from = route_cases[_i].have_from;
+    in.from_local = route_cases[_i].from_l;
+    in.from_domain = route_cases[_i].from_d;
+    st = route_select(c, &in, &r);
+    ck_assert_msg(st == route_cases[_i].want, "%s: status %d", route_cases[_i].name, st);
+    if (route_cases[_i].want_route)
+        ck_assert_str_eq(r->text, route_cases[_i].want_route);
+    conf_free(c);
+}
+END_TEST
+
+START_TEST(test_no_match)
+{
+    char err[CONF_ERRLEN];
+    struct conf *c = parse("mailbox a@x.com\nroute sender:@y.com a@x.com\n", err);
+    struct route_input in;
+    const struct conf_route *r;
+
+    ck_assert_msg(c != NULL, "%s", err);
+    memset(&in, 0, sizeof(in));
+    in.env_local = "u";
+    in.env_domain = "z.com";
+    ck_assert_int_eq(route_select(c, &in, &r), ROUTE_NOMATCH);
+    ck_assert_ptr_null(r);
+    conf_free(c);
+}
+END_TEST
+
+START_TEST(test_caps)
+{
+    char err[CONF_ERRLEN];
+    size_t n = CONF_MAX_LINE + 100, i;
+    char *big = malloc(n + 64);
+    struct conf *c;
+
+    /* a logical line longer than CONF_MAX_LINE through continuations */
+    memcpy(big, "mailbox a@b.c sendas", 20);
+    for (i = 20; i < n; i++)
+        big[i] = (i % 40 == 0) ? '\n' : (i % 40 == 1 ? ' ' : 'x');
+    memcpy(big + n, "@y.com\n", 8);
+    c = conf_parse("t.conf", big, strlen(big), err, sizeof(err));
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err, "line too long") != NULL, "%s", err);
+    free(big);
+
+    /* a file over CONF_MAX_FILE */
+    big = calloc(1, (size_t)CONF_MAX_FILE + 2);
+    memset(big, '#', (size_t)CONF_MAX_FILE + 1);
+    c = conf_parse("t.conf", big, (size_t)CONF_MAX_FILE + 1, err, sizeof(err));
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err, "file too large") != NULL, "%s", err);
+    free(big);
+}
+END_TEST
+
+START_TEST(test_load_missing_file)
+{
+    char err[CONF_ERRLEN];
+
+    ck_assert_ptr_null(conf_load("/nonexistent/sendas.conf", err, sizeof(err)));
+    ck_assert_msg(strstr(err, "/nonexistent/sendas.conf: cannot open") != NULL, "%s", err);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conf");
+    TCase *tc = tcase_create("conf");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_loop_test(tc, test_bad_configs, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
+    tcase_add_test(tc, test_defaults_and_settings);
+    tcase_add_test(tc, test_permits);
+    tcase_add_loop_test(tc, test_routes, 0, sizeof(route_cases) / sizeof(route_cases[0]));
+    tcase_add_test(tc, test_no_match);
+    tcase_add_test(tc, test_caps);
+    tcase_add_test(tc, test_load_missing_file);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
