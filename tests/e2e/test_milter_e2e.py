@@ -1,0 +1,460 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""End-to-end: legacy-application mail through Postfix + sendas-milter to the Exchange Online
+emulator.
+
+Starts the emulator (tests/emulator), sendas-milter and a private Postfix instance configured
+with the shipped deploy/postfix/main.cf and master.cf (only the endpoint, the milter socket and
+paths substituted), submits every message of tests/e2e/corpus (SMTP with smtplib, or the
+instance's sendmail(1)), waits until Postfix has delivered everything, and checks each message
+the emulator stored against tests/e2e/corpus/MANIFEST.json.  One PASS/FAIL line per message,
+then "N passed, M failed".  Exit 0 when all pass, 1 otherwise, 77 (automake SKIP) when
+Postfix, the milter binary, root or Debian's python3-aiosmtpd is missing.
+
+Run: /usr/bin/python3 tests/e2e/test_milter_e2e.py  (as root; from the build directory, or
+set BUILDDIR, or SENDAS_MILTER=/path/to/sendas-milter).  SENDAS_E2E_KEEP=1 keeps the
+temporary directory (Postfix maillog, milter log, emulator store) even when everything passes;
+it is always kept after a failure.
+
+MANIFEST.json "messages", one object per .eml:
+  file, message_id         the corpus file and its Message-ID (how delivered copies are found)
+  envelope_sender          MAIL FROM / sendmail -f ("" is the null sender)
+  recipients               RCPT TO / sendmail arguments
+  via                      "smtp" (smtplib to the instance) or "sendmail" (sendmail -C DIR)
+  expect_mailbox           mailbox whose credentials and address the emulator must see
+                           (AUTH user and MAIL FROM); null when the message must be refused
+  expect_reject            enhanced status code the SMTP transaction must fail with (e.g. "5.7.1")
+  expect_from_kept         the From header(s) must arrive byte for byte (permitted sender)
+  expect_display_name      text the rewritten From's decoded display name must contain, or null
+  display_name_must_not_contain  strings the rewritten display name must not contain
+  original                 original sender address(es) that must be recoverable from Reply-To
+                           or X-Original-From of a rewritten message
+  expect_reply_to_added    a Reply-To naming original[0] must have been added
+  expect_headers_kept      header names whose fields must all arrive byte for byte
+  expect_sender_removed    no Sender header may arrive
+  note                     why the message is in the corpus
+"""
+
+import email.parser
+import email.policy
+import importlib.util
+import json
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
+
+from emulator import Emulator  # noqa: E402
+from pfinstance import PostfixInstance  # noqa: E402
+
+CORPUS = os.path.join(HERE, "corpus")
+DEPLOY = os.path.join(SRCDIR, "deploy", "postfix")
+SKIP = 77
+
+MAILBOXES = {
+    "relay@contoso.com": {"password": "relay-secret-1",
+                          "sendas": ["alerts@contoso.com", "noreply@contoso.com",
+                                     "@shared.contoso.com"]},
+    "scanner@contoso.com": {"password": "scanner-secret-2", "sendas": []},
+}
+
+SENDAS_CONF = """\
+# sendas.conf written by tests/e2e/test_milter_e2e.py
+mailbox relay@contoso.com sendas alerts@contoso.com noreply@contoso.com @shared.contoso.com
+mailbox scanner@contoso.com
+route sender:@printers.corp.local scanner@contoso.com
+route from:@printers.corp.local scanner@contoso.com
+route sender:blocked@legacy.local reject
+route * relay@contoso.com
+milter_socket inet:{port}@127.0.0.1
+"""
+
+
+def skip(why):
+    print(f"SKIP: {why}")
+    sys.exit(SKIP)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=15):
+    """wait_port - True once 127.0.0.1:port accepts; False if proc exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def tail(path, n=4000):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()[-n:]
+    except OSError:
+        return ""
+
+
+# --- raw message handling -------------------------------------------------------------------
+
+def normalize_eol(raw):
+    return raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+def split_message(raw):
+    """split_message - (header block, body) with line endings normalized to LF."""
+    t = normalize_eol(raw)
+    if t.startswith(b"\n"):
+        return b"", t[1:]
+    i = t.find(b"\n\n")
+    if i < 0:
+        return t if t.endswith(b"\n") or not t else t + b"\n", b""
+    return t[:i + 1], t[i + 2:]
+
+
+def norm_body(body):
+    """norm_body - SMTP cannot carry a body without a final line end: compare with one."""
+    return body if not body or body.endswith(b"\n") else body + b"\n"
+
+
+def header_fields(block):
+    """header_fields - [(lower-case name, raw field bytes incl. folding)] in order."""
+    fields = []
+    for line in block.split(b"\n"):
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t") and fields:
+            name, raw = fields[-1]
+            fields[-1] = (name, raw + b"\n" + line)
+        else:
+            fields.append((line.split(b":", 1)[0].strip().lower().decode("latin-1"), line))
+    return fields
+
+
+def fields_named(fields, name):
+    return [raw for n, raw in fields if n == name.lower()]
+
+
+def parse(raw):
+    return email.parser.BytesParser(policy=email.policy.default).parsebytes(raw)
+
+
+def message_id_of(raw):
+    block, _ = split_message(raw)
+    for raw_field in fields_named(header_fields(block), "message-id"):
+        return raw_field.split(b":", 1)[1].strip().decode("latin-1")
+    return None
+
+
+# --- the run --------------------------------------------------------------------------------
+
+class Run:
+    def __init__(self, tmp, milter_bin, manifest):
+        self.tmp = tmp
+        self.milter_bin = milter_bin
+        self.manifest = manifest
+        self.milter = None
+        self.milter_log = os.path.join(tmp, "milter.log")
+        self.emu = None
+        self.pf = None
+        self.submitted = {}  # file -> ("accepted", None) | ("refused", "stage: code text")
+
+    def start(self):
+        self.emu = Emulator(os.path.join(self.tmp, "emulator"), MAILBOXES, max_connections=3)
+        self.emu.start()
+
+        mport = free_port()
+        conf_dir = os.path.join(self.tmp, "sendas")
+        os.makedirs(conf_dir)
+        conf_path = os.path.join(conf_dir, "sendas.conf")
+        with open(conf_path, "w", encoding="utf-8") as f:
+            f.write(SENDAS_CONF.format(port=mport))
+        log = open(self.milter_log, "ab")
+        try:
+            self.milter = subprocess.Popen([self.milter_bin, "-f", "-c", conf_path],
+                                           stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        finally:
+            log.close()
+        if not wait_port(mport, self.milter):
+            raise RuntimeError(f"sendas-milter did not listen on 127.0.0.1:{mport}:\n"
+                               + tail(self.milter_log))
+
+        self.pf = PostfixInstance(os.path.join(self.tmp, "postfix"), free_port())
+        subs = {
+            "[smtp.office365.com]:587": f"[127.0.0.1]:{self.emu.port}",
+            "unix:/run/sendas/milter.sock": f"inet:127.0.0.1:{mport}",
+            "/etc/postfix/": self.pf.config_dir + "/",
+            "/etc/ssl/certs/ca-certificates.crt": self.emu.cert_path,
+        }
+        applied = self.pf.apply_snippet(os.path.join(DEPLOY, "main.cf"), subs)
+        self.pf.apply_snippet(os.path.join(DEPLOY, "master.cf"), subs)
+        leftovers = [f"{k} = {v}" for k, v in applied.items()
+                     if any(s in v for s in ("office365", "/run/sendas", "/etc/postfix",
+                                             "/etc/ssl"))]
+        if leftovers:
+            raise RuntimeError("placeholders not substituted: " + "; ".join(leftovers))
+        self.pf.write_map("sasl_passwd", {mb: f"{mb}:{v['password']}"
+                                          for mb, v in MAILBOXES.items()})
+        self.pf.start()
+
+    def stop(self):
+        if self.pf:
+            self.pf.stop()
+        if self.milter and self.milter.poll() is None:
+            self.milter.terminate()
+            try:
+                self.milter.wait(10)
+            except subprocess.TimeoutExpired:
+                self.milter.kill()
+                self.milter.wait()
+        if self.emu:
+            self.emu.stop()
+
+    def submit(self, entry):
+        with open(os.path.join(CORPUS, entry["file"]), "rb") as f:
+            raw = f.read()
+        sender, rcpts = entry["envelope_sender"], entry["recipients"]
+        if entry["via"] == "sendmail":
+            try:
+                self.pf.sendmail(raw, sender, rcpts)
+                return ("accepted", None)
+            except Exception as e:  # noqa: BLE001 - reported per message
+                return ("refused", f"sendmail: {e}")
+        if entry["via"] != "smtp":
+            return ("refused", f"unknown via {entry['via']!r}")
+        # smtplib appends CRLF to bytes that do not end with one: a final bare LF would
+        # become an extra empty line.  Only the last line end is fixed; bare LFs inside stay
+        # (Postfix's smtpd takes them as line ends, as legacy clients rely on).
+        if raw.endswith(b"\n") and not raw.endswith(b"\r\n"):
+            raw = raw[:-1] + b"\r\n"
+        try:
+            with smtplib.SMTP("127.0.0.1", self.pf.smtp_port,
+                              local_hostname="legacy-app.corp.local", timeout=60) as s:
+                s.sendmail(sender, rcpts, raw)
+            return ("accepted", None)
+        except smtplib.SMTPSenderRefused as e:
+            return ("refused", f"MAIL: {e.smtp_code} {e.smtp_error.decode(errors='replace')}")
+        except smtplib.SMTPRecipientsRefused as e:
+            code, text = next(iter(e.recipients.values()))
+            return ("refused", f"RCPT: {code} {text.decode(errors='replace')}")
+        except smtplib.SMTPDataError as e:
+            return ("refused", f"DATA: {e.smtp_code} {e.smtp_error.decode(errors='replace')}")
+        except (smtplib.SMTPException, OSError) as e:
+            return ("refused", f"SMTP: {e}")
+
+    def delivery_status(self, entry):
+        """delivery_status - the last status= line Postfix logged for this message."""
+        qid = self.pf.queue_id_for(entry["message_id"])
+        if not qid:
+            return "no queue id logged for this Message-ID"
+        lines = [ln for ln in self.pf.maillog().splitlines()
+                 if f" {qid}: " in ln and ("status=" in ln or "milter" in ln or "reject" in ln)]
+        return f"queue id {qid}: " + (lines[-1].split(f"{qid}: ", 1)[1] if lines
+                                      else "no delivery attempt logged")
+
+
+def check_delivered(entry, rec, original_raw):
+    """check_delivered - list of failure reasons for one delivered message ([] = pass)."""
+    why = []
+    raw = rec["raw"]
+    mailbox = entry["expect_mailbox"].lower()
+    if (rec.get("auth_user") or "").lower() != mailbox:
+        why.append(f"AUTH user {rec.get('auth_user')!r}, expected {mailbox}")
+    if (rec.get("mail_from") or "").lower() != mailbox:
+        why.append(f"MAIL FROM <{rec.get('mail_from')}>, expected <{mailbox}>")
+    if sorted(r.lower() for r in rec.get("rcpt_tos", [])) != sorted(r.lower()
+                                                                    for r in entry["recipients"]):
+        why.append(f"recipients {rec.get('rcpt_tos')} != {entry['recipients']}")
+
+    o_block, o_body = split_message(original_raw)
+    d_block, d_body = split_message(raw)
+    o_fields, d_fields = header_fields(o_block), header_fields(d_block)
+
+    for line in d_block.split(b"\n"):
+        if len(line) > 998:
+            why.append(f"header line of {len(line)} bytes (limit 998)")
+            break
+
+    d_from = fields_named(d_fields, "from")
+    if len(d_from) != 1:
+        why.append(f"{len(d_from)} From headers arrived, expected 1: {d_from!r}")
+
+    msg = parse(raw)
+    for name in ("From", "Reply-To", "Sender"):
+        for h in msg.get_all(name) or []:
+            if getattr(h, "defects", None):
+                why.append(f"{name} {str(h)!r} has defects {[str(d) for d in h.defects]}")
+
+    if entry["expect_from_kept"]:
+        o_from = fields_named(o_fields, "from")
+        if d_from != o_from:
+            why.append(f"From not kept byte for byte: sent {o_from!r}, arrived {d_from!r}")
+    elif d_from:
+        raw_from = d_from[0]
+        h = msg["From"]
+        addrs = list(getattr(h, "addresses", ()) or ())
+        if len(addrs) != 1 or addrs[0].addr_spec.lower() != mailbox:
+            why.append(f"From {raw_from!r} is not the mailbox {mailbox}")
+        name = addrs[0].display_name if addrs else ""
+        want = entry.get("expect_display_name")
+        if want and want not in name:
+            why.append(f"display name {name!r} does not contain {want!r} (From {raw_from!r})")
+        for bad in entry.get("display_name_must_not_contain", []):
+            if bad in name:
+                why.append(f"display name {name!r} contains {bad!r}")
+        if any(b > 0x7F for b in raw_from):
+            why.append(f"rewritten From carries raw 8-bit bytes: {raw_from!r}")
+
+        trace = fields_named(d_fields, "x-original-from")
+        if not trace:
+            why.append("no X-Original-From trace header")
+        reply_to = fields_named(d_fields, "reply-to")
+        recover = b"\n".join(trace + reply_to).decode("utf-8", "replace").lower()
+        recover += "\n" + "\n".join(str(v) for n in ("Reply-To", "X-Original-From")
+                                    for v in (msg.get_all(n) or [])).lower()
+        for addr in entry["original"]:
+            if addr.lower() not in recover:
+                why.append(f"original sender {addr!r} not in Reply-To/X-Original-From "
+                           f"({(trace + reply_to)!r})")
+        if entry.get("expect_reply_to_added"):
+            if not reply_to:
+                why.append("no Reply-To added")
+            elif entry["original"] and entry["original"][0].lower() not in \
+                    b"\n".join(reply_to).decode("utf-8", "replace").lower():
+                why.append(f"Reply-To {reply_to!r} does not name {entry['original'][0]!r}")
+
+    for name in entry.get("expect_headers_kept", []):
+        if fields_named(d_fields, name) != fields_named(o_fields, name):
+            why.append(f"{name} not kept byte for byte: sent {fields_named(o_fields, name)!r}, "
+                       f"arrived {fields_named(d_fields, name)!r}")
+    if entry.get("expect_sender_removed") and fields_named(d_fields, "sender"):
+        why.append(f"Sender not removed: {fields_named(d_fields, 'sender')!r}")
+
+    if norm_body(d_body) != norm_body(o_body):
+        why.append(f"body differs ({len(o_body)} bytes sent, {len(d_body)} arrived; first "
+                   f"difference at byte {first_diff(norm_body(o_body), norm_body(d_body))})")
+    return why
+
+
+def first_diff(a, b):
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
+
+
+def main():
+    milter_bin = os.environ.get("SENDAS_MILTER") or os.path.join(
+        os.environ.get("BUILDDIR") or os.getcwd(), "milter", "sendas-milter")
+    if not (os.path.isfile("/usr/sbin/postfix") and os.access("/usr/sbin/postfix", os.X_OK)):
+        skip("postfix is not installed (/usr/sbin/postfix)")
+    if not (os.path.isfile(milter_bin) and os.access(milter_bin, os.X_OK)):
+        skip(f"milter binary not found: {milter_bin} (set SENDAS_MILTER or BUILDDIR)")
+    if os.geteuid() != 0:
+        skip("a private Postfix instance needs root")
+    if importlib.util.find_spec("aiosmtpd") is None:
+        skip("python3-aiosmtpd is missing (run with /usr/bin/python3)")
+    milter_bin = os.path.abspath(milter_bin)
+
+    with open(os.path.join(CORPUS, "MANIFEST.json"), encoding="utf-8") as f:
+        manifest = json.load(f)["messages"]
+
+    tmp = tempfile.mkdtemp(prefix="sendas-e2e-")
+    os.chmod(tmp, 0o755)
+    run = Run(tmp, milter_bin, manifest)
+    results = []  # (ok, label, reasons, details)
+    try:
+        run.start()
+        for entry in manifest:
+            run.submitted[entry["file"]] = run.submit(entry)
+        drained = run.pf.wait_queue_empty(timeout=120)
+        delivered = {}
+        for rec in run.emu.messages():
+            delivered.setdefault(message_id_of(rec["raw"]), []).append(rec)
+
+        for entry in manifest:
+            label = entry["file"][:-4]
+            state, detail = run.submitted[entry["file"]]
+            copies = delivered.get(entry["message_id"], [])
+            with open(os.path.join(CORPUS, entry["file"]), "rb") as f:
+                original_raw = f.read()
+            reasons, details = [], None
+            if entry.get("expect_reject"):
+                if state != "refused":
+                    reasons.append(f"accepted, expected refusal with {entry['expect_reject']}")
+                elif entry["expect_reject"] not in detail or not detail.split(": ", 1)[1][:1] == "5":
+                    reasons.append(f"refused with {detail!r}, expected 5xx {entry['expect_reject']}")
+                if copies:
+                    reasons.append(f"{len(copies)} copies reached the emulator")
+                results.append((not reasons, label, reasons,
+                                None if reasons else f"refused at {detail}"))
+                continue
+            if state != "accepted":
+                reasons.append(f"submission refused: {detail}")
+            elif not copies:
+                reasons.append("not delivered to the emulator (" + run.delivery_status(entry) + ")")
+            elif len(copies) > 1:
+                reasons.append(f"{len(copies)} copies delivered")
+            if copies:
+                reasons += check_delivered(entry, copies[0], original_raw)
+                if reasons:
+                    details = split_message(copies[0]["raw"])[0].decode("utf-8", "replace")
+            results.append((not reasons, label, reasons, details))
+
+        refused = run.emu.refused()
+        results.append((not refused, "[emulator] refused nothing",
+                        [f"{len(refused)} refusals: " + "; ".join(
+                            f"{r.get('code')} {r.get('text')} (auth {r.get('auth_user')}, "
+                            f"MAIL FROM {r.get('mail_from')}, From {r.get('from_header')})"
+                            for r in refused[:10])] if refused else [], None))
+        left = run.pf.queue_ids()
+        results.append((drained and not left, "[postfix] queue drained",
+                        [] if drained and not left else [f"still queued: {left}"], None))
+        alive = run.milter.poll() is None
+        results.append((alive, "[milter] still running",
+                        [] if alive else [f"sendas-milter exited with {run.milter.returncode}"],
+                        None))
+    except Exception as e:  # noqa: BLE001 - set-up failures become one FAIL line
+        results.append((False, "[setup]", [f"{type(e).__name__}: {e}"], None))
+    finally:
+        run.stop()
+
+    passed = sum(1 for ok, *_ in results if ok)
+    failed = len(results) - passed
+    for ok, label, reasons, details in results:
+        if ok:
+            print(f"PASS {label}" + (f" ({details})" if details else ""))
+        else:
+            print(f"FAIL {label}: " + "; ".join(reasons))
+            if details:
+                for line in details.rstrip("\n").split("\n"):
+                    print(f"#    {line}")
+    if failed or os.environ.get("SENDAS_E2E_KEEP"):
+        print(f"# kept {tmp} (postfix/maillog, milter.log, emulator/)")
+        if failed:
+            print("# milter log tail:\n" + "\n".join(
+                "#    " + ln for ln in tail(run.milter_log, 3000).splitlines()))
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
