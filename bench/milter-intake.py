@@ -1,0 +1,350 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""milter-intake - Postfix intake throughput with and without milters, side by side.
+
+    sudo /usr/bin/python3 bench/milter-intake.py --build-dir BUILD [--rounds 5]
+         [--messages 2000] [--sessions 20] [--size 2048] [--tmpdir DIR] [--keep]
+
+A benchmark, not a test: it prints figures and fails only when the measured path is broken.
+
+Four private Postfix instances (tests/lib/pfinstance.py), each with its own port, queue and
+configuration, differ only in smtpd_milters:
+
+    none         no milter
+    null         bench/null-milter.c: libmilter, changes nothing
+    min-rewrite  bench/min-rewrite-milter.c: libmilter, no parsing; at end of message
+                 CHGFROM <relay@contoso.com>, CHGHEADER From, ADDHEADER Reply-To
+    sendas       BUILD/milter/sendas-milter with "route * relay@contoso.com": every message
+                 is rewritten (envelope, From, Reply-To added, X-Original-From added)
+
+null and min-rewrite ask Postfix for exactly the events sendas-milter asks for (connect,
+MAIL FROM, headers with SMFIP_NR_HDR, end of message), so min-rewrite vs sendas measures
+sendas-milter's own work, not protocol chatter.  Any milter edit makes Postfix's cleanup
+rewrite the queue file, so min-rewrite, not null, is the floor for a rewriting milter.
+
+Intake is what is measured: the wall time of one `smtp-source -s SESSIONS -m MESSAGES
+-l SIZE` run (one message per connection: no -d), from the first connection until the last
+message got its 250.  Every instance puts accepted mail on hold (smtpd_data_restrictions =
+static:HOLD), so no delivery runs during a measurement; the hold queue is emptied between
+runs.  in_flow_delay is 0: held mail never reaches qmgr, which would otherwise stop handing
+out the flow-control tokens and make cleanup sleep a second per message.
+
+Before timing, one untimed pass per configuration checks the path: every message was
+queued, and on a sample of queued files the envelope sender and From header are rewritten
+for min-rewrite and sendas (with X-Original-From for sendas) and untouched for none and
+null.  Then ROUNDS rounds run the four configurations in a rotated order (round r starts
+with configuration r mod 4), and the table gives per configuration the median wall time,
+msgs/s, wall-time ratios to none and to min-rewrite, and the milter's CPU time per message.
+
+The two bench milters are compiled into the temporary directory with
+    cc -O2 -Wall bench/X.c $(pkg-config --cflags --libs milter) -pthread
+(they are not part of the autotools build).  Needs root (Postfix instances), smtp-source
+(package postfix), libmilter-dev and a built sendas-milter.  Only 127.0.0.1 is used.
+Everything (instances, milters, temporary directory) is removed at exit unless --keep.
+"""
+
+import argparse
+import atexit
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH_DIR)
+sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
+
+from pfinstance import PostfixInstance  # noqa: E402
+
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+POSTCAT = "/usr/sbin/postcat"
+POSTSUPER = "/usr/sbin/postsuper"
+
+SENDER = "nagios@mon01.corp.local"   # not a permitted mailbox: sendas-milter rewrites it
+RECIPIENT = "ops@example.com"
+MAILBOX = "relay@contoso.com"
+CONFIGS = ["none", "null", "min-rewrite", "sendas"]
+SAMPLE = 20                          # queued files inspected per configuration
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    """free_port - a loopback TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, what, timeout=15):
+    """wait_listening - wait until something accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited with status {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"{what} does not listen on 127.0.0.1:{port}")
+
+
+def cpu_seconds(pid):
+    """cpu_seconds - user+system CPU of a process (all threads), or 0 without one."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.procs = {}       # config name -> milter Popen
+        self.instances = {}   # config name -> PostfixInstance
+        self.base = tempfile.mkdtemp(prefix="sendas-bench-", dir=args.tmpdir)
+        os.chmod(self.base, 0o755)
+        self.bin = os.path.join(self.base, "bin")
+        os.makedirs(self.bin)
+        atexit.register(self.cleanup)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: sys.exit(130))
+
+    # --- set-up -------------------------------------------------------------------------
+
+    def compile_milters(self):
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "milter"], check=True,
+                               stdout=subprocess.PIPE, text=True).stdout.split()
+        for name in ("null-milter", "min-rewrite-milter"):
+            cmd = ["cc", "-O2", "-Wall", "-o", os.path.join(self.bin, name),
+                   os.path.join(BENCH_DIR, name + ".c"), *flags, "-pthread"]
+            subprocess.run(cmd, check=True)
+
+    def start_milters(self):
+        sendas = os.path.join(self.args.build_dir, "milter", "sendas-milter")
+        if not os.access(sendas, os.X_OK):
+            sys.exit(f"{sendas}: not found; build with ./bootstrap && ./configure && make")
+        self.milter_ports = {}
+        for cfg in ("null", "min-rewrite", "sendas"):
+            port = free_port()
+            sock = f"inet:{port}@127.0.0.1"
+            log = open(os.path.join(self.base, f"{cfg}-milter.log"), "wb")
+            if cfg == "sendas":
+                conf = os.path.join(self.base, "sendas.conf")
+                state = os.path.join(self.base, "sendas-state")
+                os.makedirs(state)
+                fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(f"mailbox {MAILBOX}\nroute * {MAILBOX}\nmilter_socket {sock}\n"
+                            f"state_dir {state}\n")
+                cmd = [sendas, "-f", "-c", conf]
+            else:
+                cmd = [os.path.join(self.bin, cfg + "-milter"), "-p", sock]
+            self.procs[cfg] = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                               stderr=subprocess.STDOUT)
+            log.close()
+            wait_listening(port, self.procs[cfg], cfg + " milter")
+            self.milter_ports[cfg] = port
+
+    def start_instances(self):
+        for cfg in CONFIGS:
+            milter = (f"inet:127.0.0.1:{self.milter_ports[cfg]}"
+                      if cfg in self.milter_ports else None)
+            main_cf = {
+                # intake only: accepted mail goes on hold, nothing is delivered
+                "smtpd_data_restrictions": "check_client_access static:HOLD",
+                "in_flow_delay": "0",
+                "milter_protocol": "6",
+                "milter_default_action": "tempfail",
+            }
+            pf = PostfixInstance(os.path.join(self.base, "pf-" + cfg), free_port(),
+                                 main_cf=main_cf, milter=milter,
+                                 myhostname=f"{cfg}.bench.sendas.invalid")
+            pf.start()
+            self.instances[cfg] = pf
+
+    # --- one run ------------------------------------------------------------------------
+
+    def hold_files(self, cfg):
+        return os.listdir(os.path.join(self.instances[cfg].queue_dir, "hold"))
+
+    def empty_hold(self, cfg):
+        pf = self.instances[cfg]
+        subprocess.run([POSTSUPER, "-c", pf.config_dir, "-d", "ALL", "hold"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if self.hold_files(cfg):
+            sys.exit(f"{cfg}: postsuper left files on hold")
+
+    def run_once(self, cfg, messages):
+        """run_once - one smtp-source run against cfg's instance: (seconds, milter CPU s)."""
+        pf = self.instances[cfg]
+        self.empty_hold(cfg)
+        os.sync()
+        time.sleep(self.args.settle)
+        cmd = [SMTP_SOURCE, "-4", "-s", str(self.args.sessions), "-m", str(messages),
+               "-l", str(self.args.size), "-f", SENDER, "-t", RECIPIENT,
+               "-M", "client.bench.sendas.invalid", f"127.0.0.1:{pf.smtp_port}"]
+        pid = self.procs[cfg].pid if cfg in self.procs else None
+        cpu0 = cpu_seconds(pid)
+        t0 = time.monotonic()
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        elapsed = time.monotonic() - t0
+        cpu = cpu_seconds(pid) - cpu0
+        if proc.returncode != 0:
+            sys.exit(f"{cfg}: smtp-source exited {proc.returncode}: {proc.stdout[-2000:]}\n"
+                     f"maillog tail:\n{pf.maillog()[-2000:]}")
+        queued = len(self.hold_files(cfg))
+        if queued != messages:
+            sys.exit(f"{cfg}: {queued} of {messages} messages queued\n"
+                     f"maillog tail:\n{pf.maillog()[-2000:]}")
+        return elapsed, cpu
+
+    # --- correctness --------------------------------------------------------------------
+
+    def postcat(self, cfg, qid):
+        pf = self.instances[cfg]
+        return subprocess.run([POSTCAT, "-c", pf.config_dir, "-eh",
+                               os.path.join(pf.queue_dir, "hold", qid)], check=True,
+                              stdout=subprocess.PIPE, text=True).stdout
+
+    def verify(self, cfg, messages):
+        """verify - all messages queued (run_once checks) and rewritten exactly when expected."""
+        log = os.path.join(self.base, "sendas-milter.log")
+        lines0 = self.count_rewritten(log) if cfg == "sendas" else 0
+        self.run_once(cfg, messages)
+        files = self.hold_files(cfg)
+        rewrites = cfg in ("min-rewrite", "sendas")
+        for qid in random.sample(files, min(SAMPLE, len(files))):
+            text = self.postcat(cfg, qid)
+            env = re.search(r"^sender: (.*)$", text, re.M)
+            frm = re.findall(r"^From: (.*)$", text, re.M)
+            rto = re.findall(r"^Reply-To: (.*)$", text, re.M)
+            orig = re.findall(r"^X-Original-From: (.*)$", text, re.M)
+            problems = []
+            if env is None or len(frm) != 1:
+                problems.append("no envelope sender or not exactly one From header")
+            elif rewrites:
+                if env.group(1) != MAILBOX:
+                    problems.append(f"envelope sender {env.group(1)!r}, expected {MAILBOX}")
+                if MAILBOX not in frm[0]:
+                    problems.append(f"From {frm[0]!r} does not name {MAILBOX}")
+                if len(rto) != 1:
+                    problems.append(f"{len(rto)} Reply-To headers, expected 1")
+                if cfg == "sendas" and not any(SENDER in o for o in orig):
+                    problems.append("no X-Original-From naming the original sender")
+            else:
+                if env.group(1) != SENDER or SENDER not in frm[0] or rto or orig:
+                    problems.append("message was changed without a rewriting milter")
+            if problems:
+                sys.exit(f"{cfg}: queue file {qid} is wrong: {'; '.join(problems)}\n{text}")
+        if cfg == "sendas":
+            n = self.count_rewritten(log) - lines0
+            if n != messages:
+                sys.exit(f"sendas: sendas-milter logged {n} rewrites for {messages} messages")
+        return len(files)
+
+    @staticmethod
+    def count_rewritten(path):
+        with open(path, "rb") as f:
+            return sum(1 for line in f if b" action=rewritten " in line)
+
+    # --- the benchmark ------------------------------------------------------------------
+
+    def run(self):
+        a = self.args
+        self.compile_milters()
+        self.start_milters()
+        self.start_instances()
+        print(f"# {a.sessions} sessions, {a.messages} messages of {a.size} bytes, one per "
+              f"connection; {a.rounds} rounds; queues under {self.base}", flush=True)
+        for cfg in CONFIGS:
+            n = self.verify(cfg, a.messages)
+            print(f"# verified {cfg}: {n} messages queued, sample of {min(SAMPLE, n)} "
+                  f"{'rewritten' if cfg in ('min-rewrite', 'sendas') else 'unchanged'}",
+                  flush=True)
+        times = {cfg: [] for cfg in CONFIGS}
+        cpus = {cfg: [] for cfg in CONFIGS}
+        for r in range(a.rounds):
+            order = CONFIGS[r % len(CONFIGS):] + CONFIGS[:r % len(CONFIGS)]
+            cells = []
+            for cfg in order:
+                elapsed, cpu = self.run_once(cfg, a.messages)
+                times[cfg].append(elapsed)
+                cpus[cfg].append(cpu)
+                cells.append(f"{cfg} {elapsed:.2f}s")
+            print(f"# round {r + 1}: " + ", ".join(cells), flush=True)
+        self.report(times, cpus)
+
+    def report(self, times, cpus):
+        a = self.args
+        med = {cfg: statistics.median(times[cfg]) for cfg in CONFIGS}
+        print()
+        print(f"{'config':<12} {'median s':>9} {'msgs/s':>8} {'time/none':>10} "
+              f"{'time/min-rw':>12} {'milter CPU ms/msg':>18}  runs (s)")
+        for cfg in CONFIGS:
+            cpu = (f"{1000 * statistics.median(cpus[cfg]) / a.messages:.3f}"
+                   if cfg in self.procs else "-")
+            runs = " ".join(f"{t:.2f}" for t in times[cfg])
+            print(f"{cfg:<12} {med[cfg]:>9.2f} {a.messages / med[cfg]:>8.0f} "
+                  f"{med[cfg] / med['none']:>10.2f} {med[cfg] / med['min-rewrite']:>12.2f} "
+                  f"{cpu:>18}  {runs}")
+        print()
+        print(f"sendas-milter / min-rewrite throughput ratio: "
+              f"{med['min-rewrite'] / med['sendas']:.2f}")
+
+    # --- tear-down ----------------------------------------------------------------------
+
+    def cleanup(self):
+        for pf in self.instances.values():
+            pf.stop()
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        self.procs.clear()
+        self.instances.clear()
+        if self.args.keep:
+            print(f"# kept {self.base}", file=sys.stderr)
+        elif os.path.isdir(self.base):
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--build-dir", default=REPO,
+                   help="build tree holding milter/sendas-milter (default: the source tree)")
+    p.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
+    p.add_argument("--messages", type=int, default=2000, help="messages per run (default 2000)")
+    p.add_argument("--sessions", type=int, default=20, help="parallel sessions (default 20)")
+    p.add_argument("--size", type=int, default=2048, help="body bytes per message (default 2048)")
+    p.add_argument("--settle", type=float, default=1.0,
+                   help="seconds of quiet before each run (default 1)")
+    p.add_argument("--tmpdir", default=None,
+                   help="where the instances' queues go (default: the system's temporary directory)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = p.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("needs root: private Postfix instances are started with postfix start")
+    if args.rounds < 1 or args.messages < 1 or args.sessions < 1:
+        sys.exit("--rounds, --messages and --sessions must be positive")
+    for tool in (SMTP_SOURCE, POSTCAT, POSTSUPER):
+        if not os.access(tool, os.X_OK):
+            sys.exit(f"{tool} not found (Debian: apt-get install postfix)")
+    args.build_dir = os.path.abspath(args.build_dir)
+    Bench(args).run()
+
+
+if __name__ == "__main__":
+    main()
