@@ -704,8 +704,18 @@ int rw_plan_message(const struct conf *c, const struct rw_msg *m, struct rw_plan
         parsed_free(&pm);
         return internal_error(p, m, "out of memory or too many header changes");
     }
-    if (c->rewrite_envelope && !pm.env_null &&
-        (pm.env_bad || !conf_mailbox_permits(p->mailbox, pm.env.local, pm.env.domain))) {
+    /*
+     * The envelope sender becomes the mailbox even when the mailbox may send
+     * as it: Postfix picks SASL credentials by envelope sender, so anything
+     * else would sign in as the wrong mailbox (or none).  The null sender too:
+     * Postfix's own bounces never pass through milters, so <> here comes from
+     * an application, and Exchange Online would otherwise get it under the
+     * default credentials.
+     */
+    if (c->rewrite_envelope &&
+        (pm.env_null || pm.env_bad || !pm.env.domain ||
+         strcasecmp(pm.env.local, p->mailbox->local) != 0 ||
+         strcasecmp(pm.env.domain, p->mailbox->domain) != 0)) {
         size_t n = strlen(p->mailbox->address) + 3;
 
         if ((p->new_env_sender = malloc(n)) == NULL) {
@@ -713,7 +723,8 @@ int rw_plan_message(const struct conf *c, const struct rw_msg *m, struct rw_plan
             return internal_error(p, m, "out of memory");
         }
         snprintf(p->new_env_sender, n, "<%s>", p->mailbox->address);
-        reason_add(p, "envelope sender rewritten");
+        reason_add(p, pm.env_null ? "null envelope sender set to the mailbox"
+                                  : "envelope sender set to the mailbox");
     }
     p->action = p->nops || p->new_env_sender ? RW_REWRITE : RW_KEEP;
     if (p->action == RW_KEEP)
