@@ -145,7 +145,7 @@ static struct ctx *ctx_get(SMFICTX *ctx)
 static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
     struct ctx *x = ctx_get(ctx);
-    const char *daemon_addr;
+    int port;
 
     if (x == NULL)
         return tempfail_reply(ctx, NULL, "out of memory at connect");
@@ -158,12 +158,18 @@ static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
                   sizeof(x->client_addr));
     /*
      * Postfix gives mail from sendmail(1)/pickup a fake connection from
-     * "localhost" without a server address: {daemon_addr} is only set by
-     * smtpd.  Such mail must never be refused (non_smtpd_milters).
+     * localhost[127.0.0.1] port 0 (every macro looks like SMTP from
+     * localhost, but a real TCP client never has port 0).  Such mail must
+     * never be refused: there is no client left to tell (non_smtpd_milters).
      */
-    daemon_addr = smfi_getsymval(ctx, "{daemon_addr}");
-    x->non_smtp = (daemon_addr == NULL || *daemon_addr == '\0') &&
-                  strcmp(x->client_name, "localhost") == 0;
+    port = -1;
+    if (sa && sa->sa_family == AF_INET)
+        port = ntohs(((struct sockaddr_in *)(void *)sa)->sin_port);
+    else if (sa && sa->sa_family == AF_INET6)
+        port = ntohs(((struct sockaddr_in6 *)(void *)sa)->sin6_port);
+    x->non_smtp = port == 0 && strcmp(x->client_name, "localhost") == 0;
+    log_debug("connect: %s[%s] port %d%s", x->client_name, x->client_addr, port,
+              x->non_smtp ? " (non-SMTP submission)" : "");
     return SMFIS_CONTINUE;
 }
 

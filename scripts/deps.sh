@@ -1,0 +1,22 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Install the Debian 12 packages sendas needs to build, test and run its demo.
+# Postfix is installed without touching the system's mail configuration:
+# the tests and the demo run private instances under temporary directories.
+set -eu
+PKGS="build-essential autoconf automake libtool pkg-config libmilter-dev libssl-dev
+libsasl2-dev libsasl2-modules check postfix swaks python3 python3-aiosmtpd
+python3-cryptography clang libclang-rt-dev"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "deps.sh: run as root to install:$missing" >&2
+        exit 1
+    fi
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+fi
