@@ -27,7 +27,9 @@
 /*
  * rfc2047_decode - decode phrase or unstructured text s/len (already without
  * quotes and comments delimiters) into sanitized UTF-8 appended to out.
- * *defects gets RFC2047_D_* bits or'ed in.  Returns BUF_OK or BUF_E*.
+ * *defects gets RFC2047_D_* bits or'ed in (defects may be NULL).  Returns
+ * BUF_OK or BUF_E*; on error nothing is appended (this holds for
+ * rfc2047_encode and rfc2047_sanitize too).
  */
 int rfc2047_decode(const char *s, size_t len, struct buf *out, unsigned *defects);
 
@@ -42,5 +44,12 @@ int rfc2047_is_ascii(const char *s, size_t len);
 
 /* rfc2047_sanitize - append s/len as sanitized UTF-8 (see above), no decoding */
 int rfc2047_sanitize(const char *s, size_t len, struct buf *out);
+
+/*
+ * rfc2047_ew_len - length of the well-formed encoded word ("=?cs?e?text?=",
+ * no white space inside) that starts s/len, or 0 when s does not start one.
+ * Lets a tokenizer keep an encoded word in one piece.
+ */
+size_t rfc2047_ew_len(const char *s, size_t len);
 
 #endif
