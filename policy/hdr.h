@@ -15,8 +15,10 @@
  * hdr_fold - append value folded for a header called name, so that no line
  * (the first one counting "Name: ") exceeds HDR_FOLD_WIDTH where a break is
  * possible.  Breaks go at spaces only; the break written is "\n" followed by
- * the space that was there (the MTA turns "\n" into CRLF).  value must not
- * contain CR or LF.
+ * the space that was there (the MTA turns "\n" into CRLF).  Spaces inside a
+ * "quoted-string" are used only when a line would otherwise pass 998
+ * characters.  value must not contain CR or LF (any that do are written as
+ * spaces).
  */
 int hdr_fold(struct buf *out, const char *name, const char *value);
 
