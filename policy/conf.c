@@ -363,6 +363,55 @@ static int valid_socket(const char *s)
     return 0;
 }
 
+/* d_limit - limit_* directives of sendas-policyd: a number in range, 0 for no limit */
+static int d_limit(struct parse *p, const char *k, const char *v)
+{
+    static const struct {
+        const char *name;
+        unsigned long long min, max;
+        const char *hint;
+    } limits[] = {
+        {"limit_messages_per_minute", 0, 1000000, "messages per minute per mailbox"},
+        {"limit_recipients_per_day", 0, 100000000, "recipients per 24 hours per mailbox"},
+        {"limit_recipients_per_message", 0, 1000000, "recipients of one message"},
+        {"limit_message_size", 0, 1ULL << 40, "bytes"},
+        {"limit_headroom", 1, 100, "percent"},
+    };
+    unsigned long long n;
+    char *end;
+    size_t i;
+
+    for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        if (strcmp(k, limits[i].name) != 0)
+            continue;
+        errno = 0;
+        n = strtoull(v, &end, 10);
+        if (*v < '0' || *v > '9' || *end != '\0' || errno || n < limits[i].min ||
+            n > limits[i].max)
+            return perr(p, "%s \"%s\": expected %llu to %llu (%s%s)", k, v, limits[i].min,
+                        limits[i].max, limits[i].hint, limits[i].min == 0 ? "; 0: no limit" : "");
+        switch (i) {
+        case 0:
+            p->c->limit_messages_per_minute = (unsigned long)n;
+            break;
+        case 1:
+            p->c->limit_recipients_per_day = (unsigned long)n;
+            break;
+        case 2:
+            p->c->limit_recipients_per_message = (unsigned long)n;
+            break;
+        case 3:
+            p->c->limit_message_size = n;
+            break;
+        default:
+            p->c->limit_headroom = (unsigned)n;
+            break;
+        }
+        return 0;
+    }
+    return perr(p, "unknown directive \"%s\"", k);
+}
+
 /* d_setting - every "keyword VALUE" directive */
 static int d_setting(struct parse *p, char **av, int ac)
 {
@@ -463,6 +512,8 @@ static int d_setting(struct parse *p, char **av, int ac)
         c->max_header_bytes = n;
         return 0;
     }
+    if (strncmp(k, "limit_", 6) == 0)
+        return d_limit(p, k, v);
     if (strcmp(k, "log_level") == 0) {
         if (strcmp(v, "info") == 0)
             c->log_level = 0;
@@ -535,6 +586,11 @@ static int defaults(struct conf *c)
     c->sender_header = SENDER_REMOVE;
     c->no_route = NOROUTE_REJECT;
     c->max_header_bytes = 64 * 1024;
+    c->limit_messages_per_minute = 30;
+    c->limit_recipients_per_day = 10000;
+    c->limit_recipients_per_message = 500;
+    c->limit_message_size = 35ULL * 1024 * 1024;
+    c->limit_headroom = 90;
     c->milter_socket = strdup("unix:/run/sendas/milter.sock");
     c->policy_socket = strdup("unix:/run/sendas/policy.sock");
     c->socket_group = strdup("postfix");

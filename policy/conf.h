@@ -94,6 +94,13 @@ struct conf {
 
     char *audit_log;        /* NULL: none */
     char *state_dir;
+
+    /* sendas-policyd: per-mailbox limits, Exchange Online's by default; 0 = no limit */
+    unsigned long limit_messages_per_minute;    /* 30 */
+    unsigned long limit_recipients_per_day;     /* 10000, rolling 24 hours */
+    unsigned long limit_recipients_per_message; /* 500 */
+    unsigned long long limit_message_size;      /* 36700160 bytes (35 MiB) */
+    unsigned limit_headroom; /* percent of the two rate limits actually used (90) */
 };
 
 /*

@@ -6,7 +6,7 @@
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config libmilter-dev libssl-dev
 libsasl2-dev libsasl2-modules check postfix swaks python3 python3-aiosmtpd
-python3-cryptography clang libclang-rt-dev"
+python3-cryptography clang libclang-rt-dev libsqlite3-dev sqlite3 postfwd"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

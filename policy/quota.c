@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * quota - route refusals and per-mailbox limits for sendas-policyd (see quota.h).
+ */
+#include "quota.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "addr.h"
+#include "route.h"
+
+/* quota_counters_init - empty windows of the fixed geometry (the store relies on it) */
+int quota_counters_init(struct quota_counters *q)
+{
+    memset(q, 0, sizeof(*q));
+    if (window_init(&q->msgs, QUOTA_MINUTE_SPAN, QUOTA_MINUTE_GRAN) < 0 ||
+        window_init(&q->rcpts, QUOTA_DAY_SPAN, QUOTA_DAY_GRAN) < 0) {
+        quota_counters_free(q);
+        return -1;
+    }
+    return 0;
+}
+
+/* quota_counters_free - release both windows */
+void quota_counters_free(struct quota_counters *q)
+{
+    if (q == NULL)
+        return;
+    window_free(&q->msgs);
+    window_free(&q->rcpts);
+}
+
+/* quota_effective - limit * headroom%, rounded down, at least 1 */
+unsigned long long quota_effective(unsigned long long limit, unsigned headroom)
+{
+    unsigned long long e;
+
+    if (limit == 0)
+        return 0;
+    if (headroom == 0 || headroom > 100)
+        headroom = 100;
+    e = limit / 100 * headroom + limit % 100 * headroom / 100;
+    return e ? e : 1;
+}
+
+/* quota_verdict_name - for logs */
+const char *quota_verdict_name(enum quota_verdict v)
+{
+    switch (v) {
+    case QUOTA_DUNNO:
+        return "dunno";
+    case QUOTA_REJECT:
+        return "reject";
+    case QUOTA_DEFER:
+        return "defer";
+    case QUOTA_TEMPFAIL:
+        return "tempfail";
+    }
+    return "?";
+}
+
+/* quota_format_time - ISO 8601 UTC, seconds rounded up (a reply must not promise too early) */
+void quota_format_time(int64_t ms, char *out, size_t outlen)
+{
+    time_t t = (time_t)((ms + 999) / 1000);
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, outlen, "@%lld", (long long)t);
+}
+
+/* quota_tempfail - an internal error: defer, never pass or refuse for good */
+void quota_tempfail(struct quota_decision *d, const char *why)
+{
+    d->verdict = QUOTA_TEMPFAIL;
+    d->count_msgs = d->count_rcpts = 0;
+    snprintf(d->reason, sizeof(d->reason), "internal error: %s", why);
+    snprintf(d->action, sizeof(d->action),
+             "DEFER_IF_PERMIT 4.3.0 Temporary sendas failure, try again later");
+}
+
+/* sender_text - the sender for a reply: "<a@b>" or "<>" */
+static const char *sender_text(const struct polreq *r, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "<%s>", r->sender);
+    return out;
+}
+
+/* refuse_route - a route or no_route refuses: 550 5.7.1 or 450 4.7.1 naming sender and rule */
+static void refuse_route(const struct conf *c, const struct polreq *r, int temp, const char *why,
+                         struct quota_decision *d)
+{
+    char who[600];
+
+    d->verdict = temp ? QUOTA_TEMPFAIL : QUOTA_REJECT;
+    snprintf(d->reason, sizeof(d->reason), "%s", why);
+    snprintf(d->action, sizeof(d->action), "%s Sender %s %s: %s", temp ? "450 4.7.1" : "550 5.7.1",
+             sender_text(r, who, sizeof(who)), temp ? "temporarily refused" : "refused", why);
+    (void)c;
+}
+
+/* quota_route - the route table for the request */
+void quota_route(const struct conf *c, const struct polreq *r, struct quota_decision *d)
+{
+    struct route_input in;
+    struct addr_mailbox env;
+    enum route_status st;
+    int is_null = 0, env_ok;
+    char why[300];
+
+    memset(d, 0, sizeof(*d));
+    snprintf(d->action, sizeof(d->action), "DUNNO");
+    if (r->stage != POLREQ_MAIL && r->stage != POLREQ_RCPT && r->stage != POLREQ_DATA &&
+        r->stage != POLREQ_EOM)
+        return;
+    memset(&in, 0, sizeof(in));
+    memset(&env, 0, sizeof(env));
+    in.sasl_login = r->sasl_username[0] ? r->sasl_username : NULL;
+    route_set_client(&in, r->client_address);
+    env_ok = addr_parse_path(r->sender, strlen(r->sender), &env, &is_null) == ADDR_OK;
+    if (env_ok && !is_null) {
+        in.env_local = env.local;
+        in.env_domain = env.domain;
+    }
+    st = route_select(c, &in, &d->route);
+    if (st == ROUTE_NEED_FROM) {
+        d->need_from = 1;
+        if (r->stage != POLREQ_EOM) {
+            snprintf(d->reason, sizeof(d->reason),
+                     "a from: route comes first: the route is chosen at the end of the message");
+            goto done;
+        }
+        /* The policy service never sees the From header: charge the mailbox of
+         * the first route that is not from: (the one the milter picks when no
+         * from: route matches), so that such a configuration is not unlimited. */
+        in.have_from = 1;
+        st = route_select(c, &in, &d->route);
+        d->fallback = 1;
+        if (st != ROUTE_MATCH || d->route->target != TARGET_MAILBOX) {
+            d->route = NULL;
+            snprintf(d->reason, sizeof(d->reason),
+                     "a from: route comes first and no other route names a mailbox: not counted");
+            goto done;
+        }
+    }
+    if (st == ROUTE_NOMATCH) {
+        if (c->no_route == NOROUTE_ACCEPT) {
+            snprintf(d->reason, sizeof(d->reason), "no route matches (no_route accept)");
+            goto done;
+        }
+        snprintf(why, sizeof(why), "no sendas route covers this sender (no_route %s)",
+                 c->no_route == NOROUTE_REJECT ? "reject" : "tempfail");
+        refuse_route(c, r, c->no_route == NOROUTE_TEMPFAIL, why, d);
+        goto done;
+    }
+    if (d->route->target != TARGET_MAILBOX) {
+        snprintf(why, sizeof(why), "route \"%s\" (%s line %d) says %s", d->route->text, c->path,
+                 d->route->line, d->route->target == TARGET_REJECT ? "reject" : "tempfail");
+        refuse_route(c, r, d->route->target == TARGET_TEMPFAIL, why, d);
+        goto done;
+    }
+    d->mailbox = d->route->mailbox;
+done:
+    addr_mailbox_free(&env);
+}
+
+/* frees_text - "in 42s (2026-11-28T10:15:02Z)" */
+static void frees_text(int64_t at, int64_t now, char *out, size_t outlen)
+{
+    char when[40];
+    long long secs = (long long)((at - now + 999) / 1000);
+
+    quota_format_time(at, when, sizeof(when));
+    snprintf(out, outlen, "in %llds (%s)", secs < 1 ? 1 : secs, when);
+}
+
+/* defer_limit - a rate limit is reached: DEFER_IF_PERMIT naming mailbox, limit and time */
+static void defer_limit(const struct conf *c, struct quota_decision *d, const char *what,
+                        unsigned long long eff, unsigned long long limit, int64_t at,
+                        int64_t now)
+{
+    char frees[80];
+
+    frees_text(at, now, frees, sizeof(frees));
+    d->verdict = QUOTA_DEFER;
+    snprintf(d->reason, sizeof(d->reason), "mailbox %s reached %llu %s (%u%% of %llu); frees up %s",
+             d->mailbox->address, eff, what, c->limit_headroom, limit, frees);
+    snprintf(d->action, sizeof(d->action),
+             "DEFER_IF_PERMIT 4.7.0 Mailbox %s has reached its limit of %llu %s "
+             "(%u%% of Exchange Online's %llu); try again %s",
+             d->mailbox->address, eff, what, c->limit_headroom, limit, frees);
+}
+
+/* quota_limits - check the mailbox's limits */
+void quota_limits(const struct conf *c, const struct polreq *r, unsigned long rcpt_index,
+                  struct quota_counters *q, int64_t now, struct quota_decision *d)
+{
+    unsigned long long m_eff = quota_effective(c->limit_messages_per_minute, c->limit_headroom);
+    unsigned long long r_eff = quota_effective(c->limit_recipients_per_day, c->limit_headroom);
+    unsigned long long need_r, rpm = c->limit_recipients_per_message;
+    int at_end = r->stage == POLREQ_DATA || r->stage == POLREQ_EOM;
+    const char *mb;
+    int64_t at;
+
+    if (d->mailbox == NULL)
+        return;
+    mb = d->mailbox->address;
+    d->count_msgs = d->count_rcpts = 0;
+    if (c->limit_message_size && r->size > c->limit_message_size) {
+        d->verdict = QUOTA_REJECT;
+        snprintf(d->reason, sizeof(d->reason), "message size %llu exceeds %llu bytes (mailbox %s)",
+                 r->size, c->limit_message_size, mb);
+        snprintf(d->action, sizeof(d->action),
+                 "552 5.3.4 Message size %llu exceeds the limit of %llu bytes of mailbox %s",
+                 r->size, c->limit_message_size, mb);
+        return;
+    }
+    if (r->stage == POLREQ_RCPT && rpm && rcpt_index > rpm) {
+        d->verdict = QUOTA_DEFER;
+        snprintf(d->reason, sizeof(d->reason), "recipient %lu of the message, limit %llu (mailbox %s)",
+                 rcpt_index, rpm, mb);
+        snprintf(d->action, sizeof(d->action),
+                 "452 4.5.3 Too many recipients: mailbox %s sends at most %llu per message; "
+                 "send the rest in another message", mb, rpm);
+        return;
+    }
+    if (at_end && rpm && r->recipient_count > rpm) {
+        d->verdict = QUOTA_REJECT;
+        snprintf(d->reason, sizeof(d->reason), "%llu recipients, limit %llu per message (mailbox %s)",
+                 r->recipient_count, rpm, mb);
+        snprintf(d->action, sizeof(d->action),
+                 "552 5.5.3 Too many recipients: %llu, mailbox %s sends at most %llu per message",
+                 r->recipient_count, mb, rpm);
+        return;
+    }
+    /* recipients this request would bring the mailbox to */
+    need_r = at_end ? r->recipient_count : r->stage == POLREQ_RCPT && rcpt_index ? rcpt_index : 1;
+    if (r_eff && need_r > r_eff) {
+        d->verdict = at_end ? QUOTA_REJECT : QUOTA_DEFER;
+        snprintf(d->reason, sizeof(d->reason),
+                 "%llu recipients, more than mailbox %s may send in 24 hours (%llu)", need_r, mb,
+                 r_eff);
+        snprintf(d->action, sizeof(d->action), "%s Too many recipients: mailbox %s may send to "
+                 "%llu recipients in 24 hours", at_end ? "552 5.5.3" : "452 4.5.3", mb, r_eff);
+        return;
+    }
+    if (m_eff && (at = window_free_at(&q->msgs, now, m_eff, 1)) != now) {
+        defer_limit(c, d, "messages per minute", m_eff, c->limit_messages_per_minute, at, now);
+        return;
+    }
+    if (r_eff && (at = window_free_at(&q->rcpts, now, r_eff, need_r)) != now) {
+        defer_limit(c, d, "recipients per 24 hours", r_eff, c->limit_recipients_per_day, at, now);
+        return;
+    }
+    d->verdict = QUOTA_DUNNO;
+    snprintf(d->action, sizeof(d->action), "DUNNO");
+    if (r->stage == POLREQ_EOM) {
+        d->count_msgs = 1;
+        d->count_rcpts = r->recipient_count > UINT32_MAX ? UINT32_MAX : (uint32_t)r->recipient_count;
+    }
+}
+
+/* quota_count - charge an accepted message */
+void quota_count(struct quota_counters *q, int64_t now, const struct quota_decision *d)
+{
+    if (d->count_msgs)
+        window_add(&q->msgs, now, d->count_msgs);
+    if (d->count_rcpts)
+        window_add(&q->rcpts, now, d->count_rcpts);
+}
