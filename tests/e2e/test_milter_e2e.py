@@ -5,7 +5,8 @@ emulator.
 
 Starts the emulator (tests/emulator), sendas-milter and a private Postfix instance configured
 with the shipped deploy/postfix/main.cf and master.cf (only the endpoint, the milter socket and
-paths substituted), submits every message of tests/e2e/corpus (SMTP with smtplib, or the
+paths substituted; tests/lib/stack.py, which also holds the test tenant's mailboxes and
+sendas.conf), submits every message of tests/e2e/corpus (SMTP with smtplib, or the
 instance's sendmail(1)), waits until Postfix has delivered everything, and checks each message
 the emulator stored against tests/e2e/corpus/MANIFEST.json.  One PASS/FAIL line per message,
 then "N passed, M failed".  Exit 0 when all pass, 1 otherwise, 77 (automake SKIP) when
@@ -37,78 +38,24 @@ MANIFEST.json "messages", one object per .eml:
 
 import email.parser
 import email.policy
-import importlib.util
 import json
 import os
 import shutil
-import smtplib
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from emulator import Emulator  # noqa: E402
-from pfinstance import PostfixInstance  # noqa: E402
+from stack import SKIP, Stack, find_milter, prerequisites, tail  # noqa: E402
 
 CORPUS = os.path.join(HERE, "corpus")
-DEPLOY = os.path.join(SRCDIR, "deploy", "postfix")
-SKIP = 77
-
-MAILBOXES = {
-    "relay@contoso.com": {"password": "relay-secret-1",
-                          "sendas": ["alerts@contoso.com", "noreply@contoso.com",
-                                     "@shared.contoso.com"]},
-    "scanner@contoso.com": {"password": "scanner-secret-2", "sendas": []},
-}
-
-SENDAS_CONF = """\
-# sendas.conf written by tests/e2e/test_milter_e2e.py
-mailbox relay@contoso.com sendas alerts@contoso.com noreply@contoso.com @shared.contoso.com
-mailbox scanner@contoso.com
-route sender:@printers.corp.local scanner@contoso.com
-route from:@printers.corp.local scanner@contoso.com
-route sender:blocked@legacy.local reject
-route * relay@contoso.com
-milter_socket inet:{port}@127.0.0.1
-"""
 
 
 def skip(why):
     print(f"SKIP: {why}")
     sys.exit(SKIP)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=15):
-    """wait_port - True once 127.0.0.1:port accepts; False if proc exits or time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
-def tail(path, n=4000):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()[-n:]
-    except OSError:
-        return ""
 
 
 # --- raw message handling -------------------------------------------------------------------
@@ -160,113 +107,6 @@ def message_id_of(raw):
     for raw_field in fields_named(header_fields(block), "message-id"):
         return raw_field.split(b":", 1)[1].strip().decode("latin-1")
     return None
-
-
-# --- the run --------------------------------------------------------------------------------
-
-class Run:
-    def __init__(self, tmp, milter_bin, manifest):
-        self.tmp = tmp
-        self.milter_bin = milter_bin
-        self.manifest = manifest
-        self.milter = None
-        self.milter_log = os.path.join(tmp, "milter.log")
-        self.emu = None
-        self.pf = None
-        self.submitted = {}  # file -> ("accepted", None) | ("refused", "stage: code text")
-
-    def start(self):
-        self.emu = Emulator(os.path.join(self.tmp, "emulator"), MAILBOXES, max_connections=3)
-        self.emu.start()
-
-        mport = free_port()
-        conf_dir = os.path.join(self.tmp, "sendas")
-        os.makedirs(conf_dir)
-        conf_path = os.path.join(conf_dir, "sendas.conf")
-        with open(conf_path, "w", encoding="utf-8") as f:
-            f.write(SENDAS_CONF.format(port=mport))
-        log = open(self.milter_log, "ab")
-        try:
-            self.milter = subprocess.Popen([self.milter_bin, "-f", "-c", conf_path],
-                                           stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        finally:
-            log.close()
-        if not wait_port(mport, self.milter):
-            raise RuntimeError(f"sendas-milter did not listen on 127.0.0.1:{mport}:\n"
-                               + tail(self.milter_log))
-
-        self.pf = PostfixInstance(os.path.join(self.tmp, "postfix"), free_port())
-        subs = {
-            "[smtp.office365.com]:587": f"[127.0.0.1]:{self.emu.port}",
-            "unix:/run/sendas/milter.sock": f"inet:127.0.0.1:{mport}",
-            "/etc/postfix/": self.pf.config_dir + "/",
-            "/etc/ssl/certs/ca-certificates.crt": self.emu.cert_path,
-        }
-        applied = self.pf.apply_snippet(os.path.join(DEPLOY, "main.cf"), subs)
-        self.pf.apply_snippet(os.path.join(DEPLOY, "master.cf"), subs)
-        leftovers = [f"{k} = {v}" for k, v in applied.items()
-                     if any(s in v for s in ("office365", "/run/sendas", "/etc/postfix",
-                                             "/etc/ssl"))]
-        if leftovers:
-            raise RuntimeError("placeholders not substituted: " + "; ".join(leftovers))
-        self.pf.write_map("sasl_passwd", {mb: f"{mb}:{v['password']}"
-                                          for mb, v in MAILBOXES.items()})
-        self.pf.start()
-
-    def stop(self):
-        if self.pf:
-            self.pf.stop()
-        if self.milter and self.milter.poll() is None:
-            self.milter.terminate()
-            try:
-                self.milter.wait(10)
-            except subprocess.TimeoutExpired:
-                self.milter.kill()
-                self.milter.wait()
-        if self.emu:
-            self.emu.stop()
-
-    def submit(self, entry):
-        with open(os.path.join(CORPUS, entry["file"]), "rb") as f:
-            raw = f.read()
-        sender, rcpts = entry["envelope_sender"], entry["recipients"]
-        if entry["via"] == "sendmail":
-            try:
-                self.pf.sendmail(raw, sender, rcpts)
-                return ("accepted", None)
-            except Exception as e:  # noqa: BLE001 - reported per message
-                return ("refused", f"sendmail: {e}")
-        if entry["via"] != "smtp":
-            return ("refused", f"unknown via {entry['via']!r}")
-        # smtplib appends CRLF to bytes that do not end with one: a final bare LF would
-        # become an extra empty line.  Only the last line end is fixed; bare LFs inside stay
-        # (Postfix's smtpd takes them as line ends, as legacy clients rely on).
-        if raw.endswith(b"\n") and not raw.endswith(b"\r\n"):
-            raw = raw[:-1] + b"\r\n"
-        try:
-            with smtplib.SMTP("127.0.0.1", self.pf.smtp_port,
-                              local_hostname="legacy-app.corp.local", timeout=60) as s:
-                s.sendmail(sender, rcpts, raw)
-            return ("accepted", None)
-        except smtplib.SMTPSenderRefused as e:
-            return ("refused", f"MAIL: {e.smtp_code} {e.smtp_error.decode(errors='replace')}")
-        except smtplib.SMTPRecipientsRefused as e:
-            code, text = next(iter(e.recipients.values()))
-            return ("refused", f"RCPT: {code} {text.decode(errors='replace')}")
-        except smtplib.SMTPDataError as e:
-            return ("refused", f"DATA: {e.smtp_code} {e.smtp_error.decode(errors='replace')}")
-        except (smtplib.SMTPException, OSError) as e:
-            return ("refused", f"SMTP: {e}")
-
-    def delivery_status(self, entry):
-        """delivery_status - the last status= line Postfix logged for this message."""
-        qid = self.pf.queue_id_for(entry["message_id"])
-        if not qid:
-            return "no queue id logged for this Message-ID"
-        lines = [ln for ln in self.pf.maillog().splitlines()
-                 if f" {qid}: " in ln and ("status=" in ln or "milter" in ln or "reject" in ln)]
-        return f"queue id {qid}: " + (lines[-1].split(f"{qid}: ", 1)[1] if lines
-                                      else "no delivery attempt logged")
 
 
 def check_delivered(entry, rec, original_raw):
@@ -360,37 +200,34 @@ def first_diff(a, b):
 
 
 def main():
-    milter_bin = os.environ.get("SENDAS_MILTER") or os.path.join(
-        os.environ.get("BUILDDIR") or os.getcwd(), "milter", "sendas-milter")
-    if not (os.path.isfile("/usr/sbin/postfix") and os.access("/usr/sbin/postfix", os.X_OK)):
-        skip("postfix is not installed (/usr/sbin/postfix)")
-    if not (os.path.isfile(milter_bin) and os.access(milter_bin, os.X_OK)):
-        skip(f"milter binary not found: {milter_bin} (set SENDAS_MILTER or BUILDDIR)")
-    if os.geteuid() != 0:
-        skip("a private Postfix instance needs root")
-    if importlib.util.find_spec("aiosmtpd") is None:
-        skip("python3-aiosmtpd is missing (run with /usr/bin/python3)")
-    milter_bin = os.path.abspath(milter_bin)
+    milter_bin = find_milter()
+    why = prerequisites(milter_bin)
+    if why:
+        skip(why)
 
     with open(os.path.join(CORPUS, "MANIFEST.json"), encoding="utf-8") as f:
         manifest = json.load(f)["messages"]
 
     tmp = tempfile.mkdtemp(prefix="sendas-e2e-")
     os.chmod(tmp, 0o755)
-    run = Run(tmp, milter_bin, manifest)
+    stack = Stack(tmp, milter_bin)
+    submitted = {}  # file -> ("accepted", None) | ("refused", "stage: code text")
     results = []  # (ok, label, reasons, details)
     try:
-        run.start()
+        stack.start()
         for entry in manifest:
-            run.submitted[entry["file"]] = run.submit(entry)
-        drained = run.pf.wait_queue_empty(timeout=120)
+            with open(os.path.join(CORPUS, entry["file"]), "rb") as f:
+                raw = f.read()
+            submitted[entry["file"]] = stack.submit(raw, entry["envelope_sender"],
+                                                    entry["recipients"], entry["via"])
+        drained = stack.pf.wait_queue_empty(timeout=120)
         delivered = {}
-        for rec in run.emu.messages():
+        for rec in stack.emu.messages():
             delivered.setdefault(message_id_of(rec["raw"]), []).append(rec)
 
         for entry in manifest:
             label = entry["file"][:-4]
-            state, detail = run.submitted[entry["file"]]
+            state, detail = submitted[entry["file"]]
             copies = delivered.get(entry["message_id"], [])
             with open(os.path.join(CORPUS, entry["file"]), "rb") as f:
                 original_raw = f.read()
@@ -408,7 +245,7 @@ def main():
             if state != "accepted":
                 reasons.append(f"submission refused: {detail}")
             elif not copies:
-                reasons.append("not delivered to the emulator (" + run.delivery_status(entry) + ")")
+                reasons.append("not delivered to the emulator (" + stack.delivery_status(entry["message_id"]) + ")")
             elif len(copies) > 1:
                 reasons.append(f"{len(copies)} copies delivered")
             if copies:
@@ -417,23 +254,23 @@ def main():
                     details = split_message(copies[0]["raw"])[0].decode("utf-8", "replace")
             results.append((not reasons, label, reasons, details))
 
-        refused = run.emu.refused()
+        refused = stack.emu.refused()
         results.append((not refused, "[emulator] refused nothing",
                         [f"{len(refused)} refusals: " + "; ".join(
                             f"{r.get('code')} {r.get('text')} (auth {r.get('auth_user')}, "
                             f"MAIL FROM {r.get('mail_from')}, From {r.get('from_header')})"
                             for r in refused[:10])] if refused else [], None))
-        left = run.pf.queue_ids()
+        left = stack.pf.queue_ids()
         results.append((drained and not left, "[postfix] queue drained",
                         [] if drained and not left else [f"still queued: {left}"], None))
-        alive = run.milter.poll() is None
+        alive = stack.milter_running()
         results.append((alive, "[milter] still running",
-                        [] if alive else [f"sendas-milter exited with {run.milter.returncode}"],
+                        [] if alive else [f"sendas-milter exited with {stack.milter.returncode}"],
                         None))
     except Exception as e:  # noqa: BLE001 - set-up failures become one FAIL line
         results.append((False, "[setup]", [f"{type(e).__name__}: {e}"], None))
     finally:
-        run.stop()
+        stack.stop()
 
     passed = sum(1 for ok, *_ in results if ok)
     failed = len(results) - passed
@@ -449,7 +286,7 @@ def main():
         print(f"# kept {tmp} (postfix/maillog, milter.log, emulator/)")
         if failed:
             print("# milter log tail:\n" + "\n".join(
-                "#    " + ln for ln in tail(run.milter_log, 3000).splitlines()))
+                "#    " + ln for ln in tail(stack.milter_log, 3000).splitlines()))
     else:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")

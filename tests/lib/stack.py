@@ -1,0 +1,314 @@
+# SPDX-License-Identifier: MIT
+"""Test helper: the whole sendas relay on loopback, for the end-to-end tests and the demo.
+
+    from stack import Stack, find_milter, prerequisites
+    stack = Stack(tmpdir, find_milter())
+    try:
+        stack.start()
+        state, detail = stack.submit_smtp(raw, "nagios@mon01.corp.local", ["user@contoso.com"])
+        stack.pf.wait_queue_empty(60)
+        stack.emu.messages()
+    finally:
+        stack.stop()
+
+Brings up, under one temporary directory:
+  emulator/  the Exchange Online emulator (tests/emulator) with the given mailboxes
+  sendas/    sendas.conf (the template with {port} = the milter's loopback port)
+  milter.log sendas-milter -f's log (appended across restarts)
+  postfix/   a private Postfix instance configured with the shipped deploy/postfix/main.cf and
+             master.cf (only the endpoint, the milter socket and paths substituted) and a
+             sasl_passwd map with one entry per mailbox, keyed by the mailbox address
+Further instances of the same relay, with or without the milter, can be added with
+add_postfix() (the demo's "without sendas" contrast).  Needs root and /usr/bin/python3.
+"""
+
+import importlib.util
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
+DEPLOY = os.path.join(SRCDIR, "deploy", "postfix")
+sys.path.insert(0, HERE)
+
+from emulator import Emulator  # noqa: E402
+from pfinstance import PostfixInstance  # noqa: E402
+
+SKIP = 77  # automake's exit status for a skipped test
+
+# The test tenant: two mailboxes, as the emulator knows them (passwords, send-as grants) ...
+MAILBOXES = {
+    "relay@contoso.com": {"password": "relay-secret-1",
+                          "sendas": ["alerts@contoso.com", "noreply@contoso.com",
+                                     "@shared.contoso.com"]},
+    "scanner@contoso.com": {"password": "scanner-secret-2", "sendas": []},
+}
+
+# ... and as sendas.conf declares them.  {port} is the milter's loopback port.
+SENDAS_CONF = """\
+# sendas.conf written by tests/lib/stack.py
+mailbox relay@contoso.com sendas alerts@contoso.com noreply@contoso.com @shared.contoso.com
+mailbox scanner@contoso.com
+route sender:@printers.corp.local scanner@contoso.com
+route from:@printers.corp.local scanner@contoso.com
+route sender:blocked@legacy.local reject
+route * relay@contoso.com
+milter_socket inet:{port}@127.0.0.1
+"""
+
+
+def free_port():
+    """free_port - a loopback TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=15):
+    """wait_port - True once 127.0.0.1:port accepts; False if proc exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def tail(path, n=4000):
+    """tail - the last n characters of a text file ("" when it cannot be read)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()[-n:]
+    except OSError:
+        return ""
+
+
+def find_milter():
+    """find_milter - the sendas-milter binary: $SENDAS_MILTER, else BUILDDIR (or the current
+    directory)/milter/sendas-milter."""
+    return os.environ.get("SENDAS_MILTER") or os.path.join(
+        os.environ.get("BUILDDIR") or os.getcwd(), "milter", "sendas-milter")
+
+
+def prerequisites(milter_bin, extra_programs=()):
+    """prerequisites - why the stack cannot run here, or None when it can."""
+    for prog in ("/usr/sbin/postfix", *extra_programs):
+        if not (os.path.isfile(prog) and os.access(prog, os.X_OK)):
+            return f"{os.path.basename(prog)} is not installed ({prog})"
+    if not (os.path.isfile(milter_bin) and os.access(milter_bin, os.X_OK)):
+        return f"milter binary not found: {milter_bin} (set SENDAS_MILTER or BUILDDIR)"
+    if os.geteuid() != 0:
+        return "a private Postfix instance needs root"
+    if importlib.util.find_spec("aiosmtpd") is None:
+        return "python3-aiosmtpd is missing (run with /usr/bin/python3)"
+    return None
+
+
+class Stack:
+    def __init__(self, tmpdir, milter_bin, sendas_conf=SENDAS_CONF, mailboxes=MAILBOXES,
+                 emulator_options=None):
+        """tmpdir: an existing directory the stack lives in (the caller removes it).
+        milter_bin: path of sendas-milter.  sendas_conf: sendas.conf text with {port} where
+        the milter's port goes.  mailboxes: the emulator's mailboxes (and the sasl_passwd
+        entries).  emulator_options: extra keyword arguments for Emulator (default
+        max_connections=3, as Exchange Online)."""
+        self.tmp = os.path.abspath(tmpdir)
+        self.milter_bin = os.path.abspath(milter_bin)
+        self.sendas_conf = sendas_conf
+        self.mailboxes = mailboxes
+        self.emulator_options = dict({"max_connections": 3}, **(emulator_options or {}))
+        self.milter_log = os.path.join(self.tmp, "milter.log")
+        self.conf_path = os.path.join(self.tmp, "sendas", "sendas.conf")
+        self.milter = None       # the running sendas-milter (subprocess.Popen)
+        self.milter_port = None
+        self.emu = None
+        self.pf = None           # the relay with the milter
+        self.extra = []          # instances made by add_postfix()
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self):
+        """start - emulator, sendas.conf, sendas-milter, Postfix; returns self."""
+        self.emu = Emulator(os.path.join(self.tmp, "emulator"), self.mailboxes,
+                            **self.emulator_options)
+        self.emu.start()
+
+        self.milter_port = free_port()
+        os.makedirs(os.path.dirname(self.conf_path), exist_ok=True)
+        with open(self.conf_path, "w", encoding="utf-8") as f:
+            f.write(self.sendas_conf.format(port=self.milter_port))
+        self.start_milter()
+
+        self.pf = self.add_postfix("postfix", milter=True)
+        return self
+
+    def stop(self):
+        """stop - everything that was started, in reverse order; safe after a failed start."""
+        for pf in reversed(self.extra):
+            pf.stop()
+        self.stop_milter()
+        if self.emu:
+            self.emu.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- the milter ---------------------------------------------------------------------
+
+    @property
+    def milter_address(self):
+        """milter_address - the milter's socket as Postfix writes it."""
+        return f"inet:127.0.0.1:{self.milter_port}"
+
+    def start_milter(self, timeout=15):
+        """start_milter - run sendas-milter -f on the configured socket and wait until it
+        listens (its log is appended to milter.log)."""
+        if self.milter and self.milter.poll() is None:
+            raise RuntimeError("sendas-milter is already running")
+        log = open(self.milter_log, "ab")
+        try:
+            self.milter = subprocess.Popen([self.milter_bin, "-f", "-c", self.conf_path],
+                                           stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        finally:
+            log.close()
+        if not wait_port(self.milter_port, self.milter, timeout):
+            raise RuntimeError(f"sendas-milter did not listen on 127.0.0.1:{self.milter_port}:\n"
+                               + tail(self.milter_log))
+        return self.milter
+
+    def stop_milter(self, timeout=10):
+        """stop_milter - SIGTERM (graceful stop), SIGKILL after timeout; returns the exit
+        status, or None when it was not running."""
+        proc = self.milter
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
+    def kill_milter(self, sig=signal.SIGKILL):
+        """kill_milter - send sig (default SIGKILL, no chance to clean up) and reap it;
+        returns the exit status (-9 for SIGKILL)."""
+        proc = self.milter
+        if proc is None or proc.poll() is not None:
+            raise RuntimeError("sendas-milter is not running")
+        proc.send_signal(sig)
+        proc.wait()
+        return proc.returncode
+
+    def restart_milter(self):
+        """restart_milter - start the milter again on the same socket after it stopped or was
+        killed (stops it gracefully first if it is still running)."""
+        self.stop_milter()
+        return self.start_milter()
+
+    def milter_running(self):
+        return self.milter is not None and self.milter.poll() is None
+
+    def milter_log_text(self):
+        return tail(self.milter_log, 1 << 30)
+
+    # --- Postfix instances --------------------------------------------------------------
+
+    def add_postfix(self, name, milter=True, default_mailbox=None):
+        """add_postfix - configure and start a Postfix instance under tmpdir/name from the
+        shipped deploy/postfix snippets, relaying to this stack's emulator.  milter=False
+        leaves sendas out (smtpd_milters and non_smtpd_milters empty).  default_mailbox: also
+        give the next hop an entry in sasl_passwd with that mailbox's login, the credentials
+        Postfix uses for an envelope sender without an entry of its own (the usual
+        single-account relay).  Returns the started PostfixInstance."""
+        pf = PostfixInstance(os.path.join(self.tmp, name), free_port())
+        self.extra.append(pf)
+        nexthop = f"[127.0.0.1]:{self.emu.port}"
+        subs = {
+            "[smtp.office365.com]:587": nexthop,
+            "unix:/run/sendas/milter.sock": self.milter_address,
+            "/etc/postfix/": pf.config_dir + "/",
+            "/etc/ssl/certs/ca-certificates.crt": self.emu.cert_path,
+        }
+        applied = pf.apply_snippet(os.path.join(DEPLOY, "main.cf"), subs)
+        pf.apply_snippet(os.path.join(DEPLOY, "master.cf"), subs)
+        leftovers = [f"{k} = {v}" for k, v in applied.items()
+                     if any(s in v for s in ("office365", "/run/sendas", "/etc/postfix",
+                                             "/etc/ssl"))]
+        if leftovers:
+            raise RuntimeError("placeholders not substituted: " + "; ".join(leftovers))
+        if not milter:
+            pf.set_main({"smtpd_milters": "", "non_smtpd_milters": ""})
+        credentials = {mb: f"{mb}:{v['password']}" for mb, v in self.mailboxes.items()}
+        if default_mailbox:
+            credentials[nexthop] = f"{default_mailbox}:{self.mailboxes[default_mailbox]['password']}"
+        pf.write_map("sasl_passwd", credentials)
+        pf.start()
+        return pf
+
+    # --- mail ---------------------------------------------------------------------------
+
+    def submit_smtp(self, raw, sender, rcpts, pf=None, helo="legacy-app.corp.local"):
+        """submit_smtp - one message over SMTP to the relay (or to pf).  Returns
+        ("accepted", None) or ("refused", "STAGE: code text")."""
+        pf = pf or self.pf
+        # smtplib appends CRLF to bytes that do not end with one: a final bare LF would
+        # become an extra empty line.  Only the last line end is fixed; bare LFs inside stay
+        # (Postfix's smtpd takes them as line ends, as legacy clients rely on).
+        if raw.endswith(b"\n") and not raw.endswith(b"\r\n"):
+            raw = raw[:-1] + b"\r\n"
+        try:
+            with smtplib.SMTP("127.0.0.1", pf.smtp_port, local_hostname=helo, timeout=60) as s:
+                s.sendmail(sender, rcpts, raw)
+            return ("accepted", None)
+        except smtplib.SMTPSenderRefused as e:
+            return ("refused", f"MAIL: {e.smtp_code} {e.smtp_error.decode(errors='replace')}")
+        except smtplib.SMTPRecipientsRefused as e:
+            code, text = next(iter(e.recipients.values()))
+            return ("refused", f"RCPT: {code} {text.decode(errors='replace')}")
+        except smtplib.SMTPDataError as e:
+            return ("refused", f"DATA: {e.smtp_code} {e.smtp_error.decode(errors='replace')}")
+        except (smtplib.SMTPException, OSError) as e:
+            return ("refused", f"SMTP: {e}")
+
+    def sendmail(self, raw, sender, rcpts, pf=None):
+        """sendmail - one message through the instance's sendmail(1) (the non-SMTP path).
+        Returns ("accepted", None) or ("refused", "sendmail: why")."""
+        try:
+            (pf or self.pf).sendmail(raw, sender, rcpts)
+            return ("accepted", None)
+        except Exception as e:  # noqa: BLE001 - reported per message
+            return ("refused", f"sendmail: {e}")
+
+    def submit(self, raw, sender, rcpts, via="smtp", pf=None):
+        """submit - submit_smtp or sendmail, by via ("smtp" or "sendmail")."""
+        if via == "sendmail":
+            return self.sendmail(raw, sender, rcpts, pf)
+        if via != "smtp":
+            return ("refused", f"unknown via {via!r}")
+        return self.submit_smtp(raw, sender, rcpts, pf)
+
+    def delivery_status(self, message_id, pf=None):
+        """delivery_status - the last status= (or milter/reject) line Postfix logged for the
+        message with this Message-ID, as "queue id Q: text"."""
+        pf = pf or self.pf
+        qid = pf.queue_id_for(message_id)
+        if not qid:
+            return "no queue id logged for this Message-ID"
+        lines = [ln for ln in pf.maillog().splitlines()
+                 if f" {qid}: " in ln and ("status=" in ln or "milter" in ln or "reject" in ln)]
+        return f"queue id {qid}: " + (lines[-1].split(f"{qid}: ", 1)[1] if lines
+                                      else "no delivery attempt logged")
