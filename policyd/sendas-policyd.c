@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sendas-policyd - the Postfix policy service of sendas.
+ *
+ * Answers Postfix's policy delegation protocol (check_policy_service) with
+ * the engine's decisions: refuse a sender that no route covers while the
+ * client is still connected, and keep each Exchange Online mailbox inside
+ * its limits (quota.h).  One process, one epoll loop, non-blocking sockets,
+ * persistent connections; every request is parsed by polreq with its caps,
+ * and a malformed one is logged and its connection closed, as the protocol
+ * asks.  The counters live in the store (store.h): flushed at most once a
+ * second, and on SIGTERM.  SIGHUP reloads sendas.conf (a broken file keeps
+ * the running configuration).
+ *
+ * Owns: the listening socket, the connections, the signals, the flush
+ * timer.  Decides nothing itself.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "polreq.h"
+#include "quota.h"
+#include "store.h"
+
+#define MAX_CONNS 4096         /* clients at once; Postfix opens one per smtpd process */
+#define OUT_MAX (64 * 1024)    /* unsent replies per connection before it stops being read */
+#define FLUSH_EVERY_MS 1000    /* the most kill -9 may lose */
+#define MAX_EVENTS 256
+
+/* One client connection (an smtpd process). */
+struct conn {
+    int fd;
+    struct buf in;       /* bytes received, not yet parsed; capped */
+    size_t scanned;      /* how far in has been searched for the end of a request */
+    struct buf out;      /* replies not yet written */
+    uint32_t armed;      /* the epoll events asked for */
+    char instance[128];  /* the message the recipients below belong to */
+    unsigned long rcpts; /* recipients accepted so far in that message */
+};
+
+static const char *conf_path = SENDAS_CONF;
+static struct conf *conf_live;
+static struct store *store;
+static int epfd = -1, listen_fd = -1, sig_fd = -1;
+static int nconns;
+static const char *unix_path; /* to remove at exit */
+static struct polreq req;     /* one request at a time: single-threaded */
+
+/* now_ms - wall clock in ms (the counters must survive a restart) */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* mono_ms - monotonic clock in ms, for the flush timer */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* flush_store - write dirty counters; failures are logged and retried next time */
+static void flush_store(void)
+{
+    char err[512];
+
+    if (store && store_dirty(store) && store_flush(store, err, sizeof(err)) < 0)
+        log_err("counters not saved (will retry): %s", err);
+}
+
+/* conf_reload - SIGHUP: a broken file keeps the running configuration */
+static void conf_reload(void)
+{
+    char err[CONF_ERRLEN];
+    struct conf *c = conf_load(conf_path, err, sizeof(err));
+
+    if (c == NULL) {
+        log_err("reload refused, keeping the running configuration: %s", err);
+        return;
+    }
+    if (strcmp(c->policy_socket, conf_live->policy_socket) != 0 ||
+        strcmp(c->state_dir, conf_live->state_dir) != 0)
+        log_warn("policy_socket and state_dir take effect at the next restart");
+    conf_free(conf_live);
+    conf_live = c;
+    log_set_debug(c->log_level > 0);
+    log_info("configuration reloaded from %s: %zu mailboxes, %zu routes", conf_path,
+             c->nmailboxes, c->nroutes);
+}
+
+/* conn_close - forget a connection */
+static void conn_close(struct conn *c)
+{
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    free(c);
+    nconns--;
+}
+
+/*
+ * conn_arm - read while no reply waits, else wait until the client takes
+ * its replies (it is not read meanwhile: no unbounded queue of answers)
+ */
+static int conn_arm(struct conn *c)
+{
+    uint32_t want = c->out.len ? EPOLLOUT : EPOLLIN;
+    struct epoll_event ev;
+
+    if (want == c->armed)
+        return 0;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = want;
+    ev.data.ptr = c;
+    c->armed = want;
+    return epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* decide - the engine's answer to one request, logged when it is not DUNNO */
+static void decide(struct conn *c, const struct polreq *r, struct quota_decision *d)
+{
+    int64_t now = now_ms();
+    unsigned long rcpt_index = 0;
+    struct quota_counters *qc;
+
+    quota_route(conf_live, r, d);
+    if (r->stage == POLREQ_RCPT) {
+        int same = r->instance[0] && strcmp(r->instance, c->instance) == 0;
+
+        rcpt_index = (same ? c->rcpts : 0) + 1;
+    }
+    if (d->mailbox && d->verdict == QUOTA_DUNNO) {
+        if ((qc = store_get(store, d->mailbox->address, 1)) == NULL) {
+            quota_tempfail(d, "out of memory for the counters");
+        } else {
+            quota_limits(conf_live, r, rcpt_index, qc, now, d);
+            if (d->count_msgs || d->count_rcpts) {
+                quota_count(qc, now, d);
+                store_changed(store, qc);
+            }
+        }
+    }
+    if (r->stage == POLREQ_RCPT && d->verdict == QUOTA_DUNNO) {
+        snprintf(c->instance, sizeof(c->instance), "%s", r->instance);
+        c->rcpts = rcpt_index;
+    }
+    if (d->verdict != QUOTA_DUNNO)
+        log_info("%s: client=%s[%s]%s%s sender=<%s> rcpt=<%s> mailbox=%s stage=%s action=%s "
+                 "reason=\"%s\"",
+                 r->queue_id[0] ? r->queue_id : "NOQUEUE", r->client_name[0] ? r->client_name : "unknown",
+                 r->client_address, r->sasl_username[0] ? " sasl=" : "", r->sasl_username,
+                 r->sender, r->recipient, d->mailbox ? d->mailbox->address : "-",
+                 polreq_stage_name(r->stage), quota_verdict_name(d->verdict), d->reason);
+    else if (d->need_from || d->fallback || d->reason[0])
+        log_debug("%s: sender=<%s> stage=%s mailbox=%s%s: %s",
+                  r->queue_id[0] ? r->queue_id : "NOQUEUE", r->sender, polreq_stage_name(r->stage),
+                  d->mailbox ? d->mailbox->address : "-",
+                  d->fallback ? " (first route that is not from:)" : "", d->reason);
+}
+
+/* find_end - offset just past the empty line that ends the first request, or 0 */
+static size_t find_end(const char *p, size_t len, size_t from)
+{
+    size_t i;
+
+    if (len && p[0] == '\n')
+        return 1;
+    for (i = from ? from - 1 : 0; i + 1 < len; i++) {
+        const char *nl = memchr(p + i, '\n', len - i - 1);
+
+        if (nl == NULL)
+            break;
+        i = (size_t)(nl - p);
+        if (p[i + 1] == '\n')
+            return i + 2;
+    }
+    return 0;
+}
+
+/* conn_process - answer every complete request in the input; -1 to close */
+static int conn_process(struct conn *c)
+{
+    struct quota_decision d;
+    char err[256];
+    size_t end, used;
+
+    for (;;) {
+        end = find_end(c->in.data, c->in.len, c->scanned);
+        if (end == 0) {
+            c->scanned = c->in.len;
+            return 0;
+        }
+        if (polreq_parse(&req, c->in.data, end, &used, err, sizeof(err)) != POLREQ_OK) {
+            log_warn("closing the connection: %s", err);
+            return -1;
+        }
+        decide(c, &req, &d);
+        if (buf_puts(&c->out, "action=") != BUF_OK || buf_puts(&c->out, d.action) != BUF_OK ||
+            buf_puts(&c->out, "\n\n") != BUF_OK) {
+            log_err("closing the connection: the client does not read its replies");
+            return -1;
+        }
+        memmove(c->in.data, c->in.data + used, c->in.len - used);
+        c->in.len -= used;
+        c->in.data[c->in.len] = '\0';
+        c->scanned = 0;
+    }
+}
+
+/* conn_write - send what is pending; -1 to close */
+static int conn_write(struct conn *c)
+{
+    size_t off = 0;
+
+    while (off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL);
+
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        return -1;
+    }
+    memmove(c->out.data, c->out.data + off, c->out.len - off);
+    c->out.len -= off;
+    return 0;
+}
+
+/* conn_event - readable and/or writable */
+static void conn_event(struct conn *c, uint32_t events)
+{
+    char chunk[16384];
+    ssize_t n;
+
+    if (events & EPOLLIN) {
+        for (;;) {
+            n = recv(c->fd, chunk, sizeof(chunk), 0);
+            if (n > 0) {
+                if (buf_append(&c->in, chunk, (size_t)n) != BUF_OK) {
+                    log_warn("closing the connection: malformed policy request: request too large");
+                    conn_close(c);
+                    return;
+                }
+                if ((size_t)n < sizeof(chunk))
+                    break;
+                continue;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                break;
+            if (n < 0)
+                log_debug("connection error: %s", strerror(errno));
+            if (c->in.len)
+                log_warn("connection closed in the middle of a request (%zu bytes)", c->in.len);
+            conn_close(c); /* the client went away */
+            return;
+        }
+        if (conn_process(c) < 0) {
+            conn_close(c);
+            return;
+        }
+    } else if (events & (EPOLLHUP | EPOLLERR)) {
+        conn_close(c);
+        return;
+    }
+    if (c->out.len && conn_write(c) < 0) {
+        conn_close(c);
+        return;
+    }
+    if (conn_arm(c) < 0)
+        conn_close(c);
+}
+
+/* accept_all - take every pending connection */
+static void accept_all(void)
+{
+    for (;;) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct epoll_event ev;
+        struct conn *c;
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_err("accept: %s", strerror(errno));
+            return;
+        }
+        if (nconns >= MAX_CONNS || (c = calloc(1, sizeof(*c))) == NULL) {
+            log_err("refusing a connection: %d clients already", nconns);
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        buf_init(&c->in, POLREQ_MAX_REQUEST + sizeof(((struct conn *)0)->instance));
+        buf_init(&c->out, OUT_MAX);
+        c->armed = EPOLLIN;
+        memset(&ev, 0, sizeof(ev));
+        ev.events = EPOLLIN;
+        ev.data.ptr = c;
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            log_err("epoll_ctl: %s", strerror(errno));
+            close(fd);
+            free(c);
+            continue;
+        }
+        nconns++;
+    }
+}
+
+/* listen_on - open the socket of spec (unix:PATH, inet:PORT@HOST, inet6:PORT@HOST) */
+static int listen_on(const char *spec, char *err, size_t errlen)
+{
+    const char *path = daemon_socket_path(spec);
+    int fd, one = 1;
+
+    if (path) {
+        struct sockaddr_un sun;
+
+        memset(&sun, 0, sizeof(sun));
+        sun.sun_family = AF_UNIX;
+        if (strlen(path) >= sizeof(sun.sun_path)) {
+            snprintf(err, errlen, "%s: socket path too long", spec);
+            return -1;
+        }
+        memcpy(sun.sun_path, path, strlen(path) + 1);
+        if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+            goto syserr;
+        unlink(path); /* a stale socket of an earlier run */
+        umask(0177);
+        if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 1024) < 0) {
+            close(fd);
+            goto syserr;
+        }
+        umask(0077);
+        unix_path = path;
+        return fd;
+    } else {
+        const char *colon = strchr(spec, ':'), *at = strchr(spec, '@');
+        struct addrinfo hints, *res = NULL;
+        char port[16], host[256];
+        int rc;
+
+        if (colon == NULL || (size_t)((at ? at : spec + strlen(spec)) - colon - 1) >= sizeof(port)) {
+            snprintf(err, errlen, "%s: expected unix:PATH or inet:PORT@HOST", spec);
+            return -1;
+        }
+        snprintf(port, sizeof(port), "%.*s", (int)((at ? at : spec + strlen(spec)) - colon - 1),
+                 colon + 1);
+        /* without @HOST only this host may connect: a policy service is not for the world */
+        snprintf(host, sizeof(host), "%s",
+                 at ? at + 1 : strncmp(spec, "inet6:", 6) == 0 ? "::1" : "127.0.0.1");
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = strncmp(spec, "inet6:", 6) == 0 ? AF_INET6 : AF_INET;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+        if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+            snprintf(err, errlen, "%s: %s", spec, gai_strerror(rc));
+            return -1;
+        }
+        fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+            if (fd >= 0)
+                close(fd);
+            freeaddrinfo(res);
+            goto syserr;
+        }
+        freeaddrinfo(res);
+        return fd;
+    }
+syserr:
+    snprintf(err, errlen, "%s: %s", spec, strerror(errno));
+    return -1;
+}
+
+/* prepare_state_dir - create state_dir for the user the daemon becomes */
+static int prepare_state_dir(const char *dir, const char *user, char *err, size_t errlen)
+{
+    struct passwd *pw;
+
+    if (mkdir(dir, 0750) != 0) {
+        if (errno == EEXIST)
+            return 0;
+        snprintf(err, errlen, "state_dir %s: cannot create: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (user && *user && (pw = getpwnam(user)) != NULL && chown(dir, pw->pw_uid, pw->pw_gid) != 0) {
+        snprintf(err, errlen, "state_dir %s: chown %s: %s", dir, user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* usage - the synopsis */
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sendas-policyd [-f] [-n] [-d] [-c FILE] [-u USER] [-p SOCKET]\n"
+               "  -c FILE    configuration file (default %s)\n"
+               "  -f         stay in the foreground, log to stderr as well\n"
+               "  -n         check the configuration and exit\n"
+               "  -d         debug logging\n"
+               "  -u USER    run as USER after opening the socket\n"
+               "  -p SOCKET  listen here instead of policy_socket\n"
+               "  -V         print the version\n",
+               SENDAS_CONF);
+}
+
+/* run - the event loop; returns when a stop signal arrived */
+static void run(void)
+{
+    struct epoll_event evs[MAX_EVENTS];
+    int64_t next_flush = mono_ms() + FLUSH_EVERY_MS;
+
+    for (;;) {
+        int64_t wait = next_flush - mono_ms();
+        int n, i;
+
+        n = epoll_wait(epfd, evs, MAX_EVENTS, wait < 0 ? 0 : (int)wait);
+        if (n < 0 && errno != EINTR) {
+            log_err("epoll_wait: %s", strerror(errno));
+            return;
+        }
+        for (i = 0; i < n; i++) {
+            void *p = evs[i].data.ptr;
+
+            if (p == &listen_fd) {
+                accept_all();
+            } else if (p == &sig_fd) {
+                struct signalfd_siginfo si;
+
+                while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                    if (si.ssi_signo == SIGHUP) {
+                        conf_reload();
+                        continue;
+                    }
+                    log_info("stopping on signal %u", si.ssi_signo);
+                    return;
+                }
+            } else {
+                conn_event(p, evs[i].events);
+            }
+        }
+        if (mono_ms() >= next_flush) {
+            flush_store();
+            next_flush = mono_ms() + FLUSH_EVERY_MS;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *user = NULL, *sock = NULL, *path;
+    int ch, foreground = 0, check = 0, debug = 0;
+    char err[CONF_ERRLEN];
+    struct epoll_event ev;
+    sigset_t sigs;
+
+    while ((ch = getopt(argc, argv, "c:fndu:p:Vh")) != -1) {
+        switch (ch) {
+        case 'c':
+            conf_path = optarg;
+            break;
+        case 'f':
+            foreground = 1;
+            break;
+        case 'n':
+            check = 1;
+            break;
+        case 'd':
+            debug = 1;
+            break;
+        case 'u':
+            user = optarg;
+            break;
+        case 'p':
+            sock = optarg;
+            break;
+        case 'V':
+            printf("sendas-policyd %s\n", PACKAGE_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if ((conf_live = conf_load(conf_path, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "sendas-policyd: %s\n", err);
+        return 1;
+    }
+    if (check) {
+        printf("%s: configuration OK: %zu mailboxes, %zu routes\n", conf_path,
+               conf_live->nmailboxes, conf_live->nroutes);
+        conf_free(conf_live);
+        return 0;
+    }
+    log_init("sendas-policyd", foreground);
+    log_set_debug(debug || conf_live->log_level > 0);
+    if (!foreground && daemon(0, 0) != 0) {
+        fprintf(stderr, "sendas-policyd: daemon: %s\n", strerror(errno));
+        return 1;
+    }
+    if (sock == NULL)
+        sock = conf_live->policy_socket;
+    if (user == NULL)
+        user = conf_live->user;
+    signal(SIGPIPE, SIG_IGN);
+    umask(0077); /* the counters are nobody else's business */
+    if ((listen_fd = listen_on(sock, err, sizeof(err))) < 0) {
+        log_err("cannot listen: %s", err);
+        return 1;
+    }
+    if ((path = daemon_socket_path(sock)) != NULL &&
+        daemon_socket_perms(path, conf_live->socket_mode, conf_live->socket_group, err,
+                            sizeof(err)) < 0) {
+        log_err("%s", err);
+        return 1;
+    }
+    if (prepare_state_dir(conf_live->state_dir, user, err, sizeof(err)) < 0 ||
+        daemon_drop_privileges(user, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        return 1;
+    }
+    if ((store = store_sqlite_open(conf_live->state_dir, 0, err, sizeof(err))) == NULL) {
+        log_err("cannot open the counters: %s", err);
+        return 1;
+    }
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &sigs, NULL) < 0 ||
+        (sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+        (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+        log_err("cannot set up the event loop: %s", strerror(errno));
+        return 1;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.ptr = &listen_fd;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
+        goto loopfail;
+    ev.data.ptr = &sig_fd;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, sig_fd, &ev) < 0)
+        goto loopfail;
+    log_info("starting on %s: %zu mailboxes, %zu routes, counters in %s (sendas %s)", sock,
+             conf_live->nmailboxes, conf_live->nroutes, conf_live->state_dir, PACKAGE_VERSION);
+    run();
+    flush_store();
+    if (store_dirty(store))
+        log_err("stopping with %zu mailboxes' counters not saved", store_dirty(store));
+    store_close(store);
+    close(listen_fd);
+    if (unix_path)
+        unlink(unix_path);
+    conf_free(conf_live);
+    log_info("stopped");
+    return 0;
+loopfail:
+    log_err("cannot set up the event loop: %s", strerror(errno));
+    return 1;
+}
