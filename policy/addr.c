@@ -240,14 +240,32 @@ static int put_unescaped(struct buf *b, const char *s, size_t n)
     return BUF_OK;
 }
 
-/* put_word - append the semantic value of an atom, quoted string or domain literal */
+/*
+ * put_word - append the semantic value of an atom, quoted string, comment
+ * or domain literal.  White space in a domain literal is folding, not part
+ * of the domain: "[ 10.0.0.1 ]" is "[10.0.0.1]".
+ */
 static int put_word(const struct parser *p, size_t k, struct buf *b)
 {
     const struct tok *t = &p->t[k];
+    size_t i;
+    int rc;
 
     if (t->type == T_QUOTED || t->type == T_COMMENT)
         return put_unescaped(b, p->s + t->start + 1, t->end - t->start - 2);
-    return buf_append(b, p->s + t->start, t->end - t->start);
+    if (t->type != T_DLIT)
+        return buf_append(b, p->s + t->start, t->end - t->start);
+    for (i = t->start; i < t->end; i++) {
+        if (p->s[i] == '\\' && i + 2 < t->end) {
+            /* a quoted-pair stays whole, escaped white space included */
+            if ((rc = buf_append(b, p->s + i, 2)) != BUF_OK)
+                return rc;
+            i++;
+        } else if (p->s[i] != ' ' && p->s[i] != '\t' && (rc = buf_putc(b, p->s[i])) != BUF_OK) {
+            return rc;
+        }
+    }
+    return BUF_OK;
 }
 
 /* buf_rc - map a BUF_* code to an ADDR_* code */
@@ -868,12 +886,16 @@ done:
     return rc;
 }
 
-/* is_dot_atom - s is atoms joined by single dots */
+/*
+ * is_dot_atom - s is atoms joined by single dots, and holds no "=?": a
+ * reader could take the text from there to a "?=" in the domain for one
+ * encoded word, so such a local part is quoted too.
+ */
 static int is_dot_atom(const char *s)
 {
     int prev_dot = 1;
 
-    if (*s == '\0')
+    if (*s == '\0' || strstr(s, "=?") != NULL)
         return 0;
     for (; *s; s++) {
         if (*s == '.') {
@@ -889,8 +911,7 @@ static int is_dot_atom(const char *s)
     return !prev_dot;
 }
 
-/* put_quoted_n - append s/n as a quoted-string; controls become spaces so nothing can break the
- * line */
+/* put_quoted_n - append s/n as a quoted-string; controls (not TAB) become spaces: no line breaks */
 static int put_quoted_n(struct buf *b, const char *s, size_t n)
 {
     unsigned char c;
@@ -901,8 +922,8 @@ static int put_quoted_n(struct buf *b, const char *s, size_t n)
         return rc;
     for (i = 0; i < n; i++) {
         c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            c = ' ';
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            c = ' '; /* a tab is white space a quoted local part may hold */
         if ((c == '"' || c == '\\') && (rc = buf_putc(b, '\\')) != BUF_OK)
             return rc;
         if ((rc = buf_putc(b, c)) != BUF_OK)
@@ -969,7 +990,7 @@ int addr_format_spec(struct buf *b, const char *local, const char *domain)
         return rc;
     for (; *domain; domain++) {
         c = (unsigned char)*domain;
-        if ((rc = buf_putc(b, c < 0x20 || c == 0x7f ? ' ' : c)) != BUF_OK)
+        if ((rc = buf_putc(b, (c < 0x20 && c != '\t') || c == 0x7f ? ' ' : c)) != BUF_OK)
             return rc;
     }
     return BUF_OK;

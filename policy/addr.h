@@ -86,7 +86,8 @@ void addr_mailbox_free(struct addr_mailbox *m);
 
 /*
  * addr_format_spec - append local@domain, quoting the local part when it is
- * not a dot-atom; domain NULL appends just the (quoted) local part.
+ * not a dot-atom (or holds "=?", which a reader might take for the start of
+ * an encoded word); domain NULL appends just the (quoted) local part.
  */
 int addr_format_spec(struct buf *b, const char *local, const char *domain);
 

@@ -260,6 +260,10 @@ static int ew_parse(const char *s, size_t len, struct ew *w, int allow_space)
     }
     if (i + 1 >= len || s[i + 1] != '=' || w->cslen == 0)
         return -1;
+    /* RFC 2047 2: a charset is a token, without especials (a '.' is tolerated) */
+    for (c = 0; c < w->cslen; c++)
+        if (strchr("()<>@,;:\"/[]=", w->cs[c]) != NULL)
+            return -1;
     w->tlen = (size_t)(s + i - w->text);
     w->total = i + 2;
     return 1;

@@ -82,6 +82,9 @@ static const struct list_case list_cases[] = {
      {{NULL, "john doe", "x"}}},
     {"trailing CRLF", "a@b\r\n", 0, 0, 1, {{NULL, "a", "b"}}},
     {"domain literal", "a@[10.0.0.1]", 0, 0, 1, {{NULL, "a", "[10.0.0.1]"}}},
+    {"white space in domain literal dropped", "a@[ 10.0.0.1\r\n ]", 0, 0, 1,
+     {{NULL, "a", "[10.0.0.1]"}}},
+    {"escaped space in domain literal kept", "a@[x\\ ]", 0, 0, 1, {{NULL, "a", "[x\\ ]"}}},
     {"IPv6 domain literal", "Admin <a@[IPv6:2001:db8::1]>", 0, 0, 1,
      {{"Admin", "a", "[IPv6:2001:db8::1]"}}},
     {"8-bit UTF-8 name", "J\xc3\xbcrgen <j@x>", 0, D_(8BIT), 1, {{"J\xc3\xbcrgen", "j", "x"}}},
@@ -163,6 +166,8 @@ static const struct list_case list_cases[] = {
      {{NULL, "john.doe", "example.com"}}},
     {"trailing dot in local part", "a.@b", 0, D_(OBSOLETE), 1, {{NULL, "a.", "b"}}},
     {"trailing dot in domain", "a@b.", 0, D_(SYNTAX), 1, {{NULL, "a", "b"}}},
+    {"encoded-word look-alike across the at sign", "=?uta@b.exab-8?q?J=ZZ?=", 0, 0, 1,
+     {{NULL, "=?uta", "b.exab-8?q?J=ZZ?="}}},
     {"domain case kept", "User@Example.COM", 0, 0, 1, {{NULL, "User", "Example.COM"}}},
     {"bracketed word in phrase", "[Nagios] <n@x>", 0, D_(SYNTAX), 1, {{"[Nagios]", "n", "x"}}},
     {"white space in name collapsed", "\"  a \t  b  \" <a@b>", 0, 0, 1, {{"a b", "a", "b"}}},
@@ -455,10 +460,11 @@ static const struct spec_case spec_cases[] = {
     {"empty local quoted", "", "x", "\"\"@x"},
     {"unqualified", "root", NULL, "root"},
     {"unqualified quoted", "a b", NULL, "\"a b\""},
-    {"atext specials stay bare", "a+b!#$%&'*/=?^_`{|}~-", "x", "a+b!#$%&'*/=?^_`{|}~-@x"},
+    {"atext specials stay bare", "a+b!#$%&'*/?=^_`{|}~-", "x", "a+b!#$%&'*/?=^_`{|}~-@x"},
     {"CR LF never leak from local", "a\r\nb", "x", "\"a  b\"@x"},
     {"CR LF never leak from domain", "a", "x\r\ny", "a@x  y"},
     {"domain literal", "a", "[10.0.0.1]", "a@[10.0.0.1]"},
+    {"encoded-word start quoted", "=?utf-8?q?a", "b?=", "\"=?utf-8?q?a\"@b?="},
 };
 /* clang-format on */
 

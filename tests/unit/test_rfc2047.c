@@ -259,6 +259,7 @@ START_TEST(test_ew_len)
     ck_assert_uint_eq(rfc2047_ew_len("=?utf-8?q?a?=", 12), 0);
     ck_assert_uint_eq(rfc2047_ew_len("plain", 5), 0);
     ck_assert_uint_eq(rfc2047_ew_len("=", 1), 0);
+    ck_assert_uint_eq(rfc2047_ew_len("=?a@b?q?x?=", 11), 0); /* especials in the charset */
 }
 END_TEST
 
