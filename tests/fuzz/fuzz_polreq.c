@@ -10,7 +10,11 @@
  *       tests/fuzz/fuzz_polreq.c policy/polreq.c policy/quota.c policy/window.c \
  *       policy/route.c policy/conf.c policy/addr.c policy/rfc2047.c policy/buf.c \
  *       policy/log.c -o fuzz_polreq
- *   ./fuzz_polreq -max_total_time=300 tests/fuzz/corpus/polreq
+ *   mkdir -p /tmp/polreq-corpus
+ *   ./fuzz_polreq -max_total_time=300 -print_final_stats=1 /tmp/polreq-corpus \
+ *       tests/fuzz/corpus/polreq
+ *
+ * (libFuzzer writes new inputs into the first directory: keep the seeds second.)
  */
 #include <stddef.h>
 #include <stdint.h>
