@@ -59,6 +59,7 @@ struct conn {
     uint32_t armed;      /* the epoll events asked for */
     char instance[128];  /* the message the recipients below belong to */
     unsigned long rcpts; /* recipients accepted so far in that message */
+    struct conn *prev, *next; /* every connection, so that a stop can free them */
 };
 
 static const char *conf_path = SENDAS_CONF;
@@ -66,6 +67,7 @@ static struct conf *conf_live;
 static struct store *store;
 static int epfd = -1, listen_fd = -1, sig_fd = -1;
 static int nconns;
+static struct conn *conns; /* list head */
 static const char *unix_path; /* to remove at exit */
 static struct polreq req;     /* one request at a time: single-threaded */
 
@@ -121,6 +123,12 @@ static void conn_close(struct conn *c)
 {
     epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     buf_free(&c->in);
     buf_free(&c->out);
     free(c);
@@ -339,6 +347,10 @@ static void accept_all(void)
             continue;
         }
         nconns++;
+        c->next = conns;
+        if (conns)
+            conns->prev = c;
+        conns = c;
     }
 }
 
@@ -587,6 +599,8 @@ int main(int argc, char **argv)
     log_info("starting on %s: %zu mailboxes, %zu routes, counters in %s (sendas %s)", sock,
              conf_live->nmailboxes, conf_live->nroutes, conf_live->state_dir, PACKAGE_VERSION);
     run();
+    while (conns)
+        conn_close(conns);
     flush_store();
     if (store_dirty(store))
         log_err("stopping with %zu mailboxes' counters not saved", store_dirty(store));
