@@ -3,7 +3,8 @@
 """milter-intake - Postfix intake throughput with and without milters, side by side.
 
     sudo /usr/bin/python3 bench/milter-intake.py --build-dir BUILD [--rounds 5]
-         [--messages 2000] [--sessions 20] [--size 2048] [--tmpdir DIR] [--keep]
+         [--messages 2000] [--sessions 20] [--size 2048] [--milter-socket unix|inet]
+         [--settle SECONDS] [--tmpdir DIR] [--keep]
 
 A benchmark, not a test: it prints figures and fails only when the measured path is broken.
 
@@ -19,8 +20,8 @@ configuration, differ only in smtpd_milters:
 
 null and min-rewrite ask Postfix for exactly the events sendas-milter asks for (connect,
 MAIL FROM, headers with SMFIP_NR_HDR, end of message), so min-rewrite vs sendas measures
-sendas-milter's own work, not protocol chatter.  Any milter edit makes Postfix's cleanup
-rewrite the queue file, so min-rewrite, not null, is the floor for a rewriting milter.
+sendas-milter's own work, not protocol chatter.  min-rewrite, not null, is the floor for a
+rewriting milter: the edits themselves cost Postfix work (and, over TCP, a delayed ACK).
 
 Intake is what is measured: the wall time of one `smtp-source -s SESSIONS -m MESSAGES
 -l SIZE` run (one message per connection: no -d), from the first connection until the last
@@ -29,12 +30,19 @@ static:HOLD), so no delivery runs during a measurement; the hold queue is emptie
 runs.  in_flow_delay is 0: held mail never reaches qmgr, which would otherwise stop handing
 out the flow-control tokens and make cleanup sleep a second per message.
 
+Postfix reaches the milters over unix sockets by default, as deploy/postfix/main.cf does.
+With --milter-socket inet (TCP on 127.0.0.1) the runs are bound by latency, not CPU: neither
+Postfix nor libmilter sets TCP_NODELAY, and small milter packets that get no immediate
+answer (headers under SMFIP_NR_HDR; the second and later edit replies at end of message)
+wait for a delayed ACK.  The table's "host CPU busy" column shows which case a run is in.
+
 Before timing, one untimed pass per configuration checks the path: every message was
 queued, and on a sample of queued files the envelope sender and From header are rewritten
 for min-rewrite and sendas (with X-Original-From for sendas) and untouched for none and
 null.  Then ROUNDS rounds run the four configurations in a rotated order (round r starts
 with configuration r mod 4), and the table gives per configuration the median wall time,
-msgs/s, wall-time ratios to none and to min-rewrite, and the milter's CPU time per message.
+msgs/s, wall-time ratios to none and to min-rewrite, the milter's CPU time per message
+and how busy the host's CPUs were (anything else running on the host shows up here).
 
 The two bench milters are compiled into the temporary directory with
     cc -O2 -Wall bench/X.c $(pkg-config --cflags --libs milter) -pthread
@@ -45,6 +53,7 @@ Everything (instances, milters, temporary directory) is removed at exit unless -
 
 import argparse
 import atexit
+import grp
 import os
 import random
 import re
@@ -82,18 +91,31 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_listening(port, proc, what, timeout=15):
-    """wait_listening - wait until something accepts connections on 127.0.0.1:port."""
+def wait_listening(addr, proc, what, timeout=15):
+    """wait_listening - wait until something accepts connections on addr: a port on
+    127.0.0.1 or a unix socket path."""
+    family = socket.AF_UNIX if isinstance(addr, str) else socket.AF_INET
+    target = addr if family == socket.AF_UNIX else ("127.0.0.1", addr)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             sys.exit(f"{what} exited with status {proc.returncode} before listening")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.settimeout(1)
+                s.connect(target)
                 return
         except OSError:
             time.sleep(0.1)
-    sys.exit(f"{what} does not listen on 127.0.0.1:{port}")
+    sys.exit(f"{what} does not listen on {addr}")
+
+
+def host_cpu():
+    """host_cpu - (busy, total) jiffies of all CPUs from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]  # idle + iowait
+    return sum(v) - idle, sum(v)
 
 
 def cpu_seconds(pid):
@@ -132,10 +154,15 @@ class Bench:
         sendas = os.path.join(self.args.build_dir, "milter", "sendas-milter")
         if not os.access(sendas, os.X_OK):
             sys.exit(f"{sendas}: not found; build with ./bootstrap && ./configure && make")
-        self.milter_ports = {}
+        postfix_gid = grp.getgrnam("postfix").gr_gid
+        self.milter_addrs = {}   # config name -> Postfix milter address
         for cfg in ("null", "min-rewrite", "sendas"):
-            port = free_port()
-            sock = f"inet:{port}@127.0.0.1"
+            if self.args.milter_socket == "unix":
+                addr = os.path.join(self.base, cfg + "-milter.sock")
+                sock, pf_addr = f"unix:{addr}", f"unix:{addr}"
+            else:
+                addr = free_port()
+                sock, pf_addr = f"inet:{addr}@127.0.0.1", f"inet:127.0.0.1:{addr}"
             log = open(os.path.join(self.base, f"{cfg}-milter.log"), "wb")
             if cfg == "sendas":
                 conf = os.path.join(self.base, "sendas.conf")
@@ -143,6 +170,7 @@ class Bench:
                 os.makedirs(state)
                 fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as f:
+                    # socket_mode 0660 and socket_group postfix are the defaults
                     f.write(f"mailbox {MAILBOX}\nroute * {MAILBOX}\nmilter_socket {sock}\n"
                             f"state_dir {state}\n")
                 cmd = [sendas, "-f", "-c", conf]
@@ -151,13 +179,20 @@ class Bench:
             self.procs[cfg] = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                                stderr=subprocess.STDOUT)
             log.close()
-            wait_listening(port, self.procs[cfg], cfg + " milter")
-            self.milter_ports[cfg] = port
+            if isinstance(addr, str):
+                deadline = time.monotonic() + 15
+                while not os.path.exists(addr) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if cfg != "sendas" and os.path.exists(addr):
+                    # what sendas-milter does itself: root-owned, group postfix, 0660
+                    os.chown(addr, 0, postfix_gid)
+                    os.chmod(addr, 0o660)
+            wait_listening(addr, self.procs[cfg], cfg + " milter")
+            self.milter_addrs[cfg] = pf_addr
 
     def start_instances(self):
         for cfg in CONFIGS:
-            milter = (f"inet:127.0.0.1:{self.milter_ports[cfg]}"
-                      if cfg in self.milter_ports else None)
+            milter = self.milter_addrs.get(cfg)
             main_cf = {
                 # intake only: accepted mail goes on hold, nothing is delivered
                 "smtpd_data_restrictions": "check_client_access static:HOLD",
@@ -184,7 +219,8 @@ class Bench:
             sys.exit(f"{cfg}: postsuper left files on hold")
 
     def run_once(self, cfg, messages):
-        """run_once - one smtp-source run against cfg's instance: (seconds, milter CPU s)."""
+        """run_once - one smtp-source run against cfg's instance: (seconds, milter CPU
+        seconds, fraction of the host's CPU time that was busy)."""
         pf = self.instances[cfg]
         self.empty_hold(cfg)
         os.sync()
@@ -193,11 +229,12 @@ class Bench:
                "-l", str(self.args.size), "-f", SENDER, "-t", RECIPIENT,
                "-M", "client.bench.sendas.invalid", f"127.0.0.1:{pf.smtp_port}"]
         pid = self.procs[cfg].pid if cfg in self.procs else None
-        cpu0 = cpu_seconds(pid)
+        cpu0, (busy0, total0) = cpu_seconds(pid), host_cpu()
         t0 = time.monotonic()
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         elapsed = time.monotonic() - t0
-        cpu = cpu_seconds(pid) - cpu0
+        cpu, (busy1, total1) = cpu_seconds(pid) - cpu0, host_cpu()
+        busy = (busy1 - busy0) / max(1, total1 - total0)
         if proc.returncode != 0:
             sys.exit(f"{cfg}: smtp-source exited {proc.returncode}: {proc.stdout[-2000:]}\n"
                      f"maillog tail:\n{pf.maillog()[-2000:]}")
@@ -205,7 +242,7 @@ class Bench:
         if queued != messages:
             sys.exit(f"{cfg}: {queued} of {messages} messages queued\n"
                      f"maillog tail:\n{pf.maillog()[-2000:]}")
-        return elapsed, cpu
+        return elapsed, cpu, busy
 
     # --- correctness --------------------------------------------------------------------
 
@@ -264,7 +301,8 @@ class Bench:
         self.start_milters()
         self.start_instances()
         print(f"# {a.sessions} sessions, {a.messages} messages of {a.size} bytes, one per "
-              f"connection; {a.rounds} rounds; queues under {self.base}", flush=True)
+              f"connection; {a.rounds} rounds; milters on {a.milter_socket} sockets; queues "
+              f"under {self.base}", flush=True)
         for cfg in CONFIGS:
             n = self.verify(cfg, a.messages)
             print(f"# verified {cfg}: {n} messages queued, sample of {min(SAMPLE, n)} "
@@ -272,31 +310,39 @@ class Bench:
                   flush=True)
         times = {cfg: [] for cfg in CONFIGS}
         cpus = {cfg: [] for cfg in CONFIGS}
+        busy = {cfg: [] for cfg in CONFIGS}
         for r in range(a.rounds):
             order = CONFIGS[r % len(CONFIGS):] + CONFIGS[:r % len(CONFIGS)]
             cells = []
             for cfg in order:
-                elapsed, cpu = self.run_once(cfg, a.messages)
+                elapsed, cpu, load = self.run_once(cfg, a.messages)
                 times[cfg].append(elapsed)
                 cpus[cfg].append(cpu)
+                busy[cfg].append(load)
                 cells.append(f"{cfg} {elapsed:.2f}s")
             print(f"# round {r + 1}: " + ", ".join(cells), flush=True)
-        self.report(times, cpus)
+        self.report(times, cpus, busy)
 
-    def report(self, times, cpus):
+    def report(self, times, cpus, busy):
         a = self.args
         med = {cfg: statistics.median(times[cfg]) for cfg in CONFIGS}
         print()
         print(f"{'config':<12} {'median s':>9} {'msgs/s':>8} {'time/none':>10} "
-              f"{'time/min-rw':>12} {'milter CPU ms/msg':>18}  runs (s)")
+              f"{'time/min-rw':>12} {'milter CPU ms/msg':>18} {'host CPU busy':>14}  runs (s)")
         for cfg in CONFIGS:
             cpu = (f"{1000 * statistics.median(cpus[cfg]) / a.messages:.3f}"
                    if cfg in self.procs else "-")
             runs = " ".join(f"{t:.2f}" for t in times[cfg])
             print(f"{cfg:<12} {med[cfg]:>9.2f} {a.messages / med[cfg]:>8.0f} "
                   f"{med[cfg] / med['none']:>10.2f} {med[cfg] / med['min-rewrite']:>12.2f} "
-                  f"{cpu:>18}  {runs}")
+                  f"{cpu:>18} {100 * statistics.median(busy[cfg]):>13.0f}%  {runs}")
+        # the same ratio per round: the two runs of a round are close in time, so a load
+        # that comes and goes on the host moves both
+        paired = [m / t for m, t in zip(times["min-rewrite"], times["sendas"])]
         print()
+        print("per-round sendas/min-rewrite throughput ratios: "
+              + " ".join(f"{x:.2f}" for x in paired)
+              + f" (median {statistics.median(paired):.2f})")
         print(f"sendas-milter / min-rewrite throughput ratio: "
               f"{med['min-rewrite'] / med['sendas']:.2f}")
 
@@ -305,14 +351,16 @@ class Bench:
     def cleanup(self):
         for pf in self.instances.values():
             pf.stop()
+        # libmilter notices SIGTERM only at its next poll timeout (seconds): stop all at once
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        for proc in self.procs.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         self.procs.clear()
         self.instances.clear()
         if self.args.keep:
@@ -331,6 +379,9 @@ def main():
     p.add_argument("--size", type=int, default=2048, help="body bytes per message (default 2048)")
     p.add_argument("--settle", type=float, default=1.0,
                    help="seconds of quiet before each run (default 1)")
+    p.add_argument("--milter-socket", choices=("unix", "inet"), default="unix",
+                   help="how Postfix reaches the milters: unix sockets (default, as in "
+                        "deploy/postfix/main.cf) or TCP on 127.0.0.1")
     p.add_argument("--tmpdir", default=None,
                    help="where the instances' queues go (default: the system's temporary directory)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
