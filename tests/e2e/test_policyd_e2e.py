@@ -13,8 +13,9 @@ Checks: an unrouted sender and a reject route are refused at RCPT with 550 5.7.1
 sender; the first message past a mailbox's per-minute limit is deferred at RCPT with the
 mailbox's name in the reply; recipients per message and per day; message size at RCPT (SIZE=)
 and at the end of DATA; `sendasctl quota` shows the counts; the counters are the same after a
-SIGTERM restart and after kill -9 (with a second for the flush); a malformed request closes
-the connection; one log line per refusal with queue id, client, sender, mailbox and reason.
+SIGTERM restart and after kill -9 (with a second for the flush); SIGHUP keeps the running
+configuration when the file is broken and applies a good one; a malformed request closes the
+connection; one log line per refusal with queue id, client, sender, mailbox and reason.
 
 Prints one PASS/FAIL line per check, then "N passed, M failed".  Exit 0 when all pass, 1
 otherwise, 77 (automake SKIP) when Postfix, root or the binaries are missing.  Run as root from
@@ -275,6 +276,25 @@ def main():
               and usage_line(q, "big@contoso.com", "recipients/24h") == "2/15", f"{r}\n{q}")
         check("the per-minute part of the test ran inside one minute",
               time.monotonic() - t0 < 55, f"{time.monotonic() - t0:.1f}s")
+
+        # SIGHUP: a broken file keeps the running configuration; a good one applies
+        with open(run.conf, encoding="utf-8") as f:
+            good = f.read()
+        with open(run.conf, "w", encoding="utf-8") as f:
+            f.write(good + "limit_headroom 0\n")
+        run.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        r = run.send("app@corp.local", ["ops@example.net"])
+        check("SIGHUP with a broken file keeps the running configuration",
+              run.proc.poll() is None and r[0] == "refused" and r[2] == 450
+              and "reload refused" in run.log_text(), r)
+        with open(run.conf, "w", encoding="utf-8") as f:
+            f.write(good.replace("limit_messages_per_minute 10", "limit_messages_per_minute 100"))
+        run.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        r = run.send("app@corp.local", ["ops@example.net"])
+        check("SIGHUP with a good file applies it (limit raised: the mailbox sends again)",
+              r == ("ok", {}) and "configuration reloaded" in run.log_text(), r)
 
         with socket.create_connection(("127.0.0.1", run.port), timeout=5) as s:
             s.sendall(b"request=smtpd_access_policy\nthis line is wrong\n\n")
