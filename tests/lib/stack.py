@@ -13,11 +13,16 @@
 
 Brings up, under one temporary directory:
   emulator/  the Exchange Online emulator (tests/emulator) with the given mailboxes
-  sendas/    sendas.conf (the template with {port} = the milter's loopback port)
+  sendas/    sendas.conf (the template with {port} = the milter's loopback port, and
+             {policy_port} / {state_dir} for sendas-policyd)
   milter.log sendas-milter -f's log (appended across restarts)
+  policyd.log, state/  sendas-policyd -f's log and counters, when the template has a
+             policy_socket with {policy_port} (else Postfix's policy lines are left out)
   postfix/   a private Postfix instance configured with the shipped deploy/postfix/main.cf and
-             master.cf (only the endpoint, the milter socket and paths substituted) and a
-             sasl_passwd map with one entry per mailbox, keyed by the mailbox address
+             master.cf (only the endpoint, the milter and policy sockets and paths
+             substituted) and a sasl_passwd map with one entry per mailbox, keyed by the
+             mailbox address.  The endpoint becomes [localhost]:PORT, a name the emulator's
+             certificate carries, so "smtp_tls_security_level = secure" verifies it.
 Further instances of the same relay, with or without the milter, can be added with
 add_postfix() (the demo's "without sendas" contrast).  Needs root and /usr/bin/python3.
 """
@@ -49,7 +54,9 @@ MAILBOXES = {
     "scanner@contoso.com": {"password": "scanner-secret-2", "sendas": []},
 }
 
-# ... and as sendas.conf declares them.  {port} is the milter's loopback port.
+# ... and as sendas.conf declares them.  {port} is the milter's loopback port, {policy_port}
+# sendas-policyd's, {state_dir} its counters.  The tests send far more than 30 messages a
+# minute through one mailbox, so that limit is off here.
 SENDAS_CONF = """\
 # sendas.conf written by tests/lib/stack.py
 mailbox relay@contoso.com sendas alerts@contoso.com noreply@contoso.com @shared.contoso.com
@@ -59,6 +66,9 @@ route from:@printers.corp.local scanner@contoso.com
 route sender:blocked@legacy.local reject
 route * relay@contoso.com
 milter_socket inet:{port}@127.0.0.1
+policy_socket inet:{policy_port}@127.0.0.1
+state_dir {state_dir}
+limit_messages_per_minute 0
 """
 
 
@@ -99,6 +109,21 @@ def find_milter():
         os.environ.get("BUILDDIR") or os.getcwd(), "milter", "sendas-milter")
 
 
+def find_policyd(milter_bin=None):
+    """find_policyd - the sendas-policyd binary: $SENDAS_POLICYD, else BUILDDIR/policyd/ (or
+    the build tree the milter binary is in), else beside the milter (an installed /usr/sbin)."""
+    if os.environ.get("SENDAS_POLICYD"):
+        return os.environ["SENDAS_POLICYD"]
+    milter_bin = os.path.abspath(milter_bin or find_milter())
+    candidates = [os.path.join(os.path.dirname(os.path.dirname(milter_bin)), "policyd",
+                               "sendas-policyd"),
+                  os.path.join(os.path.dirname(milter_bin), "sendas-policyd")]
+    for c in candidates:
+        if os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    return candidates[0]
+
+
 def prerequisites(milter_bin, extra_programs=()):
     """prerequisites - why the stack cannot run here, or None when it can."""
     for prog in ("/usr/sbin/postfix", *extra_programs):
@@ -106,6 +131,9 @@ def prerequisites(milter_bin, extra_programs=()):
             return f"{os.path.basename(prog)} is not installed ({prog})"
     if not (os.path.isfile(milter_bin) and os.access(milter_bin, os.X_OK)):
         return f"milter binary not found: {milter_bin} (set SENDAS_MILTER or BUILDDIR)"
+    policyd = find_policyd(milter_bin)
+    if not (os.path.isfile(policyd) and os.access(policyd, os.X_OK)):
+        return f"sendas-policyd binary not found: {policyd} (set SENDAS_POLICYD or BUILDDIR)"
     if os.geteuid() != 0:
         return "a private Postfix instance needs root"
     if importlib.util.find_spec("aiosmtpd") is None:
@@ -115,10 +143,11 @@ def prerequisites(milter_bin, extra_programs=()):
 
 class Stack:
     def __init__(self, tmpdir, milter_bin, sendas_conf=SENDAS_CONF, mailboxes=MAILBOXES,
-                 emulator_options=None):
+                 emulator_options=None, policyd_bin=None):
         """tmpdir: an existing directory the stack lives in (the caller removes it).
         milter_bin: path of sendas-milter.  sendas_conf: sendas.conf text with {port} where
-        the milter's port goes.  mailboxes: the emulator's mailboxes (and the sasl_passwd
+        the milter's port goes, and {policy_port} and {state_dir} when sendas-policyd is to
+        run too (policyd_bin, default find_policyd()).  mailboxes: the emulator's mailboxes (and the sasl_passwd
         entries).  emulator_options: extra keyword arguments for Emulator (default
         max_connections=3, as Exchange Online)."""
         self.tmp = os.path.abspath(tmpdir)
@@ -130,6 +159,11 @@ class Stack:
         self.conf_path = os.path.join(self.tmp, "sendas", "sendas.conf")
         self.milter = None       # the running sendas-milter (subprocess.Popen)
         self.milter_port = None
+        self.use_policyd = "{policy_port}" in sendas_conf
+        self.policyd_bin = os.path.abspath(policyd_bin or find_policyd(milter_bin))
+        self.policyd_log = os.path.join(self.tmp, "policyd.log")
+        self.policyd = None      # the running sendas-policyd, when use_policyd
+        self.policy_port = None
         self.emu = None
         self.pf = None           # the relay with the milter
         self.extra = []          # instances made by add_postfix()
@@ -143,10 +177,12 @@ class Stack:
         self.emu.start()
 
         self.milter_port = free_port()
+        self.policy_port = free_port()
         os.makedirs(os.path.dirname(self.conf_path), exist_ok=True)
-        with open(self.conf_path, "w", encoding="utf-8") as f:
-            f.write(self.sendas_conf.format(port=self.milter_port))
+        self.write_conf(self.sendas_conf)
         self.start_milter()
+        if self.use_policyd:
+            self.start_policyd()
 
         self.pf = self.add_postfix("postfix", milter=True)
         return self
@@ -156,6 +192,7 @@ class Stack:
         for pf in reversed(self.extra):
             pf.stop()
         self.stop_milter()
+        self.stop_policyd()
         if self.emu:
             self.emu.stop()
 
@@ -164,6 +201,14 @@ class Stack:
 
     def __exit__(self, *exc):
         self.stop()
+
+    def write_conf(self, template):
+        """write_conf - (re)write sendas.conf from a template with {port}, {policy_port} and
+        {state_dir}, atomically; a running daemon reads it at SIGHUP."""
+        with open(self.conf_path + ".new", "w", encoding="utf-8") as f:
+            f.write(template.format(port=self.milter_port, policy_port=self.policy_port,
+                                    state_dir=os.path.join(self.tmp, "state")))
+        os.replace(self.conf_path + ".new", self.conf_path)
 
     # --- the milter ---------------------------------------------------------------------
 
@@ -225,21 +270,57 @@ class Stack:
     def milter_log_text(self):
         return tail(self.milter_log, 1 << 30)
 
+    # --- sendas-policyd -----------------------------------------------------------------
+
+    @property
+    def policy_address(self):
+        """policy_address - sendas-policyd's socket as Postfix writes it."""
+        return f"inet:127.0.0.1:{self.policy_port}"
+
+    def start_policyd(self, timeout=15):
+        """start_policyd - run sendas-policyd -f with the same sendas.conf and wait until it
+        listens (its log is appended to policyd.log)."""
+        log = open(self.policyd_log, "ab")
+        try:
+            self.policyd = subprocess.Popen([self.policyd_bin, "-f", "-c", self.conf_path],
+                                            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        finally:
+            log.close()
+        if not wait_port(self.policy_port, self.policyd, timeout):
+            raise RuntimeError(f"sendas-policyd did not listen on 127.0.0.1:{self.policy_port}:\n"
+                               + tail(self.policyd_log))
+        return self.policyd
+
+    def stop_policyd(self, timeout=10):
+        """stop_policyd - SIGTERM, SIGKILL after timeout; the exit status or None."""
+        proc = self.policyd
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
     # --- Postfix instances --------------------------------------------------------------
 
     def add_postfix(self, name, milter=True, default_mailbox=None):
         """add_postfix - configure and start a Postfix instance under tmpdir/name from the
         shipped deploy/postfix snippets, relaying to this stack's emulator.  milter=False
-        leaves sendas out (smtpd_milters and non_smtpd_milters empty).  default_mailbox: also
+        leaves sendas out (smtpd_milters and non_smtpd_milters empty, no policy service).  default_mailbox: also
         give the next hop an entry in sasl_passwd with that mailbox's login, the credentials
         Postfix uses for an envelope sender without an entry of its own (the usual
         single-account relay).  Returns the started PostfixInstance."""
         pf = PostfixInstance(os.path.join(self.tmp, name), free_port())
         self.extra.append(pf)
-        nexthop = f"[127.0.0.1]:{self.emu.port}"
+        nexthop = f"[localhost]:{self.emu.port}"
         subs = {
             "[smtp.office365.com]:587": nexthop,
             "unix:/run/sendas/milter.sock": self.milter_address,
+            "unix:/run/sendas/policy.sock": self.policy_address,
             "/etc/postfix/": pf.config_dir + "/",
             "/etc/ssl/certs/ca-certificates.crt": self.emu.cert_path,
         }
@@ -252,6 +333,9 @@ class Stack:
             raise RuntimeError("placeholders not substituted: " + "; ".join(leftovers))
         if not milter:
             pf.set_main({"smtpd_milters": "", "non_smtpd_milters": ""})
+        if not milter or not self.use_policyd:
+            pf.set_main({"smtpd_recipient_restrictions": "",
+                         "smtpd_end_of_data_restrictions": ""})
         credentials = {mb: f"{mb}:{v['password']}" for mb, v in self.mailboxes.items()}
         if default_mailbox:
             credentials[nexthop] = f"{default_mailbox}:{self.mailboxes[default_mailbox]['password']}"
