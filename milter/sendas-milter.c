@@ -11,7 +11,10 @@
  * Threads: libmilter runs callbacks on its worker threads.  smfi_main runs
  * in a second thread so that the main thread receives SIGHUP (reload) and
  * SIGTERM (graceful stop) instead of libmilter's own signal thread, which
- * would stop the filter on SIGHUP.
+ * would stop the filter on SIGHUP.  On SIGTERM the main thread waits (up to
+ * STOP_GRACE seconds) until no message is between MAIL FROM and its end before
+ * it stops libmilter, so messages in progress finish instead of being
+ * tempfailed.
  */
 #include "config.h"
 
@@ -28,6 +31,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -40,6 +44,12 @@ static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conf *conf_live;
 static const char *conf_path = SENDAS_CONF;
 
+/* Messages between MAIL FROM and their end, so that a stop can wait for them. */
+#define STOP_GRACE 30 /* seconds; below systemd's default TimeoutStopSec (90 s) */
+static pthread_mutex_t flight_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flight_done = PTHREAD_COND_INITIALIZER;
+static int in_flight;
+
 /* Per-connection state, reset per message. */
 struct ctx {
     char client_addr[INET6_ADDRSTRLEN];
@@ -51,6 +61,7 @@ struct ctx {
     char *sasl_login;
     int failed;        /* an internal error happened: tempfail at end of message */
     int nr_hdr;        /* the MTA agreed that header callbacks get no reply */
+    int counted;       /* this message is counted in in_flight */
 };
 
 /* conf_acquire - a reference to the live configuration */
@@ -99,9 +110,47 @@ static void conf_reload(void)
              c->nmailboxes, c->nroutes);
 }
 
+/* flight_begin - count a message that has started */
+static void flight_begin(struct ctx *x)
+{
+    pthread_mutex_lock(&flight_lock);
+    in_flight++;
+    x->counted = 1;
+    pthread_mutex_unlock(&flight_lock);
+}
+
+/* flight_end - the message has ended one way or another */
+static void flight_end(struct ctx *x)
+{
+    if (!x->counted)
+        return;
+    pthread_mutex_lock(&flight_lock);
+    if (--in_flight == 0)
+        pthread_cond_broadcast(&flight_done);
+    x->counted = 0;
+    pthread_mutex_unlock(&flight_lock);
+}
+
+/* flight_wait - wait until no message is in progress or seconds pass; returns how many are left */
+static int flight_wait(int seconds)
+{
+    struct timespec until;
+    int left;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += seconds;
+    pthread_mutex_lock(&flight_lock);
+    while (in_flight > 0 && pthread_cond_timedwait(&flight_done, &flight_lock, &until) == 0)
+        ;
+    left = in_flight;
+    pthread_mutex_unlock(&flight_lock);
+    return left;
+}
+
 /* ctx_message_reset - forget the current message */
 static void ctx_message_reset(struct ctx *x)
 {
+    flight_end(x);
     rw_msg_reset(&x->msg);
     free(x->env_sender);
     free(x->sasl_login);
@@ -123,6 +172,8 @@ static const char *queue_id(SMFICTX *ctx)
 static sfsistat tempfail_reply(SMFICTX *ctx, struct ctx *x, const char *why)
 {
     log_err("%s: tempfail: %s", queue_id(ctx), why);
+    if (x)
+        flight_end(x);
     if (x && x->non_smtp)
         return SMFIS_ACCEPT; /* non-SMTP mail must never be refused: pass it */
     smfi_setreply(ctx, "451", "4.3.0", "Temporary sendas failure, try again later");
@@ -184,6 +235,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
     if (x == NULL)
         return tempfail_reply(ctx, NULL, "no connection state");
     ctx_message_reset(x);
+    flight_begin(x);
     x->conf = conf_acquire();
     x->env_sender = strdup(argv[0] ? argv[0] : "<>");
     login = smfi_getsymval(ctx, "{auth_authen}");
@@ -209,6 +261,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 
         smfi_setreply(ctx, (char *)plan.rcode, (char *)plan.xcode, plan.text);
         rw_plan_free(&plan);
+        flight_end(x); /* refused at MAIL FROM: nothing more to wait for */
         return rc;
     }
     rw_plan_free(&plan);
@@ -524,7 +577,13 @@ int main(int argc, char **argv)
         }
         break; /* SIGTERM, SIGINT, or libmilter stopped by itself */
     }
-    log_info("stopping: finishing messages in progress");
+    pthread_mutex_lock(&flight_lock);
+    ch = in_flight;
+    pthread_mutex_unlock(&flight_lock);
+    log_info("stopping: finishing %d message%s in progress", ch, ch == 1 ? "" : "s");
+    if ((ch = flight_wait(STOP_GRACE)) > 0)
+        log_warn("stopping with %d message%s still in progress (the MTA defers them)", ch,
+                 ch == 1 ? "" : "s");
     smfi_stop();
     pthread_join(tid, NULL);
     conf_release(conf_live);
