@@ -57,13 +57,17 @@ int daemon_socket_perms(const char *path, unsigned mode, const char *group, char
                         size_t errlen)
 {
     struct group *gr;
+    struct stat st;
 
     if (group && *group) {
         if ((gr = getgrnam(group)) == NULL) {
             snprintf(err, errlen, "socket_group \"%s\": no such group", group);
             return -1;
         }
-        if (chown(path, (uid_t)-1, gr->gr_gid) != 0) {
+        /* already right when the daemon runs with that group (systemd Group=): no chown,
+         * which the units' system call filter does not allow */
+        if ((stat(path, &st) != 0 || st.st_gid != gr->gr_gid) &&
+            chown(path, (uid_t)-1, gr->gr_gid) != 0) {
             snprintf(err, errlen, "chgrp %s %s: %s", group, path, strerror(errno));
             return -1;
         }

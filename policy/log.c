@@ -9,6 +9,8 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -16,11 +18,23 @@ static int log_fg;
 static int log_dbg;
 static const char *log_ident = "sendas";
 
+/* stderr_is_journal - stderr is systemd's journal stream ($JOURNAL_STREAM = "dev:ino") */
+static int stderr_is_journal(void)
+{
+    const char *e = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+
+    return e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+           (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 /* log_init - open syslog */
 void log_init(const char *ident, int foreground)
 {
     log_ident = ident;
-    log_fg = foreground;
+    /* under systemd, syslog already reaches the journal: a copy on stderr would double it */
+    log_fg = foreground && !stderr_is_journal();
     openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
