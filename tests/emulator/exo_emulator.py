@@ -498,6 +498,14 @@ class ExoSMTP(SMTP):
             log.info("conn=%s tls handshake failed: %s", self.conn_id, clean(exc.__cause__ or exc))
             raise
 
+    @syntax("MAIL FROM:<address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg):
+        # RFC 4954: a server that offers AUTH takes MAIL's AUTH= parameter (Sendmail sends it
+        # after authenticating); aiosmtpd would answer 555.  Accepted and ignored.
+        if arg:
+            arg = re.sub(r"(?i)\s+AUTH=\S*", "", arg)
+        return await super().smtp_MAIL(arg)
+
     @syntax("AUTH <mechanism>")
     async def smtp_AUTH(self, arg):
         if not self._tls_protocol:
