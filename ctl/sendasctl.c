@@ -8,10 +8,14 @@
  *
  *   sendasctl quota [-c FILE] [MAILBOX]
  *
+ *   sendasctl postfix-config [-c FILE] [--snippets DIR] [main.cf|master.cf|sasl_passwd]
+ *
  * `test` runs the very engine code sendas-milter runs (route selection and
  * rw_plan_message) and prints what the milter would do, so a dry run can be
  * trusted.  `quota` reads sendas-policyd's counters (state_dir) and prints
  * each mailbox's usage against its limits and when each window frees up.
+ * `postfix-config` prints the shipped Postfix snippets ($(pkgdatadir)/postfix)
+ * with this configuration's sockets, and the sasl_passwd entries it needs.
  */
 #include "config.h"
 
@@ -294,6 +298,134 @@ static int cmd_quota(const char *conf_path, int argc, char **argv)
     return q.only && q.shown == 0 ? 1 : 0;
 }
 
+/* postfix_socket - a libmilter socket spec in Postfix's syntax; a unix socket in Postfix's
+ * queue directory becomes chroot-relative, as a chrooted smtpd/cleanup sees it */
+static void postfix_socket(const char *spec, char *out, size_t outlen)
+{
+    const char *at, *path = NULL;
+    int v6 = strncmp(spec, "inet6:", 6) == 0;
+
+    if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0)
+        path = strchr(spec, ':') + 1;
+    else if (spec[0] == '/')
+        path = spec;
+    if (path) {
+        static const char spool[] = "/var/spool/postfix/";
+
+        if (strncmp(path, spool, sizeof(spool) - 1) == 0)
+            path += sizeof(spool) - 2;
+        snprintf(out, outlen, "unix:%s", path);
+    } else if ((strncmp(spec, "inet:", 5) == 0 || v6) && (at = strchr(spec, '@')) != NULL) {
+        const char *port = spec + (v6 ? 6 : 5);
+
+        snprintf(out, outlen, v6 ? "inet:[%s]:%.*s" : "inet:%s:%.*s", at + 1,
+                 (int)(at - port), port);
+    } else {
+        snprintf(out, outlen, "%s", spec);
+    }
+}
+
+/* print_snippet - a shipped snippet with the socket placeholders replaced; -1 when unreadable */
+static int print_snippet(const char *dir, const char *name, const char *milter,
+                         const char *policy)
+{
+    static const char mph[] = "unix:/run/sendas/milter.sock", pph[] = "unix:/run/sendas/policy.sock";
+    char path[4096], line[4096];
+    FILE *f;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/postfix/%s", dir, name) >= sizeof(path) ||
+        (f = fopen(path, "r")) == NULL) {
+        fprintf(stderr, "sendasctl: cannot read %s/postfix/%s (--snippets DIR)\n", dir, name);
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        char *p = line, *hit;
+
+        /* comments keep the placeholders: they explain what is substituted */
+        while (line[0] != '#' && (hit = strstr(p, "unix:/run/sendas/")) != NULL) {
+            fwrite(p, 1, (size_t)(hit - p), stdout);
+            if (strncmp(hit, mph, sizeof(mph) - 1) == 0) {
+                fputs(milter, stdout);
+                p = hit + sizeof(mph) - 1;
+            } else if (strncmp(hit, pph, sizeof(pph) - 1) == 0) {
+                fputs(policy, stdout);
+                p = hit + sizeof(pph) - 1;
+            } else {
+                fputs("unix:/run/sendas/", stdout);
+                p = hit + 17;
+            }
+        }
+        fputs(p, stdout);
+    }
+    fclose(f);
+    return 0;
+}
+
+/* cmd_postfix_config - Postfix's lines for this sendas.conf: main.cf, master.cf, sasl_passwd */
+static int cmd_postfix_config(const char *conf_path, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"snippets", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *dir = SENDAS_DATADIR, *what = NULL;
+    char err[CONF_ERRLEN], milter[1024], policy[1024];
+    struct conf *c;
+    size_t i;
+    int ch, rc = 0, all;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:s:", opts, NULL)) != -1) {
+        if (ch == 'c')
+            conf_path = optarg;
+        else if (ch == 's')
+            dir = optarg;
+        else
+            return 2;
+    }
+    if (optind < argc)
+        what = argv[optind++];
+    if (optind < argc || (what && strcmp(what, "main.cf") != 0 && strcmp(what, "master.cf") != 0 &&
+                          strcmp(what, "sasl_passwd") != 0)) {
+        fprintf(stderr, "sendasctl: postfix-config [main.cf | master.cf | sasl_passwd]\n");
+        return 2;
+    }
+    if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "sendasctl: %s\n", err);
+        return 1;
+    }
+    postfix_socket(c->milter_socket, milter, sizeof(milter));
+    postfix_socket(c->policy_socket, policy, sizeof(policy));
+    all = what == NULL;
+    if (all)
+        printf("# ==== add to /etc/postfix/main.cf (from %s/postfix/main.cf and %s)\n", dir,
+               conf_path);
+    if ((all || strcmp(what, "main.cf") == 0) && print_snippet(dir, "main.cf", milter, policy) < 0)
+        rc = 1;
+    if (all)
+        printf("\n# ==== add to /etc/postfix/master.cf\n");
+    if ((all || strcmp(what, "master.cf") == 0) &&
+        print_snippet(dir, "master.cf", milter, policy) < 0)
+        rc = 1;
+    if (all)
+        printf("\n# ==== /etc/postfix/sasl_passwd\n");
+    if (all || strcmp(what, "sasl_passwd") == 0) {
+        printf("# One entry per mailbox of %s, keyed by the mailbox: sendas-milter sets the\n"
+               "# envelope sender to the mailbox, and Postfix picks the login by it\n"
+               "# (smtp_sender_dependent_authentication).  Put in each password (Basic\n"
+               "# authentication, until sendas signs in with XOAUTH2), then:\n"
+               "#   chmod 600 /etc/postfix/sasl_passwd; postmap hash:/etc/postfix/sasl_passwd\n",
+               conf_path);
+        for (i = 0; i < c->nmailboxes; i++)
+            printf("%s %s:PASSWORD\n", c->mailboxes[i].address, c->mailboxes[i].address);
+        if (c->nmailboxes > 0)
+            printf("# mail whose sender has no entry above (bounces: the null sender)\n"
+                   "[smtp.office365.com]:587 %s:PASSWORD\n", c->mailboxes[0].address);
+    }
+    conf_free(c);
+    return rc;
+}
+
 /* usage - the synopsis of every subcommand */
 static void usage(FILE *f)
 {
@@ -307,6 +439,9 @@ static void usage(FILE *f)
             "       sendas-policyd's counters: messages in the last minute and recipients in\n"
             "       the last 24 hours of each mailbox, its limits, and when each frees up\n"
             "  check  check the configuration file\n"
+            "  postfix-config [--snippets DIR] [main.cf | master.cf | sasl_passwd]\n"
+            "       the Postfix lines for this configuration: the shipped snippets with its\n"
+            "       sockets, and a sasl_passwd entry per mailbox (default: all three)\n"
             "default configuration: %s\n",
             SENDAS_CONF);
 }
@@ -330,6 +465,8 @@ int main(int argc, char **argv)
         return cmd_test(conf_path, argc - i, argv + i);
     if (strcmp(argv[i], "quota") == 0)
         return cmd_quota(conf_path, argc - i, argv + i);
+    if (strcmp(argv[i], "postfix-config") == 0)
+        return cmd_postfix_config(conf_path, argc - i, argv + i);
     if (strcmp(argv[i], "check") == 0) {
         if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
             fprintf(stderr, "sendasctl: %s\n", err);

@@ -10,6 +10,8 @@ authenticated.  Checks:
 
   - the shipped restrictions: reject_unauth_destination ends smtpd_relay_restrictions, and the
     policy service is in smtpd_recipient_restrictions (evaluated after it), not before;
+  - `sendasctl postfix-config main.cf` for this stack's sendas.conf prints exactly the
+    parameters applied here (the shipped main.cf with the configured sockets);
   - from 127.0.0.2, RCPT TO an outside domain gets 554 5.7.1 "Relay access denied", and that
     client is not offered AUTH; nothing reaches the emulator;
   - from 127.0.0.1 (in mynetworks) the same message is accepted and delivered, over TLS that
@@ -36,7 +38,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import SKIP, Stack, find_milter, prerequisites, tail  # noqa: E402
+from pfinstance import _parse_main_cf  # noqa: E402
+from stack import DEPLOY, SKIP, Stack, find_milter, prerequisites, tail  # noqa: E402
 
 OPENSSL = "/usr/bin/openssl"
 OUTSIDER = "127.0.0.2"
@@ -67,6 +70,33 @@ def try_relay(port, source, msgid):
         if code >= 400:
             return ehlo, "DATA", code, text.decode(errors="replace")
         return ehlo, "accepted", code, text.decode(errors="replace")
+
+
+def find_ctl(milter_bin):
+    """find_ctl - sendasctl: $SENDAS_CTL, else ctl/ of the milter's build tree, else /usr/bin."""
+    if os.environ.get("SENDAS_CTL"):
+        return os.environ["SENDAS_CTL"]
+    built = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(milter_bin))), "ctl",
+                         "sendasctl")
+    return built if os.access(built, os.X_OK) else "/usr/bin/sendasctl"
+
+
+def postfix_config_matches(stack, ctl):
+    """postfix_config_matches - (ok, detail): sendasctl postfix-config main.cf equals the
+    shipped main.cf with this stack's sockets."""
+    proc = subprocess.run([ctl, "-c", stack.conf_path, "postfix-config", "--snippets",
+                           os.path.dirname(DEPLOY), "main.cf"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return False, f"{ctl} exited {proc.returncode}: {proc.stderr.strip()}"
+    with open(os.path.join(DEPLOY, "main.cf"), encoding="utf-8") as f:
+        shipped = f.read().replace("unix:/run/sendas/milter.sock", stack.milter_address) \
+            .replace("unix:/run/sendas/policy.sock", stack.policy_address)
+    got, want = dict(_parse_main_cf(proc.stdout)), dict(_parse_main_cf(shipped))
+    diff = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
+    return not diff, (f"{len(got)} parameters, sockets {got.get('smtpd_milters')} and "
+                      f"{got.get('smtpd_recipient_restrictions')}" if not diff
+                      else "differ: " + "; ".join(f"{k}: {got.get(k)!r} != {want.get(k)!r}"
+                                                  for k in diff[:5]))
 
 
 def other_ca(directory):
@@ -119,6 +149,9 @@ def main():
               and "check_policy_service" in rcpt and "permit" not in rcpt,
               "shipped restrictions: reject_unauth_destination last, policy service after it",
               f"smtpd_relay_restrictions = {relay}; smtpd_recipient_restrictions = {rcpt}")
+
+        ok, detail = postfix_config_matches(stack, find_ctl(milter_bin))
+        check(ok, "sendasctl postfix-config prints the lines this test applied", detail)
 
         ehlo, stage, code, text = try_relay(pf.smtp_port, OUTSIDER, "outsider@relay-test")
         check(stage == "RCPT" and code == 554 and "5.7.1" in text
