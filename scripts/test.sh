@@ -1,8 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The whole test suite: unit tests, the Exchange Online emulator's self-test and the
-# end-to-end tests with a private Postfix, first in a normal build, then again
-# in an ASan+UBSan build.  Run as root on Debian 12 (it installs what is missing).
+# end-to-end tests with a private Postfix (and an unpacked Sendmail), first in a normal
+# build, then again in an ASan+UBSan build; then the Debian package is built, installed,
+# tested and purged (tests/pkg/test-deb.sh).  Run as root on Debian 12 (it installs what
+# is missing).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
@@ -28,8 +30,19 @@ for variant in plain sanitizers; do
         done
     fi
 done
-# one closing line over both builds, counted from automake's test-suite.log files
+# the Debian package: build, install, e2e against the installed binaries, purge
+echo "== Debian package: tests/pkg/test-deb.sh"
+pkg_out="$top/build-plain/test-deb.out"
+pkg_rc=0
+"$top/tests/pkg/test-deb.sh" >"$pkg_out" 2>&1 || pkg_rc=$?
+sed 's/^/    /' "$pkg_out"   # indented: its closing line is not the suite's
+[ $pkg_rc -eq 0 ] || [ $pkg_rc -eq 77 ] || status=1
+# one closing line over both builds and the package, counted from automake's
+# test-suite.log files and test-deb.sh's own closing line
 pass=0; fail=0
+pp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$pkg_out")
+pf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$pkg_out")
+pass=$((pass + ${pp:-0})); fail=$((fail + ${pf:-0}))
 for v in plain sanitizers; do
     log="$top/build-$v/test-suite.log"
     [ -f "$log" ] || continue
