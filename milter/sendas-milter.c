@@ -90,7 +90,11 @@ static void conf_release(struct conf *c)
         conf_free(c);
 }
 
-/* conf_reload - load the file again; a broken file keeps the old configuration */
+/*
+ * conf_reload - load the file again; a broken file keeps the old configuration.
+ * Hook: the audit log (audit_log, planned) is to be reopened here too, so that
+ * logrotate's postrotate SIGHUP (deploy/logrotate/sendas) moves it to a new file.
+ */
 static void conf_reload(void)
 {
     char err[CONF_ERRLEN];
