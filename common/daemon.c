@@ -4,13 +4,19 @@
  */
 #include "daemon.h"
 
+#include "config.h"
+
 #include <errno.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
 
 /* daemon_drop_privileges - setgroups, setgid, setuid, each checked */
 int daemon_drop_privileges(const char *user, char *err, size_t errlen)
@@ -77,4 +83,75 @@ int daemon_socket_perms(const char *path, unsigned mode, const char *group, char
         return -1;
     }
     return 0;
+}
+
+/* daemon_start - common options, configuration, logging, detaching */
+struct conf *daemon_start(struct daemon_args *a, int argc, char **argv, void (*usage)(FILE *),
+                          int *exit_code)
+{
+    char err[CONF_ERRLEN];
+    struct conf *c;
+    int ch, check = 0;
+
+    *exit_code = 1;
+    while ((ch = getopt(argc, argv, "c:fndu:p:Vh")) != -1) {
+        switch (ch) {
+        case 'c':
+            a->conf_path = optarg;
+            break;
+        case 'f':
+            a->foreground = 1;
+            break;
+        case 'n':
+            check = 1;
+            break;
+        case 'd':
+            a->debug = 1;
+            break;
+        case 'u':
+            a->user = optarg;
+            break;
+        case 'p':
+            a->sock = optarg;
+            break;
+        case 'V':
+            printf("%s %s\n", a->prog, PACKAGE_VERSION);
+            *exit_code = 0;
+            return NULL;
+        case 'h':
+            usage(stdout);
+            *exit_code = 0;
+            return NULL;
+        default:
+            usage(stderr);
+            *exit_code = 2;
+            return NULL;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        *exit_code = 2;
+        return NULL;
+    }
+    if ((c = conf_load(a->conf_path, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "%s: %s\n", a->prog, err);
+        return NULL;
+    }
+    if (check) {
+        printf("%s: configuration OK: %zu mailboxes, %zu routes\n", a->conf_path, c->nmailboxes,
+               c->nroutes);
+        conf_free(c);
+        *exit_code = 0;
+        return NULL;
+    }
+    log_init(a->prog, a->foreground);
+    log_set_debug(a->debug || c->log_level > 0);
+    if (!a->foreground && daemon(0, 0) != 0) {
+        fprintf(stderr, "%s: daemon: %s\n", a->prog, strerror(errno));
+        conf_free(c);
+        return NULL;
+    }
+    if (a->user == NULL)
+        a->user = c->user;
+    return c;
 }

@@ -7,6 +7,28 @@
 #define SENDAS_DAEMON_H
 
 #include <stddef.h>
+#include <stdio.h>
+
+struct conf;
+
+/* The command line every sendas daemon takes: -c FILE -f -n -d -u USER -p SOCKET -V -h. */
+struct daemon_args {
+    const char *prog;      /* "sendas-milter": messages, syslog ident */
+    const char *conf_path; /* -c, preset to the default */
+    const char *user;      /* -u, or NULL */
+    const char *sock;      /* -p, or NULL */
+    int foreground;        /* -f */
+    int debug;             /* -d */
+};
+
+/*
+ * daemon_start - parse the common options, load the configuration, answer
+ * -n (check), -V and -h, start logging and, without -f, detach.  Returns the
+ * configuration, or NULL when the program should exit with *exit_code
+ * (0 after -n/-V/-h, 1 on errors, 2 on usage errors).
+ */
+struct conf *daemon_start(struct daemon_args *a, int argc, char **argv, void (*usage)(FILE *),
+                          int *exit_code);
 
 /*
  * daemon_drop_privileges - become user (and its groups) for good.  Does

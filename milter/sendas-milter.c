@@ -19,7 +19,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <libmilter/mfapi.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -465,68 +464,19 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    const char *user = NULL, *sock = NULL, *path;
-    int ch, foreground = 0, check = 0, debug = 0, mrc = 1;
+    struct daemon_args args = {"sendas-milter", SENDAS_CONF, NULL, NULL, 0, 0};
+    const char *user, *sock, *path;
+    int ch, mrc = 1;
     char err[CONF_ERRLEN];
     struct sigaction sa;
     sigset_t none;
     pthread_t tid;
 
-    while ((ch = getopt(argc, argv, "c:fndu:p:Vh")) != -1) {
-        switch (ch) {
-        case 'c':
-            conf_path = optarg;
-            break;
-        case 'f':
-            foreground = 1;
-            break;
-        case 'n':
-            check = 1;
-            break;
-        case 'd':
-            debug = 1;
-            break;
-        case 'u':
-            user = optarg;
-            break;
-        case 'p':
-            sock = optarg;
-            break;
-        case 'V':
-            printf("sendas-milter %s\n", PACKAGE_VERSION);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-    if ((conf_live = conf_load(conf_path, err, sizeof(err))) == NULL) {
-        fprintf(stderr, "sendas-milter: %s\n", err);
-        return 1;
-    }
-    if (check) {
-        printf("%s: configuration OK: %zu mailboxes, %zu routes\n", conf_path,
-               conf_live->nmailboxes, conf_live->nroutes);
-        conf_free(conf_live);
-        return 0;
-    }
-    log_init("sendas-milter", foreground);
-    log_set_debug(debug || conf_live->log_level > 0);
-    if (!foreground && daemon(0, 0) != 0) {
-        fprintf(stderr, "sendas-milter: daemon: %s\n", strerror(errno));
-        return 1;
-    }
-    if (sock == NULL)
-        sock = conf_live->milter_socket;
-    if (user == NULL)
-        user = conf_live->user;
+    if ((conf_live = daemon_start(&args, argc, argv, usage, &ch)) == NULL)
+        return ch;
+    conf_path = args.conf_path;
+    user = args.user;
+    sock = args.sock ? args.sock : conf_live->milter_socket;
     if (smfi_setconn((char *)sock) != MI_SUCCESS || smfi_register(filter) != MI_SUCCESS) {
         log_err("cannot set up libmilter on %s", sock);
         return 1;
