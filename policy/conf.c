@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,6 +413,86 @@ static int d_limit(struct parse *p, const char *k, const char *v)
     return perr(p, "unknown directive \"%s\"", k);
 }
 
+/* d_oauth - sendas-tokend's oauth_* and token_* settings */
+static int d_oauth(struct parse *p, const char *k, const char *v)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } strs[] = {
+        {"oauth_tenant", offsetof(struct conf, oauth_tenant)},
+        {"oauth_client_id", offsetof(struct conf, oauth_client_id)},
+        {"oauth_client_secret_file", offsetof(struct conf, oauth_client_secret_file)},
+        {"oauth_certificate", offsetof(struct conf, oauth_certificate)},
+        {"oauth_private_key", offsetof(struct conf, oauth_private_key)},
+        {"oauth_token_endpoint", offsetof(struct conf, oauth_token_endpoint)},
+        {"oauth_scope", offsetof(struct conf, oauth_scope)},
+        {"oauth_ca_file", offsetof(struct conf, oauth_ca_file)},
+        {"token_dir", offsetof(struct conf, token_dir)},
+        {"token_group", offsetof(struct conf, token_group)},
+    };
+    static const struct {
+        const char *name;
+        size_t off;
+        unsigned long min, max;
+    } nums[] = {
+        {"token_refresh_margin", offsetof(struct conf, token_refresh_margin), 1, 86400},
+        {"token_retry_min", offsetof(struct conf, token_retry_min), 1, 3600},
+        {"token_retry_max", offsetof(struct conf, token_retry_max), 1, 86400},
+    };
+    const char *q;
+    char *end;
+    unsigned long n;
+    size_t i;
+
+    for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        if (strcmp(k, strs[i].name) != 0)
+            continue;
+        for (q = v; *q; q++)
+            if ((unsigned char)*q <= ' ' || *q == 0x7f || *q == '"' || *q == '\\')
+                return perr(p, "%s: no spaces, quotes or control characters allowed", k);
+        if ((strstr(k, "_file") || strstr(k, "_dir") || strstr(k, "_certificate") ||
+             strstr(k, "_key")) && v[0] != '/')
+            return perr(p, "%s \"%s\": expected an absolute path", k, v);
+        if (strcmp(k, "oauth_token_endpoint") == 0 && strncmp(v, "https://", 8) != 0)
+            return perr(p, "%s \"%s\": expected an https:// URL", k, v);
+        return set_string(p, (char **)((char *)p->c + strs[i].off), v);
+    }
+    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        if (strcmp(k, nums[i].name) != 0)
+            continue;
+        errno = 0;
+        n = strtoul(v, &end, 10);
+        if (*v < '0' || *v > '9' || *end != '\0' || errno || n < nums[i].min || n > nums[i].max)
+            return perr(p, "%s \"%s\": expected seconds from %lu to %lu", k, v, nums[i].min,
+                        nums[i].max);
+        *(unsigned long *)((char *)p->c + nums[i].off) = n;
+        return 0;
+    }
+    return perr(p, "unknown directive \"%s\"", k);
+}
+
+/* d_oauth_mailboxes - "oauth_mailboxes ADDRESS..." (which mailboxes sign in with OAuth) */
+static int d_oauth_mailboxes(struct parse *p, char **av, int ac)
+{
+    struct conf *c = p->c;
+    int i;
+
+    if (ac < 2)
+        return perr(p, "oauth_mailboxes: expected one or more mailbox addresses");
+    if (c->oauth_mailboxes)
+        return perr(p, "oauth_mailboxes given twice");
+    if ((c->oauth_mailboxes = calloc((size_t)ac, sizeof(char *))) == NULL)
+        return perr(p, "out of memory");
+    for (i = 1; i < ac; i++) {
+        if (!strchr(av[i], '@') || strchr(av[i], '/') || av[i][0] == '@')
+            return perr(p, "oauth_mailboxes: \"%s\" is not a mailbox address", av[i]);
+        if ((c->oauth_mailboxes[i - 1] = strdup(av[i])) == NULL)
+            return perr(p, "out of memory");
+    }
+    return 0;
+}
+
 /* d_setting - every "keyword VALUE" directive */
 static int d_setting(struct parse *p, char **av, int ac)
 {
@@ -460,6 +541,8 @@ static int d_setting(struct parse *p, char **av, int ac)
         return set_string(p, &c->audit_log, v);
     if (strcmp(k, "state_dir") == 0)
         return set_string(p, &c->state_dir, v);
+    if (strncmp(k, "oauth_", 6) == 0 || strncmp(k, "token_", 6) == 0)
+        return d_oauth(p, k, v);
     if (strcmp(k, "trace_header") == 0) {
         const char *q;
 
@@ -533,6 +616,8 @@ static int directive(struct parse *p, char **av, int ac)
         return d_mailbox(p, av, ac);
     if (strcmp(av[0], "route") == 0)
         return d_route(p, av, ac);
+    if (strcmp(av[0], "oauth_mailboxes") == 0)
+        return d_oauth_mailboxes(p, av, ac);
     return d_setting(p, av, ac);
 }
 
@@ -596,13 +681,20 @@ static int defaults(struct conf *c)
     c->socket_group = strdup("postfix");
     c->trace_header = strdup("X-Original-From");
     c->state_dir = strdup("/var/lib/sendas");
+    c->oauth_scope = strdup("https://outlook.office365.com/.default");
+    c->token_dir = strdup("/var/spool/postfix/sendas/tokens");
+    c->token_group = strdup("postfix");
+    c->token_refresh_margin = 900;
+    c->token_retry_min = 5;
+    c->token_retry_max = 300;
     /* unqualified addresses ("root") get the host's name, as Postfix's myorigin does */
     if (gethostname(host, sizeof(host)) == 0 && memchr(host, '\0', sizeof(host)) && valid_domain(host))
         c->qualify_domain = xstrdup_lower(host);
     else
         c->qualify_domain = strdup("localhost.localdomain");
     return c->milter_socket && c->policy_socket && c->socket_group && c->trace_header &&
-                   c->state_dir && c->qualify_domain
+                   c->state_dir && c->qualify_domain && c->oauth_scope && c->token_dir &&
+                   c->token_group
                ? 0
                : -1;
 }
@@ -785,5 +877,19 @@ void conf_free(struct conf *c)
     free(c->qualify_domain);
     free(c->audit_log);
     free(c->state_dir);
+    free(c->oauth_tenant);
+    free(c->oauth_client_id);
+    free(c->oauth_client_secret_file);
+    free(c->oauth_certificate);
+    free(c->oauth_private_key);
+    free(c->oauth_token_endpoint);
+    free(c->oauth_scope);
+    free(c->oauth_ca_file);
+    if (c->oauth_mailboxes)
+        for (i = 0; c->oauth_mailboxes[i]; i++)
+            free(c->oauth_mailboxes[i]);
+    free(c->oauth_mailboxes);
+    free(c->token_dir);
+    free(c->token_group);
     free(c);
 }

@@ -101,6 +101,22 @@ struct conf {
     unsigned long limit_recipients_per_message; /* 500 */
     unsigned long long limit_message_size;      /* 36700160 bytes (35 MiB) */
     unsigned limit_headroom; /* percent of the two rate limits actually used (90) */
+
+    /* sendas-tokend: one OAuth application (client credentials grant) */
+    char *oauth_tenant;             /* directory (tenant) id or domain */
+    char *oauth_client_id;          /* application (client) id */
+    char *oauth_client_secret_file; /* the secret, in a 0600 file; or ... */
+    char *oauth_certificate;        /* ... a certificate (PEM) and */
+    char *oauth_private_key;        /* its private key (PEM, 0600) */
+    char *oauth_token_endpoint;     /* NULL: https://login.microsoftonline.com/TENANT/oauth2/v2.0/token */
+    char *oauth_scope;              /* https://outlook.office365.com/.default */
+    char *oauth_ca_file;            /* NULL: the system's CAs (tests: the emulator's cert) */
+    char **oauth_mailboxes;         /* NULL-terminated; NULL: every declared mailbox */
+    char *token_dir;                /* /var/spool/postfix/sendas/tokens */
+    char *token_group;              /* group that may read tokens: "postfix" */
+    unsigned long token_refresh_margin; /* seconds before expiry to refresh (900) */
+    unsigned long token_retry_min;  /* first retry delay, doubled per failure (5) */
+    unsigned long token_retry_max;  /* cap on the retry delay (300) */
 };
 
 /*

@@ -7,6 +7,7 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config libmilter-dev libssl-dev
 libsasl2-dev libsasl2-modules check postfix swaks python3 python3-aiosmtpd
 python3-cryptography clang libclang-rt-dev libsqlite3-dev sqlite3 postfwd
+libcurl4-openssl-dev libjson-c-dev
 openssl m4 liblockfile1 libwrap0 debhelper dpkg-dev systemd"
 # openssl: test certificates.  m4, liblockfile1, libwrap0: the Sendmail e2e test runs
 # Debian's sendmail unpacked beside postfix (its packages conflict), and needs these.

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xoauth2 - XOAUTH2 initial response, base64 and token files; see xoauth2.h.
+ * Pure C, no I/O: the SASL plugin and sendas-tokend do the reading and writing.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "xoauth2.h"
+
+/* printable - non-zero when every byte is visible ASCII (tokens, addresses) */
+static int printable(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+            return 0;
+    return n > 0;
+}
+
+/* xoauth2_response - the client's initial response */
+size_t xoauth2_response(const char *user, size_t ulen, const char *token, size_t tlen, char *out,
+                        size_t outlen)
+{
+    static const char a[] = "user=", b[] = "\001auth=Bearer ", c[] = "\001\001";
+    size_t need = sizeof(a) - 1 + ulen + sizeof(b) - 1 + tlen + sizeof(c) - 1, n = 0;
+
+    if (!printable(user, ulen) || !printable(token, tlen) || ulen > XOAUTH2_MAX_USER ||
+        tlen > XOAUTH2_MAX_TOKEN || need > outlen)
+        return 0;
+    memcpy(out + n, a, sizeof(a) - 1), n += sizeof(a) - 1;
+    memcpy(out + n, user, ulen), n += ulen;
+    memcpy(out + n, b, sizeof(b) - 1), n += sizeof(b) - 1;
+    memcpy(out + n, token, tlen), n += tlen;
+    memcpy(out + n, c, sizeof(c) - 1), n += sizeof(c) - 1;
+    return n;
+}
+
+/* xoauth2_base64 - base64 or base64url of in */
+size_t xoauth2_base64(const unsigned char *in, size_t len, int url, char *out, size_t outlen)
+{
+    const char *alpha = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                            : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i, n = 0, need = (len + 2) / 3 * 4;
+
+    if (need + 1 > outlen || len > ((size_t)-1) / 2)
+        return 0;
+    for (i = 0; i + 2 < len; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+
+        out[n++] = alpha[v >> 18 & 63];
+        out[n++] = alpha[v >> 12 & 63];
+        out[n++] = alpha[v >> 6 & 63];
+        out[n++] = alpha[v & 63];
+    }
+    if (i < len) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0);
+
+        out[n++] = alpha[v >> 18 & 63];
+        out[n++] = alpha[v >> 12 & 63];
+        if (i + 1 < len)
+            out[n++] = alpha[v >> 6 & 63];
+        else if (!url)
+            out[n++] = '=';
+        if (!url)
+            out[n++] = '=';
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* xoauth2_token_parse - "expires EPOCH\ntoken TOKEN\n" */
+int xoauth2_token_parse(const char *buf, size_t len, time_t *expires, const char **token,
+                        size_t *tlen)
+{
+    static const char e[] = "expires ", t[] = "token ";
+    long long v = 0;
+    size_t i = sizeof(e) - 1, start;
+
+    if (len > XOAUTH2_MAX_FILE || len < sizeof(e) || memcmp(buf, e, sizeof(e) - 1) != 0)
+        return -1;
+    if (i >= len || buf[i] < '0' || buf[i] > '9')
+        return -1;
+    for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
+        if (v > 1000000000000LL)
+            return -1;
+        v = v * 10 + (buf[i] - '0');
+    }
+    if (i >= len || buf[i++] != '\n')
+        return -1;
+    if (len - i < sizeof(t) - 1 || memcmp(buf + i, t, sizeof(t) - 1) != 0)
+        return -1;
+    start = i += sizeof(t) - 1;
+    while (i < len && buf[i] != '\n')
+        i++;
+    if (i >= len || !printable(buf + start, i - start) || i - start > XOAUTH2_MAX_TOKEN)
+        return -1;
+    *expires = (time_t)v;
+    *token = buf + start;
+    *tlen = i - start;
+    return 0;
+}
+
+/* xoauth2_token_format - a token file's contents */
+size_t xoauth2_token_format(time_t expires, const char *token, size_t tlen, char *out,
+                            size_t outlen)
+{
+    int n;
+
+    if (!printable(token, tlen) || tlen > XOAUTH2_MAX_TOKEN || tlen > (size_t)0x7fffffff)
+        return 0;
+    n = snprintf(out, outlen, "expires %lld\ntoken %.*s\n", (long long)expires, (int)tlen, token);
+    if (n < 0 || (size_t)n >= outlen)
+        return 0;
+    return (size_t)n;
+}
+
+/* xoauth2_valid_mailbox - a mailbox name that is safe as a file name */
+int xoauth2_valid_mailbox(const char *s)
+{
+    size_t n = strlen(s);
+    const char *at = strchr(s, '@');
+
+    if (n == 0 || n > XOAUTH2_MAX_USER || !printable(s, n) || !at || at == s || !at[1] ||
+        strchr(s, '/') || s[0] == '.')
+        return 0;
+    return 1;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * jwt - the client assertion of the OAuth client credentials grant with a
+ * certificate: a JWT signed RS256 with the application's private key, its
+ * header naming the certificate by x5t (base64url SHA-1 thumbprint).
+ */
+#ifndef SENDAS_JWT_H
+#define SENDAS_JWT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define JWT_LIFETIME 600 /* seconds an assertion is valid (exp - nbf) */
+
+struct jwt_signer;
+
+/*
+ * jwt_signer_load - read the certificate (PEM) and private key (PEM, must not
+ * be readable by group or others).  Returns NULL with a message in err.
+ */
+struct jwt_signer *jwt_signer_load(const char *cert_path, const char *key_path, char *err,
+                                   size_t errlen);
+
+/* jwt_signer_free - release; NULL is fine */
+void jwt_signer_free(struct jwt_signer *s);
+
+/* jwt_signer_x5t - the certificate's base64url SHA-1 thumbprint */
+const char *jwt_signer_x5t(const struct jwt_signer *s);
+
+/*
+ * jwt_assertion - a signed assertion for client_id at audience (the token
+ * endpoint), valid from now for JWT_LIFETIME seconds.  Returns a malloc'd
+ * string, or NULL with a message in err.
+ */
+char *jwt_assertion(const struct jwt_signer *s, const char *client_id, const char *audience,
+                    time_t now, char *err, size_t errlen);
+
+/*
+ * secret_file_check - refuse a file that group or others may read or write,
+ * or that is not a regular file.  Returns 0, or -1 with a message in err.
+ */
+int secret_file_check(const char *path, int fd, char *err, size_t errlen);
+
+#endif

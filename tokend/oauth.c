@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * oauth - the client credentials grant over libcurl; see oauth.h.  The secret
+ * and the assertion only go into the request body, the token only into the
+ * result: none of them is ever logged.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "jwt.h"
+#include "oauth.h"
+
+/* oauth_global_init - libcurl's one-time set-up */
+int oauth_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+/* oauth_result_clear - forget a result, wiping the token */
+void oauth_result_clear(struct oauth_result *r)
+{
+    if (r->access_token) {
+        memset(r->access_token, 0, strlen(r->access_token));
+        free(r->access_token);
+    }
+    memset(r, 0, sizeof(*r));
+}
+
+/* first_line - the start of s up to the first CR or LF, into out */
+static void first_line(const char *s, char *out, size_t outlen)
+{
+    size_t n = strcspn(s, "\r\n"), i;
+
+    if (n >= outlen)
+        n = outlen - 1;
+    for (i = 0; i < n; i++)
+        out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? ' ' : s[i];
+    out[n] = '\0';
+}
+
+/* find_aadsts - the first "AADSTSnnnn" code in s, into out */
+static void find_aadsts(const char *s, char *out, size_t outlen)
+{
+    const char *p = strstr(s, "AADSTS");
+    size_t n = 6;
+
+    out[0] = '\0';
+    if (!p)
+        return;
+    while (p[n] >= '0' && p[n] <= '9' && n < outlen - 1)
+        n++;
+    if (n > 6)
+        snprintf(out, outlen, "%.*s", (int)n, p);
+}
+
+/* oauth_parse_response - token or error from the JSON answer */
+int oauth_parse_response(const char *buf, size_t len, long http_status, struct oauth_result *r)
+{
+    struct json_tokener *tok = json_tokener_new();
+    struct json_object *root = NULL, *v;
+    const char *s;
+    int rc = -1;
+
+    r->http_status = http_status;
+    if (!tok || len > OAUTH_MAX_RESPONSE || len > 0x7fffffff)
+        goto bad;
+    root = json_tokener_parse_ex(tok, buf, (int)len);
+    if (!root || !json_object_is_type(root, json_type_object))
+        goto bad;
+    if (json_object_object_get_ex(root, "error", &v) && (s = json_object_get_string(v))) {
+        snprintf(r->error, sizeof(r->error), "%.63s", s);
+        first_line(json_object_object_get_ex(root, "error_description", &v) &&
+                           json_object_get_string(v)
+                       ? json_object_get_string(v)
+                       : "(no error_description)",
+                   r->description, sizeof(r->description));
+        find_aadsts(r->description, r->aadsts, sizeof(r->aadsts));
+        goto done;
+    }
+    if (http_status != 200 || !json_object_object_get_ex(root, "access_token", &v) ||
+        !(s = json_object_get_string(v)) || !*s)
+        goto bad;
+    if ((r->access_token = strdup(s)) == NULL)
+        goto bad;
+    r->expires_in = json_object_object_get_ex(root, "expires_in", &v) ? json_object_get_int64(v) : 0;
+    if (r->expires_in <= 0 || r->expires_in > 86400 * 7) {
+        oauth_result_clear(r);
+        r->http_status = http_status;
+        snprintf(r->error, sizeof(r->error), "bad_response");
+        snprintf(r->description, sizeof(r->description), "expires_in missing or out of range");
+        goto done;
+    }
+    rc = 0;
+    goto done;
+bad:
+    snprintf(r->error, sizeof(r->error), "bad_response");
+    snprintf(r->description, sizeof(r->description),
+             "HTTP %ld with no token and no OAuth error in the answer", http_status);
+done:
+    json_object_put(root);
+    if (tok)
+        json_tokener_free(tok);
+    return rc;
+}
+
+/* on_body - collect the answer, capped */
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    struct buf *b = arg;
+
+    if (n && size > ((size_t)-1) / n)
+        return 0;
+    return buf_append(b, p, size * n) == BUF_OK ? size * n : 0;
+}
+
+/* add_field - "&name=urlencoded(value)" */
+static int add_field(CURL *h, struct buf *body, const char *name, const char *value)
+{
+    char *esc = curl_easy_escape(h, value, 0);
+    int rc;
+
+    if (!esc)
+        return -1;
+    rc = buf_printf(body, "%s%s=%s", body->len ? "&" : "", name, esc);
+    memset(esc, 0, strlen(esc));
+    curl_free(esc);
+    return rc == BUF_OK ? 0 : -1;
+}
+
+/* oauth_request - POST the grant and read the answer */
+int oauth_request(const struct oauth_client *c, time_t now, struct oauth_result *r)
+{
+    struct buf body, answer;
+    char errbuf[CURL_ERROR_SIZE] = "", *assertion = NULL, err[256];
+    CURL *h = curl_easy_init();
+    CURLcode cc;
+    long status = 0;
+    int rc = -1;
+
+    memset(r, 0, sizeof(*r));
+    buf_init(&body, 32 * 1024);
+    buf_init(&answer, OAUTH_MAX_RESPONSE);
+    if (!h) {
+        snprintf(r->error, sizeof(r->error), "internal");
+        snprintf(r->description, sizeof(r->description), "curl_easy_init failed");
+        goto done;
+    }
+    if (!c->secret) {
+        if ((assertion = jwt_assertion(c->signer, c->client_id, c->endpoint, now, err,
+                                       sizeof(err))) == NULL) {
+            snprintf(r->error, sizeof(r->error), "assertion");
+            snprintf(r->description, sizeof(r->description), "%s", err);
+            goto done;
+        }
+    }
+    if (add_field(h, &body, "grant_type", "client_credentials") < 0 ||
+        add_field(h, &body, "client_id", c->client_id) < 0 ||
+        add_field(h, &body, "scope", c->scope) < 0 ||
+        (c->secret ? add_field(h, &body, "client_secret", c->secret)
+                   : (add_field(h, &body, "client_assertion_type",
+                                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") ||
+                      add_field(h, &body, "client_assertion", assertion))) < 0) {
+        snprintf(r->error, sizeof(r->error), "internal");
+        snprintf(r->description, sizeof(r->description), "request body too large");
+        goto done;
+    }
+    curl_easy_setopt(h, CURLOPT_URL, c->endpoint);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body.len);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout > 0 ? c->timeout : 30L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "sendas-tokend/" PACKAGE_VERSION);
+    if (c->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+    if ((cc = curl_easy_perform(h)) != CURLE_OK) {
+        snprintf(r->error, sizeof(r->error), "network");
+        snprintf(r->description, sizeof(r->description), "%.100s: %.140s", curl_easy_strerror(cc),
+                 errbuf[0] ? errbuf : "-");
+        goto done;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    rc = oauth_parse_response(answer.data ? answer.data : "", answer.len, status, r);
+done:
+    if (body.data)
+        memset(body.data, 0, body.len);
+    if (answer.data)
+        memset(answer.data, 0, answer.len);
+    buf_free(&body);
+    buf_free(&answer);
+    if (assertion) {
+        memset(assertion, 0, strlen(assertion));
+        free(assertion);
+    }
+    if (h)
+        curl_easy_cleanup(h);
+    return rc;
+}
