@@ -39,8 +39,8 @@ wait for a delayed ACK.  The table's "host CPU busy" column shows which case a r
 
 The milters' output (sendas-milter's log line per message, which -f copies to stderr) goes
 to a pipe that a thread of this script drains, as journald would drain a service's stream.
-Do not send it to a file on the queue's file system: an append per message there made
-Postfix's cleanup slower (its fsyncs share the ext4 journal) by up to 20% in runs here.
+A file on the queue's file system would be appended to between Postfix's fsyncs, which
+share its ext4 journal: that cost sendas a few percent more in paired runs here.
 
 Before timing, one untimed pass per configuration checks the path: every message was
 queued, and on a sample of queued files the envelope sender and From header are rewritten
