@@ -10,12 +10,17 @@
  *
  *   sendasctl postfix-config [-c FILE] [--snippets DIR] [main.cf|master.cf|sasl_passwd]
  *
+ *   sendasctl audit [--since TIME] [--until TIME] [--log FILE ...] [--maillog FILE ...]
+ *                   [--format table|json|csv|html]
+ *
  * `test` runs the very engine code sendas-milter runs (route selection and
  * rw_plan_message) and prints what the milter would do, so a dry run can be
  * trusted.  `quota` reads sendas-policyd's counters (state_dir) and prints
  * each mailbox's usage against its limits and when each window frees up.
  * `postfix-config` prints the shipped Postfix snippets ($(pkgdatadir)/postfix)
  * with this configuration's sockets, and the sasl_passwd entries it needs.
+ * `audit` summarises the audit log and Exchange Online's answers in the mail
+ * log per sender (ctl/audit.c, ctl/auditout.c).
  */
 #include "config.h"
 
@@ -26,6 +31,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "auditrep.h"
 #include "conf.h"
 #include "quota.h"
 #include "rewrite.h"
@@ -442,6 +448,10 @@ static void usage(FILE *f)
             "  postfix-config [--snippets DIR] [main.cf | master.cf | sasl_passwd]\n"
             "       the Postfix lines for this configuration: the shipped snippets with its\n"
             "       sockets, and a sasl_passwd entry per mailbox (default: all three)\n"
+            "  audit [--since TIME] [--until TIME] [--log FILE ...] [--maillog FILE ...]\n"
+            "        [--format table|json|csv|html]\n"
+            "       per sender: what sendas decided (audit log) and what Exchange Online\n"
+            "       answered (Postfix's mail log, rotated and .gz files too), with advice\n"
             "default configuration: %s\n",
             SENDAS_CONF);
 }
@@ -465,6 +475,8 @@ int main(int argc, char **argv)
         return cmd_test(conf_path, argc - i, argv + i);
     if (strcmp(argv[i], "quota") == 0)
         return cmd_quota(conf_path, argc - i, argv + i);
+    if (strcmp(argv[i], "audit") == 0)
+        return cmd_audit(conf_path, argc - i, argv + i);
     if (strcmp(argv[i], "postfix-config") == 0)
         return cmd_postfix_config(conf_path, argc - i, argv + i);
     if (strcmp(argv[i], "check") == 0) {

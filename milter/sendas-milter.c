@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
+#include "auditfile.h"
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
@@ -61,7 +63,10 @@ struct ctx {
     int failed;        /* an internal error happened: tempfail at end of message */
     int nr_hdr;        /* the MTA agreed that header callbacks get no reply */
     int counted;       /* this message is counted in in_flight */
+    char *message_id;  /* the first Message-ID, cut to MSGID_MAX, for the audit log */
 };
+
+#define MSGID_MAX 256 /* bytes of Message-ID kept for the audit log */
 
 /* conf_acquire - a reference to the live configuration */
 static struct conf *conf_acquire(void)
@@ -91,8 +96,8 @@ static void conf_release(struct conf *c)
 
 /*
  * conf_reload - load the file again; a broken file keeps the old configuration.
- * Hook: the audit log (audit_log, planned) is to be reopened here too, so that
- * logrotate's postrotate SIGHUP (deploy/logrotate/sendas) moves it to a new file.
+ * The audit log is reopened either way (main loop), so that logrotate's
+ * postrotate SIGHUP (deploy/logrotate/sendas) moves it to a new file.
  */
 static void conf_reload(void)
 {
@@ -157,7 +162,8 @@ static void ctx_message_reset(struct ctx *x)
     rw_msg_reset(&x->msg);
     free(x->env_sender);
     free(x->sasl_login);
-    x->env_sender = x->sasl_login = NULL;
+    free(x->message_id);
+    x->env_sender = x->sasl_login = x->message_id = NULL;
     conf_release(x->conf);
     x->conf = NULL;
     x->failed = 0;
@@ -193,6 +199,49 @@ static struct ctx *ctx_get(SMFICTX *ctx)
         smfi_setpriv(ctx, x);
     }
     return x;
+}
+
+/* strip_angle - an envelope address without its <> (into out) */
+static const char *strip_angle(const char *s, char *out, size_t outlen)
+{
+    size_t n;
+
+    if (s == NULL)
+        return NULL;
+    n = strlen(s);
+    if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
+        snprintf(out, outlen, "%.*s", (int)(n - 2), s + 1);
+        return out;
+    }
+    return s;
+}
+
+/*
+ * audit - one audit record for a decision.  The milter sees no recipients
+ * (SMFIP_NORCPT keeps its round trips down) and no body, so recipient count
+ * and size are left to sendas-policyd's records.
+ */
+static void audit(struct ctx *x, const char *qid, const struct rw_plan *p)
+{
+    struct audit_rec r;
+    char env[512];
+
+    audit_rec_init(&r);
+    r.time_us = auditfile_now_us();
+    r.component = "sendas-milter";
+    r.queue_id = qid;
+    r.client_addr = x->client_addr[0] ? x->client_addr : NULL;
+    r.client_name = x->client_name[0] ? x->client_name : NULL;
+    r.sasl_login = x->sasl_login;
+    r.env_from = p->orig_env ? p->orig_env : strip_angle(x->env_sender, env, sizeof(env));
+    r.header_from = p->orig_from;
+    r.mailbox = p->mailbox ? p->mailbox->address : NULL;
+    r.action = rw_action_name(p->action);
+    r.rule = p->route ? p->route->text : NULL;
+    r.reason = p->reason;
+    r.message_id = x->message_id;
+    r.stage = x->non_smtp ? "non-smtp" : NULL;
+    auditfile_write(&r);
 }
 
 /* mlfi_connect - remember the client */
@@ -260,6 +309,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
                  x->client_name, x->client_addr, x->sasl_login ? " sasl=" : "",
                  x->sasl_login ? x->sasl_login : "", plan.orig_env, rw_action_name(plan.action),
                  plan.reason);
+        audit(x, queue_id(ctx), &plan);
         sfsistat rc = plan.action == RW_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 
         smfi_setreply(ctx, (char *)plan.rcode, (char *)plan.xcode, plan.text);
@@ -281,6 +331,12 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
     if (x->conf && !x->failed &&
         rw_msg_add_header(&x->msg, name, value, strlen(value), x->conf->max_header_bytes) < 0)
         x->failed = 1;
+    /* for the audit log only: a missing copy costs nothing but the field */
+    if (x->message_id == NULL && strcasecmp(name, "Message-ID") == 0) {
+        while (*value == ' ' || *value == '\t')
+            value++;
+        x->message_id = strndup(value, MSGID_MAX);
+    }
     return x->nr_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
@@ -354,6 +410,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
              plan.orig_env ? plan.orig_env : "", plan.orig_from ? plan.orig_from : "",
              plan.mailbox ? plan.mailbox->address : "-", rw_action_name(plan.action),
              plan.route ? plan.route->text : "-", plan.reason);
+    audit(x, qid, &plan);
     rw_plan_free(&plan);
     ctx_message_reset(x);
     return rc;
@@ -498,6 +555,8 @@ int main(int argc, char **argv)
         return 1;
     }
     umask(0077);
+    /* after dropping privileges, so that a reopen on SIGHUP can do what this did */
+    auditfile_open(conf_live->audit_log);
 
     if (pipe(sig_pipe) != 0) {
         log_err("pipe: %s", strerror(errno));
@@ -527,6 +586,7 @@ int main(int argc, char **argv)
             continue;
         if (n == 1 && c == SIGHUP) {
             conf_reload();
+            auditfile_open(conf_live->audit_log); /* only this thread replaces conf_live */
             continue;
         }
         break; /* SIGTERM, SIGINT, or libmilter stopped by itself */
@@ -540,6 +600,7 @@ int main(int argc, char **argv)
                  ch == 1 ? "" : "s");
     smfi_stop();
     pthread_join(tid, NULL);
+    auditfile_close();
     conf_release(conf_live);
     log_info("stopped");
     return mrc;

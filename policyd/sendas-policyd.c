@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
+#include "auditfile.h"
 #include "buf.h"
 #include "conf.h"
 #include "daemon.h"
@@ -152,6 +154,38 @@ static int conn_arm(struct conn *c)
     return epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/*
+ * audit - an audit record: every refusal, and every message that passed at
+ * END-OF-MESSAGE as "counted" (the only place that knows the recipient count
+ * and the size; sendasctl audit adds them to the sender's figures)
+ */
+static void audit(const struct polreq *r, const struct quota_decision *d)
+{
+    static const char *const actions[] = {"counted", "rejected", "deferred", "tempfailed"};
+    struct audit_rec a;
+
+    if (d->verdict == QUOTA_DUNNO && r->stage != POLREQ_EOM)
+        return;
+    audit_rec_init(&a);
+    a.time_us = auditfile_now_us();
+    a.component = "sendas-policyd";
+    a.queue_id = r->queue_id[0] ? r->queue_id : "NOQUEUE";
+    a.client_addr = r->client_address[0] ? r->client_address : NULL;
+    a.client_name = r->client_name[0] ? r->client_name : NULL;
+    a.sasl_login = r->sasl_username[0] ? r->sasl_username : NULL;
+    a.env_from = r->sender;
+    a.mailbox = d->mailbox ? d->mailbox->address : NULL;
+    a.action = actions[d->verdict];
+    a.rule = d->route ? d->route->text : NULL;
+    a.reason = d->reason[0] ? d->reason : NULL;
+    a.stage = polreq_stage_name(r->stage);
+    if (r->stage == POLREQ_EOM || r->stage == POLREQ_DATA)
+        a.rcpt_count = (long)r->recipient_count;
+    if (r->stage == POLREQ_EOM)
+        a.size = (long long)r->size;
+    auditfile_write(&a);
+}
+
 /* decide - the engine's answer to one request, logged when it is not DUNNO */
 static void decide(struct conn *c, const struct polreq *r, struct quota_decision *d)
 {
@@ -192,6 +226,7 @@ static void decide(struct conn *c, const struct polreq *r, struct quota_decision
                   r->queue_id[0] ? r->queue_id : "NOQUEUE", r->sender, polreq_stage_name(r->stage),
                   d->mailbox ? d->mailbox->address : "-",
                   d->fallback ? " (first route that is not from:)" : "", d->reason);
+    audit(r, d);
 }
 
 /* find_end - offset just past the empty line that ends the first request, or 0 */
@@ -477,6 +512,7 @@ static void run(void)
                 while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
                     if (si.ssi_signo == SIGHUP) {
                         conf_reload();
+                        auditfile_open(conf_live->audit_log); /* logrotate's postrotate */
                         continue;
                     }
                     log_info("stopping on signal %u", si.ssi_signo);
@@ -528,6 +564,7 @@ int main(int argc, char **argv)
         log_err("cannot open the counters: %s", err);
         return 1;
     }
+    auditfile_open(conf_live->audit_log); /* as the user a SIGHUP reopens it as */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGHUP);
     sigaddset(&sigs, SIGTERM);
@@ -558,6 +595,7 @@ int main(int argc, char **argv)
     close(listen_fd);
     if (unix_path)
         unlink(unix_path);
+    auditfile_close();
     conf_free(conf_live);
     log_info("stopped");
     return 0;

@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * auditout - print `sendasctl audit`'s report: table, JSON, CSV or HTML.
+ * The HTML page is self-contained (inline CSS and SVG, no script, no
+ * external assets) and reflows on a phone.
+ */
+#include "config.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auditrep.h"
+#include "maillog.h"
+
+/* cmp_sender - most messages first, then by address */
+static int cmp_sender(const void *a, const void *b)
+{
+    const struct au_sender *x = *(const struct au_sender *const *)a;
+    const struct au_sender *y = *(const struct au_sender *const *)b;
+
+    if (x->msgs != y->msgs)
+        return x->msgs > y->msgs ? -1 : 1;
+    return strcmp(x->addr, y->addr);
+}
+
+/* au_sort - r->sorted: senders by messages, most first */
+int au_sort(struct au_report *r)
+{
+    size_t i, n = 0;
+
+    r->sorted = calloc(r->nsenders ? r->nsenders : 1, sizeof(*r->sorted));
+    if (r->sorted == NULL)
+        return -1;
+    for (i = 0; i < r->tabsize; i++)
+        for (struct au_sender *s = r->tab[i]; s; s = s->next)
+            r->sorted[n++] = s;
+    qsort(r->sorted, n, sizeof(*r->sorted), cmp_sender);
+    return 0;
+}
+
+/* name - a sender for display ("<>" for the null sender) */
+static const char *name(const struct au_sender *s)
+{
+    return s->addr[0] ? s->addr : "<>";
+}
+
+/* pick - list value i, or "" */
+static const char *pick(const struct au_list *l, unsigned char i)
+{
+    return i < l->n ? l->v[i] : "";
+}
+
+/* joined - the list's values "a, b (+3 more)" into out */
+static const char *joined(const struct au_list *l, char *out, size_t outlen)
+{
+    size_t i, o = 0;
+    int n;
+
+    out[0] = '\0';
+    for (i = 0; i < l->n && o < outlen; i++) {
+        n = snprintf(out + o, outlen - o, "%s%s", i ? ", " : "", l->v[i]);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
+    if (l->more && o < outlen)
+        snprintf(out + o, outlen - o, " (+%lu more)", l->more);
+    return out;
+}
+
+/* is_refusal - an outcome that is not a delivery */
+static int is_refusal(const struct au_outcome *o)
+{
+    return strcmp(o->status, "sent") != 0;
+}
+
+/* advice - the fix for an outcome, or NULL */
+static const char *advice(const struct au_sender *s, const struct au_outcome *o, char *out,
+                          size_t outlen)
+{
+    const char *from = pick(&s->froms, o->from);
+
+    if (!is_refusal(o))
+        return NULL;
+    if (!*from)
+        from = s->addr;
+    return maillog_advice(o->dsn, o->reply, from, pick(&s->mailboxes, o->mailbox), out, outlen)
+               ? out
+               : NULL;
+}
+
+/* --- table ---------------------------------------------------------------------------- */
+
+static void print_table(struct au_report *r)
+{
+    char a[40], b[40], list[1024], adv[1024];
+    size_t i, j;
+
+    au_time(r->first, a, sizeof(a));
+    au_time(r->last, b, sizeof(b));
+    printf("sendas audit: %lu records from %s to %s; %lu mail log lines, %lu delivery lines "
+           "matched\n\n",
+           r->records, a, b, r->maillog_lines, r->matched);
+    printf("%-36s %8s %8s %9s %8s %6s  %-20s  %-20s  %s\n", "sender", "messages", "kept",
+           "rewritten", "refused", "rcpts", "first seen", "last seen", "clients");
+    for (i = 0; i < r->nsenders; i++) {
+        const struct au_sender *s = r->sorted[i];
+
+        au_time(s->first, a, sizeof(a));
+        au_time(s->last, b, sizeof(b));
+        printf("%-36s %8lu %8lu %9lu %8lu %6llu  %-20s  %-20s  %s\n", name(s), s->msgs, s->kept,
+               s->rewritten, s->refused, s->rcpts, a, b, joined(&s->clients, list, sizeof(list)));
+    }
+    printf("\nRefused here\n");
+    for (i = 0; i < r->nsenders; i++) {
+        const struct au_sender *s = r->sorted[i];
+
+        for (j = 0; j < s->refusals.n; j++)
+            printf("  %-36s %6lu  %s\n", name(s), s->refusals.count[j], s->refusals.v[j]);
+    }
+    printf("\nExchange Online's answers (from the mail log)\n");
+    for (i = 0; i < r->nsenders; i++) {
+        const struct au_sender *s = r->sorted[i];
+
+        for (j = 0; j < s->nout; j++) {
+            const struct au_outcome *o = &s->out[j];
+
+            printf("  %-36s %6lu  %-8s %-8s from=%s mailbox=%s: %s\n", name(s), o->count,
+                   o->status, o->dsn, pick(&s->froms, o->from), pick(&s->mailboxes, o->mailbox),
+                   o->reply);
+            if (advice(s, o, adv, sizeof(adv)))
+                printf("  %-36s         advice: %s\n", "", adv);
+        }
+    }
+}
+
+/* --- CSV ------------------------------------------------------------------------------ */
+
+/* csv - one field, quoted when it must be */
+static void csv(const char *v, int last)
+{
+    if (strpbrk(v, ",\"\r\n")) {
+        putchar('"');
+        for (; *v; v++) {
+            if (*v == '"')
+                putchar('"');
+            putchar(*v);
+        }
+        putchar('"');
+    } else {
+        fputs(v, stdout);
+    }
+    putchar(last ? '\n' : ',');
+}
+
+static void print_csv(struct au_report *r)
+{
+    char a[40], b[40], list[1024], num[200], adv[1024];
+    size_t i, j;
+
+    puts("sender,messages,kept,rewritten,refused_here,recipients,bytes,first_seen,last_seen,"
+         "clients,refused_here_why,exo_status,exo_dsn,exo_count,exo_reply,advice");
+    for (i = 0; i < r->nsenders; i++) {
+        const struct au_sender *s = r->sorted[i];
+        size_t rows = s->nout ? s->nout : 1;
+
+        au_time(s->first, a, sizeof(a));
+        au_time(s->last, b, sizeof(b));
+        for (j = 0; j < rows; j++) { /* one row per upstream answer, sender figures repeated */
+            const struct au_outcome *o = s->nout ? &s->out[j] : NULL;
+
+            csv(name(s), 0);
+            snprintf(num, sizeof(num), "%lu,%lu,%lu,%lu,%llu,%llu", s->msgs, s->kept,
+                     s->rewritten, s->refused, s->rcpts, s->bytes);
+            fputs(num, stdout);
+            putchar(',');
+            csv(a, 0);
+            csv(b, 0);
+            csv(joined(&s->clients, list, sizeof(list)), 0);
+            csv(joined(&s->refusals, list, sizeof(list)), 0);
+            csv(o ? o->status : "", 0);
+            csv(o ? o->dsn : "", 0);
+            snprintf(num, sizeof(num), "%lu", o ? o->count : 0);
+            csv(o ? num : "", 0);
+            csv(o ? o->reply : "", 0);
+            csv(o && advice(s, o, adv, sizeof(adv)) ? adv : "", 1);
+        }
+    }
+}
+
+/* --- JSON ----------------------------------------------------------------------------- */
+
+/* jlist - a list as a JSON array of {value, count} */
+static struct json_object *jlist(const struct au_list *l, const char *key)
+{
+    struct json_object *arr = json_object_new_array();
+    size_t i;
+
+    for (i = 0; i < l->n; i++) {
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, key, json_object_new_string(l->v[i]));
+        json_object_object_add(o, "count", json_object_new_int64((int64_t)l->count[i]));
+        json_object_array_add(arr, o);
+    }
+    return arr;
+}
+
+static int print_json(struct au_report *r)
+{
+    struct json_object *top = json_object_new_object(), *senders = json_object_new_array(),
+                       *hours = json_object_new_array();
+    char a[40], adv[1024];
+    size_t i, j;
+    int rc;
+
+    au_time(r->first, a, sizeof(a));
+    json_object_object_add(top, "first", json_object_new_string(a));
+    au_time(r->last, a, sizeof(a));
+    json_object_object_add(top, "last", json_object_new_string(a));
+    json_object_object_add(top, "records", json_object_new_int64((int64_t)r->records));
+    json_object_object_add(top, "maillog_lines", json_object_new_int64((int64_t)r->maillog_lines));
+    json_object_object_add(top, "matched", json_object_new_int64((int64_t)r->matched));
+    for (i = 0; i < r->nsenders; i++) {
+        const struct au_sender *s = r->sorted[i];
+        struct json_object *o = json_object_new_object(), *outs = json_object_new_array();
+
+        json_object_object_add(o, "sender", json_object_new_string(s->addr));
+        json_object_object_add(o, "messages", json_object_new_int64((int64_t)s->msgs));
+        json_object_object_add(o, "kept", json_object_new_int64((int64_t)s->kept));
+        json_object_object_add(o, "rewritten", json_object_new_int64((int64_t)s->rewritten));
+        json_object_object_add(o, "refused_here", json_object_new_int64((int64_t)s->refused));
+        json_object_object_add(o, "recipients", json_object_new_int64((int64_t)s->rcpts));
+        json_object_object_add(o, "bytes", json_object_new_int64((int64_t)s->bytes));
+        au_time(s->first, a, sizeof(a));
+        json_object_object_add(o, "first_seen", json_object_new_string(a));
+        au_time(s->last, a, sizeof(a));
+        json_object_object_add(o, "last_seen", json_object_new_string(a));
+        json_object_object_add(o, "clients", jlist(&s->clients, "address"));
+        json_object_object_add(o, "froms", jlist(&s->froms, "from"));
+        json_object_object_add(o, "mailboxes", jlist(&s->mailboxes, "mailbox"));
+        json_object_object_add(o, "refusals", jlist(&s->refusals, "reason"));
+        for (j = 0; j < s->nout; j++) {
+            const struct au_outcome *u = &s->out[j];
+            struct json_object *jo = json_object_new_object();
+
+            json_object_object_add(jo, "status", json_object_new_string(u->status));
+            json_object_object_add(jo, "dsn", json_object_new_string(u->dsn));
+            json_object_object_add(jo, "code", json_object_new_string(u->code));
+            json_object_object_add(jo, "from", json_object_new_string(pick(&s->froms, u->from)));
+            json_object_object_add(jo, "mailbox",
+                                   json_object_new_string(pick(&s->mailboxes, u->mailbox)));
+            json_object_object_add(jo, "count", json_object_new_int64((int64_t)u->count));
+            json_object_object_add(jo, "reply", json_object_new_string(u->reply));
+            if (advice(s, u, adv, sizeof(adv)))
+                json_object_object_add(jo, "advice", json_object_new_string(adv));
+            json_object_array_add(outs, jo);
+        }
+        json_object_object_add(o, "upstream", outs);
+        json_object_array_add(senders, o);
+    }
+    json_object_object_add(top, "senders", senders);
+    for (i = 0; i < r->nhours; i++) {
+        struct json_object *h = json_object_new_object();
+
+        au_time((r->hour0 + (int64_t)i) * 3600000000LL, a, sizeof(a));
+        json_object_object_add(h, "hour", json_object_new_string(a));
+        json_object_object_add(h, "kept", json_object_new_int64((int64_t)r->hours[i].kept));
+        json_object_object_add(h, "rewritten",
+                               json_object_new_int64((int64_t)r->hours[i].rewritten));
+        json_object_object_add(h, "refused", json_object_new_int64((int64_t)r->hours[i].refused));
+        json_object_array_add(hours, h);
+    }
+    json_object_object_add(top, "hours", hours);
+    rc = puts(json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY |
+                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(top);
+    return rc < 0 ? -1 : 0;
+}
+
+/* --- HTML ----------------------------------------------------------------------------- */
+
+/* h - HTML-escaped text */
+static void h(const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", stdout); break;
+        case '>': fputs("&gt;", stdout); break;
+        case '&': fputs("&amp;", stdout); break;
+        case '"': fputs("&quot;", stdout); break;
+        default: putchar(*s);
+        }
+    }
+}
+
+/* chart - messages per hour by action as an inline SVG of stacked bars */
+static void chart(const struct au_report *r)
+{
+    unsigned long max = 1;
+    size_t i, n = r->nhours;
+    double bw, W = 800, H = 240, top = 10, base = 200;
+    char a[40];
+
+    for (i = 0; i < n; i++) {
+        unsigned long t = r->hours[i].kept + r->hours[i].rewritten + r->hours[i].refused;
+
+        if (t > max)
+            max = t;
+    }
+    bw = n ? (W - 60) / (double)n : W;
+    printf("<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"messages per hour\">\n", W, H);
+    printf("<line x1=\"50\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#888\"/>\n", base,
+           W - 5, base);
+    printf("<text x=\"45\" y=\"%.0f\" text-anchor=\"end\" font-size=\"12\">%lu</text>\n",
+           top + 10, max);
+    printf("<text x=\"45\" y=\"%.0f\" text-anchor=\"end\" font-size=\"12\">0</text>\n", base);
+    for (i = 0; i < n; i++) {
+        const struct au_hour *hr = &r->hours[i];
+        double x = 55 + (double)i * bw, y = base, w = bw > 2 ? bw - 1 : bw;
+        const unsigned long v[3] = {hr->kept, hr->rewritten, hr->refused};
+        static const char *const col[3] = {"#2e7d32", "#1565c0", "#c62828"};
+        static const char *const what[3] = {"kept", "rewritten", "refused"};
+
+        au_time((r->hour0 + (int64_t)i) * 3600000000LL, a, sizeof(a));
+        for (int k = 0; k < 3; k++) {
+            double bh = (base - top) * (double)v[k] / (double)max;
+
+            if (v[k] == 0)
+                continue;
+            y -= bh;
+            printf("<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\">"
+                   "<title>%s %s: %lu</title></rect>\n",
+                   x, y, w, bh, col[k], a, what[k], v[k]);
+        }
+        if (n <= 12 || i % (n / 6 + 1) == 0)
+            printf("<text x=\"%.2f\" y=\"%.0f\" font-size=\"11\">%.13s</text>\n", x, base + 16, a);
+    }
+    printf("<rect x=\"55\" y=\"%.0f\" width=\"10\" height=\"10\" fill=\"#2e7d32\"/>"
+           "<text x=\"70\" y=\"%.0f\" font-size=\"12\">kept</text>\n"
+           "<rect x=\"130\" y=\"%.0f\" width=\"10\" height=\"10\" fill=\"#1565c0\"/>"
+           "<text x=\"145\" y=\"%.0f\" font-size=\"12\">rewritten</text>\n"
+           "<rect x=\"230\" y=\"%.0f\" width=\"10\" height=\"10\" fill=\"#c62828\"/>"
+           "<text x=\"245\" y=\"%.0f\" font-size=\"12\">refused here</text>\n</svg>\n",
+           H - 18, H - 9, H - 18, H - 9, H - 18, H - 9);
+}
+
+static void print_html(struct au_report *r)
+{
+    char a[40], b[40], list[1024], adv[1024];
+    size_t i, j;
+
+    au_time(r->first, a, sizeof(a));
+    au_time(r->last, b, sizeof(b));
+    puts("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+         "<title>sendas audit</title>\n<style>\n"
+         "body{font-family:system-ui,sans-serif;margin:0.6em;color:#222}\n"
+         "h1{font-size:1.3em}h2{font-size:1.1em;margin-top:1.2em}\n"
+         ".scroll{overflow-x:auto}table{border-collapse:collapse;font-size:0.85em}\n"
+         "th,td{border:1px solid #ccc;padding:0.25em 0.4em;text-align:left;vertical-align:top}\n"
+         "td.n{text-align:right}th{background:#f0f0f0}svg{width:100%;height:auto;max-width:800px}\n"
+         ".advice{color:#8a4b00}\n</style></head><body>");
+    printf("<h1>sendas audit</h1>\n<p>%lu records from %s to %s; %lu mail log lines, %lu delivery "
+           "lines matched.</p>\n<h2>Messages per hour</h2>\n",
+           r->records, a, b, r->maillog_lines, r->matched);
+    chart(r);
+    puts("<h2>Senders</h2>\n<div class=\"scroll\"><table id=\"senders\"><tr><th>sender</th>"
+         "<th>messages</th><th>kept</th><th>rewritten</th><th>refused here</th>"
+         "<th>recipients</th><th>first seen</th><th>last seen</th><th>clients</th></tr>");
+    for (i = 0; i < r->nsenders; i++) {
+        const struct au_sender *s = r->sorted[i];
+
+        au_time(s->first, a, sizeof(a));
+        au_time(s->last, b, sizeof(b));
+        printf("<tr class=\"sender\"><td>");
+        h(name(s));
+        printf("</td><td class=\"n\">%lu</td><td class=\"n\">%lu</td><td class=\"n\">%lu</td>"
+               "<td class=\"n\">%lu</td><td class=\"n\">%llu</td><td>%s</td><td>%s</td><td>",
+               s->msgs, s->kept, s->rewritten, s->refused, s->rcpts, a, b);
+        h(joined(&s->clients, list, sizeof(list)));
+        puts("</td></tr>");
+    }
+    puts("</table></div>\n<h2>Refused here</h2>\n<div class=\"scroll\"><table id=\"refused\">"
+         "<tr><th>sender</th><th>count</th><th>why</th></tr>");
+    for (i = 0; i < r->nsenders; i++) {
+        const struct au_sender *s = r->sorted[i];
+
+        for (j = 0; j < s->refusals.n; j++) {
+            printf("<tr><td>");
+            h(name(s));
+            printf("</td><td class=\"n\">%lu</td><td>", s->refusals.count[j]);
+            h(s->refusals.v[j]);
+            puts("</td></tr>");
+        }
+    }
+    puts("</table></div>\n<h2>Exchange Online's answers</h2>\n<div class=\"scroll\">"
+         "<table id=\"upstream\"><tr><th>sender</th><th>From / mailbox</th><th>status</th>"
+         "<th>code</th><th>count</th><th>reply and advice</th></tr>");
+    for (i = 0; i < r->nsenders; i++) {
+        const struct au_sender *s = r->sorted[i];
+
+        for (j = 0; j < s->nout; j++) {
+            const struct au_outcome *o = &s->out[j];
+
+            printf("<tr><td>");
+            h(name(s));
+            printf("</td><td>");
+            h(pick(&s->froms, o->from));
+            printf("<br>");
+            h(pick(&s->mailboxes, o->mailbox));
+            printf("</td><td>");
+            h(o->status);
+            printf("</td><td>");
+            h(o->dsn);
+            printf("</td><td class=\"n\">%lu</td><td>", o->count);
+            h(o->reply);
+            if (advice(s, o, adv, sizeof(adv))) {
+                printf("<div class=\"advice\">");
+                h(adv);
+                printf("</div>");
+            }
+            puts("</td></tr>");
+        }
+    }
+    puts("</table></div>\n</body></html>");
+}
+
+/* au_print - the report in the chosen format */
+int au_print(struct au_report *r, const char *format)
+{
+    if (strcmp(format, "json") == 0)
+        return print_json(r);
+    if (strcmp(format, "csv") == 0)
+        print_csv(r);
+    else if (strcmp(format, "html") == 0)
+        print_html(r);
+    else
+        print_table(r);
+    return ferror(stdout) ? -1 : 0;
+}

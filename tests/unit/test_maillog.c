@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of maillog (Postfix mail log lines for `sendasctl audit`): real
+ * lines of Postfix 3.7 in both timestamp forms, table-driven, and the advice
+ * for each Exchange Online refusal code.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "maillog.h"
+
+#define T0 1795842721000000LL /* 2026-11-28T05:12:01Z */
+
+static const struct {
+    const char *name, *line;
+    enum maillog_kind kind;
+    long long time_us;
+    const char *qid, *service, *to, *dsn, *status, *code, *reply_has;
+} cases[] = {
+    {"maillog_file bounce 5.7.60",
+     "Nov 28 05:12:01 relay01 postfix/smtp[123]: 3CFD4A744D0: to=<ops@contoso.com>, "
+     "relay=smtp.office365.com[52.97.1.2]:587, delay=1.2, delays=0.01/0/0.5/0.7, dsn=5.7.60, "
+     "status=bounced (host smtp.office365.com[52.97.1.2] said: 550 5.7.60 SMTP; Client does not "
+     "have permissions to send as this sender (in reply to end of DATA command))",
+     MAILLOG_STATUS, T0, "3CFD4A744D0", "smtp", "ops@contoso.com", "5.7.60", "bounced", "550",
+     "550 5.7.60 SMTP; Client does not have permissions"},
+    {"rfc 3339 sent through the exo transport",
+     "2026-11-28T05:12:01.123456+00:00 relay01 postfix/exo[4711]: 2EF55A744CB: "
+     "to=<user@contoso.com>, relay=localhost[127.0.0.1]:40123, delay=0.4, "
+     "delays=0.1/0/0.2/0.1, dsn=2.6.0, status=sent (250 2.6.0 Queued mail for delivery)",
+     MAILLOG_STATUS, T0 + 123456, "2EF55A744CB", "exo", "user@contoso.com", "2.6.0", "sent",
+     "250", "Queued mail for delivery"},
+    {"rfc 3339 with an offset",
+     "2026-11-28T06:12:01+01:00 relay01 postfix/smtp[1]: ABCDE12345: to=<a@b.c>, "
+     "relay=x[1.2.3.4]:587, delay=1, delays=0/0/0/1, dsn=4.3.2, status=deferred (host x[1.2.3.4] "
+     "said: 432 4.3.2 Concurrent connections limit exceeded. (in reply to MAIL FROM command))",
+     MAILLOG_STATUS, T0, "ABCDE12345", "smtp", "a@b.c", "4.3.2", "deferred", "432",
+     "Concurrent connections"},
+    {"single-digit day padded",
+     "Nov  8 05:12:01 relay01 postfix/smtp[1]: ABCDE12345: to=<a@b.c>, relay=none, delay=0, "
+     "delays=0/0/0/0, dsn=4.4.1, status=deferred (connect to x[1.2.3.4]:587: Connection refused)",
+     MAILLOG_STATUS, T0 - 20LL * 86400 * 1000000, "ABCDE12345", "smtp", "a@b.c", "4.4.1",
+     "deferred", "", "Connection refused"},
+    {"long queue id, orig_to, instance name",
+     "Nov 28 05:12:01 relay01 postfix-exo/smtp[99]: 4Xk2Qz1Bq8zKJd: to=<ops@contoso.com>, "
+     "orig_to=<ops>, relay=smtp.office365.com[52.97.1.2]:587, delay=2, delays=0/0/1/1, "
+     "dsn=5.2.252, status=bounced (host smtp.office365.com[52.97.1.2] said: 554 5.2.252 "
+     "SendAsDenied; relay@contoso.com not allowed to send as a@b.c (in reply to end of DATA "
+     "command))",
+     MAILLOG_STATUS, T0, "4Xk2Qz1Bq8zKJd", "smtp", "ops@contoso.com", "5.2.252", "bounced",
+     "554", "SendAsDenied"},
+    {"auth failure before MAIL",
+     "Nov 28 05:12:01 relay01 postfix/smtp[7]: 0A1B2C3D4E: to=<a@b.c>, relay=x[1.1.1.1]:587, "
+     "delay=1, delays=0/0/1/0, dsn=5.7.139, status=bounced (SASL authentication failed; server "
+     "x[1.1.1.1] said: 535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is "
+     "disabled for the Tenant.)",
+     MAILLOG_STATUS, T0, "0A1B2C3D4E", "smtp", "a@b.c", "5.7.139", "bounced", "535",
+     "SmtpClientAuthentication is disabled"},
+    {"removed", "Nov 28 05:12:01 relay01 postfix/qmgr[55]: 3CFD4A744D0: removed",
+     MAILLOG_REMOVED, T0, "3CFD4A744D0", "qmgr", "", "", "", "", NULL},
+    {"qmgr from line is not a status",
+     "Nov 28 05:12:01 relay01 postfix/qmgr[55]: 3CFD4A744D0: from=<relay@contoso.com>, "
+     "size=512, nrcpt=1 (queue active)",
+     MAILLOG_OTHER, T0, "3CFD4A744D0", "qmgr", "", "", "", "", NULL},
+    {"smtpd connect has no queue id",
+     "Nov 28 05:12:01 relay01 postfix/smtpd[1]: connect from localhost[127.0.0.1]",
+     MAILLOG_OTHER, T0, "", "smtpd", "", "", "", "", NULL},
+    {"not postfix", "Nov 28 05:12:01 relay01 sendas-milter[2917]: 3CFD4A744D0: to=<a@b.c>, "
+     "status=sent (x)", MAILLOG_OTHER, T0, "", "", "", "", "", "", NULL},
+    {"garbage", "this is not a log line", MAILLOG_OTHER, 0, "", "", "", "", "", "", NULL},
+    {"empty", "", MAILLOG_OTHER, 0, "", "", "", "", "", "", NULL},
+    {"bad month", "Foo 28 05:12:01 h postfix/smtp[1]: ABCDE: removed", MAILLOG_OTHER, 0, "", "",
+     "", "", "", "", NULL},
+    {"truncated status line",
+     "Nov 28 05:12:01 relay01 postfix/smtp[1]: ABCDE12345: to=<a@b.c>, relay=x, dsn=5.7.60, stat",
+     MAILLOG_OTHER, T0, "ABCDE12345", "smtp", "", "", "", "", NULL},
+};
+
+START_TEST(test_cases)
+{
+    struct maillog_ent e;
+    const char *line = cases[_i].line;
+    enum maillog_kind k = maillog_parse(line, strlen(line), 2026, &e);
+
+    ck_assert_msg(k == cases[_i].kind, "%s: kind %d", cases[_i].name, k);
+    ck_assert_msg(e.time_us == cases[_i].time_us, "%s: time %lld", cases[_i].name,
+                  (long long)e.time_us);
+    ck_assert_str_eq(e.queue_id, cases[_i].qid);
+    ck_assert_str_eq(e.service, cases[_i].service);
+    ck_assert_str_eq(e.to, cases[_i].to);
+    ck_assert_str_eq(e.dsn, cases[_i].dsn);
+    ck_assert_str_eq(e.status, cases[_i].status);
+    ck_assert_str_eq(e.code, cases[_i].code);
+    if (cases[_i].reply_has)
+        ck_assert_msg(strstr(e.reply, cases[_i].reply_has) != NULL, "%s: reply \"%s\"",
+                      cases[_i].name, e.reply);
+}
+END_TEST
+
+/* the line need not be NUL-terminated: parse a prefix of a longer buffer */
+START_TEST(test_not_nul_terminated)
+{
+    static const char text[] = "Nov 28 05:12:01 h postfix/qmgr[5]: ABCDE12345: removedXXXX";
+    struct maillog_ent e;
+
+    ck_assert_int_eq(maillog_parse(text, sizeof(text) - 1 - 4, 2026, &e), MAILLOG_REMOVED);
+    ck_assert_int_eq(maillog_parse(text, sizeof(text) - 1, 2026, &e), MAILLOG_OTHER);
+}
+END_TEST
+
+/* fields are cut, never overrun */
+START_TEST(test_caps)
+{
+    char line[4096];
+    struct maillog_ent e;
+    size_t n;
+
+    n = (size_t)snprintf(line, sizeof(line),
+                         "Nov 28 05:12:01 h postfix/smtp[1]: ABCDE12345: to=<%0600d@b.c>, "
+                         "relay=x, dsn=5.7.600000000000000000, status=bounced (%01000d)",
+                         1, 2);
+    ck_assert_int_eq(maillog_parse(line, n, 2026, &e), MAILLOG_STATUS);
+    ck_assert_uint_eq(strlen(e.to), MAILLOG_ADDR - 1);
+    ck_assert_uint_eq(strlen(e.dsn), sizeof(e.dsn) - 1);
+    ck_assert_uint_eq(strlen(e.reply), MAILLOG_TEXT - 1);
+}
+END_TEST
+
+static const struct {
+    const char *dsn, *reply, *has;
+} advice[] = {
+    {"5.7.60", "550 5.7.60 SMTP; Client does not have permissions to send as this sender",
+     "Add-RecipientPermission -Identity a@b.c -Trustee relay@contoso.com -AccessRights SendAs"},
+    {"5.7.60", "", "mailbox relay@contoso.com sendas a@b.c"},
+    {"5.2.252", "554 5.2.252 SendAsDenied", "Add-RecipientPermission"},
+    {"5.2.0", "554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException", "SendAs"},
+    {"5.2.0", "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException",
+     "limit_recipients_per_day"},
+    {"5.7.139", "535 5.7.139 Authentication unsuccessful", "SmtpClientAuthenticationDisabled $false"},
+    {"5.7.57", "530 5.7.57 Client not authenticated", "smtp_sasl_password_maps"},
+    {"4.3.2", "432 4.3.2 Concurrent connections limit exceeded", "maxproc 3"},
+    {"5.7.3", "535 5.7.3 Authentication unsuccessful", "sasl_passwd"},
+    {"5.1.8", "550 5.1.8 Bad outbound sender", "Restricted entities"},
+};
+
+START_TEST(test_advice)
+{
+    char out[1024];
+
+    ck_assert_int_eq(maillog_advice(advice[_i].dsn, advice[_i].reply, "a@b.c",
+                                    "relay@contoso.com", out, sizeof(out)),
+                     1);
+    ck_assert_msg(strstr(out, advice[_i].has) != NULL, "%s: %s", advice[_i].dsn, out);
+}
+END_TEST
+
+START_TEST(test_no_advice)
+{
+    char out[64];
+
+    ck_assert_int_eq(maillog_advice("2.6.0", "250 2.6.0 Queued", "a", "b", out, sizeof(out)), 0);
+    ck_assert_int_eq(maillog_advice("5.2.0", "554 5.2.0 other", "a", "b", out, sizeof(out)), 0);
+    ck_assert_int_eq(maillog_advice(NULL, NULL, NULL, NULL, out, sizeof(out)), 0);
+    /* a short buffer still gets a terminated (cut) line */
+    ck_assert_int_eq(maillog_advice("4.3.2", "", NULL, NULL, out, 16), 1);
+    ck_assert_uint_eq(strlen(out), 15);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("maillog");
+    TCase *tc = tcase_create("maillog");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
+    tcase_add_test(tc, test_not_nul_terminated);
+    tcase_add_test(tc, test_caps);
+    tcase_add_loop_test(tc, test_advice, 0, sizeof(advice) / sizeof(advice[0]));
+    tcase_add_test(tc, test_no_advice);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
