@@ -431,6 +431,46 @@ static void on_maillog(struct au_report *r, struct qtab *q, const struct maillog
     }
 }
 
+/* list_free - the list's strings */
+static void list_free(struct au_list *l)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++)
+        free(l->v[i]);
+}
+
+/* report_free - everything the report and the queue id table hold */
+static void report_free(struct au_report *r, struct qtab *q)
+{
+    struct au_sender *s;
+    struct qent *e;
+    size_t i, j;
+
+    for (i = 0; i < r->tabsize; i++)
+        while ((s = r->tab[i]) != NULL) {
+            r->tab[i] = s->next;
+            list_free(&s->clients);
+            list_free(&s->froms);
+            list_free(&s->mailboxes);
+            list_free(&s->refusals);
+            for (j = 0; j < s->nout; j++)
+                free(s->out[j].reply);
+            free(s->addr);
+            free(s);
+        }
+    free(r->tab);
+    free(r->sorted);
+    free(r->hours);
+    for (i = 0; i < q->size; i++)
+        while ((e = q->b[i]) != NULL) {
+            q->b[i] = e->next;
+            free(e->pending);
+            free(e);
+        }
+    free(q->b);
+}
+
 /* --- reading -------------------------------------------------------------------------- */
 
 /* read_line - the next line of gz into buf; its length, or -1 at the end; overlong lines are cut */
@@ -695,10 +735,14 @@ int cmd_audit(const char *conf_path, int argc, char **argv)
     }
     audit_reader_free(reader);
     if (au_sort(&r) < 0)
-        return 1;
-    rc = au_print(&r, format) < 0 ? 1 : 0;
+        rc = 1;
+    else
+        rc = au_print(&r, format) < 0 ? 1 : 0;
     if (fflush(stdout) != 0)
         rc = 1;
+    report_free(&r, &q);
+    free(au.paths);
+    free(ml.paths);
     conf_free(c);
     return rc;
 }
