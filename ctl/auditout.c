@@ -301,7 +301,7 @@ static void chart(const struct au_report *r)
 {
     unsigned long max = 1;
     size_t i, n = r->nhours;
-    double bw, W = 800, H = 240, top = 10, base = 200;
+    double bw, W = 800, H = 300, top = 14, base = 236, left = 70;
     char a[40];
 
     for (i = 0; i < n; i++) {
@@ -310,16 +310,20 @@ static void chart(const struct au_report *r)
         if (t > max)
             max = t;
     }
-    bw = n ? (W - 60) / (double)n : W;
+    /* font sizes in viewBox units: the chart is scaled to about half on a phone */
+    bw = n ? (W - left - 5) / (double)n : W;
+    if (bw > 60)
+        bw = 60; /* a few hours: bars, not a block */
     printf("<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"messages per hour\">\n", W, H);
-    printf("<line x1=\"50\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#888\"/>\n", base,
-           W - 5, base);
-    printf("<text x=\"45\" y=\"%.0f\" text-anchor=\"end\" font-size=\"12\">%lu</text>\n",
-           top + 10, max);
-    printf("<text x=\"45\" y=\"%.0f\" text-anchor=\"end\" font-size=\"12\">0</text>\n", base);
+    printf("<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#888\"/>\n", left - 5,
+           base, W - 5, base);
+    printf("<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\" font-size=\"22\">%lu</text>\n",
+           left - 10, top + 16, max);
+    printf("<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\" font-size=\"22\">0</text>\n",
+           left - 10, base);
     for (i = 0; i < n; i++) {
         const struct au_hour *hr = &r->hours[i];
-        double x = 55 + (double)i * bw, y = base, w = bw > 2 ? bw - 1 : bw;
+        double x = left + (double)i * bw, y = base, w = bw > 2 ? bw - 1 : bw;
         const unsigned long v[3] = {hr->kept, hr->rewritten, hr->refused};
         static const char *const col[3] = {"#2e7d32", "#1565c0", "#c62828"};
         static const char *const what[3] = {"kept", "rewritten", "refused"};
@@ -335,16 +339,16 @@ static void chart(const struct au_report *r)
                    "<title>%s %s: %lu</title></rect>\n",
                    x, y, w, bh, col[k], a, what[k], v[k]);
         }
-        if (n <= 12 || i % (n / 6 + 1) == 0)
-            printf("<text x=\"%.2f\" y=\"%.0f\" font-size=\"11\">%.13s</text>\n", x, base + 16, a);
+        if (i % (n / 4 + 1) == 0) /* "2026-11-28T05": a few, so that they do not overlap */
+            printf("<text x=\"%.2f\" y=\"%.0f\" font-size=\"20\">%.13s</text>\n", x, base + 24, a);
     }
-    printf("<rect x=\"55\" y=\"%.0f\" width=\"10\" height=\"10\" fill=\"#2e7d32\"/>"
-           "<text x=\"70\" y=\"%.0f\" font-size=\"12\">kept</text>\n"
-           "<rect x=\"130\" y=\"%.0f\" width=\"10\" height=\"10\" fill=\"#1565c0\"/>"
-           "<text x=\"145\" y=\"%.0f\" font-size=\"12\">rewritten</text>\n"
-           "<rect x=\"230\" y=\"%.0f\" width=\"10\" height=\"10\" fill=\"#c62828\"/>"
-           "<text x=\"245\" y=\"%.0f\" font-size=\"12\">refused here</text>\n</svg>\n",
-           H - 18, H - 9, H - 18, H - 9, H - 18, H - 9);
+    printf("<rect x=\"70\" y=\"%.0f\" width=\"18\" height=\"18\" fill=\"#2e7d32\"/>"
+           "<text x=\"94\" y=\"%.0f\" font-size=\"22\">kept</text>\n"
+           "<rect x=\"200\" y=\"%.0f\" width=\"18\" height=\"18\" fill=\"#1565c0\"/>"
+           "<text x=\"224\" y=\"%.0f\" font-size=\"22\">rewritten</text>\n"
+           "<rect x=\"380\" y=\"%.0f\" width=\"18\" height=\"18\" fill=\"#c62828\"/>"
+           "<text x=\"404\" y=\"%.0f\" font-size=\"22\">refused here</text>\n</svg>\n",
+           H - 26, H - 10, H - 26, H - 10, H - 26, H - 10);
 }
 
 static void print_html(struct au_report *r)

@@ -20,6 +20,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -90,17 +91,41 @@ def main():
                 stack.submit_smtp(message(sender, frm, n), sender, ["ops@contoso.com"])
         stack.pf.wait_queue_empty(90)
         time.sleep(1)
+
+        # logrotate: rename, SIGHUP both daemons, the next records go to a new file
+        rotated = audit_log + ".1"
+        os.rename(audit_log, rotated)
+        for proc in (stack.milter, stack.policyd):
+            proc.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        n += 1
+        sender, frm, _ = MIX[0]
+        stack.submit_smtp(message(sender, frm, n), sender, ["ops@contoso.com"])
+        stack.pf.wait_queue_empty(90)
+        time.sleep(1)
+        try:
+            with open(audit_log, encoding="utf-8") as f:
+                fresh = [json.loads(ln) for ln in f]
+        except OSError as e:
+            fresh = [repr(e)]
+        check("SIGHUP reopens the audit log: the message after rotation is in the new file",
+              {r.get("component") for r in fresh if isinstance(r, dict)}
+              == {"sendas-milter", "sendas-policyd"}
+              and all(r.get("message_id") in (None, f"<audit-{n}@test.invalid>")
+                      for r in fresh), fresh)
         maillog = stack.pf.maillog_path
 
         def audit(fmt):
-            p = subprocess.run([ctl, "audit", "--log", audit_log, "--maillog", maillog,
-                                "--format", fmt], capture_output=True, text=True, timeout=60)
+            # the rotated file is given last: files are read oldest first whatever the order
+            p = subprocess.run([ctl, "audit", "--log", audit_log, "--log", rotated,
+                                "--maillog", maillog, "--format", fmt],
+                               capture_output=True, text=True, timeout=60)
             if p.returncode != 0:
                 raise RuntimeError(f"sendasctl audit --format {fmt}: {p.returncode} {p.stderr}")
             return p.stdout
 
         # every audit line is whole JSON (milter and policyd wrote the same file)
-        with open(audit_log, encoding="utf-8") as f:
+        with open(rotated, encoding="utf-8") as f:
             lines = f.read().splitlines()
         bad = [ln for ln in lines if not ln.startswith("{") or not json.loads(ln)]
         comps = {json.loads(ln).get("component") for ln in lines}
@@ -118,8 +143,9 @@ def main():
                 check(f"{sender} in the report", False, list(senders))
                 continue
             if want == "rewritten":
-                check(f"{sender}: rewritten 2, delivered",
-                      s["rewritten"] == 2 and any(u["status"] == "sent" for u in s["upstream"]),
+                extra = 1 if sender == MIX[0][0] else 0  # the message after rotation
+                check(f"{sender}: rewritten {2 + extra}, delivered",
+                      s["rewritten"] == 2 + extra and any(u["status"] == "sent" for u in s["upstream"]),
                       s)
             elif want == "kept":
                 # From kept; the envelope still moves to the mailbox, so the engine calls it
