@@ -16,6 +16,7 @@
 
 static int log_fg;
 static int log_dbg;
+static int log_syslog = 1;
 static const char *log_ident = "sendas";
 
 /* stderr_is_journal - stderr is systemd's journal stream ($JOURNAL_STREAM = "dev:ino") */
@@ -35,7 +36,14 @@ void log_init(const char *ident, int foreground)
     log_ident = ident;
     /* under systemd, syslog already reaches the journal: a copy on stderr would double it */
     log_fg = foreground && !stderr_is_journal();
-    openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+    /*
+     * Without a syslog socket glibc retries the connect on every call, a
+     * cost per message for lines that go nowhere; in the foreground the
+     * stderr copy is then the log (tests, containers).
+     */
+    log_syslog = !(log_fg && access("/dev/log", W_OK) != 0);
+    if (log_syslog)
+        openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
 /* log_set_debug - toggle debug output */
@@ -55,7 +63,8 @@ static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
         return;
     if ((size_t)n >= sizeof(line)) /* mark truncation instead of failing */
         line[sizeof(line) - 4] = line[sizeof(line) - 3] = line[sizeof(line) - 2] = '.';
-    syslog(prio, "%s%s", tag, line);
+    if (log_syslog)
+        syslog(prio, "%s%s", tag, line);
     if (log_fg) {
         char out[2200];
         int m = snprintf(out, sizeof(out), "%s[%ld]: %s%s\n", log_ident, (long)getpid(), tag, line);
