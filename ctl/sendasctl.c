@@ -36,6 +36,7 @@
 #include "quota.h"
 #include "rewrite.h"
 #include "store.h"
+#include "token.h"
 
 #define EXIT_REFUSED 3
 
@@ -160,7 +161,7 @@ static int cmd_test(const char *conf_path, int argc, char **argv)
     if (p.route)
         printf(" (%s line %d)", c->path, p.route->line);
     printf("\nmailbox:      %s\n", p.mailbox ? p.mailbox->address : "-");
-    printf("action:       %s\n", rw_action_name(p.action));
+    printf("action:       %s\n", rw_plan_outcome(&p));
     printf("reason:       %s\n", p.reason);
     if (p.action == RW_REJECT || p.action == RW_TEMPFAIL)
         printf("reply:        %s %s %s\n", p.rcode, p.xcode, p.text);
@@ -452,6 +453,9 @@ static void usage(FILE *f)
             "        [--format table|json|csv|html]\n"
             "       per sender: what sendas decided (audit log) and what Exchange Online\n"
             "       answered (Postfix's mail log, rotated and .gz files too), with advice\n"
+            "  token [--fetch] [MAILBOX]\n"
+            "       each mailbox's OAuth token (sendas-tokend): expires in, last refresh, last\n"
+            "       error; --fetch asks for one token and shows Microsoft's answer\n"
             "default configuration: %s\n",
             SENDAS_CONF);
 }
@@ -475,6 +479,8 @@ int main(int argc, char **argv)
         return cmd_test(conf_path, argc - i, argv + i);
     if (strcmp(argv[i], "quota") == 0)
         return cmd_quota(conf_path, argc - i, argv + i);
+    if (strcmp(argv[i], "token") == 0)
+        return cmd_token(conf_path, argc - i, argv + i);
     if (strcmp(argv[i], "audit") == 0)
         return cmd_audit(conf_path, argc - i, argv + i);
     if (strcmp(argv[i], "postfix-config") == 0)

@@ -236,7 +236,7 @@ static void audit(struct ctx *x, const char *qid, const struct rw_plan *p)
     r.env_from = p->orig_env ? p->orig_env : strip_angle(x->env_sender, env, sizeof(env));
     r.header_from = p->orig_from;
     r.mailbox = p->mailbox ? p->mailbox->address : NULL;
-    r.action = rw_action_name(p->action);
+    r.action = rw_plan_outcome(p);
     r.rule = p->route ? p->route->text : NULL;
     r.reason = p->reason;
     r.message_id = x->message_id;
@@ -408,7 +408,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
              qid, x->client_name, x->client_addr, x->non_smtp ? " source=local" : "",
              x->sasl_login ? " sasl=" : "", x->sasl_login ? x->sasl_login : "",
              plan.orig_env ? plan.orig_env : "", plan.orig_from ? plan.orig_from : "",
-             plan.mailbox ? plan.mailbox->address : "-", rw_action_name(plan.action),
+             plan.mailbox ? plan.mailbox->address : "-", rw_plan_outcome(&plan),
              plan.route ? plan.route->text : "-", plan.reason);
     audit(x, qid, &plan);
     rw_plan_free(&plan);

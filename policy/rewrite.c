@@ -114,6 +114,14 @@ const char *rw_action_name(enum rw_action a)
     return "?";
 }
 
+/* rw_plan_outcome - "kept" unless headers change or the message is refused */
+const char *rw_plan_outcome(const struct rw_plan *p)
+{
+    if (p->action == RW_REWRITE && p->nops == 0)
+        return rw_action_name(RW_KEEP);
+    return rw_action_name(p->action);
+}
+
 /* rw_plan_free - release a plan */
 void rw_plan_free(struct rw_plan *p)
 {

@@ -116,4 +116,11 @@ void rw_plan_free(struct rw_plan *p);
 /* rw_action_name - "kept", "rewritten", "rejected", "tempfailed" */
 const char *rw_action_name(enum rw_action a);
 
+/*
+ * rw_plan_outcome - what logs and audit records call the plan: "kept" also
+ * when only the envelope sender changes (routine: it selects the mailbox's
+ * credentials), so that "rewritten" always means the headers changed.
+ */
+const char *rw_plan_outcome(const struct rw_plan *p);
+
 #endif
