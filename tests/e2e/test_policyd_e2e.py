@@ -38,6 +38,7 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from pfinstance import PostfixInstance  # noqa: E402
+from stack import free_port, wait_port  # noqa: E402
 
 SKIP = 77
 
@@ -63,25 +64,6 @@ limit_headroom 50
 def skip(why):
     print(f"SKIP: {why}")
     sys.exit(SKIP)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def message(sender, rcpts, body="test\r\n"):

@@ -79,6 +79,34 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_daemon(argv, log_path, port, timeout=15):
+    """start_daemon - run a sendas daemon in the foreground, its output appended to log_path,
+    and wait until it listens on 127.0.0.1:port; raises with the log tail if it does not."""
+    log = open(log_path, "ab")
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    finally:
+        log.close()
+    if not wait_port(port, proc, timeout):
+        raise RuntimeError(f"{os.path.basename(argv[0])} did not listen on 127.0.0.1:{port}:\n"
+                           + tail(log_path))
+    return proc
+
+
+def stop_process(proc, timeout=10):
+    """stop_process - SIGTERM, SIGKILL after timeout; the exit status, or None without one."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def wait_port(port, proc, timeout=15):
     """wait_port - True once 127.0.0.1:port accepts; False if proc exits or time runs out."""
     deadline = time.monotonic() + timeout
@@ -222,31 +250,14 @@ class Stack:
         listens (its log is appended to milter.log)."""
         if self.milter and self.milter.poll() is None:
             raise RuntimeError("sendas-milter is already running")
-        log = open(self.milter_log, "ab")
-        try:
-            self.milter = subprocess.Popen([self.milter_bin, "-f", "-c", self.conf_path],
-                                           stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        finally:
-            log.close()
-        if not wait_port(self.milter_port, self.milter, timeout):
-            raise RuntimeError(f"sendas-milter did not listen on 127.0.0.1:{self.milter_port}:\n"
-                               + tail(self.milter_log))
+        self.milter = start_daemon([self.milter_bin, "-f", "-c", self.conf_path],
+                                   self.milter_log, self.milter_port, timeout)
         return self.milter
 
     def stop_milter(self, timeout=10):
         """stop_milter - SIGTERM (graceful stop), SIGKILL after timeout; returns the exit
         status, or None when it was not running."""
-        proc = self.milter
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        return proc.returncode
+        return stop_process(self.milter, timeout)
 
     def kill_milter(self, sig=signal.SIGKILL):
         """kill_milter - send sig (default SIGKILL, no chance to clean up) and reap it;
@@ -280,30 +291,13 @@ class Stack:
     def start_policyd(self, timeout=15):
         """start_policyd - run sendas-policyd -f with the same sendas.conf and wait until it
         listens (its log is appended to policyd.log)."""
-        log = open(self.policyd_log, "ab")
-        try:
-            self.policyd = subprocess.Popen([self.policyd_bin, "-f", "-c", self.conf_path],
-                                            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        finally:
-            log.close()
-        if not wait_port(self.policy_port, self.policyd, timeout):
-            raise RuntimeError(f"sendas-policyd did not listen on 127.0.0.1:{self.policy_port}:\n"
-                               + tail(self.policyd_log))
+        self.policyd = start_daemon([self.policyd_bin, "-f", "-c", self.conf_path],
+                                    self.policyd_log, self.policy_port, timeout)
         return self.policyd
 
     def stop_policyd(self, timeout=10):
         """stop_policyd - SIGTERM, SIGKILL after timeout; the exit status or None."""
-        proc = self.policyd
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        return proc.returncode
+        return stop_process(self.policyd, timeout)
 
     # --- Postfix instances --------------------------------------------------------------
 
