@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "conf.h"
 #include "daemon.h"
 #include "jwt.h"
@@ -510,6 +512,7 @@ int main(int argc, char **argv)
     if (once) {
         rc = fetch_once(&s);
         setup_free(&s);
+        curl_global_cleanup();
         return rc;
     }
     if (prepare_token_dir(&s, err, sizeof(err)) < 0 ||
@@ -540,6 +543,7 @@ int main(int argc, char **argv)
         free(ts.token);
     }
     setup_free(&s);
+    curl_global_cleanup();
     log_info("stopped");
     return rc;
 }

@@ -11,6 +11,7 @@ Usage:
                   [--cert FILE --key FILE] [--log FILE]
                   [--strict-envelope | --no-strict-envelope] [--rate-limit N]
                   [--max-connections 3] [--basic-auth-disabled]
+                  [--token-lifetime SECONDS]
 
   PORT 0 picks a free port.  When listening, exactly one line "READY HOST:PORT" goes to stdout
   ("READY [::1]:PORT" for IPv6).  SIGTERM/SIGINT stop it cleanly (exit 0).  Only loopback
@@ -19,9 +20,32 @@ Usage:
   127.0.0.1, ::1).
 
 Mailboxes file: {"mailboxes": {"relay@contoso.com": {"password": "secret1",
-                 "sendas": ["alerts@contoso.com", "@shared.contoso.com"]}}}
+                 "sendas": ["alerts@contoso.com", "@shared.contoso.com"]}},
+                 "tenant": "contoso.onmicrosoft.com",
+                 "apps": {"CLIENT-ID": {"secret": "s3cret", "certificate": "/path/cert.pem",
+                                        "mailboxes": ["relay@contoso.com"]}}}
   A mailbox may always send as itself; "@domain" grants every address at that domain.
-  All comparisons are case-insensitive.
+  All comparisons are case-insensitive.  "apps" (optional) are Entra applications for the
+  token endpoint: a client secret and/or a certificate (PEM) whose key signs client
+  assertions, and the mailboxes the app may sign in as (FullAccess granted).
+
+Token endpoint (Microsoft identity platform, client credentials grant): HTTPS on the same
+  loopback address and certificate, a free port, its base URL written to
+  DIR/token-endpoint before READY; POST /TENANT/oauth2/v2.0/token with grant_type=
+  client_credentials, client_id, scope=https://outlook.office365.com/.default and either
+  client_secret or client_assertion_type=urn:ietf:params:oauth:client-assertion-type:
+  jwt-bearer + client_assertion (RS256, x5t = the certificate's SHA-1 thumbprint, aud = the
+  endpoint URL, iss = sub = client_id, nbf/exp, verified with python3-cryptography).
+  Errors are Microsoft's: 401 invalid_client AADSTS7000215 (bad secret), 401 invalid_client
+  AADSTS700027 (assertion not signed by the registered certificate), 400 invalid_request
+  AADSTS700024 (assertion outside its time range), 400 unauthorized_client AADSTS700016
+  (unknown app), 400 invalid_scope AADSTS70011, 400 unsupported_grant_type AADSTS70003,
+  400 invalid_request AADSTS90002 (unknown tenant).  Tokens are opaque, live
+  --token-lifetime seconds (default 3599) and XOAUTH2 accepts only unexpired ones issued
+  here, for a mailbox of the app.  Every request is logged as "token request n=N ...
+  result=..." (N counts them); the secret, the assertion and tokens never are.  While the
+  file DIR/token-endpoint-down exists, the endpoint drops every connection unanswered (an
+  outage).
 
 Replies: the R_* constants below, EXO's exact texts (exo-facts.md) wherever they are known.
 Emulator choices where EXO's behaviour is not documented:
@@ -31,8 +55,8 @@ Emulator choices where EXO's behaviour is not documented:
     4xx as "retry later", which is all this code is meant to exercise.
   * AUTH before STARTTLS answers "504 5.7.4 Unrecognized authentication type" (AUTH is not
     advertised yet).  TLS below 1.2 fails the handshake (no 421 4.7.66 text).
-  * AUTH advertises "LOGIN PLAIN XOAUTH2" (EXO documents "LOGIN XOAUTH2").  XOAUTH2 tokens are
-    checked by ExoHandler.check_xoauth2(), which rejects everything for now.
+  * AUTH advertises "LOGIN PLAIN XOAUTH2" (EXO documents "LOGIN XOAUTH2").  A refused XOAUTH2
+    token gets 535 5.7.3 directly (EXO sends no JSON error challenge).
   * DSN/CHUNKING/BINARYMIME are not advertised (aiosmtpd does not implement them).
   * --strict-envelope (default) also applies the send-as check to MAIL FROM (<> allowed);
     that EXO does this is UNCONFIRMED, so a relay must pass both ways.
@@ -53,7 +77,12 @@ import datetime
 import email.parser
 import email.policy
 import email.utils
+import hashlib
 import hmac
+import http.server
+import secrets
+import threading
+import urllib.parse
 import ipaddress
 import itertools
 import json
@@ -111,6 +140,22 @@ class Mailboxes:
         boxes = data.get("mailboxes") if isinstance(data, dict) else None
         if not isinstance(boxes, dict):
             raise ValueError(f"{path}: expected {{\"mailboxes\": {{...}}}}")
+        self.tenant = data.get("tenant")
+        self.apps = {}
+        for cid, spec in (data.get("apps") or {}).items():
+            if not isinstance(spec, dict):
+                raise ValueError(f"{path}: bad app {cid!r}")
+            app = {"secret": spec.get("secret"), "x5t": None, "public_key": None,
+                   "mailboxes": {m.strip().lower() for m in spec.get("mailboxes", [])}}
+            if spec.get("certificate"):
+                from cryptography import x509
+                from cryptography.hazmat.primitives import serialization
+                with open(spec["certificate"], "rb") as f:
+                    cert = x509.load_pem_x509_certificate(f.read())
+                der = cert.public_bytes(serialization.Encoding.DER)
+                app["x5t"] = b64url(hashlib.sha1(der).digest())
+                app["public_key"] = cert.public_key()
+            self.apps[cid] = app
         self.boxes = {}
         for addr, spec in boxes.items():
             if not isinstance(spec, dict) or not isinstance(spec.get("password", ""), str):
@@ -138,6 +183,202 @@ class Mailboxes:
         address = address.lower()
         local, at, domain = address.rpartition("@")
         return address in box["addresses"] or bool(at and local and domain in box["domains"])
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# ----------------------------------------------------------------------------- token endpoint
+
+SCOPE = "https://outlook.office365.com/.default"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+class TokenIssuer:
+    """The Microsoft identity platform's token endpoint, client credentials only."""
+
+    def __init__(self, mailboxes, store_dir, lifetime=3599):
+        self.mailboxes = mailboxes
+        self.store_dir = store_dir
+        self.lifetime = lifetime
+        self.tokens = {}            # token -> (client_id, expiry as time.time())
+        self.count = 0
+        self.lock = threading.Lock()
+        self.base_url = None
+
+    def down(self):
+        return os.path.exists(os.path.join(self.store_dir, "token-endpoint-down"))
+
+    @staticmethod
+    def error(status, code, aadsts, text):
+        trace = uuid.uuid4()
+        desc = (f"{aadsts}: {text}\r\nTrace ID: {trace}\r\nCorrelation ID: {uuid.uuid4()}"
+                f"\r\nTimestamp: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M:%SZ}")
+        return status, {"error": code, "error_description": desc,
+                        "error_codes": [int(aadsts[6:])], "trace_id": str(trace)}
+
+    def check_assertion(self, app, cid, assertion, url):
+        """None when the client assertion is good, else an error answer."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        try:
+            h64, p64, s64 = assertion.split(".")
+            header = json.loads(b64url_decode(h64))
+            claims = json.loads(b64url_decode(p64))
+            sig = b64url_decode(s64)
+        except Exception:
+            return self.error(400, "invalid_request", "AADSTS50027",
+                              "JWT token is invalid or malformed.")
+        if header.get("alg") != "RS256" or not app["x5t"] or header.get("x5t") != app["x5t"]:
+            return self.error(401, "invalid_client", "AADSTS700027",
+                              f"The certificate with identifier used to sign the client "
+                              f"assertion is not registered on application. [Reason - The key "
+                              f"was not found., Thumbprint of key used by client: "
+                              f"'{clean(header.get('x5t'), 60)}']")
+        try:
+            app["public_key"].verify(sig, f"{h64}.{p64}".encode("ascii"), padding.PKCS1v15(),
+                                     hashes.SHA256())
+        except InvalidSignature:
+            return self.error(401, "invalid_client", "AADSTS700027",
+                              "Client assertion contains an invalid signature.")
+        now = time.time()
+        if claims.get("aud") != url or claims.get("iss") != cid or claims.get("sub") != cid:
+            return self.error(400, "invalid_request", "AADSTS50027",
+                              "JWT token is invalid or malformed (aud, iss or sub).")
+        if not isinstance(claims.get("exp"), int) or claims["exp"] < now - 300 or \
+                claims.get("nbf", 0) > now + 300:
+            return self.error(400, "invalid_request", "AADSTS700024",
+                              "Client assertion is not within its valid time range.")
+        return None
+
+    def handle(self, path, form):
+        """Answer one token request: (HTTP status, JSON object, what to log)."""
+        def one(name):
+            v = form.get(name) or [None]
+            return v[0]
+        parts = path.split("/")
+        tenant = parts[1] if len(parts) == 5 and parts[2:] == ["oauth2", "v2.0", "token"] else None
+        cid = one("client_id") or ""
+        if tenant is None or (self.mailboxes.tenant and tenant != self.mailboxes.tenant):
+            return self.error(400, "invalid_request", "AADSTS90002",
+                              f"Tenant '{clean(tenant, 60)}' not found.") + ("none",)
+        if one("grant_type") != "client_credentials":
+            return self.error(400, "unsupported_grant_type", "AADSTS70003",
+                              "The app requested an unsupported grant type.") + ("none",)
+        app = self.mailboxes.apps.get(cid)
+        if not app:
+            return self.error(400, "unauthorized_client", "AADSTS700016",
+                              f"Application with identifier '{clean(cid, 60)}' was not found in "
+                              f"the directory '{clean(tenant, 60)}'.") + ("none",)
+        if one("scope") != SCOPE:
+            return self.error(400, "invalid_scope", "AADSTS70011",
+                              f"The provided value for the input parameter 'scope' is not "
+                              f"valid. The scope {clean(one('scope'), 80)} is not valid.") + ("none",)
+        if one("client_secret") is not None:
+            method = "secret"
+            good = app["secret"] and hmac.compare_digest(app["secret"].encode(),
+                                                         one("client_secret").encode())
+            if not good:
+                return self.error(401, "invalid_client", "AADSTS7000215",
+                                  "Invalid client secret provided. Ensure the secret being sent "
+                                  "in the request is the client secret value, not the client "
+                                  f"secret ID, for a secret added to app '{cid}'.") + (method,)
+        elif one("client_assertion_type") == ASSERTION_TYPE and one("client_assertion"):
+            method = "assertion"
+            bad = self.check_assertion(app, cid, one("client_assertion"), self.base_url + path)
+            if bad:
+                return bad + (method,)
+        else:
+            return self.error(401, "invalid_client", "AADSTS7000216",
+                              "'client_assertion', 'client_secret' or 'request' is required "
+                              "for the 'client_credentials' grant type.") + ("none",)
+        token = "EwBIA8l6BAAU" + secrets.token_urlsafe(96)
+        with self.lock:
+            now = time.time()
+            for t in [t for t, (_, exp) in self.tokens.items() if exp < now - 3600]:
+                del self.tokens[t]
+            self.tokens[token] = (cid, now + self.lifetime)
+        return 200, {"token_type": "Bearer", "expires_in": self.lifetime,
+                     "ext_expires_in": self.lifetime, "access_token": token}, method
+
+    def valid(self, user, token):
+        """True when token was issued here, is unexpired, and its app may use mailbox user."""
+        with self.lock:
+            entry = self.tokens.get(token)
+        if not entry or entry[1] <= time.time():
+            return False
+        app = self.mailboxes.apps.get(entry[0])
+        return bool(app) and user.lower() in app["mailboxes"]
+
+
+class TokenHTTPHandler(http.server.BaseHTTPRequestHandler):
+    server_version = "Microsoft-IIS/10.0"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):   # the request line would do no harm, but stay quiet
+        pass
+
+    def do_POST(self):
+        issuer = self.server.issuer
+        with issuer.lock:
+            issuer.count += 1
+            n = issuer.count
+        if issuer.down():
+            log.info("token request n=%d result=dropped (endpoint down)", n)
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > 1 << 20:
+                raise ValueError("body too large")
+            body = self.rfile.read(length).decode("utf-8", "replace")
+            form = urllib.parse.parse_qs(body, keep_blank_values=True)
+            path = urllib.parse.urlsplit(self.path).path
+            status, answer, method = issuer.handle(path, form)
+        except Exception:
+            log.exception("token request n=%d internal error", n)
+            status, answer, method = 500, {"error": "server_error"}, "none"
+        cid = (form.get("client_id") or ["?"])[0] if "form" in locals() else "?"
+        result = "ok" if status == 200 else \
+            f"{answer['error']} {answer.get('error_description', '').split(':')[0]}"
+        log.info("token request n=%d client_id=%s auth=%s result=%s status=%d", n, clean(cid, 60),
+                 method, result, status)
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store, no-cache")
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def start_token_endpoint(issuer, host, ctx):
+    """Serve the token endpoint over TLS in a thread; returns the server."""
+    cls = http.server.ThreadingHTTPServer
+    if ":" in host:
+        cls = type("ThreadingHTTPServer6", (http.server.ThreadingHTTPServer,),
+                   {"address_family": __import__("socket").AF_INET6})
+    httpd = cls((host, 0), TokenHTTPHandler)
+    httpd.daemon_threads = True
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    httpd.issuer = issuer
+    port = httpd.server_address[1]
+    issuer.base_url = f"https://{'[::1]' if ':' in host else 'localhost'}:{port}"
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    path = os.path.join(issuer.store_dir, "token-endpoint")
+    with open(path + ".tmp", "w", encoding="ascii") as f:
+        f.write(issuer.base_url + "\n")
+    os.replace(path + ".tmp", path)
+    log.info("token endpoint %s (token lifetime %d s)", issuer.base_url, issuer.lifetime)
+    return httpd
 
 
 # ----------------------------------------------------------------------------- header checks
@@ -250,8 +491,9 @@ class ExoHandler:
     """Policy and state shared by all sessions (single event loop, so no locking)."""
 
     def __init__(self, mailboxes, store, strict_envelope=True, rate_limit=0,
-                 max_connections=3, basic_auth_disabled=False):
+                 max_connections=3, basic_auth_disabled=False, issuer=None):
         self.mailboxes = mailboxes
+        self.issuer = issuer
         self.store = store
         self.strict_envelope = strict_envelope
         self.rate_limit = rate_limit
@@ -264,12 +506,9 @@ class ExoHandler:
     # --- authentication -------------------------------------------------------------
 
     def check_xoauth2(self, user, token):
-        """Validate an XOAUTH2 bearer token for `user`.
-
-        TODO: verify a JWT (issuer, audience https://outlook.office365.com, expiry, and that
-        the app/user is bound to `user`) against test keys.  Until then every token fails.
-        """
-        return False
+        """Validate an XOAUTH2 bearer token for `user`: issued by this emulator's token
+        endpoint, unexpired, to an app that may use the mailbox."""
+        return bool(self.issuer) and self.issuer.valid(user, token)
 
     def _grant(self, server, mechanism, user):
         """Credentials are good: apply the concurrency limit, then mark the session authed."""
@@ -605,6 +844,8 @@ def parse_args(argv=None):
                    help="concurrent authenticated sessions per mailbox (0: unlimited)")
     p.add_argument("--basic-auth-disabled", action="store_true",
                    help="refuse AUTH LOGIN/PLAIN with 535 5.7.139")
+    p.add_argument("--token-lifetime", type=int, default=3599, metavar="SECONDS",
+                   help="lifetime of the access tokens the token endpoint issues (3599)")
     args = p.parse_args(argv)
     if bool(args.cert) != bool(args.key):
         p.error("--cert and --key go together")
@@ -654,13 +895,15 @@ def main(argv=None):
         store = Store(args.store)
         cert, key = (args.cert, args.key) if args.cert else ensure_self_signed(args.store)
         ctx = tls_context(cert, key)
+        issuer = TokenIssuer(mailboxes, args.store, args.token_lifetime)
+        start_token_endpoint(issuer, args.listen[0], ctx)
     except (OSError, ValueError, ssl.SSLError) as exc:
         log.error("startup failed: %s", exc)
         print(f"exo_emulator: {exc}", file=sys.stderr)
         return 2
     handler = ExoHandler(mailboxes, store, strict_envelope=args.strict_envelope,
                          rate_limit=args.rate_limit, max_connections=args.max_connections,
-                         basic_auth_disabled=args.basic_auth_disabled)
+                         basic_auth_disabled=args.basic_auth_disabled, issuer=issuer)
     asyncio.run(serve(args, handler, ctx))
     return 0
 

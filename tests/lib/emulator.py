@@ -10,8 +10,11 @@
 
 Options (keyword arguments, mapped to the emulator's flags): host ("127.0.0.1" or "::1"),
 port (0 = free port), cert, key, log (default STORE/emulator.log), strict_envelope (bool),
-rate_limit (int), max_connections (int), basic_auth_disabled (bool), python (interpreter,
+rate_limit (int), max_connections (int), basic_auth_disabled (bool), token_lifetime (s),
+apps and tenant (the token endpoint's applications, see exo_emulator.py), python (interpreter,
 default /usr/bin/python3 because the emulator needs Debian's aiosmtpd), startup_timeout (s).
+After start(), token_endpoint(tenant) is the token URL, token_requests() the log lines of the
+requests it answered, and token_endpoint_down(True/False) starts and ends an outage.
 """
 
 import json
@@ -30,10 +33,16 @@ EMULATOR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file_
 class Emulator:
     def __init__(self, store_dir, mailboxes, *, host="127.0.0.1", port=0, cert=None, key=None,
                  log=None, strict_envelope=True, rate_limit=None, max_connections=None,
-                 basic_auth_disabled=False, python="/usr/bin/python3", startup_timeout=20):
+                 basic_auth_disabled=False, token_lifetime=None, apps=None, tenant=None,
+                 python="/usr/bin/python3", startup_timeout=20):
         self.store_dir = os.path.abspath(store_dir)
         # accept both the bare mapping and the file's {"mailboxes": {...}} shape
-        self.mailboxes = mailboxes if "mailboxes" in mailboxes else {"mailboxes": mailboxes}
+        self.mailboxes = dict(mailboxes if "mailboxes" in mailboxes else {"mailboxes": mailboxes})
+        if apps:
+            self.mailboxes["apps"] = apps
+        if tenant:
+            self.mailboxes["tenant"] = tenant
+        self.token_lifetime = token_lifetime
         self.host, self.requested_port = host, port
         self.cert, self.key = cert, key
         self.log_path = log or os.path.join(self.store_dir, "emulator.log")
@@ -69,6 +78,8 @@ class Emulator:
             cmd += ["--max-connections", str(self.max_connections)]
         if self.basic_auth_disabled:
             cmd.append("--basic-auth-disabled")
+        if self.token_lifetime is not None:
+            cmd += ["--token-lifetime", str(self.token_lifetime)]
         return cmd
 
     def start(self):
@@ -177,6 +188,25 @@ class Emulator:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"expected {count} {what}, have {len(got)}")
             time.sleep(0.1)
+
+    # --- the token endpoint -------------------------------------------------------------
+
+    def token_endpoint(self, tenant="contoso.onmicrosoft.com"):
+        """The token URL for tenant (https://localhost:PORT/TENANT/oauth2/v2.0/token)."""
+        with open(os.path.join(self.store_dir, "token-endpoint"), encoding="ascii") as f:
+            return f.read().strip() + f"/{tenant}/oauth2/v2.0/token"
+
+    def token_requests(self):
+        """The log lines of the token requests, in order ("token request n=N ... result=...")."""
+        return [ln for ln in self.log_text().splitlines() if " token request n=" in ln]
+
+    def token_endpoint_down(self, down=True):
+        """Start (True) or end (False) an outage: the endpoint drops every connection."""
+        flag = os.path.join(self.store_dir, "token-endpoint-down")
+        if down:
+            open(flag, "w").close()
+        elif os.path.exists(flag):
+            os.unlink(flag)
 
     def client_tls_context(self):
         """SSL context for clients that trusts exactly the emulator's certificate."""

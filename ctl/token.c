@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * token - sendasctl token: reads the MAILBOX.state files sendas-tokend writes
+ * beside the token files (they hold no token) and shows, per mailbox, when the
+ * token expires, when it was last refreshed and the last error.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "token.h"
+
+#ifndef SENDAS_SBINDIR
+#define SENDAS_SBINDIR "/usr/sbin"
+#endif
+
+struct tstate {
+    long long expires, last_refresh, last_attempt;
+    unsigned long failures;
+    char last_error[512];
+};
+
+/* state_read - parse MAILBOX.state; 0, or -1 when missing or unreadable */
+static int state_read(const char *dir, const char *mailbox, struct tstate *t)
+{
+    char path[4096], buf[4096], *line, *save = NULL;
+    ssize_t n;
+    int fd;
+
+    memset(t, 0, sizeof(*t));
+    if (snprintf(path, sizeof(path), "%s/%s.state", dir, mailbox) >= (int)sizeof(path))
+        return -1;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        return -1;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "expires=", 8) == 0)
+            t->expires = strtoll(line + 8, NULL, 10);
+        else if (strncmp(line, "last_refresh=", 13) == 0)
+            t->last_refresh = strtoll(line + 13, NULL, 10);
+        else if (strncmp(line, "last_attempt=", 13) == 0)
+            t->last_attempt = strtoll(line + 13, NULL, 10);
+        else if (strncmp(line, "failures=", 9) == 0)
+            t->failures = strtoul(line + 9, NULL, 10);
+        else if (strncmp(line, "last_error=", 11) == 0)
+            snprintf(t->last_error, sizeof(t->last_error), "%s", line + 11);
+    }
+    return 0;
+}
+
+/* ago - "12 s ago", "3 min ago" or "never" */
+static const char *ago(long long when, long long now, char *buf, size_t len)
+{
+    long long d = now - when;
+
+    if (when <= 0)
+        return "never";
+    if (d < 120)
+        snprintf(buf, len, "%lld s ago", d);
+    else if (d < 7200)
+        snprintf(buf, len, "%lld min ago", d / 60);
+    else
+        snprintf(buf, len, "%lld h ago", d / 3600);
+    return buf;
+}
+
+/* cmd_token - show the token states, or run one request */
+int cmd_token(const char *conf_path, int argc, char **argv)
+{
+    const char *only = NULL, *tokend;
+    char err[CONF_ERRLEN], b1[64], b2[64];
+    struct conf *c;
+    struct tstate t;
+    long long now = (long long)time(NULL);
+    size_t i, n, shown = 0;
+    int fetch = 0, rc = 0;
+
+    for (i = 1; i < (size_t)argc; i++) {
+        if (strcmp(argv[i], "--fetch") == 0)
+            fetch = 1;
+        else if (argv[i][0] != '-' && !only)
+            only = argv[i];
+        else {
+            fprintf(stderr, "usage: sendasctl [-c FILE] token [--fetch] [MAILBOX]\n");
+            return 2;
+        }
+    }
+    if (fetch) {
+        char *args[] = {NULL, (char *)"-c", (char *)conf_path, (char *)"--fetch", NULL};
+
+        /* the token service's own code does the request: one client, one set of checks */
+        tokend = getenv("SENDAS_TOKEND") ? getenv("SENDAS_TOKEND") : SENDAS_SBINDIR "/sendas-tokend";
+        args[0] = (char *)tokend;
+        fflush(stdout);
+        execv(tokend, args);
+        fprintf(stderr, "sendasctl: cannot run %s: %s\n", tokend, strerror(errno));
+        return 1;
+    }
+    if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "sendasctl: %s\n", err);
+        return 1;
+    }
+    if (!c->oauth_client_id) {
+        fprintf(stderr, "sendasctl: %s: no oauth_client_id: mailboxes sign in with passwords\n",
+                conf_path);
+        conf_free(c);
+        return 1;
+    }
+    n = 0;
+    if (c->oauth_mailboxes)
+        while (c->oauth_mailboxes[n])
+            n++;
+    else
+        n = c->nmailboxes;
+    printf("%-32s %-12s %-14s %-8s %s\n", "MAILBOX", "EXPIRES IN", "LAST REFRESH", "FAILURES",
+           "LAST ERROR");
+    for (i = 0; i < n; i++) {
+        const char *mb = c->oauth_mailboxes ? c->oauth_mailboxes[i] : c->mailboxes[i].address;
+
+        if (only && strcasecmp(only, mb) != 0)
+            continue;
+        shown++;
+        if (state_read(c->token_dir, mb, &t) < 0) {
+            printf("%-32s %-12s %-14s %-8s %s\n", mb, "no token", "never", "-",
+                   "no state file in token_dir (is sendas-tokend running?)");
+            rc = 3;
+            continue;
+        }
+        if (t.expires > now)
+            snprintf(b1, sizeof(b1), "%lld min", (t.expires - now) / 60);
+        else {
+            snprintf(b1, sizeof(b1), "%s", t.expires ? "EXPIRED" : "no token");
+            rc = 3;
+        }
+        printf("%-32s %-12s %-14s %-8lu %s\n", mb, b1, ago(t.last_refresh, now, b2, sizeof(b2)),
+               t.failures, t.last_error[0] ? t.last_error : "-");
+    }
+    if (only && !shown) {
+        fprintf(stderr, "sendasctl: %s: not a mailbox that signs in with OAuth in %s\n", only,
+                conf_path);
+        rc = 1;
+    }
+    conf_free(c);
+    return rc;
+}

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* token - sendasctl token: the state sendas-tokend keeps for each mailbox's token */
+#ifndef SENDAS_CTL_TOKEN_H
+#define SENDAS_CTL_TOKEN_H
+
+/*
+ * cmd_token - "token [--fetch] [MAILBOX]".  Prints each mailbox's token state
+ * (exit 0 when every token is valid, 3 when one is missing or expired, 1 on
+ * errors); --fetch runs sendas-tokend --fetch (one request, Microsoft's answer).
+ */
+int cmd_token(const char *conf_path, int argc, char **argv);
+
+#endif
