@@ -37,7 +37,6 @@
 #include "rewrite.h"
 #include "store.h"
 #include "token.h"
-#include "token.h"
 
 #define EXIT_REFUSED 3
 
@@ -457,9 +456,6 @@ static void usage(FILE *f)
             "  token [--fetch] [MAILBOX]\n"
             "       each mailbox's OAuth token (sendas-tokend): expires in, last refresh, last\n"
             "       error; --fetch asks for one token and shows Microsoft's answer\n"
-            "  token [--fetch] [MAILBOX]\n"
-            "       each mailbox's OAuth token (sendas-tokend): expires in, last refresh, last\n"
-            "       error; --fetch asks for one token and shows Microsoft's answer\n"
             "default configuration: %s\n",
             SENDAS_CONF);
 }
@@ -483,8 +479,6 @@ int main(int argc, char **argv)
         return cmd_test(conf_path, argc - i, argv + i);
     if (strcmp(argv[i], "quota") == 0)
         return cmd_quota(conf_path, argc - i, argv + i);
-    if (strcmp(argv[i], "token") == 0)
-        return cmd_token(conf_path, argc - i, argv + i);
     if (strcmp(argv[i], "token") == 0)
         return cmd_token(conf_path, argc - i, argv + i);
     if (strcmp(argv[i], "audit") == 0)
