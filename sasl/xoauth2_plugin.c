@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -140,6 +141,22 @@ static int token_path(const char *pw, size_t pwlen, const char *login, char *pat
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
+/* fail - set the error text (formatted here: libsasl2's formatter knows only a few
+ * conversions) and return code */
+static int fail(const sasl_utils_t *u, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(const sasl_utils_t *u, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    u->seterror(u->conn, 0, "%s", msg);
+    return code;
+}
+
 /* load_token - read the token file; SASL_OK, or a failure with the reason set */
 static int load_token(sasl_client_params_t *params, const char *path, char *buf, size_t cap,
                       const char **token, size_t *tlen)
@@ -151,21 +168,16 @@ static int load_token(sasl_client_params_t *params, const char *path, char *buf,
 
     if (n < 0 && errno == ENOENT && strncmp(path, q, sizeof(q) - 1) == 0)
         n = read_file(path + sizeof(q) - 2, buf, cap); /* chrooted: the same file */
-    if (n < 0) {
-        u->seterror(u->conn, 0, "XOAUTH2: cannot read token file %s: %s (is sendas-tokend running?)",
-                    path, strerror(errno));
-        return SASL_TRYAGAIN;
-    }
-    if (xoauth2_token_parse(buf, (size_t)n, &expires, token, tlen) != 0) {
-        u->seterror(u->conn, 0, "XOAUTH2: token file %s is malformed", path);
-        return SASL_FAIL;
-    }
-    if (expires <= now + EXPIRY_SKEW) {
-        u->seterror(u->conn, 0,
+    if (n < 0)
+        return fail(u, SASL_TRYAGAIN,
+                    "XOAUTH2: cannot read token file %s: %s (is sendas-tokend running?)", path,
+                    strerror(errno));
+    if (xoauth2_token_parse(buf, (size_t)n, &expires, token, tlen) != 0)
+        return fail(u, SASL_FAIL, "XOAUTH2: token file %s is malformed", path);
+    if (expires <= now + EXPIRY_SKEW)
+        return fail(u, SASL_TRYAGAIN,
                     "XOAUTH2: the token in %s expired %lld seconds ago (is sendas-tokend running?)",
                     path, (long long)(now - expires));
-        return SASL_TRYAGAIN;
-    }
     return SASL_OK;
 }
 
@@ -178,7 +190,7 @@ static int xo_step(void *conn_context, sasl_client_params_t *params, const char 
     const sasl_utils_t *u = params->utils;
     const char *login = NULL, *token;
     sasl_secret_t *pw = NULL;
-    char path[4096], file[XOAUTH2_MAX_FILE + 1];
+    char path[4096], file[XOAUTH2_MAX_FILE + 1], said[401];
     size_t tlen, cap;
     int rc;
 
@@ -186,28 +198,23 @@ static int xo_step(void *conn_context, sasl_client_params_t *params, const char 
     *clientoutlen = 0;
     if (c->state == 1) {
         /* Exchange Online's error challenge (JSON): an empty reply, the server then says 535 */
-        u->log(u->conn, SASL_LOG_WARN, "XOAUTH2: server refused the token: %.*s",
-               (int)(serverinlen > 400 ? 400 : serverinlen), serverin ? serverin : "");
+        snprintf(said, sizeof(said), "%.*s", (int)(serverinlen > 400 ? 400 : serverinlen),
+                 serverin ? serverin : "");
+        u->log(u->conn, SASL_LOG_WARN, "XOAUTH2: server refused the token: %s", said);
         c->state = 2;
         *clientout = "";
         return SASL_CONTINUE;
     }
-    if (c->state != 0) {
-        u->seterror(u->conn, 0, "XOAUTH2: authentication failed");
-        return SASL_FAIL;
-    }
+    if (c->state != 0)
+        return fail(u, SASL_FAIL, "XOAUTH2: the server refused the token");
     if (get_simple(params, SASL_CB_AUTHNAME, &login) != SASL_OK &&
-        get_simple(params, SASL_CB_USER, &login) != SASL_OK) {
-        u->seterror(u->conn, 0, "XOAUTH2: no user name (smtp_sasl_password_maps)");
-        return SASL_BADPARAM;
-    }
+        get_simple(params, SASL_CB_USER, &login) != SASL_OK)
+        return fail(u, SASL_BADPARAM, "XOAUTH2: no user name (smtp_sasl_password_maps)");
     if (get_password(params, &pw) != SASL_OK ||
-        token_path((const char *)pw->data, pw->len, login, path, sizeof(path)) != 0) {
-        u->seterror(u->conn, 0,
+        token_path((const char *)pw->data, pw->len, login, path, sizeof(path)) != 0)
+        return fail(u, SASL_BADPARAM,
                     "XOAUTH2: the password field for %s must be \"token\" or \"token:/PATH\"",
                     login);
-        return SASL_BADPARAM;
-    }
     rc = load_token(params, path, file, sizeof(file) - 1, &token, &tlen);
     if (rc != SASL_OK)
         return rc;
@@ -215,10 +222,9 @@ static int xo_step(void *conn_context, sasl_client_params_t *params, const char 
     if ((c->response = u->malloc(cap)) == NULL)
         rc = SASL_NOMEM;
     else if ((c->rlen = (unsigned)xoauth2_response(login, strlen(login), token, tlen,
-                                                   c->response, cap)) == 0) {
-        u->seterror(u->conn, 0, "XOAUTH2: cannot build the response for %s", login);
-        rc = SASL_FAIL;
-    } else {
+                                                   c->response, cap)) == 0)
+        rc = fail(u, SASL_FAIL, "XOAUTH2: cannot build the response for %s", login);
+    else {
         rc = params->canon_user(u->conn, login, 0, SASL_CU_AUTHID | SASL_CU_AUTHZID, oparams);
     }
     memset(file, 0, sizeof(file));
