@@ -58,9 +58,13 @@ else
 fi
 
 check "user sendas exists (sysusers.d; $user_before)" getent passwd sendas
-for f in /usr/sbin/sendas-milter /usr/sbin/sendas-policyd /usr/bin/sendasctl; do
+for f in /usr/sbin/sendas-milter /usr/sbin/sendas-policyd /usr/sbin/sendas-tokend \
+         /usr/bin/sendasctl; do
     check "installed: $f" test -x "$f"
 done
+plugin=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)/sasl2/libxoauth2.so
+check "installed: $plugin (the XOAUTH2 plugin, where libsasl2 looks)" test -s "$plugin"
+check "installed: /usr/share/man/man8/sendas-tokend.8.gz" test -s /usr/share/man/man8/sendas-tokend.8.gz
 for f in /lib/systemd/system/sendas-milter.service /lib/systemd/system/sendas-policyd.service \
          /usr/lib/sysusers.d/sendas.conf /etc/logrotate.d/sendas /etc/sendas/sendas.conf \
          /usr/share/sendas/sendas.conf /usr/share/sendas/postfix/main.cf \
@@ -101,8 +105,9 @@ if command -v systemd-analyze >/dev/null; then
 fi
 
 echo "== end-to-end tests against /usr/sbin/sendas-milter and /usr/sbin/sendas-policyd"
-for t in test_milter_e2e test_postfix_relay; do
+for t in test_milter_e2e test_postfix_relay test_oauth_e2e; do
     if SENDAS_MILTER=/usr/sbin/sendas-milter SENDAS_POLICYD=/usr/sbin/sendas-policyd \
+       SENDAS_TOKEND=/usr/sbin/sendas-tokend \
        /usr/bin/python3 "$top/tests/e2e/$t.py" >"$work/$t.log" 2>&1; then
         ok "$t.py with the installed binaries ($(tail -1 "$work/$t.log"))"
     else
