@@ -236,6 +236,7 @@ static int prepare_token_dir(const struct setup *s, char *err, size_t errlen)
 static int write_atomic(const struct setup *s, const char *name, const char *data, size_t len)
 {
     char tmp[4096], dst[4096];
+    struct stat st;
     size_t off = 0;
     ssize_t w;
     int fd, n1, n2;
@@ -249,7 +250,13 @@ static int write_atomic(const struct setup *s, const char *name, const char *dat
         log_err("cannot create %s: %s", tmp, strerror(errno));
         return -1;
     }
-    if (fchown(fd, (uid_t)-1, s->gid) < 0 || fchmod(fd, 0640) < 0) {
+    /* no chown when the group is already right (systemd Group=postfix): a unit's system
+     * call filter may forbid it */
+    if ((fstat(fd, &st) < 0 || st.st_gid != s->gid) && fchown(fd, (uid_t)-1, s->gid) < 0) {
+        log_err("cannot give %s to group %s: %s", tmp, s->conf->token_group, strerror(errno));
+        goto fail;
+    }
+    if (fchmod(fd, 0640) < 0) {
         log_err("cannot give %s to group %s: %s", tmp, s->conf->token_group, strerror(errno));
         goto fail;
     }
