@@ -32,7 +32,6 @@ import email.parser
 import email.policy
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import SKIP, Stack, find_milter, prerequisites, tail  # noqa: E402
+from stack import SKIP, Stack, find_milter, prerequisites, tail, report  # noqa: E402
 
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 MESSAGES = 300
@@ -245,19 +244,13 @@ def main():
 
     for label, value in figures:
         print(f"# {label + ':':45} {value}")
-    passed = sum(1 for ok, *_ in results if ok)
-    failed = len(results) - passed
-    for ok, label, detail in results:
-        print(f"PASS {label}" if ok else f"FAIL {label}: {detail}")
-    if failed or os.environ.get("SENDAS_E2E_KEEP"):
-        print(f"# kept {tmp} (postfix/maillog, milter.log, smtp-source.out, emulator/)")
+
+    def milter_tail(failed):
         if failed:
             print("# milter log tail:\n" + "\n".join(
                 "#    " + ln for ln in tail(stack.milter_log, 2000).splitlines()))
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+
+    return report(results, tmp, milter_tail)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ SENDAS_MILTER and SENDAS_POLICYD).  SENDAS_E2E_KEEP=1 keeps the temporary direct
 import email.parser
 import email.policy
 import os
-import shutil
 import signal
 import smtplib
 import sys
@@ -37,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, tail  # noqa: E402
+from stack import SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, tail, report  # noqa: E402
 
 SENDER = "nagios@mon01.corp.local"
 RECIPIENT = "user@contoso.com"
@@ -174,19 +173,13 @@ def main():
     finally:
         stack.stop()
 
-    passed = sum(1 for ok, *_ in results if ok)
-    failed = len(results) - passed
-    for ok, label, detail in results:
-        print(("PASS " if ok else "FAIL ") + label + (f" ({detail})" if detail else ""))
-    if failed or os.environ.get("SENDAS_E2E_KEEP"):
-        print(f"# kept {tmp}")
+
+    def milter_tail(failed):
         if failed:
             print("# milter log tail:\n" + "\n".join(
                 "#    " + ln for ln in tail(stack.milter_log, 3000).splitlines()))
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+
+    return report(results, tmp, milter_tail)
 
 
 if __name__ == "__main__":

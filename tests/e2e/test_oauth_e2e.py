@@ -46,7 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import MAILBOXES, SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, tail  # noqa: E402
+from stack import MAILBOXES, SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, tail, report  # noqa: E402
 
 OPENSSL = "/usr/bin/openssl"
 TENANT = "contoso.onmicrosoft.com"
@@ -421,17 +421,8 @@ def main():
         stack.stop()
         plugin_users(sysdir, plugin, -1)
 
-    passed = sum(1 for ok, *_ in results if ok)
-    failed = len(results) - passed
-    for ok, label, detail in results:
-        print(("PASS " if ok else "FAIL ") + label + (f" ({detail})" if detail else ""))
-    if failed or os.environ.get("SENDAS_E2E_KEEP"):
-        print(f"# kept {tmp}")
-        print("--- tokend.log\n" + tail(os.path.join(tmp, "tokend.log"), 3000))
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return report(results, tmp, lambda failed: print(
+        "--- tokend.log\n" + tail(os.path.join(tmp, "tokend.log"), 3000)))
 
 
 if __name__ == "__main__":

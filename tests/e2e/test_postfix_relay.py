@@ -27,7 +27,6 @@ or SENDAS_MILTER and SENDAS_POLICYD).  SENDAS_E2E_KEEP=1 keeps the temporary dir
 
 import os
 import re
-import shutil
 import smtplib
 import subprocess
 import sys
@@ -39,7 +38,7 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from pfinstance import _parse_main_cf  # noqa: E402
-from stack import DEPLOY, SKIP, Stack, find_milter, prerequisites, tail  # noqa: E402
+from stack import DEPLOY, SKIP, Stack, find_milter, prerequisites, tail, report  # noqa: E402
 
 OPENSSL = "/usr/bin/openssl"
 OUTSIDER = "127.0.0.2"
@@ -201,16 +200,7 @@ def main():
     finally:
         stack.stop()
 
-    passed = sum(1 for ok, *_ in results if ok)
-    failed = len(results) - passed
-    for ok, label, detail in results:
-        print(("PASS " if ok else "FAIL ") + label + (f" ({detail})" if detail else ""))
-    if failed or os.environ.get("SENDAS_E2E_KEEP"):
-        print(f"# kept {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return report(results, tmp)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ add_postfix() (the demo's "without sendas" contrast).  Needs root and /usr/bin/p
 
 import importlib.util
 import os
+import shutil
 import signal
 import smtplib
 import socket
@@ -105,6 +106,24 @@ def stop_process(proc, timeout=10):
             proc.kill()
             proc.wait()
     return proc.returncode
+
+
+def report(results, tmp, extra=None):
+    """report - print one PASS/FAIL line per (ok, label, detail) check and the closing
+    "N passed, M failed" line; keep tmp after a failure or with SENDAS_E2E_KEEP (then
+    extra(failed), if given, prints diagnostics), else remove it.  Returns the exit status."""
+    passed = sum(1 for ok, *_ in results if ok)
+    failed = len(results) - passed
+    for ok, label, detail in results:
+        print(("PASS " if ok else "FAIL ") + label + (f" ({detail})" if detail else ""))
+    if failed or os.environ.get("SENDAS_E2E_KEEP"):
+        print(f"# kept {tmp}")
+        if extra:
+            extra(failed)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
 
 
 def wait_port(port, proc, timeout=15):
