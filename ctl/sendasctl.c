@@ -385,10 +385,11 @@ static int print_snippet(const char *dir, const char *name, const char *milter,
     return 0;
 }
 
-/* uses_oauth - does sendas.conf set up sendas-tokend (which needs oauth_client_id)? */
+/* uses_oauth - does sendas.conf set up sendas-tokend?  (oauth_client_id, which it
+ * requires, as for sendasctl token) */
 static int uses_oauth(const struct conf *c)
 {
-    return c->oauth_client_id != NULL || c->oauth_mailboxes != NULL || c->oauth_tenant != NULL;
+    return c->oauth_client_id != NULL;
 }
 
 /* has_token - does sendas-tokend write a token for this mailbox? */
@@ -525,7 +526,8 @@ static void usage(FILE *f)
             "  quota [MAILBOX]\n"
             "       sendas-policyd's counters: messages in the last minute and recipients in\n"
             "       the last 24 hours of each mailbox, its limits, and when each frees up\n"
-            "  check  check the configuration file\n"
+            "  check  check the configuration file: errors exit 1; warnings (accepted, but\n"
+            "         surely mistakes) are printed and exit 0\n"
             "  postfix-config [--snippets DIR] [main.cf | master.cf | sasl_passwd]\n"
             "       the Postfix lines for this configuration: the shipped snippets with its\n"
             "       sockets, and a sasl_passwd entry per mailbox (default: all three)\n"

@@ -134,8 +134,8 @@ def main():
     check("a mailbox without a token is flagged, not given a password entry",
           "#relay@contoso.com relay@contoso.com:PASSWORD" in lines and
           "relay@contoso.com is not in oauth_mailboxes" in err, f"{out!r} {err!r}")
-    rc, out, err = run(tmp, BASE + "route * relay@contoso.com\n", "postfix-config", "--snippets",
-                       snippets)
+    rc, out, err = run(tmp, BASE + "route * relay@contoso.com\noauth_tenant contoso.onmicrosoft.com\n",
+                       "postfix-config", "--snippets", snippets)
     lines = out.splitlines()
     check("no oauth: Basic authentication lines stay",
           rc == 0 and "smtp_sasl_mechanism_filter = login" in lines and
