@@ -5,7 +5,8 @@
   check          a mistyped directive names the one meant; errors about the whole file name
                  no line 0; a file that starts with a UTF-8 BOM is fine; warnings (host bits
                  in a network, a route after "route *") are printed with file and line, the
-                 file is still accepted (exit 0), and sendas-milter -n prints them too;
+                 file is still accepted (exit 0), sendas-milter -n prints them too, and
+                 sendas-milter and sendas-policyd start on it and log them;
   test           client:::ffff:192.0.2.7/128 is the route of IPv4 client 192.0.2.7;
   postfix-config with oauth_* set: smtp_sasl_mechanism_filter = xoauth2 (not login) and
                  sasl_passwd entries naming each mailbox's token file (no PASSWORD); a
@@ -43,6 +44,33 @@ def run(tmp, text, *args, prog=SENDASCTL, name="t.conf"):
     p = subprocess.run([prog, "-c", path, *args], capture_output=True, text=True, timeout=30,
                        cwd=tmp)
     return p.returncode, p.stdout.replace(tmp + "/", ""), p.stderr.replace(tmp + "/", "")
+
+
+def started_with_warning(tmp, prog, text):
+    """started_with_warning - (ok, detail): prog -f starts on text (sockets and state in tmp),
+    logs its warnings with file and line, and stops on SIGTERM"""
+    path = os.path.join(tmp, "d.conf")
+    os.makedirs(os.path.join(tmp, "state"), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text + f"milter_socket unix:{tmp}/m.sock\npolicy_socket unix:{tmp}/p.sock\n"
+                f"state_dir {tmp}/state\n")
+    p = subprocess.Popen([prog, "-f", "-c", path], stderr=subprocess.PIPE, text=True, cwd=tmp)
+    seen = []
+    try:
+        for line in p.stderr:
+            seen.append(line.replace(tmp + "/", ""))
+            if " starting " in line or len(seen) > 20:
+                break
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    log = "".join(seen)
+    return ("warning: configuration: d.conf:5: route sender:@x.example can never match" in log
+            and " starting " in log), log
 
 
 def main():
@@ -99,6 +127,12 @@ def main():
         check("sendas-milter -n: accepted, warnings printed", rc == 0 and
               "warning: t.conf:5: route sender:@x.example can never match" in err,
               f"rc={rc} {err!r}")
+    for prog in (MILTER, os.path.join(BUILDDIR, "policyd", "sendas-policyd")):
+        if not os.access(prog, os.X_OK):
+            continue
+        name = os.path.basename(prog)
+        ok, detail = started_with_warning(tmp, prog, warn_conf)
+        check(f"{name} starts with such a file and logs the warnings", ok, detail)
     mapped = BASE + "route client:::ffff:192.0.2.7/128 scanner@contoso.com\nroute * relay@contoso.com\n"
     for client in ("192.0.2.7", "::ffff:192.0.2.7"):
         rc, out, err = run(tmp, mapped, "test", "--from", "app@corp.example", "--client", client)
