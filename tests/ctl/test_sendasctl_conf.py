@@ -11,7 +11,9 @@
   postfix-config with oauth_* set: smtp_sasl_mechanism_filter = xoauth2 (not login) and
                  sasl_passwd entries naming each mailbox's token file (no PASSWORD); a
                  declared mailbox left out of oauth_mailboxes is flagged; without oauth_*
-                 the Basic-authentication lines stay.
+                 the Basic-authentication lines stay;
+  manuals        sendas.conf(5) documents every directive the parser knows (conf_keywords),
+                 sendasctl(8)'s synopsis has every command `sendasctl help` lists.
 
 Prints one PASS/FAIL line per check, then "N passed, M failed"; exit 0 when all pass, 1
 otherwise, 77 (automake SKIP) without the built sendasctl.  BUILDDIR (the build tree) and
@@ -19,6 +21,7 @@ SRCDIR are set by `make check`.
 """
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -174,6 +177,26 @@ def main():
     check("no oauth: Basic authentication lines stay",
           rc == 0 and "smtp_sasl_mechanism_filter = login" in lines and
           "relay@contoso.com relay@contoso.com:PASSWORD" in lines, f"rc={rc} {err!r}")
+
+    # --- finding 16: the manuals cover every directive and every command ---
+    with open(os.path.join(SRCDIR, "policy", "conf.c")) as f:
+        src = f.read()
+    table = src[src.index("conf_keywords[] = {"):]
+    keywords = re.findall(r'"([a-z_]+)"', table[:table.index("NULL")])
+    with open(os.path.join(SRCDIR, "doc", "sendas.conf.5")) as f:
+        man5 = f.read()
+    undocumented = [k for k in keywords
+                    if not re.search(r'^\.(B|BI|BR) %s\b' % k, man5, re.M) and
+                    f'\\fP{k}"' not in man5]
+    check("sendas.conf(5) documents every directive", len(keywords) > 30 and not undocumented,
+          " ".join(undocumented))
+    out = subprocess.run([SENDASCTL, "help"], capture_output=True, text=True, timeout=30).stdout
+    commands = re.findall(r"^  ([a-z][a-z-]+)\b", out, re.M)
+    with open(os.path.join(SRCDIR, "doc", "sendasctl.8")) as f:
+        man8 = f.read().replace("\\-", "-")
+    missing = [c for c in commands if not re.search(r"^\.B %s$" % c, man8, re.M)]
+    check("sendasctl(8) has every command in its synopsis", len(commands) >= 6 and not missing,
+          f"commands {commands}, missing {missing}")
     return report(results, tmp)
 
 
