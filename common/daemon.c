@@ -85,6 +85,15 @@ int daemon_socket_perms(const char *path, unsigned mode, const char *group, char
     return 0;
 }
 
+/* daemon_log_conf_warnings - what the configuration accepts but is surely a mistake */
+void daemon_log_conf_warnings(const struct conf *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->nwarnings; i++)
+        log_warn("configuration: %s", c->warnings[i]);
+}
+
 /* daemon_start - common options, configuration, logging, detaching */
 struct conf *daemon_start(struct daemon_args *a, int argc, char **argv, void (*usage)(FILE *),
                           int *exit_code)
@@ -92,6 +101,7 @@ struct conf *daemon_start(struct daemon_args *a, int argc, char **argv, void (*u
     char err[CONF_ERRLEN];
     struct conf *c;
     int ch, check = 0;
+    size_t i;
 
     *exit_code = 1;
     while ((ch = getopt(argc, argv, "c:fndu:p:Vh")) != -1) {
@@ -138,14 +148,20 @@ struct conf *daemon_start(struct daemon_args *a, int argc, char **argv, void (*u
         return NULL;
     }
     if (check) {
-        printf("%s: configuration OK: %zu mailboxes, %zu routes\n", a->conf_path, c->nmailboxes,
+        for (i = 0; i < c->nwarnings; i++)
+            fprintf(stderr, "%s: warning: %s\n", a->prog, c->warnings[i]);
+        printf("%s: configuration OK: %zu mailboxes, %zu routes", a->conf_path, c->nmailboxes,
                c->nroutes);
+        if (c->nwarnings)
+            printf(", %zu warning%s", c->nwarnings, c->nwarnings == 1 ? "" : "s");
+        putchar('\n');
         conf_free(c);
         *exit_code = 0;
         return NULL;
     }
     log_init(a->prog, a->foreground);
     log_set_debug(a->debug || c->log_level > 0);
+    daemon_log_conf_warnings(c);
     if (!a->foreground && daemon(0, 0) != 0) {
         fprintf(stderr, "%s: daemon: %s\n", a->prog, strerror(errno));
         conf_free(c);

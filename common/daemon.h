@@ -31,6 +31,12 @@ struct conf *daemon_start(struct daemon_args *a, int argc, char **argv, void (*u
                           int *exit_code);
 
 /*
+ * daemon_log_conf_warnings - log each warning of the configuration (a route that
+ * can never match...): the file is used all the same, as sendasctl check says.
+ */
+void daemon_log_conf_warnings(const struct conf *c);
+
+/*
  * daemon_drop_privileges - become user (and its groups) for good.  Does
  * nothing when user is NULL or "".  Returns 0, or -1 with a message in err.
  */

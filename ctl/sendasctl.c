@@ -18,7 +18,8 @@
  * trusted.  `quota` reads sendas-policyd's counters (state_dir) and prints
  * each mailbox's usage against its limits and when each window frees up.
  * `postfix-config` prints the shipped Postfix snippets ($(pkgdatadir)/postfix)
- * with this configuration's sockets, and the sasl_passwd entries it needs.
+ * with this configuration's sockets, and the sasl_passwd entries it needs: with
+ * oauth_* set, XOAUTH2 and the token file of each mailbox instead of passwords.
  * `audit` summarises the audit log and Exchange Online's answers in the mail
  * log per sender (ctl/audit.c, ctl/auditout.c).
  */
@@ -332,12 +333,15 @@ static void postfix_socket(const char *spec, char *out, size_t outlen)
     }
 }
 
-/* print_snippet - a shipped snippet with the socket placeholders replaced; -1 when unreadable */
+/* print_snippet - a shipped snippet with the socket placeholders replaced, and with oauth
+ * the XOAUTH2 mechanism instead of LOGIN; -1 when unreadable */
 static int print_snippet(const char *dir, const char *name, const char *milter,
-                         const char *policy)
+                         const char *policy, int oauth)
 {
     static const char mph[] = "unix:/run/sendas/milter.sock", pph[] = "unix:/run/sendas/policy.sock";
+    static const char login[] = "smtp_sasl_mechanism_filter = login\n";
     char path[4096], line[4096];
+    int filtered = 0;
     FILE *f;
 
     if ((size_t)snprintf(path, sizeof(path), "%s/postfix/%s", dir, name) >= sizeof(path) ||
@@ -347,6 +351,14 @@ static int print_snippet(const char *dir, const char *name, const char *milter,
     }
     while (fgets(line, sizeof(line), f)) {
         char *p = line, *hit;
+
+        if (oauth && strcmp(line, login) == 0) {
+            fputs("# sendas.conf sets oauth_*: XOAUTH2 with sendas-tokend's tokens (libxoauth2.so)\n"
+                  "smtp_sasl_mechanism_filter = xoauth2\n",
+                  stdout);
+            filtered = 1;
+            continue;
+        }
 
         /* comments keep the placeholders: they explain what is substituted */
         while (line[0] != '#' && (hit = strstr(p, "unix:/run/sendas/")) != NULL) {
@@ -365,7 +377,87 @@ static int print_snippet(const char *dir, const char *name, const char *milter,
         fputs(p, stdout);
     }
     fclose(f);
+    /* a snippet of another origin (--snippets) without the line: the filter still matters */
+    if (oauth && !filtered && strcmp(name, "main.cf") == 0)
+        fputs("# sendas.conf sets oauth_*: XOAUTH2 with sendas-tokend's tokens (libxoauth2.so)\n"
+              "smtp_sasl_mechanism_filter = xoauth2\n",
+              stdout);
     return 0;
+}
+
+/* uses_oauth - does sendas.conf set up sendas-tokend?  (oauth_client_id, which it
+ * requires, as for sendasctl token) */
+static int uses_oauth(const struct conf *c)
+{
+    return c->oauth_client_id != NULL;
+}
+
+/* has_token - does sendas-tokend write a token for this mailbox? */
+static int has_token(const struct conf *c, const char *mailbox)
+{
+    size_t i;
+
+    if (c->oauth_mailboxes == NULL)
+        return 1; /* tokend's default: every declared mailbox */
+    for (i = 0; c->oauth_mailboxes[i]; i++)
+        if (strcasecmp(c->oauth_mailboxes[i], mailbox) == 0)
+            return 1;
+    return 0;
+}
+
+/* print_sasl_entry - one sasl_passwd line: the token file sendas-tokend writes for the login
+ * (the plugin's "token:/PATH" form, which follows token_dir), or a password to fill in */
+static void print_sasl_entry(const struct conf *c, const char *key, const char *login, int oauth)
+{
+    if (oauth)
+        printf("%s %s:token:%s/%s\n", key, login, c->token_dir, login);
+    else
+        printf("%s %s:PASSWORD\n", key, login);
+}
+
+/* print_sasl_passwd - the sasl_passwd entries of every mailbox, and of the null sender */
+static void print_sasl_passwd(const struct conf *c, const char *conf_path)
+{
+    const char *fallback = NULL;
+    int oauth = uses_oauth(c);
+    size_t i;
+
+    printf("# One entry per mailbox of %s, keyed by the mailbox: sendas-milter sets the\n"
+           "# envelope sender to the mailbox, and Postfix picks the login by it\n"
+           "# (smtp_sender_dependent_authentication).\n",
+           conf_path);
+    if (oauth)
+        printf("# XOAUTH2 (oauth_* in sendas.conf): no secrets here, only the token file\n"
+               "# sendas-tokend keeps for each mailbox (token_dir %s).  Then:\n"
+               "#   postmap hash:/etc/postfix/sasl_passwd\n",
+               c->token_dir);
+    else
+        printf("# Put in each password (Basic authentication; sendas.conf's oauth_* settings\n"
+               "# switch to XOAUTH2), then:\n"
+               "#   chmod 600 /etc/postfix/sasl_passwd; postmap hash:/etc/postfix/sasl_passwd\n");
+    for (i = 0; i < c->nmailboxes; i++) {
+        const char *a = c->mailboxes[i].address;
+
+        if (!oauth || has_token(c, a)) {
+            print_sasl_entry(c, a, a, oauth);
+            if (fallback == NULL)
+                fallback = a;
+            continue;
+        }
+        /* the mechanism filter is global: with xoauth2 a password cannot sign in */
+        printf("# %s is not in oauth_mailboxes: sendas-tokend keeps no token for it and\n"
+               "# smtp_sasl_mechanism_filter = xoauth2 leaves no way to sign in with a password\n"
+               "#%s %s:PASSWORD\n",
+               a, a, a);
+        fprintf(stderr,
+                "sendasctl: %s is not in oauth_mailboxes: Postfix cannot sign in as it with "
+                "XOAUTH2 (add it to oauth_mailboxes)\n",
+                a);
+    }
+    if (fallback) {
+        printf("# mail whose sender has no entry above (bounces: the null sender)\n");
+        print_sasl_entry(c, "[smtp.office365.com]:587", fallback, oauth);
+    }
 }
 
 /* cmd_postfix_config - Postfix's lines for this sendas.conf: main.cf, master.cf, sasl_passwd */
@@ -378,7 +470,6 @@ static int cmd_postfix_config(const char *conf_path, int argc, char **argv)
     const char *dir = SENDAS_DATADIR, *what = NULL;
     char err[CONF_ERRLEN], milter[1024], policy[1024];
     struct conf *c;
-    size_t i;
     int ch, rc = 0, all;
 
     optind = 1;
@@ -407,28 +498,18 @@ static int cmd_postfix_config(const char *conf_path, int argc, char **argv)
     if (all)
         printf("# ==== add to /etc/postfix/main.cf (from %s/postfix/main.cf and %s)\n", dir,
                conf_path);
-    if ((all || strcmp(what, "main.cf") == 0) && print_snippet(dir, "main.cf", milter, policy) < 0)
+    if ((all || strcmp(what, "main.cf") == 0) &&
+        print_snippet(dir, "main.cf", milter, policy, uses_oauth(c)) < 0)
         rc = 1;
     if (all)
         printf("\n# ==== add to /etc/postfix/master.cf\n");
     if ((all || strcmp(what, "master.cf") == 0) &&
-        print_snippet(dir, "master.cf", milter, policy) < 0)
+        print_snippet(dir, "master.cf", milter, policy, uses_oauth(c)) < 0)
         rc = 1;
     if (all)
         printf("\n# ==== /etc/postfix/sasl_passwd\n");
-    if (all || strcmp(what, "sasl_passwd") == 0) {
-        printf("# One entry per mailbox of %s, keyed by the mailbox: sendas-milter sets the\n"
-               "# envelope sender to the mailbox, and Postfix picks the login by it\n"
-               "# (smtp_sender_dependent_authentication).  Put in each password (Basic\n"
-               "# authentication, until sendas signs in with XOAUTH2), then:\n"
-               "#   chmod 600 /etc/postfix/sasl_passwd; postmap hash:/etc/postfix/sasl_passwd\n",
-               conf_path);
-        for (i = 0; i < c->nmailboxes; i++)
-            printf("%s %s:PASSWORD\n", c->mailboxes[i].address, c->mailboxes[i].address);
-        if (c->nmailboxes > 0)
-            printf("# mail whose sender has no entry above (bounces: the null sender)\n"
-                   "[smtp.office365.com]:587 %s:PASSWORD\n", c->mailboxes[0].address);
-    }
+    if (all || strcmp(what, "sasl_passwd") == 0)
+        print_sasl_passwd(c, conf_path);
     conf_free(c);
     return rc;
 }
@@ -445,7 +526,8 @@ static void usage(FILE *f)
             "  quota [MAILBOX]\n"
             "       sendas-policyd's counters: messages in the last minute and recipients in\n"
             "       the last 24 hours of each mailbox, its limits, and when each frees up\n"
-            "  check  check the configuration file\n"
+            "  check  check the configuration file: errors exit 1; warnings (accepted, but\n"
+            "         surely mistakes) are printed and exit 0\n"
             "  postfix-config [--snippets DIR] [main.cf | master.cf | sasl_passwd]\n"
             "       the Postfix lines for this configuration: the shipped snippets with its\n"
             "       sockets, and a sasl_passwd entry per mailbox (default: all three)\n"
@@ -490,8 +572,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "sendasctl: %s\n", err);
             return 1;
         }
-        printf("%s: configuration OK: %zu mailboxes, %zu routes\n", conf_path, c->nmailboxes,
+        /* warnings do not change the exit status: the daemons accept the file (and log them) */
+        for (size_t w = 0; w < c->nwarnings; w++)
+            fprintf(stderr, "sendasctl: warning: %s\n", c->warnings[w]);
+        printf("%s: configuration OK: %zu mailboxes, %zu routes", conf_path, c->nmailboxes,
                c->nroutes);
+        if (c->nwarnings)
+            printf(", %zu warning%s", c->nwarnings, c->nwarnings == 1 ? "" : "s");
+        putchar('\n');
         conf_free(c);
         return 0;
     }

@@ -116,6 +116,7 @@ static void conf_reload(void)
     log_set_debug(c->log_level > 0);
     log_info("configuration reloaded from %s: %zu mailboxes, %zu routes", conf_path,
              c->nmailboxes, c->nroutes);
+    daemon_log_conf_warnings(c);
 }
 
 /* flight_begin - count a message that has started */

@@ -23,30 +23,214 @@
 
 #include "buf.h"
 
+/* Each physical line adds a space and at least one word to the logical line. */
+#define MAX_SEGMENTS (CONF_MAX_LINE / 2 + 1)
+#define EDIT_MAX 320 /* longest string edit_distance compares: an address is at most 318 */
+
 /* Parser state: what is needed to name the place of an error. */
 struct parse {
     const char *name;
-    int line;
+    int line; /* 0: the error or warning is about the whole file */
     char *err;
     size_t errlen;
     struct conf *c;
     /* routes name mailboxes that may be declared later: resolved at the end */
     char **route_targets;
+    int *route_target_lines;
+    /* where the logical line came from: physical line seg_line[i] starts at seg_off[i] */
+    size_t *seg_off;
+    int *seg_line;
+    size_t nseg;
+    const int *av_line; /* the physical line of each word of the directive at hand */
+    int *oauth_lines;   /* the line of each oauth_mailboxes entry */
+    size_t warnings_dropped;
 };
+
+/* Every directive, for the "did you mean" of an unknown one (test_conf checks that
+ * the parser knows each). */
+const char *const conf_keywords[] = {
+    "mailbox", "route", "no_route", "keep_display_name", "add_reply_to", "trace_header",
+    "rewrite_envelope", "sender_header", "qualify_domain", "remove_dkim_from",
+    "max_header_bytes", "milter_socket", "policy_socket", "socket_mode", "socket_group", "user",
+    "log_level", "audit_log", "state_dir", "limit_messages_per_minute",
+    "limit_recipients_per_day", "limit_recipients_per_message", "limit_message_size",
+    "limit_headroom", "oauth_tenant", "oauth_client_id", "oauth_client_secret_file",
+    "oauth_certificate", "oauth_private_key", "oauth_token_endpoint", "oauth_scope",
+    "oauth_ca_file", "oauth_mailboxes", "token_dir", "token_group", "token_refresh_margin",
+    "token_retry_min", "token_retry_max", NULL,
+};
+
+/* vplace - "FILE:LINE: message" (or "FILE: message" about the whole file) into out; a
+ * control character from the file becomes '?', so no message can drive a terminal */
+static void vplace(const struct parse *p, char *out, size_t outlen, const char *fmt, va_list ap)
+{
+    char msg[CONF_ERRLEN];
+    char *q;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    for (q = msg; *q; q++)
+        if ((unsigned char)*q < ' ' || *q == 0x7f)
+            *q = '?';
+    if (p->line > 0)
+        snprintf(out, outlen, "%s:%d: %s", p->name, p->line, msg);
+    else
+        snprintf(out, outlen, "%s: %s", p->name, msg);
+}
 
 /* perr - format an error naming file and line; returns -1 for convenience */
 static int perr(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int perr(struct parse *p, const char *fmt, ...)
 {
-    char msg[CONF_ERRLEN];
     va_list ap;
 
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (p->err && p->errlen)
-        snprintf(p->err, p->errlen, "%s:%d: %s", p->name, p->line, msg);
+    if (p->err && p->errlen) {
+        va_start(ap, fmt);
+        vplace(p, p->err, p->errlen, fmt, ap);
+        va_end(ap);
+    }
     return -1;
+}
+
+/* pwarn - keep a warning naming file and line; past CONF_MAX_WARNINGS only count it */
+static void pwarn(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void pwarn(struct parse *p, const char *fmt, ...)
+{
+    struct conf *c = p->c;
+    char msg[CONF_ERRLEN], **nv;
+    va_list ap;
+
+    if (c->nwarnings >= CONF_MAX_WARNINGS) {
+        p->warnings_dropped++;
+        return;
+    }
+    va_start(ap, fmt);
+    vplace(p, msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* a warning lost to a memory shortage costs nothing but the warning */
+    if ((nv = realloc(c->warnings, (c->nwarnings + 1) * sizeof(*nv))) == NULL)
+        return;
+    c->warnings = nv;
+    if ((c->warnings[c->nwarnings] = strdup(msg)) != NULL)
+        c->nwarnings++;
+}
+
+/* edit_distance - optimal string alignment distance (a swap of neighbours counts
+ * one), ignoring ASCII case; max + 1 for anything further than max */
+static size_t edit_distance(const char *a, const char *b, size_t max)
+{
+    size_t la = strlen(a), lb = strlen(b), i, j, best, prevbest = 0, r2 = 0, r1 = 1, r0 = 2, t;
+    unsigned short rows[3][EDIT_MAX + 1], v;
+
+    if (la > EDIT_MAX || lb > EDIT_MAX || la > lb + max || lb > la + max)
+        return max + 1;
+    for (j = 0; j <= lb; j++)
+        rows[r1][j] = (unsigned short)j;
+    for (i = 1; i <= la; i++) {
+        int ai = tolower((unsigned char)a[i - 1]);
+
+        rows[r0][0] = (unsigned short)i;
+        best = i;
+        for (j = 1; j <= lb; j++) {
+            int bj = tolower((unsigned char)b[j - 1]);
+
+            v = (unsigned short)(rows[r1][j - 1] + (ai != bj));
+            if (rows[r1][j] + 1 < v)
+                v = (unsigned short)(rows[r1][j] + 1);
+            if (rows[r0][j - 1] + 1 < v)
+                v = (unsigned short)(rows[r0][j - 1] + 1);
+            if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == bj && rows[r2][j - 2] + 1 < v)
+                v = (unsigned short)(rows[r2][j - 2] + 1);
+            rows[r0][j] = v;
+            if (v < best)
+                best = v;
+        }
+        /* a later cell is one more than a cell of this row, or (a swap) of the one before */
+        if (best > max && prevbest >= max)
+            return max + 1;
+        prevbest = best;
+        t = r2; /* rows: r2 two back, r1 the previous, r0 the one to fill */
+        r2 = r1;
+        r1 = r0;
+        r0 = t;
+    }
+    return rows[r1][lb] > max ? max + 1 : rows[r1][lb];
+}
+
+/* near_enough - how many edits still make a likely typo of a word this long */
+static size_t near_enough(const char *word)
+{
+    size_t n = strlen(word) / 4;
+
+    return n < 1 ? 1 : n > 3 ? 3 : n;
+}
+
+/* nearest - the candidate closest to word within near_enough (the first of equals), or
+ * NULL; cand(i, arg) gives the i-th candidate, NULL after the last */
+static const char *nearest(const char *word, const char *(*cand)(size_t, const void *),
+                           const void *arg)
+{
+    size_t max = near_enough(word), i, d, bestd = 0;
+    const char *best = NULL, *s;
+
+    for (i = 0; (s = cand(i, arg)) != NULL; i++) {
+        d = edit_distance(word, s, max);
+        if (d <= max && (best == NULL || d < bestd)) {
+            best = s;
+            bestd = d;
+        }
+    }
+    return best;
+}
+
+/* keyword_at - nearest's view of conf_keywords */
+static const char *keyword_at(size_t i, const void *arg __attribute__((unused)))
+{
+    return conf_keywords[i];
+}
+
+/* mailbox_at - nearest's view of the declared mailboxes */
+static const char *mailbox_at(size_t i, const void *arg)
+{
+    const struct conf *c = arg;
+
+    return i < c->nmailboxes ? c->mailboxes[i].address : NULL;
+}
+
+/* known_keyword - is k a directive? */
+static int known_keyword(const char *k)
+{
+    size_t i;
+
+    for (i = 0; conf_keywords[i]; i++)
+        if (strcmp(k, conf_keywords[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* unknown_directive - the error for k, with the nearest known directive */
+static int unknown_directive(struct parse *p, const char *k)
+{
+    char shown[68];
+    const char *best;
+    size_t i;
+
+    /* bytes a terminal would not show plainly are shown as '?' */
+    for (i = 0; k[i] && i < 60; i++)
+        shown[i] = (unsigned char)k[i] > ' ' && (unsigned char)k[i] < 0x7f ? k[i] : '?';
+    snprintf(shown + i, sizeof(shown) - i, "%s", k[i] ? "..." : "");
+    if (strncmp(k, "\xef\xbb\xbf", 3) == 0)
+        return perr(p, "unknown directive \"%s\" (a UTF-8 byte-order mark?)", shown);
+    if ((best = nearest(k, keyword_at, NULL)) != NULL)
+        return perr(p, "unknown directive \"%s\" (did you mean \"%s\"?)", shown, best);
+    return perr(p, "unknown directive \"%s\"", shown);
+}
+
+/* at_word - errors from here on are about word i of the directive */
+static void at_word(struct parse *p, int i)
+{
+    if (p->av_line)
+        p->line = p->av_line[i];
 }
 
 /* xstrdup_lower - duplicate s, lower-casing ASCII */
@@ -186,7 +370,7 @@ static int d_mailbox(struct parse *p, char **av, int ac)
     struct conf *c = p->c;
     struct conf_mailbox *mb, *nv;
     struct conf_pattern self;
-    int i;
+    int i, line;
 
     if (ac < 2)
         return perr(p, "mailbox: an address is required (mailbox ADDRESS [sendas ADDRESS|@DOMAIN ...])");
@@ -194,6 +378,8 @@ static int d_mailbox(struct parse *p, char **av, int ac)
         return perr(p, "mailbox %s: expected \"sendas\" followed by addresses or @domains after the address", av[1]);
     if (c->nmailboxes >= CONF_MAX_MAILBOXES)
         return perr(p, "too many mailboxes (at most %d)", CONF_MAX_MAILBOXES);
+    line = p->line;
+    at_word(p, 1);
     if (parse_pattern(p, av[1], 0, &self, "mailbox") < 0)
         return -1;
     if (conf_find_mailbox(c, self.local, self.domain)) {
@@ -212,7 +398,7 @@ static int d_mailbox(struct parse *p, char **av, int ac)
     memset(mb, 0, sizeof(*mb));
     mb->local = self.local;
     mb->domain = self.domain;
-    mb->line = p->line;
+    mb->line = line;
     if ((mb->address = malloc(strlen(self.local) + strlen(self.domain) + 2)) == NULL)
         return perr(p, "out of memory");
     snprintf(mb->address, strlen(self.local) + strlen(self.domain) + 2, "%s@%s", self.local,
@@ -221,6 +407,7 @@ static int d_mailbox(struct parse *p, char **av, int ac)
         if ((mb->sendas = calloc((size_t)(ac - 3), sizeof(*mb->sendas))) == NULL)
             return perr(p, "out of memory");
         for (i = 3; i < ac; i++) {
+            at_word(p, i);
             if (parse_pattern(p, av[i], 1, &mb->sendas[mb->nsendas], "sendas") < 0)
                 return -1;
             mb->nsendas++;
@@ -229,13 +416,28 @@ static int d_mailbox(struct parse *p, char **av, int ac)
     return 0;
 }
 
+/* conf_net_match - do the first prefix bits of addr equal those of net? */
+int conf_net_match(const unsigned char *net, unsigned prefix, const unsigned char *addr)
+{
+    unsigned full = prefix / 8, rest = prefix % 8;
+    unsigned char mask;
+
+    if (memcmp(addr, net, full) != 0)
+        return 0;
+    if (rest == 0)
+        return 1;
+    mask = (unsigned char)(0xff << (8 - rest));
+    return (addr[full] & mask) == (net[full] & mask);
+}
+
 /* parse_cidr - "10.0.0.0/8", "2001:db8::/32" or a single address */
 static int parse_cidr(struct parse *p, const char *s, struct conf_route *r)
 {
-    char addr[INET6_ADDRSTRLEN + 1];
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char addr[INET6_ADDRSTRLEN + 1], shown[INET6_ADDRSTRLEN];
     const char *slash = strchr(s, '/');
     size_t n = slash ? (size_t)(slash - s) : strlen(s);
-    unsigned maxbits, i;
+    unsigned maxbits, i, hostbits = 0;
     char *end;
     long bits;
 
@@ -261,12 +463,25 @@ static int parse_cidr(struct parse *p, const char *s, struct conf_route *r)
     } else {
         r->prefix = maxbits;
     }
-    /* clear host bits so matching can compare whole bytes */
+    /* clear host bits so matching can compare whole bytes; set ones are surely a mistake
+     * (10.1.2.3/8 is all of 10/8, not the one host) */
     for (i = 0; i < maxbits / 8; i++) {
         unsigned keep = r->prefix > i * 8 ? r->prefix - i * 8 : 0;
+        unsigned char mask = keep >= 8 ? 0xff : (unsigned char)(0xff << (8 - keep));
 
-        if (keep < 8)
-            r->net[i] &= (unsigned char)(0xff << (8 - keep));
+        hostbits |= r->net[i] & (unsigned char)~mask;
+        r->net[i] &= mask;
+    }
+    if (hostbits && inet_ntop(r->family, r->net, shown, sizeof(shown)))
+        pwarn(p, "route client:%s: host bits are set: this is the network %s/%u (for one host "
+                 "write %s)", s, shown, r->prefix, addr);
+    /* ::ffff:a.b.c.d is how an IPv6 socket shows IPv4 client a.b.c.d: such a network is
+     * the IPv4 one, and matches IPv4 clients (route_select maps clients the same way) */
+    if (r->family == AF_INET6 && r->prefix >= 96 && memcmp(r->net, v4mapped, 12) == 0) {
+        memmove(r->net, r->net + 12, 4);
+        memset(r->net + 4, 0, 12);
+        r->family = AF_INET;
+        r->prefix -= 96;
     }
     return 0;
 }
@@ -277,6 +492,7 @@ static int d_route(struct parse *p, char **av, int ac)
     struct conf *c = p->c;
     struct conf_route *r, *nv;
     char **nt;
+    int *nl;
     const char *sel;
 
     if (ac != 3)
@@ -292,12 +508,17 @@ static int d_route(struct parse *p, char **av, int ac)
         return perr(p, "out of memory");
     p->route_targets = nt;
     p->route_targets[c->nroutes] = NULL;
+    if ((nl = realloc(p->route_target_lines, (c->nroutes + 1) * sizeof(*nl))) == NULL)
+        return perr(p, "out of memory");
+    p->route_target_lines = nl;
+    p->route_target_lines[c->nroutes] = p->av_line ? p->av_line[2] : p->line;
     r = &c->routes[c->nroutes++];
     memset(r, 0, sizeof(*r));
     r->line = p->line;
     if ((r->text = strdup(av[1])) == NULL)
         return perr(p, "out of memory");
     sel = av[1];
+    at_word(p, 1);
     if (strcmp(sel, "*") == 0) {
         r->kind = ROUTE_ANY;
     } else if (strncmp(sel, "sasl:", 5) == 0) {
@@ -322,6 +543,7 @@ static int d_route(struct parse *p, char **av, int ac)
         return perr(p, "route: unknown selector \"%s\" (use sasl:LOGIN, client:CIDR, "
                        "sender:ADDRESS|@DOMAIN, from:ADDRESS|@DOMAIN or *)", sel);
     }
+    at_word(p, 2);
     if (strcmp(av[2], "reject") == 0) {
         r->target = TARGET_REJECT;
     } else if (strcmp(av[2], "tempfail") == 0) {
@@ -410,7 +632,7 @@ static int d_limit(struct parse *p, const char *k, const char *v)
         }
         return 0;
     }
-    return perr(p, "unknown directive \"%s\"", k);
+    return unknown_directive(p, k);
 }
 
 /* d_oauth - sendas-tokend's oauth_* and token_* settings */
@@ -469,7 +691,7 @@ static int d_oauth(struct parse *p, const char *k, const char *v)
         *(unsigned long *)((char *)p->c + nums[i].off) = n;
         return 0;
     }
-    return perr(p, "unknown directive \"%s\"", k);
+    return unknown_directive(p, k);
 }
 
 /* d_oauth_mailboxes - "oauth_mailboxes ADDRESS..." (which mailboxes sign in with OAuth) */
@@ -482,9 +704,12 @@ static int d_oauth_mailboxes(struct parse *p, char **av, int ac)
         return perr(p, "oauth_mailboxes: expected one or more mailbox addresses");
     if (c->oauth_mailboxes)
         return perr(p, "oauth_mailboxes given twice");
-    if ((c->oauth_mailboxes = calloc((size_t)ac, sizeof(char *))) == NULL)
+    if ((c->oauth_mailboxes = calloc((size_t)ac, sizeof(char *))) == NULL ||
+        (p->oauth_lines = calloc((size_t)ac, sizeof(int))) == NULL)
         return perr(p, "out of memory");
     for (i = 1; i < ac; i++) {
+        at_word(p, i);
+        p->oauth_lines[i - 1] = p->line;
         if (!strchr(av[i], '@') || strchr(av[i], '/') || av[i][0] == '@')
             return perr(p, "oauth_mailboxes: \"%s\" is not a mailbox address", av[i]);
         if ((c->oauth_mailboxes[i - 1] = strdup(av[i])) == NULL)
@@ -501,9 +726,12 @@ static int d_setting(struct parse *p, char **av, int ac)
     int *flag = NULL, yn;
     char *end;
 
+    if (!known_keyword(k))
+        return unknown_directive(p, k);
     if (ac != 2)
         return perr(p, "%s: expected exactly one value", k);
     v = av[1];
+    at_word(p, 1);
     if (strcmp(k, "keep_display_name") == 0)
         flag = &c->keep_display_name;
     else if (strcmp(k, "add_reply_to") == 0)
@@ -606,7 +834,7 @@ static int d_setting(struct parse *p, char **av, int ac)
             return perr(p, "log_level \"%s\": expected info or debug", v);
         return 0;
     }
-    return perr(p, "unknown directive \"%s\"", k);
+    return unknown_directive(p, k);
 }
 
 /* directive - dispatch one logical line split into words */
@@ -621,19 +849,38 @@ static int directive(struct parse *p, char **av, int ac)
     return d_setting(p, av, ac);
 }
 
-/* split_words - split a logical line in place; stops at '#' that starts a word */
-static int split_words(struct parse *p, char *line, char **av)
+/*
+ * split_words - split a logical line in place, noting each word's physical line.
+ * A '#' that starts a word comments out the rest of its physical line only: the
+ * next continuation line goes on with the directive.
+ */
+static int split_words(struct parse *p, char *line, char **av, int *av_line)
 {
+    size_t seg = 0;
     int ac = 0;
     char *s = line;
 
     for (;;) {
         while (*s == ' ' || *s == '\t')
             s++;
-        if (*s == '\0' || *s == '#')
+        if (*s == '\0')
             break;
+        while (seg + 1 < p->nseg && (size_t)(s - line) >= p->seg_off[seg + 1])
+            seg++;
+        if (*s == '#') {
+            if (seg + 1 >= p->nseg)
+                break;
+            s = line + p->seg_off[seg + 1];
+            continue;
+        }
+        if (ac >= CONF_MAX_ARGS && strcmp(av[0], "mailbox") == 0)
+            return perr(p, "too many words in one directive (at most %d, reached at line %d; "
+                           "a mailbox takes at most %d sendas entries)",
+                        CONF_MAX_ARGS, p->seg_line[seg], CONF_MAX_ARGS - 3);
         if (ac >= CONF_MAX_ARGS)
-            return perr(p, "too many words in one directive (at most %d)", CONF_MAX_ARGS);
+            return perr(p, "too many words in one directive (at most %d, reached at line %d)",
+                        CONF_MAX_ARGS, p->seg_line[seg]);
+        av_line[ac] = p->seg_line[seg];
         av[ac++] = s;
         while (*s && *s != ' ' && *s != '\t')
             s++;
@@ -647,14 +894,18 @@ static int split_words(struct parse *p, char *line, char **av)
 static int flush_line(struct parse *p, struct buf *logical, int start_line)
 {
     char *av[CONF_MAX_ARGS];
+    int av_line[CONF_MAX_ARGS];
     int ac, saved = p->line, rc;
 
     if (logical->len == 0)
         return 0;
     p->line = start_line;
-    ac = split_words(p, logical->data, av);
+    ac = split_words(p, logical->data, av, av_line);
+    p->av_line = av_line;
     rc = ac < 0 ? -1 : ac == 0 ? 0 : directive(p, av, ac);
+    p->av_line = NULL;
     p->line = saved;
+    p->nseg = 0;
     buf_reset(logical);
     return rc;
 }
@@ -699,36 +950,131 @@ static int defaults(struct conf *c)
                : -1;
 }
 
+/* action_at - nearest's view of the targets that are not mailboxes */
+static const char *action_at(size_t i, const void *arg __attribute__((unused)))
+{
+    static const char *const actions[] = {"reject", "tempfail", NULL};
+
+    return actions[i];
+}
+
 /* resolve_routes - bind route targets to declared mailboxes, check completeness */
 static int resolve_routes(struct parse *p)
 {
     struct conf *c = p->c;
     struct conf_pattern pat;
+    const char *near;
     size_t i;
 
     for (i = 0; i < c->nroutes; i++) {
         struct conf_route *r = &c->routes[i];
+        const char *t = p->route_targets[i];
 
         if (r->target != TARGET_MAILBOX)
             continue;
-        p->line = r->line;
-        if (parse_pattern(p, p->route_targets[i], 0, &pat, "route target") < 0)
+        p->line = p->route_target_lines[i];
+        if (parse_pattern(p, t, 0, &pat, "route target") < 0) {
+            if ((near = nearest(t, action_at, NULL)) != NULL)
+                return perr(p, "route %s: the target \"%s\" must be a declared mailbox, reject or "
+                               "tempfail (did you mean %s?)", r->text, t, near);
             return perr(p, "route %s: the target \"%s\" must be a declared mailbox, reject or tempfail",
-                        r->text, p->route_targets[i]);
+                        r->text, t);
+        }
         r->mailbox = conf_find_mailbox(c, pat.local, pat.domain);
         free(pat.local);
         free(pat.domain);
+        if (r->mailbox == NULL && (near = nearest(t, mailbox_at, c)) != NULL)
+            return perr(p, "route %s: %s is not a declared mailbox (did you mean %s?)", r->text, t,
+                        near);
         if (r->mailbox == NULL)
             return perr(p, "route %s: %s is not a declared mailbox (add \"mailbox %s\")", r->text,
-                        p->route_targets[i], p->route_targets[i]);
+                        t, t);
     }
     return 0;
+}
+
+/* route_covers - does route a match every message route b matches? */
+static int route_covers(const struct conf_route *a, const struct conf_route *b)
+{
+    if (a->kind == ROUTE_ANY)
+        return 1;
+    if (a->kind != b->kind)
+        return 0;
+    switch (a->kind) {
+    case ROUTE_SASL:
+        return strcasecmp(a->sasl, b->sasl) == 0;
+    case ROUTE_CLIENT:
+        return a->family == b->family && a->prefix <= b->prefix &&
+               conf_net_match(a->net, a->prefix, b->net);
+    case ROUTE_SENDER:
+    case ROUTE_FROM:
+        return strcmp(a->pat.domain, b->pat.domain) == 0 &&
+               (a->pat.local == NULL || (b->pat.local && strcasecmp(a->pat.local, b->pat.local) == 0));
+    default:
+        return 0;
+    }
+}
+
+/*
+ * warn_shadowed - a route after one that matches everything it would can never
+ * match.  Routes after "route *" are always found; other pairs are compared while
+ * the file has at most SHADOW_PAIRS_MAX routes, which keeps a huge file's load
+ * linear.
+ */
+#define SHADOW_PAIRS_MAX 4096
+static void warn_shadowed(struct parse *p)
+{
+    const struct conf *c = p->c;
+    const struct conf_route *any = NULL;
+    size_t i, j;
+
+    for (j = 0; j < c->nroutes; j++) {
+        const struct conf_route *b = &c->routes[j], *by = any;
+
+        for (i = 0; by == NULL && c->nroutes <= SHADOW_PAIRS_MAX && i < j; i++)
+            if (route_covers(&c->routes[i], b))
+                by = &c->routes[i];
+        if (by) {
+            p->line = b->line;
+            pwarn(p, "route %s can never match: route %s (line %d) matches everything it would",
+                  b->text, by->text, by->line);
+        }
+        if (any == NULL && b->kind == ROUTE_ANY)
+            any = b;
+    }
+}
+
+/* warn_oauth_mailboxes - a token for a mailbox no route uses is surely a typo */
+static void warn_oauth_mailboxes(struct parse *p)
+{
+    const struct conf *c = p->c;
+    const char *at, *near;
+    char local[65];
+    size_t i;
+
+    for (i = 0; c->oauth_mailboxes && c->oauth_mailboxes[i]; i++) {
+        const char *m = c->oauth_mailboxes[i];
+
+        at = strrchr(m, '@');
+        if ((size_t)(at - m) < sizeof(local)) {
+            memcpy(local, m, (size_t)(at - m));
+            local[at - m] = '\0';
+            if (conf_find_mailbox(c, local, at + 1))
+                continue;
+        }
+        p->line = p->oauth_lines[i];
+        if ((near = nearest(m, mailbox_at, c)) != NULL)
+            pwarn(p, "oauth_mailboxes: %s is not a declared mailbox, no route sends through it "
+                     "(did you mean %s?)", m, near);
+        else
+            pwarn(p, "oauth_mailboxes: %s is not a declared mailbox, no route sends through it", m);
+    }
 }
 
 /* conf_parse - parse configuration text */
 struct conf *conf_parse(const char *name, const char *text, size_t len, char *err, size_t errlen)
 {
-    struct parse p = {name, 0, err, errlen, NULL, NULL};
+    struct parse p = {.name = name, .err = err, .errlen = errlen};
     struct buf logical;
     size_t pos = 0, i;
     int start_line = 0, rc = 0;
@@ -736,9 +1082,12 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, char *er
     if (err && errlen)
         err[0] = '\0';
     if ((p.c = calloc(1, sizeof(*p.c))) == NULL || defaults(p.c) < 0 ||
-        (p.c->path = strdup(name)) == NULL) {
+        (p.c->path = strdup(name)) == NULL ||
+        (p.seg_off = calloc(MAX_SEGMENTS, sizeof(*p.seg_off))) == NULL ||
+        (p.seg_line = calloc(MAX_SEGMENTS, sizeof(*p.seg_line))) == NULL) {
         perr(&p, "out of memory");
         conf_free(p.c);
+        free(p.seg_off);
         return NULL;
     }
     p.c->refs = 1;
@@ -747,6 +1096,9 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, char *er
         rc = perr(&p, "file too large (more than %d bytes)", CONF_MAX_FILE);
         goto done;
     }
+    /* a UTF-8 byte-order mark, as some Windows editors write, is not a directive */
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+        pos = 3;
     while (pos < len && rc == 0) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
@@ -776,8 +1128,16 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, char *er
                 break;
             start_line = p.line;
         }
+        if (p.nseg < MAX_SEGMENTS) {
+            p.seg_off[p.nseg] = logical.len;
+            p.seg_line[p.nseg++] = p.line;
+        }
         if (buf_putc(&logical, ' ') != BUF_OK || buf_append(&logical, l, n) != BUF_OK) {
-            rc = perr(&p, "line too long (more than %d bytes)", CONF_MAX_LINE);
+            int at = p.line;
+
+            p.line = start_line;
+            rc = perr(&p, "line too long (more than %d bytes, reached at line %d)", CONF_MAX_LINE,
+                      at);
             break;
         }
     }
@@ -793,6 +1153,15 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, char *er
         p.line = 0;
         rc = perr(&p, "no route declared (add e.g. \"route * %s\")", p.c->mailboxes[0].address);
     }
+    if (rc == 0) {
+        warn_shadowed(&p);
+        warn_oauth_mailboxes(&p);
+        if (p.warnings_dropped) {
+            p.line = 0;
+            free(p.c->warnings[--p.c->nwarnings]);
+            pwarn(&p, "and %zu more warnings", p.warnings_dropped + 1);
+        }
+    }
 done:
     buf_free(&logical);
     if (p.route_targets) {
@@ -800,6 +1169,10 @@ done:
             free(p.route_targets[i]);
         free(p.route_targets);
     }
+    free(p.route_target_lines);
+    free(p.seg_off);
+    free(p.seg_line);
+    free(p.oauth_lines);
     if (rc != 0) {
         conf_free(p.c);
         return NULL;
@@ -891,5 +1264,8 @@ void conf_free(struct conf *c)
     free(c->oauth_mailboxes);
     free(c->token_dir);
     free(c->token_group);
+    for (i = 0; i < c->nwarnings; i++)
+        free(c->warnings[i]);
+    free(c->warnings);
     free(c);
 }

@@ -4,7 +4,11 @@
  *
  * One directive a line, "keyword arguments...", '#' starts a comment, a line
  * that starts with white space continues the previous one.  Every error names
- * the file, the line and what is wrong.  A loaded configuration is immutable
+ * the file, the line and what is wrong: the physical line of the word at
+ * fault, or the first line of the directive; errors about the whole file name
+ * no line.  What is accepted but surely a mistake (a route that can never
+ * match, host bits in a network) becomes a warning kept with the snapshot, for
+ * sendasctl check and the daemons' logs.  A loaded configuration is immutable
  * and reference counted so that a reload (SIGHUP) can swap it while threads
  * still finish messages on the snapshot they started with.
  */
@@ -20,6 +24,7 @@
 #define CONF_MAX_MAILBOXES 4096
 #define CONF_MAX_ROUTES 65536
 #define CONF_ERRLEN 512
+#define CONF_MAX_WARNINGS 64     /* kept; the last one says how many more there were */
 
 /* An address pattern: a whole address, or "@domain" for every address there. */
 struct conf_pattern {
@@ -55,8 +60,9 @@ struct conf_route {
     char *text; /* the selector as written, for logs: "sender:@mon01.corp.local" */
     char *sasl; /* ROUTE_SASL */
     struct conf_pattern pat; /* ROUTE_SENDER, ROUTE_FROM */
-    int family; /* ROUTE_CLIENT: AF_INET or AF_INET6 */
-    unsigned char net[16];
+    int family; /* ROUTE_CLIENT: AF_INET or AF_INET6; an IPv4-mapped network
+                 * (::ffff:192.0.2.0/120) is kept as the IPv4 one (192.0.2.0/24) */
+    unsigned char net[16]; /* host bits cleared */
     unsigned prefix;
     enum route_target target;
     const struct conf_mailbox *mailbox; /* TARGET_MAILBOX */
@@ -117,7 +123,14 @@ struct conf {
     unsigned long token_refresh_margin; /* seconds before expiry to refresh (900) */
     unsigned long token_retry_min;  /* first retry delay, doubled per failure (5) */
     unsigned long token_retry_max;  /* cap on the retry delay (300) */
+
+    /* accepted, but surely mistakes: "FILE:LINE: what", at most CONF_MAX_WARNINGS */
+    char **warnings;
+    size_t nwarnings;
 };
+
+/* conf_keywords - every directive the parser knows, NULL-terminated */
+extern const char *const conf_keywords[];
 
 /*
  * conf_load - read and validate path.  On success returns a snapshot with one
@@ -144,6 +157,9 @@ int conf_mailbox_permits(const struct conf_mailbox *mb, const char *local, const
 
 /* conf_pattern_match - non-zero when local@domain matches the pattern */
 int conf_pattern_match(const struct conf_pattern *p, const char *local, const char *domain);
+
+/* conf_net_match - non-zero when the first prefix bits of addr are those of net */
+int conf_net_match(const unsigned char *net, unsigned prefix, const unsigned char *addr);
 
 /* conf_yesno - parse yes/no/true/false/on/off/1/0; -1 when neither */
 int conf_yesno(const char *s);

@@ -11,12 +11,11 @@
 /* cidr_match - is the client address inside the route's network? */
 static int cidr_match(const struct conf_route *r, const struct route_input *in)
 {
-    unsigned full, rest;
-    unsigned char mask;
     const unsigned char *a = in->addr;
     unsigned char mapped[4];
 
-    /* an IPv4 client seen through an IPv6 socket (::ffff:a.b.c.d) still matches IPv4 routes */
+    /* an IPv4 client seen through an IPv6 socket (::ffff:a.b.c.d) still matches IPv4 routes
+     * (and IPv4-mapped networks in the file, which conf keeps as IPv4 ones) */
     if (r->family == AF_INET && in->family == AF_INET6) {
         static const unsigned char prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -27,14 +26,7 @@ static int cidr_match(const struct conf_route *r, const struct route_input *in)
     } else if (r->family != in->family) {
         return 0;
     }
-    full = r->prefix / 8;
-    rest = r->prefix % 8;
-    if (memcmp(a, r->net, full) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    mask = (unsigned char)(0xff << (8 - rest));
-    return (a[full] & mask) == r->net[full];
+    return conf_net_match(r->net, r->prefix, a);
 }
 
 /* route_select - first matching route */

@@ -118,6 +118,10 @@ done
 
 if [ -z "${SENDAS_PKG_KEEP:-}" ]; then
     echo "== apt-get purge sendas"
+    # a token as sendas-tokend leaves it (a secret): the purge must not leave it behind
+    tokdir=/var/spool/postfix/sendas/tokens
+    install -d -m 0750 "$tokdir"
+    printf 'expires 1900000000\ntoken test-deb.not.a.secret\n' >"$tokdir/test-deb@invalid.example"
     if DEBIAN_FRONTEND=noninteractive apt-get purge -y sendas >"$work/purge.log" 2>&1 &&
        [ ! -e /usr/sbin/sendas-milter ] && [ ! -e /etc/sendas/sendas.conf ]; then
         ok "apt-get purge sendas removes binaries and configuration"
@@ -127,6 +131,8 @@ if [ -z "${SENDAS_PKG_KEEP:-}" ]; then
     fi
     [ "$(maincf_sum)" = "$before_main" ] && ok "/etc/postfix/main.cf untouched after purge" ||
         ko "/etc/postfix/main.cf changed by the purge"
+    [ ! -e "$tokdir/test-deb@invalid.example" ] && ok "apt-get purge sendas removes the tokens" ||
+        ko "apt-get purge sendas left a token in $tokdir"
 fi
 [ -z "$sentinel" ] || rm -f "$sentinel"
 if [ $fail -eq 0 ] && [ -z "${SENDAS_PKG_KEEP:-}" ]; then

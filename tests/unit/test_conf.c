@@ -3,6 +3,7 @@
  * Unit tests of conf (sendas.conf parsing) and route (route selection).
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,12 +18,12 @@ static struct conf *parse(const char *text, char *err)
 
 /* Each bad configuration must be refused with the file, line and a hint. */
 static const struct {
-    const char *name, *text, *want;
+    const char *name, *text, *want, *nowant;
 } bad_cases[] = {
     {"unknown directive", "mailbox a@b.c\nroute * a@b.c\nfrobnicate yes\n", "t.conf:3: unknown directive \"frobnicate\""},
     {"route to undeclared mailbox", "mailbox a@b.c\nroute * x@b.c\n", "t.conf:2: route *: x@b.c is not a declared mailbox"},
-    {"no mailbox", "route * reject\n", "t.conf:0: no mailbox declared"},
-    {"no route", "mailbox a@b.c\n", "t.conf:0: no route declared"},
+    {"no mailbox", "route * reject\n", "t.conf: no mailbox declared", ":0:"},
+    {"no route", "mailbox a@b.c\n", "t.conf: no route declared", ":0:"},
     {"mailbox without address", "mailbox\n", "t.conf:1: mailbox: an address is required"},
     {"mailbox domain only", "mailbox @b.c\n", "t.conf:1: mailbox \"@b.c\": a whole address is needed"},
     {"sendas keyword missing", "mailbox a@b.c x@b.c y@b.c\n", "expected \"sendas\""},
@@ -39,7 +40,27 @@ static const struct {
     {"trace header is From", "mailbox a@b.c\nroute * a@b.c\ntrace_header from\n", "must not be a header the rewrite changes"},
     {"continuation first", "  mailbox a@b.c\n", "t.conf:1: continuation line with nothing to continue"},
     {"NUL byte", "mailbox a@b.c\nroute * a@b.c\n#\0x\n", "NUL byte"},
-    {"error line after continuation", "mailbox a@b.c sendas\n  x@b.c\n  bad\nroute * a@b.c\n", "t.conf:1: sendas \"bad\""},
+    /* an error about one word names the physical line of that word */
+    {"error line after continuation", "mailbox a@b.c sendas\n  x@b.c\n  bad\nroute * a@b.c\n", "t.conf:3: sendas \"bad\""},
+    {"value on a continuation line", "mailbox a@b.c\nroute * a@b.c\nadd_reply_to\n  maybe\n", "t.conf:4: add_reply_to: \"maybe\""},
+    {"selector on a continuation line", "mailbox a@b.c\nroute\n  client:10.0.0.0/33 a@b.c\n", "t.conf:3: route client:10.0.0.0/33"},
+    {"route target on a continuation line", "mailbox a@b.c\nroute *\n\n  x@b.c\n", "t.conf:4: route *: x@b.c is not a declared mailbox"},
+    {"mailbox on a continuation line", "mailbox\n  a@@b.c\nroute * a@b.c\n", "t.conf:2: mailbox \"a@@b.c\""},
+    /* a directive that looks like a known one is unknown, with the nearest known one */
+    {"typo of route", "mailbox a@b.c\nroute * a@b.c\nrout * a@b.c\n", "t.conf:3: unknown directive \"rout\" (did you mean \"route\"?)"},
+    {"typo of a setting", "mailbox a@b.c\nroute * a@b.c\nkeep_display_nam yes\n", "t.conf:3: unknown directive \"keep_display_nam\" (did you mean \"keep_display_name\"?)"},
+    {"transposed letters", "mailbox a@b.c\nroute * a@b.c\nmialbox x@b.c\n", "(did you mean \"mailbox\"?)"},
+    {"typo of an oauth setting", "mailbox a@b.c\nroute * a@b.c\noauth_client_idd x\n", "(did you mean \"oauth_client_id\"?)"},
+    {"typo of a token setting", "mailbox a@b.c\nroute * a@b.c\ntoken_retry_mn 5\n", "(did you mean \"token_retry_min\"?)"},
+    {"typo of a limit", "mailbox a@b.c\nroute * a@b.c\nlimit_headrom 80\n", "(did you mean \"limit_headroom\"?)"},
+    {"keyword in upper case", "Mailbox a@b.c\n", "t.conf:1: unknown directive \"Mailbox\" (did you mean \"mailbox\"?)"},
+    {"unknown, nothing near", "mailbox a@b.c\nroute * a@b.c\nfrobnicate yes\n", "t.conf:3: unknown directive \"frobnicate\"", "did you mean"},
+    {"BOM in the middle", "mailbox a@b.c\n\xef\xbb\xbfroute * a@b.c\n", "t.conf:2: unknown directive \"???route\" (a UTF-8 byte-order mark?)"},
+    {"control characters never reach the message", "mailbox a@b.c\nroute * a@b.c\n\x1b[31mx yes\n", "t.conf:3: unknown directive \"?[31mx\"", "\x1b"},
+    /* a typo'd mailbox in a route: the declared mailbox it is nearest to */
+    {"route target typo", "mailbox relay@contoso.com\nmailbox scanner@contoso.com\nroute * relay@contoso.co\n", "t.conf:3: route *: relay@contoso.co is not a declared mailbox (did you mean relay@contoso.com?)"},
+    {"route target typo in the local part", "mailbox relay@contoso.com\nroute sasl:x rely@contoso.com\nroute * relay@contoso.com\n", "(did you mean relay@contoso.com?)"},
+    {"route target far from any mailbox", "mailbox a@b.c\nroute * x@y.example\n", "(add \"mailbox x@y.example\")", "did you mean"},
 };
 
 START_TEST(test_bad_configs)
@@ -54,6 +75,9 @@ START_TEST(test_bad_configs)
     ck_assert_msg(c == NULL, "%s: accepted", bad_cases[_i].name);
     ck_assert_msg(strstr(err, bad_cases[_i].want) != NULL, "%s: got \"%s\", want \"%s\"",
                   bad_cases[_i].name, err, bad_cases[_i].want);
+    ck_assert_msg(bad_cases[_i].nowant == NULL || strstr(err, bad_cases[_i].nowant) == NULL,
+                  "%s: got \"%s\", which has \"%s\"", bad_cases[_i].name, err,
+                  bad_cases[_i].nowant);
 }
 END_TEST
 
@@ -123,6 +147,8 @@ static const char route_conf[] = "mailbox a@x.com\nmailbox b@x.com\nmailbox c@x.
                                  "route sasl:printer01 b@x.com\n"
                                  "route client:10.1.0.0/16 b@x.com\n"
                                  "route client:2001:db8::/32 c@x.com\n"
+                                 "route client:::ffff:198.51.100.0/120 c@x.com\n"
+                                 "route client:::FFFF:203.0.113.9 a@x.com\n"
                                  "route sender:blocked@legacy.local reject\n"
                                  "route sender:@mon01.corp.local c@x.com\n"
                                  "route from:@printers.local b@x.com\n"
@@ -140,6 +166,11 @@ static const struct {
     {"ipv4 outside cidr", NULL, "10.2.0.1", "x", "mon01.corp.local", NULL, NULL, 0, ROUTE_MATCH, "sender:@mon01.corp.local"},
     {"ipv4-mapped ipv6", NULL, "::ffff:10.1.0.9", "x", "y.com", NULL, NULL, 0, ROUTE_MATCH, "client:10.1.0.0/16"},
     {"ipv6 cidr", NULL, "2001:db8:1::5", "x", "y.com", NULL, NULL, 0, ROUTE_MATCH, "client:2001:db8::/32"},
+    {"mapped network, ipv4 client", NULL, "198.51.100.7", "x", "y.com", NULL, NULL, 0, ROUTE_MATCH, "client:::ffff:198.51.100.0/120"},
+    {"mapped network, mapped client", NULL, "::ffff:198.51.100.200", "x", "y.com", NULL, NULL, 0, ROUTE_MATCH, "client:::ffff:198.51.100.0/120"},
+    {"mapped host, ipv4 client", NULL, "203.0.113.9", "x", "y.com", NULL, NULL, 0, ROUTE_MATCH, "client:::FFFF:203.0.113.9"},
+    {"outside the mapped network", NULL, "198.51.101.7", "x", "mon01.corp.local", NULL, NULL, 0, ROUTE_MATCH, "sender:@mon01.corp.local"},
+    {"ipv6 client is not the mapped one", NULL, "::198.51.100.7", "x", "mon01.corp.local", NULL, NULL, 0, ROUTE_MATCH, "sender:@mon01.corp.local"},
     {"reject route", NULL, "192.0.2.1", "blocked", "legacy.local", NULL, NULL, 0, ROUTE_MATCH, "sender:blocked@legacy.local"},
     {"from route needs header", NULL, "192.0.2.1", "x", "y.com", NULL, NULL, 0, ROUTE_NEED_FROM, NULL},
     {"from route matches", NULL, "192.0.2.1", "x", "y.com", "scan", "printers.local", 1, ROUTE_MATCH, "from:@printers.local"},
@@ -203,7 +234,27 @@ START_TEST(test_caps)
     memcpy(big + n, "@y.com\n", 8);
     c = conf_parse("t.conf", big, strlen(big), err, sizeof(err));
     ck_assert_ptr_null(c);
-    ck_assert_msg(strstr(err, "line too long") != NULL, "%s", err);
+    /* the directive starts at line 1; the cap is reached on a continuation line */
+    ck_assert_msg(strstr(err, "t.conf:1: line too long (more than 8192 bytes, reached at line 205)") != NULL, "%s", err);
+    free(big);
+
+    /* more words than CONF_MAX_ARGS: the first line, where it was reached, the sendas cap */
+    big = malloc(20000);
+    n = (size_t)snprintf(big, 20000, "mailbox a@b.c sendas\n");
+    for (i = 0; i < CONF_MAX_ARGS; i++)
+        n += (size_t)snprintf(big + n, 20000 - n, "  u%zu@y.com\n", i);
+    c = conf_parse("t.conf", big, n, err, sizeof(err));
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err, "t.conf:1: too many words in one directive (at most 256, reached at line 255; "
+                              "a mailbox takes at most 253 sendas entries)") != NULL, "%s", err);
+    /* exactly the cap of sendas entries is accepted */
+    n = (size_t)snprintf(big, 20000, "route * a@b.c\nmailbox a@b.c sendas\n");
+    for (i = 0; i < CONF_MAX_ARGS - 3; i++)
+        n += (size_t)snprintf(big + n, 20000 - n, "  u%zu@y.com\n", i);
+    c = conf_parse("t.conf", big, n, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_uint_eq(c->mailboxes[0].nsendas, CONF_MAX_ARGS - 3);
+    conf_free(c);
     free(big);
 
     /* a file over CONF_MAX_FILE */
@@ -213,6 +264,126 @@ START_TEST(test_caps)
     ck_assert_ptr_null(c);
     ck_assert_msg(strstr(err, "file too large") != NULL, "%s", err);
     free(big);
+}
+END_TEST
+
+/* Accepted, but surely a mistake: each gives one warning naming the line (or none). */
+static const struct {
+    const char *name, *text, *want;
+} warn_cases[] = {
+    {"clean", "mailbox a@b.c\nroute client:10.0.0.0/8 a@b.c\nroute client:2001:db8::/32 a@b.c\nroute * a@b.c\n", NULL},
+    {"ipv4 host bits", "mailbox a@b.c\nroute client:10.1.2.3/8 a@b.c\n",
+     "t.conf:2: route client:10.1.2.3/8: host bits are set: this is the network 10.0.0.0/8 (for one host write 10.1.2.3)"},
+    {"ipv6 host bits", "mailbox a@b.c\nroute client:2001:db8::1/32 a@b.c\n",
+     "t.conf:2: route client:2001:db8::1/32: host bits are set: this is the network 2001:db8::/32"},
+    {"mapped host bits", "mailbox a@b.c\nroute client:::ffff:192.0.2.7/120 a@b.c\n",
+     "t.conf:2: route client:::ffff:192.0.2.7/120: host bits are set: this is the network ::ffff:192.0.2.0/120"},
+    {"route after star", "mailbox a@b.c\nroute * a@b.c\nroute sender:@x.y reject\n",
+     "t.conf:3: route sender:@x.y can never match: route * (line 2) matches everything it would"},
+    {"star after star", "mailbox a@b.c\nroute * a@b.c\n\nroute * reject\n",
+     "t.conf:4: route * can never match: route * (line 2)"},
+    {"same sasl login", "mailbox a@b.c\nroute sasl:p1 a@b.c\nroute sasl:P1 reject\n",
+     "t.conf:3: route sasl:P1 can never match: route sasl:p1 (line 2)"},
+    {"narrower network after wider", "mailbox a@b.c\nroute client:10.0.0.0/8 a@b.c\nroute client:10.1.0.0/16 reject\n",
+     "t.conf:3: route client:10.1.0.0/16 can never match: route client:10.0.0.0/8 (line 2)"},
+    {"wider network after narrower", "mailbox a@b.c\nroute client:10.1.0.0/16 a@b.c\nroute client:10.0.0.0/8 reject\n", NULL},
+    {"mapped host after ipv4 network", "mailbox a@b.c\nroute client:192.0.2.0/24 a@b.c\nroute client:::ffff:192.0.2.7 reject\n",
+     "t.conf:3: route client:::ffff:192.0.2.7 can never match: route client:192.0.2.0/24 (line 2)"},
+    {"ipv4 after ipv6 network", "mailbox a@b.c\nroute client:2001:db8::/32 a@b.c\nroute client:192.0.2.7 reject\n", NULL},
+    {"address after its domain", "mailbox a@b.c\nroute sender:@x.y a@b.c\nroute sender:U@X.Y reject\n",
+     "t.conf:3: route sender:U@X.Y can never match: route sender:@x.y (line 2)"},
+    {"domain after an address", "mailbox a@b.c\nroute sender:u@x.y a@b.c\nroute sender:@x.y reject\n", NULL},
+    {"from after sender", "mailbox a@b.c\nroute sender:@x.y a@b.c\nroute from:@x.y reject\n", NULL},
+    {"oauth mailbox not declared", "mailbox relay@contoso.com\nroute * relay@contoso.com\noauth_mailboxes relay@contoso.com rleay@contoso.com\n",
+     "t.conf:3: oauth_mailboxes: rleay@contoso.com is not a declared mailbox, no route sends through it (did you mean relay@contoso.com?)"},
+};
+
+START_TEST(test_warnings)
+{
+    char err[CONF_ERRLEN];
+    struct conf *c = parse(warn_cases[_i].text, err);
+
+    ck_assert_msg(c != NULL, "%s: refused: %s", warn_cases[_i].name, err);
+    if (warn_cases[_i].want == NULL) {
+        ck_assert_msg(c->nwarnings == 0, "%s: unexpected warning \"%s\"", warn_cases[_i].name,
+                      c->warnings[0]);
+    } else {
+        ck_assert_msg(c->nwarnings == 1, "%s: %zu warnings", warn_cases[_i].name, c->nwarnings);
+        ck_assert_msg(strstr(c->warnings[0], warn_cases[_i].want) != NULL,
+                      "%s: got \"%s\", want \"%s\"", warn_cases[_i].name, c->warnings[0],
+                      warn_cases[_i].want);
+    }
+    conf_free(c);
+}
+END_TEST
+
+/* Warnings are capped: the last one says how many more there were. */
+START_TEST(test_warnings_cap)
+{
+    char err[CONF_ERRLEN], *text = malloc(100000);
+    size_t n, i;
+    struct conf *c;
+
+    n = (size_t)snprintf(text, 100000, "mailbox a@b.c\nroute * a@b.c\n");
+    for (i = 0; i < CONF_MAX_WARNINGS + 10; i++)
+        n += (size_t)snprintf(text + n, 100000 - n, "route sasl:u%zu a@b.c\n", i);
+    c = conf_parse("t.conf", text, n, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_uint_eq(c->nwarnings, CONF_MAX_WARNINGS);
+    ck_assert_msg(strstr(c->warnings[CONF_MAX_WARNINGS - 1], "and 11 more warnings") != NULL, "%s",
+                  c->warnings[CONF_MAX_WARNINGS - 1]);
+    conf_free(c);
+    free(text);
+}
+END_TEST
+
+/* A comment ends with its physical line: the next continuation line goes on. */
+START_TEST(test_comment_inside_directive)
+{
+    char err[CONF_ERRLEN];
+    struct conf *c = parse("mailbox a@b.c sendas x@b.c # the alias\n"
+                           "    y@b.c # the shared mailbox\n"
+                           "    # nothing here\n"
+                           "    @z.b.c\n"
+                           "route * a@b.c\n",
+                           err);
+
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_uint_eq(c->mailboxes[0].nsendas, 3);
+    ck_assert_str_eq(c->mailboxes[0].sendas[2].domain, "z.b.c");
+    conf_free(c);
+}
+END_TEST
+
+/* A UTF-8 byte-order mark at the start of the file (Notepad) is skipped. */
+START_TEST(test_bom)
+{
+    char err[CONF_ERRLEN];
+    struct conf *c = parse("\xef\xbb\xbfmailbox a@b.c\r\nroute * a@b.c\r\n", err);
+
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_str_eq(c->mailboxes[0].address, "a@b.c");
+    ck_assert_int_eq(c->routes[0].line, 2);
+    conf_free(c);
+}
+END_TEST
+
+/* Every keyword the suggestions offer is one the parser knows. */
+START_TEST(test_keywords_known)
+{
+    char err[CONF_ERRLEN], text[256];
+    size_t i;
+    struct conf *c;
+
+    for (i = 0; conf_keywords[i]; i++) {
+        snprintf(text, sizeof(text), "mailbox a@b.c\nroute * a@b.c\n%s %s\n", conf_keywords[i],
+                 strcmp(conf_keywords[i], "mailbox") == 0 ? "x@b.c" : "@@bogus@@");
+        c = parse(text, err);
+        ck_assert_msg(c != NULL || strstr(err, "unknown directive") == NULL, "%s: %s",
+                      conf_keywords[i], err);
+        conf_free(c);
+    }
+    ck_assert_uint_ge(i, 30);
 }
 END_TEST
 
@@ -239,6 +410,11 @@ int main(void)
     tcase_add_test(tc, test_no_match);
     tcase_add_test(tc, test_caps);
     tcase_add_test(tc, test_load_missing_file);
+    tcase_add_loop_test(tc, test_warnings, 0, sizeof(warn_cases) / sizeof(warn_cases[0]));
+    tcase_add_test(tc, test_warnings_cap);
+    tcase_add_test(tc, test_bom);
+    tcase_add_test(tc, test_comment_inside_directive);
+    tcase_add_test(tc, test_keywords_known);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
