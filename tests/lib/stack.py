@@ -190,13 +190,15 @@ def prerequisites(milter_bin, extra_programs=()):
 
 class Stack:
     def __init__(self, tmpdir, milter_bin, sendas_conf=SENDAS_CONF, mailboxes=MAILBOXES,
-                 emulator_options=None, policyd_bin=None):
+                 emulator_options=None, policyd_bin=None, default_mailbox=None):
         """tmpdir: an existing directory the stack lives in (the caller removes it).
         milter_bin: path of sendas-milter.  sendas_conf: sendas.conf text with {port} where
         the milter's port goes, and {policy_port} and {state_dir} when sendas-policyd is to
         run too (policyd_bin, default find_policyd()).  mailboxes: the emulator's mailboxes (and the sasl_passwd
         entries).  emulator_options: extra keyword arguments for Emulator (default
-        max_connections=3, as Exchange Online)."""
+        max_connections=3, as Exchange Online).  default_mailbox: give the relay's sasl_passwd
+        a next-hop entry with that mailbox's login (see add_postfix), the credentials of mail
+        with the null sender, such as Postfix's own notices."""
         self.tmp = os.path.abspath(tmpdir)
         self.milter_bin = os.path.abspath(milter_bin)
         self.sendas_conf = sendas_conf
@@ -214,6 +216,7 @@ class Stack:
         self.emu = None
         self.pf = None           # the relay with the milter
         self.extra = []          # instances made by add_postfix()
+        self.default_mailbox = default_mailbox
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -231,7 +234,8 @@ class Stack:
         if self.use_policyd:
             self.start_policyd()
 
-        self.pf = self.add_postfix("postfix", milter=True)
+        self.pf = self.add_postfix("postfix", milter=True,
+                                   default_mailbox=self.default_mailbox)
         return self
 
     def stop(self):
