@@ -38,7 +38,8 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from pfinstance import _parse_main_cf  # noqa: E402
-from stack import DEPLOY, SKIP, Stack, find_milter, prerequisites, tail, report  # noqa: E402
+from stack import (DEPLOY, SKIP, Stack, find_ctl, find_milter, prerequisites, tail,  # noqa: E402
+                   report)
 
 OPENSSL = "/usr/bin/openssl"
 OUTSIDER = "127.0.0.2"
@@ -69,15 +70,6 @@ def try_relay(port, source, msgid):
         if code >= 400:
             return ehlo, "DATA", code, text.decode(errors="replace")
         return ehlo, "accepted", code, text.decode(errors="replace")
-
-
-def find_ctl(milter_bin):
-    """find_ctl - sendasctl: $SENDAS_CTL, else ctl/ of the milter's build tree, else /usr/bin."""
-    if os.environ.get("SENDAS_CTL"):
-        return os.environ["SENDAS_CTL"]
-    built = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(milter_bin))), "ctl",
-                         "sendasctl")
-    return built if os.access(built, os.X_OK) else "/usr/bin/sendasctl"
 
 
 def postfix_config_matches(stack, ctl):

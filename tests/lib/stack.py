@@ -82,13 +82,14 @@ def free_port():
 
 def start_daemon(argv, log_path, port, timeout=15):
     """start_daemon - run a sendas daemon in the foreground, its output appended to log_path,
-    and wait until it listens on 127.0.0.1:port; raises with the log tail if it does not."""
+    and wait until it listens on 127.0.0.1:port (port None: do not wait, e.g. for a unix
+    socket); raises with the log tail if it does not."""
     log = open(log_path, "ab")
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     finally:
         log.close()
-    if not wait_port(port, proc, timeout):
+    if port is not None and not wait_port(port, proc, timeout):
         raise RuntimeError(f"{os.path.basename(argv[0])} did not listen on 127.0.0.1:{port}:\n"
                            + tail(log_path))
     return proc
@@ -169,6 +170,15 @@ def find_policyd(milter_bin=None):
         if os.path.isfile(c) and os.access(c, os.X_OK):
             return c
     return candidates[0]
+
+
+def find_ctl(milter_bin=None):
+    """find_ctl - sendasctl: $SENDAS_CTL, else ctl/ of the milter's build tree, else /usr/bin."""
+    if os.environ.get("SENDAS_CTL"):
+        return os.environ["SENDAS_CTL"]
+    built = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+        milter_bin or find_milter()))), "ctl", "sendasctl")
+    return built if os.access(built, os.X_OK) else "/usr/bin/sendasctl"
 
 
 def prerequisites(milter_bin, extra_programs=()):
