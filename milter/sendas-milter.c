@@ -253,7 +253,10 @@ static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 
     if (x == NULL)
         return tempfail_reply(ctx, NULL, "out of memory at connect");
-    snprintf(x->client_name, sizeof(x->client_name), "%s", hostname ? hostname : "unknown");
+    /* Postfix names a client without a name "[addr]" (Sendmail's way); call it "unknown",
+     * as Postfix and its policy requests do, so the log says unknown[addr], not [addr][addr]. */
+    snprintf(x->client_name, sizeof(x->client_name), "%s",
+             hostname && hostname[0] != '[' ? hostname : "unknown");
     if (sa && sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, x->client_addr,
                   sizeof(x->client_addr));

@@ -715,12 +715,14 @@ int rw_plan_message(const struct conf *c, const struct rw_msg *m, struct rw_plan
     /*
      * The envelope sender becomes the mailbox even when the mailbox may send
      * as it: Postfix picks SASL credentials by envelope sender, so anything
-     * else would sign in as the wrong mailbox (or none).  The null sender too:
-     * Postfix's own bounces never pass through milters, so <> here comes from
-     * an application, and Exchange Online would otherwise get it under the
-     * default credentials.
+     * else would sign in as the wrong mailbox (or none).  The null sender too,
+     * when an SMTP client sent it.  Not on non-SMTP mail: that is where
+     * Postfix's own notices arrive (internal_mail_filter_classes), and a
+     * notice must keep <> so that one Exchange Online refuses is dropped
+     * rather than bounced to the mailbox again, and again (RFC 5321 4.5.5).
+     * Postfix signs such mail in with the next hop's sasl_passwd entry.
      */
-    if (c->rewrite_envelope &&
+    if (c->rewrite_envelope && !(pm.env_null && m->non_smtp) &&
         (pm.env_null || pm.env_bad || !pm.env.domain ||
          strcasecmp(pm.env.local, p->mailbox->local) != 0 ||
          strcasecmp(pm.env.domain, p->mailbox->domain) != 0)) {

@@ -8,13 +8,15 @@ PKGS="build-essential autoconf automake libtool pkg-config libmilter-dev libssl-
 libsasl2-dev libsasl2-modules check postfix swaks python3 python3-aiosmtpd
 python3-cryptography clang libclang-rt-dev libsqlite3-dev sqlite3 postfwd
 libcurl4-openssl-dev libjson-c-dev
-openssl m4 liblockfile1 libwrap0 debhelper dpkg-dev systemd zlib1g-dev chromium"
+openssl m4 liblockfile1 libwrap0 debhelper dpkg-dev systemd zlib1g-dev chromium iproute2"
 # openssl: test certificates.  m4, liblockfile1, libwrap0: the Sendmail e2e test runs
 # Debian's sendmail unpacked beside postfix (its packages conflict), and needs these.
 # debhelper, dpkg-dev: tests/pkg/test-deb.sh builds the .deb.  systemd: systemd-analyze
 # (the units' security score) and systemd-sysusers (the package's user).
 # zlib1g-dev: sendasctl audit reads .gz mail logs.  chromium: tests/e2e/test_audit_e2e.py
 # renders the audit report's HTML page headless (about 30 s to install).
+# iproute2: tests/e2e/test_fresh_main_cf.py puts a relay and a LAN neighbour in network
+# namespaces of its own (ip netns).
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -207,7 +207,8 @@ def main():
         dom = p.stdout
         check("Chromium: the rendered DOM has a row for every sender, and the advice",
               all(f"<td>{m[0]}</td>" in dom for m in MIX)
-              and dom.count('class="sender"') == len(MIX) and "Add-RecipientPermission" in dom,
+              # + 1: Postfix's notices of the 5.7.60 refusals (sender <>) pass the milter too
+              and dom.count('class="sender"') == len(MIX) + 1 and "Add-RecipientPermission" in dom,
               dom[-800:])
         shutil.rmtree(profile, ignore_errors=True)
     except Exception as e:  # noqa: BLE001

@@ -10,6 +10,8 @@ authenticated.  Checks:
 
   - the shipped restrictions: reject_unauth_destination ends smtpd_relay_restrictions, and the
     policy service is in smtpd_recipient_restrictions (evaluated after it), not before;
+  - a client without a name (127.0.0.3) is logged by the milter as client=unknown[127.0.0.3],
+    the way Postfix logs it, not [127.0.0.3][127.0.0.3];
   - `sendasctl postfix-config main.cf` for this stack's sendas.conf prints exactly the
     parameters applied here (the shipped main.cf with the configured sockets);
   - from 127.0.0.2, RCPT TO an outside domain gets 554 5.7.1 "Relay access denied", and that
@@ -38,10 +40,12 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from pfinstance import _parse_main_cf  # noqa: E402
-from stack import DEPLOY, SKIP, Stack, find_milter, prerequisites, tail, report  # noqa: E402
+from stack import (DEPLOY, SKIP, Stack, find_ctl, find_milter, prerequisites, tail,  # noqa: E402
+                   report)
 
 OPENSSL = "/usr/bin/openssl"
 OUTSIDER = "127.0.0.2"
+UNNAMED = "127.0.0.3"
 RECIPIENT = "someone@outside.example"
 SENDER = "nagios@mon01.corp.local"
 
@@ -69,15 +73,6 @@ def try_relay(port, source, msgid):
         if code >= 400:
             return ehlo, "DATA", code, text.decode(errors="replace")
         return ehlo, "accepted", code, text.decode(errors="replace")
-
-
-def find_ctl(milter_bin):
-    """find_ctl - sendasctl: $SENDAS_CTL, else ctl/ of the milter's build tree, else /usr/bin."""
-    if os.environ.get("SENDAS_CTL"):
-        return os.environ["SENDAS_CTL"]
-    built = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(milter_bin))), "ctl",
-                         "sendasctl")
-    return built if os.access(built, os.X_OK) else "/usr/bin/sendasctl"
 
 
 def postfix_config_matches(stack, ctl):
@@ -116,8 +111,9 @@ def auth_lines(stack):
 def wait_for(pred, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if pred():
-            return True
+        got = pred()
+        if got:
+            return got
         time.sleep(0.25)
     return False
 
@@ -140,6 +136,16 @@ def main():
     try:
         stack.start()
         pf = stack.pf
+
+        # a client without a name (127.0.0.3 is in the shipped mynetworks and in no hosts
+        # file): Postfix hands the milter "[127.0.0.3]"; the log says it as Postfix does
+        _, stage, code, text = try_relay(pf.smtp_port, UNNAMED, "unnamed@relay-test")
+        line = wait_for(lambda: [ln for ln in stack.milter_log_text().splitlines()
+                                 if f"[{UNNAMED}]" in ln and "action=" in ln], 15)
+        check(stage == "accepted" and line and f" client=unknown[{UNNAMED}] " in line[0],
+              f"an unnamed client is logged Postfix-style, client=unknown[{UNNAMED}]",
+              line[0].split(": ", 1)[-1][:120] if line else f"{stage}: {code} {text}")
+
         pf.set_main({"mynetworks": "127.0.0.1/32"})
 
         relay = pf.postconf("-h", "smtpd_relay_restrictions").strip()
@@ -167,7 +173,8 @@ def main():
         check(stage == "accepted", "client 127.0.0.1 (in mynetworks) may relay",
               f"{stage}: {code} {text}")
         drained = pf.wait_queue_empty(60)
-        ids = [m.get("raw", b"") for m in stack.emu.messages()]
+        ids = [m.get("raw", b"") for m in stack.emu.messages()
+               if b"unnamed@relay-test" not in m.get("raw", b"")]
         got_in = sum(1 for raw in ids if b"insider@relay-test" in raw)
         got_out = sum(1 for raw in ids if b"outsider@relay-test" in raw)
         check(drained and got_in == 1 and got_out == 0,

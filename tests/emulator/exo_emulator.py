@@ -25,6 +25,8 @@ Mailboxes file: {"mailboxes": {"relay@contoso.com": {"password": "secret1",
                  "apps": {"CLIENT-ID": {"secret": "s3cret", "certificate": "/path/cert.pem",
                                         "mailboxes": ["relay@contoso.com"]}}}
   A mailbox may always send as itself; "@domain" grants every address at that domain.
+  "blocked": true (optional) refuses every message the mailbox submits at end of DATA with
+  "550 5.1.8 Bad outbound sender", as EXO does for a mailbox blocked as a spammer.
   All comparisons are case-insensitive.  "apps" (optional) are Entra applications for the
   token endpoint: a client secret and/or a certificate (PEM) whose key signs client
   assertions, and the mailboxes the app may sign in as (FullAccess granted).
@@ -109,6 +111,7 @@ R_AUTH_BEFORE_TLS = "504 5.7.4 Unrecognized authentication type"
 R_CONCURRENCY = ("432 4.3.2 Concurrent connections limit exceeded. Visit "
                  "https://aka.ms/concurrent_sending for more information.")
 R_RATE = "452 4.3.2 Message rate limit exceeded"
+R_BLOCKED = "550 5.1.8 Bad outbound sender"
 R_SENDAS = "550 5.7.60 SMTP; Client does not have permissions to send as this sender"
 R_INTERNAL = "451 4.3.0 emulator internal error"
 R_SENDER_OK = "250 2.1.0 Sender OK"
@@ -165,6 +168,7 @@ class Mailboxes:
                 "password": spec.get("password", ""),
                 "addresses": {g for g in grants if not g.startswith("@")} | {addr.strip().lower()},
                 "domains": {g[1:] for g in grants if g.startswith("@")},
+                "blocked": bool(spec.get("blocked")),
             }
 
     def check_password(self, user, password):
@@ -634,6 +638,8 @@ class ExoHandler:
         if self.over_rate(mailbox):
             return self.refuse(server, envelope, R_RATE, "rate limit", raw)
 
+        if self.mailboxes.boxes.get(mailbox, {}).get("blocked"):
+            return self.refuse(server, envelope, R_BLOCKED, "mailbox blocked", raw)
         problem = self.sendas_problem(mailbox, raw, sender)
         if problem:
             return self.refuse(server, envelope, R_SENDAS, problem, raw)

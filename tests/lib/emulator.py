@@ -7,6 +7,7 @@
         emu.wait_messages(1)
         msg = emu.messages()[0]        # the .json record plus msg["raw"] (bytes of the .eml)
         emu.refused()                  # records from refused.jsonl
+        emu.inbox("relay@contoso.com") # accepted messages addressed to that mailbox
 
 Options (keyword arguments, mapped to the emulator's flags): host ("127.0.0.1" or "::1"),
 port (0 = free port), cert, key, log (default STORE/emulator.log), strict_envelope (bool),
@@ -155,6 +156,13 @@ class Emulator:
                 rec["raw"] = f.read()
             out.append(rec)
         return out
+
+    def inbox(self, mailbox):
+        """Accepted messages addressed to mailbox (what Exchange Online would deliver to its
+        inbox), in order."""
+        mailbox = mailbox.lower()
+        return [m for m in self.messages()
+                if any(r.lower() == mailbox for r in m.get("rcpt_tos", []))]
 
     def refused(self):
         """Refusals from refused.jsonl, oldest first."""

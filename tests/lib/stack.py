@@ -82,13 +82,14 @@ def free_port():
 
 def start_daemon(argv, log_path, port, timeout=15):
     """start_daemon - run a sendas daemon in the foreground, its output appended to log_path,
-    and wait until it listens on 127.0.0.1:port; raises with the log tail if it does not."""
+    and wait until it listens on 127.0.0.1:port (port None: do not wait, e.g. for a unix
+    socket); raises with the log tail if it does not."""
     log = open(log_path, "ab")
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     finally:
         log.close()
-    if not wait_port(port, proc, timeout):
+    if port is not None and not wait_port(port, proc, timeout):
         raise RuntimeError(f"{os.path.basename(argv[0])} did not listen on 127.0.0.1:{port}:\n"
                            + tail(log_path))
     return proc
@@ -171,6 +172,15 @@ def find_policyd(milter_bin=None):
     return candidates[0]
 
 
+def find_ctl(milter_bin=None):
+    """find_ctl - sendasctl: $SENDAS_CTL, else ctl/ of the milter's build tree, else /usr/bin."""
+    if os.environ.get("SENDAS_CTL"):
+        return os.environ["SENDAS_CTL"]
+    built = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+        milter_bin or find_milter()))), "ctl", "sendasctl")
+    return built if os.access(built, os.X_OK) else "/usr/bin/sendasctl"
+
+
 def prerequisites(milter_bin, extra_programs=()):
     """prerequisites - why the stack cannot run here, or None when it can."""
     for prog in ("/usr/sbin/postfix", *extra_programs):
@@ -190,13 +200,15 @@ def prerequisites(milter_bin, extra_programs=()):
 
 class Stack:
     def __init__(self, tmpdir, milter_bin, sendas_conf=SENDAS_CONF, mailboxes=MAILBOXES,
-                 emulator_options=None, policyd_bin=None):
+                 emulator_options=None, policyd_bin=None, default_mailbox=None):
         """tmpdir: an existing directory the stack lives in (the caller removes it).
         milter_bin: path of sendas-milter.  sendas_conf: sendas.conf text with {port} where
         the milter's port goes, and {policy_port} and {state_dir} when sendas-policyd is to
         run too (policyd_bin, default find_policyd()).  mailboxes: the emulator's mailboxes (and the sasl_passwd
         entries).  emulator_options: extra keyword arguments for Emulator (default
-        max_connections=3, as Exchange Online)."""
+        max_connections=3, as Exchange Online).  default_mailbox: give the relay's sasl_passwd
+        a next-hop entry with that mailbox's login (see add_postfix), the credentials of mail
+        with the null sender, such as Postfix's own notices."""
         self.tmp = os.path.abspath(tmpdir)
         self.milter_bin = os.path.abspath(milter_bin)
         self.sendas_conf = sendas_conf
@@ -214,6 +226,7 @@ class Stack:
         self.emu = None
         self.pf = None           # the relay with the milter
         self.extra = []          # instances made by add_postfix()
+        self.default_mailbox = default_mailbox
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -231,7 +244,8 @@ class Stack:
         if self.use_policyd:
             self.start_policyd()
 
-        self.pf = self.add_postfix("postfix", milter=True)
+        self.pf = self.add_postfix("postfix", milter=True,
+                                   default_mailbox=self.default_mailbox)
         return self
 
     def stop(self):

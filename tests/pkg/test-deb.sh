@@ -4,8 +4,11 @@
 # check what it installed, run the Postfix end-to-end tests against the installed
 # binaries, then purge it.  Run as root on Debian 12 (scripts/deps.sh has the build
 # dependencies).  Prints one PASS/FAIL line per check and "N passed, M failed"; exit 0
-# when all pass, 1 otherwise, 77 when not root or dpkg-buildpackage is missing.
-# SENDAS_PKG_KEEP=1 leaves the package installed and the build directory in place.
+# when all pass, 1 otherwise, 77 when not root, dpkg-buildpackage is missing, or a sendas
+# package is already on the machine (installed, or removed with its configuration kept):
+# the purge at the end would take it and its /etc/sendas away, so the test refuses to run.
+# SENDAS_PKG_KEEP=1 leaves the package installed and the build directory in place (the
+# next run then refuses until `apt-get purge sendas`).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 pass=0; fail=0
@@ -16,6 +19,18 @@ check() { label=$1; shift; if "$@" >/dev/null 2>&1; then ok "$label"; else ko "$
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (it installs the package)"; exit 77; }
 command -v dpkg-buildpackage >/dev/null || { echo "SKIP: dpkg-buildpackage missing (dpkg-dev)"; exit 77; }
 command -v dh >/dev/null || { echo "SKIP: debhelper missing"; exit 77; }
+# Never on a machine where sendas is in use: this test purges what it installed.
+pkg_state=$(dpkg-query -W -f='${db:Status-Abbrev}' sendas 2>/dev/null)
+case "$pkg_state" in
+"" | un* | pn*) ;;   # unknown to dpkg, or purged
+*)
+    echo "SKIP: a sendas package is already on this machine (dpkg status '$pkg_state')."
+    echo "      This test installs its own build and purges it at the end, which would remove"
+    echo "      that package and its /etc/sendas.  Run it on a machine without sendas, or remove"
+    echo "      it first (apt-get purge sendas), also after a run with SENDAS_PKG_KEEP=1."
+    exit 77
+    ;;
+esac
 
 work=$(mktemp -d /tmp/sendas-deb.XXXXXX)
 chmod 755 "$work"
@@ -105,7 +120,7 @@ if command -v systemd-analyze >/dev/null; then
 fi
 
 echo "== end-to-end tests against /usr/sbin/sendas-milter and /usr/sbin/sendas-policyd"
-for t in test_milter_e2e test_postfix_relay test_oauth_e2e; do
+for t in test_milter_e2e test_postfix_relay test_oauth_e2e test_notice_e2e; do
     if SENDAS_MILTER=/usr/sbin/sendas-milter SENDAS_POLICYD=/usr/sbin/sendas-policyd \
        SENDAS_TOKEND=/usr/sbin/sendas-tokend \
        /usr/bin/python3 "$top/tests/e2e/$t.py" >"$work/$t.log" 2>&1; then

@@ -100,6 +100,9 @@ static const struct rcase cases[] = {
      0, RW_REWRITE, {"\n "}, {"\n\n"}},
     {"null sender set to the mailbox", "<>", {"From: a@x.local"}, 0, RW_REWRITE,
      {"change From[1]:", "env=<relay@contoso.com>", "null envelope sender"}},
+    {"non-SMTP null sender (a Postfix notice) kept, From rewritten", "<>",
+     {"From: MAILER-DAEMON@relay.corp.local (Mail Delivery System)"}, 1, RW_REWRITE,
+     {"change From[1]: Mail Delivery System <relay@contoso.com>"}, {"env="}},
 };
 
 /* render - the plan as text for substring checks */
