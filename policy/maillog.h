@@ -46,12 +46,16 @@ struct maillog_ent {
 enum maillog_kind maillog_parse(const char *line, size_t len, int year, struct maillog_ent *e);
 
 /*
- * maillog_advice - one line naming the fix for an Exchange Online refusal
- * (dsn "5.7.60", reply text for the 5.2.0 variants), with the message's From
- * and mailbox filled in (either may be "" or NULL).  Returns 1 with the line
- * in out, 0 when the code is not one this module knows.
+ * maillog_advice - one line naming the fix for what Exchange Online (or
+ * Postfix signing in to it) answered: dsn "5.7.60" or "4.7.3", and the reply
+ * text, which tells variants apart (5.2.0 SendAs / SubmissionQuota, 5.7.3
+ * STARTTLS).  The message's From and mailbox are filled in (either may be ""
+ * or NULL), as PowerShell single-quoted arguments in commands; entry names
+ * the sendas.conf entry that permits From (e.g. "@contoso.com of mailbox
+ * ..."), NULL when unknown.  Returns 1 with the line in out (cut to outlen),
+ * 0 when the code is not one this module knows.
  */
 int maillog_advice(const char *dsn, const char *reply, const char *from, const char *mailbox,
-                   char *out, size_t outlen);
+                   const char *entry, char *out, size_t outlen);
 
 #endif

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer harness for the audit log's records: the input is read as an
- * audit line (audit_parse, as `sendasctl audit` reads), and also used as the
- * strings of a record that is formatted (audit_format, as the daemons write):
- * the line must be within AUDIT_MAX_LINE, end with its only newline, and parse
- * back.
+ * audit line (audit_parse, as `sendasctl audit` reads), as a whole audit log
+ * split into lines by the bounded splitter (lines, at the real cap of 65536
+ * bytes and at a small one), and also used as the strings of a record that is
+ * formatted (audit_format, as the daemons write): the line must be within
+ * AUDIT_MAX_LINE, end with its only newline, and parse back.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ipolicy \
- *       tests/fuzz/fuzz_audit.c policy/audit.c policy/buf.c -ljson-c -o fuzz_audit
+ *       tests/fuzz/fuzz_audit.c policy/audit.c policy/buf.c policy/lines.c -ljson-c -o fuzz_audit
  *   mkdir -p /tmp/audit-corpus
  *   ./fuzz_audit -max_total_time=60 /tmp/audit-corpus tests/fuzz/corpus/audit
  */
@@ -18,8 +19,53 @@
 
 #include "audit.h"
 #include "buf.h"
+#include "lines.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct feed {
+    const uint8_t *data;
+    size_t size, pos;
+};
+
+/* feed_read - the input in reads of varying size (a byte of it picks the size) */
+static ssize_t feed_read(void *ctx, char *buf, size_t n)
+{
+    struct feed *f = ctx;
+    size_t k = f->size - f->pos, step = f->size ? 1 + f->data[f->pos % f->size] * 64u : 1;
+
+    if (k > step)
+        k = step;
+    if (k > n)
+        k = n;
+    memcpy(buf, f->data + f->pos, k);
+    f->pos += k;
+    return (ssize_t)k;
+}
+
+/* split - the input as an audit log of lines of at most cap bytes, each parsed */
+static void split(struct audit_reader *rd, const uint8_t *data, size_t size, size_t cap)
+{
+    struct feed f = {data, size, 0};
+    struct audit_in in;
+    struct lines l;
+    const char *line;
+    size_t len, total = 0, n = 0;
+    int flags;
+
+    if (lines_init(&l, cap, feed_read, &f) < 0)
+        abort();
+    while (lines_next(&l, &line, &len, &flags) == 1) {
+        if (len > cap || memchr(line, '\n', len) != NULL)
+            abort();
+        total += len;
+        if (!(flags & LINES_OVERLONG) && n++ < 64)
+            audit_parse(rd, line, len, &in);
+    }
+    if (total > size || l.error)
+        abort();
+    lines_free(&l);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -35,6 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rd == NULL && (rd = audit_reader_new()) == NULL)
         abort();
     memcpy(copy, data, size);
+    split(rd, data, size, 65536);
+    split(rd, data, size, 64);
     audit_parse(rd, copy, size, &in);
     audit_time_parse(copy, size, &t);
     copy[size] = '\0';

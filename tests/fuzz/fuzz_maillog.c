@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer harness for the mail log line parser (maillog) of `sendasctl
- * audit`: the input is one line, in a buffer of exactly its size (no NUL).
- * Every field must come back NUL-terminated within its size, a STATUS line
- * must have a queue id and a status, and the advice for whatever dsn was
- * found must fit its buffer.
+ * libFuzzer harness for the mail log reader of `sendasctl audit`: the input is
+ * one line, in a buffer of exactly its size (no NUL), for the line parser
+ * (maillog); and a whole log, split into lines by the bounded line splitter
+ * (lines) at the real cap (AU_LINE_MAX, 65536) and at a small one, so that
+ * every edge of the cap is reached by short inputs too.  Every field must come
+ * back NUL-terminated within its size, a STATUS line must have a queue id and
+ * a status, the advice for whatever dsn was found must fit its buffer, and the
+ * splitter must hand out every byte of the input at most once, never a line
+ * over its cap.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ipolicy \
- *       tests/fuzz/fuzz_maillog.c policy/maillog.c policy/audit.c policy/buf.c \
+ *       tests/fuzz/fuzz_maillog.c policy/maillog.c policy/audit.c policy/buf.c policy/lines.c \
  *       -ljson-c -o fuzz_maillog
  *   mkdir -p /tmp/maillog-corpus
  *   ./fuzz_maillog -max_total_time=60 /tmp/maillog-corpus tests/fuzz/corpus/maillog
@@ -17,20 +21,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lines.h"
 #include "maillog.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+struct feed {
+    const uint8_t *data;
+    size_t size, pos;
+};
+
+/* feed_read - the input in reads of varying size (a byte of it picks the size) */
+static ssize_t feed_read(void *ctx, char *buf, size_t n)
+{
+    struct feed *f = ctx;
+    size_t k = f->size - f->pos, step = f->size ? 1 + f->data[f->pos % f->size] * 64u : 1;
+
+    if (k > step)
+        k = step;
+    if (k > n)
+        k = n;
+    memcpy(buf, f->data + f->pos, k);
+    f->pos += k;
+    return (ssize_t)k;
+}
+
+/* check_line - parse one line, abort on a broken result */
+static void check_line(const char *line, size_t len)
 {
     struct maillog_ent e;
-    char *copy = malloc(size ? size : 1), adv[512];
+    char *copy = malloc(len ? len : 1), adv[512];
     enum maillog_kind k;
 
     if (copy == NULL)
-        return 0;
-    memcpy(copy, data, size); /* exactly size bytes: ASan sees any read past the end */
-    k = maillog_parse(copy, size, 2026, &e);
+        return;
+    memcpy(copy, line, len); /* exactly len bytes: ASan sees any read past the end */
+    k = maillog_parse(copy, len, 2026, &e);
     if (k != e.kind || strnlen(e.queue_id, sizeof(e.queue_id)) == sizeof(e.queue_id) ||
         strnlen(e.to, sizeof(e.to)) == sizeof(e.to) ||
         strnlen(e.reply, sizeof(e.reply)) == sizeof(e.reply) ||
@@ -41,9 +67,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (k == MAILLOG_STATUS && (!e.queue_id[0] || !e.status[0]))
         abort();
-    if (maillog_advice(e.dsn, e.reply, e.to, e.relay, adv, sizeof(adv)) &&
+    if (maillog_advice(e.dsn, e.reply, e.to, e.relay, e.service, adv, sizeof(adv)) &&
         strlen(adv) >= sizeof(adv))
         abort();
     free(copy);
+}
+
+/* split - the input as a log, lines of at most cap bytes */
+static void split(const uint8_t *data, size_t size, size_t cap)
+{
+    struct feed f = {data, size, 0};
+    struct lines l;
+    const char *line;
+    size_t len, total = 0, nlines = 0;
+    int flags;
+
+    if (lines_init(&l, cap, feed_read, &f) < 0)
+        abort();
+    while (lines_next(&l, &line, &len, &flags) == 1) {
+        if (len > cap || memchr(line, '\n', len) != NULL ||
+            line < l.buf || line + len > l.buf + l.size)
+            abort();
+        total += len;
+        nlines++;
+        if (nlines <= 64) /* the parser has its own one-line input above */
+            check_line(line, len);
+    }
+    if (total > size || l.error)
+        abort();
+    lines_free(&l);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    check_line((const char *)data, size);
+    split(data, size, 65536);
+    split(data, size, 64);
     return 0;
 }
