@@ -5,6 +5,7 @@
  */
 #include "maillog.h"
 
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -175,17 +176,91 @@ static void parse_reply(const char *s, size_t len, struct maillog_ent *e)
     }
 }
 
+/* parse_msg - "QID: to=<...>, ... status=..." logged by program (prog, plen) */
+static enum maillog_kind parse_msg(const char *prog, size_t plen, const char *rest, size_t rlen,
+                                   struct maillog_ent *e)
+{
+    const char *colon, *slash = NULL;
+    size_t qlen, k;
+
+    for (k = 0; k < plen; k++)
+        if (prog[k] == '/')
+            slash = prog + k;
+    if (slash == NULL)
+        return e->kind; /* not a Postfix daemon ("postfix/smtp", "postfix-exo/smtp") */
+    copy(e->service, sizeof(e->service), slash + 1, (size_t)(prog + plen - slash - 1));
+    if ((colon = find(rest, rlen, ": ")) == NULL)
+        return e->kind;
+    qlen = (size_t)(colon - rest);
+    if (!is_qid(rest, qlen))
+        return e->kind;
+    copy(e->queue_id, sizeof(e->queue_id), rest, qlen);
+    rlen -= qlen + 2;
+    rest = colon + 2;
+    if (rlen == 7 && memcmp(rest, "removed", 7) == 0)
+        return e->kind = MAILLOG_REMOVED;
+    if (rlen < 4 || memcmp(rest, "to=<", 4) != 0 ||
+        !attr(rest, rlen, "status=", e->status, sizeof(e->status)) || !e->status[0])
+        return e->kind;
+    attr(rest, rlen, "to=", e->to, sizeof(e->to));
+    attr(rest, rlen, "relay=", e->relay, sizeof(e->relay));
+    attr(rest, rlen, "dsn=", e->dsn, sizeof(e->dsn));
+    parse_reply(rest, rlen, e);
+    return e->kind = MAILLOG_STATUS;
+}
+
+/* json_str - a string member of o as (pointer, length), or NULL */
+static const char *json_str(struct json_object *o, const char *key, size_t *len)
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    *len = (size_t)json_object_get_string_len(v);
+    return json_object_get_string(v);
+}
+
+/* parse_json - one entry of `journalctl -o json` */
+static enum maillog_kind parse_json(const char *line, size_t len, struct maillog_ent *e)
+{
+    struct json_tokener *tok;
+    struct json_object *o;
+    const char *ts, *prog, *msg;
+    size_t tlen, plen, mlen, i;
+    int64_t us = 0;
+
+    if (len > INT32_MAX || (tok = json_tokener_new_ex(4)) == NULL)
+        return e->kind;
+    o = json_tokener_parse_ex(tok, line, (int)len);
+    if (o != NULL && json_tokener_get_parse_end(tok) == len &&
+        json_object_is_type(o, json_type_object) &&
+        (ts = json_str(o, "__REALTIME_TIMESTAMP", &tlen)) != NULL && tlen > 0 && tlen <= 18) {
+        for (i = 0; i < tlen && ts[i] >= '0' && ts[i] <= '9'; i++)
+            us = us * 10 + (ts[i] - '0');
+        if (i == tlen && us > 0) {
+            e->time_us = us;
+            /* MESSAGE may be an array of bytes (not valid UTF-8): nothing Postfix writes */
+            if ((prog = json_str(o, "SYSLOG_IDENTIFIER", &plen)) != NULL &&
+                (msg = json_str(o, "MESSAGE", &mlen)) != NULL)
+                parse_msg(prog, plen, msg, mlen, e);
+        }
+    }
+    json_object_put(o);
+    json_tokener_free(tok);
+    return e->kind;
+}
+
 /* maillog_parse - parse one line */
 enum maillog_kind maillog_parse(const char *line, size_t len, int year, struct maillog_ent *e)
 {
-    size_t i, start, pend, qlen;
-    const char *rest, *colon, *slash;
-    size_t rlen;
+    size_t i, start, pend;
 
     memset(e, 0, sizeof(*e));
     e->kind = MAILLOG_OTHER;
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         len--;
+    if (len && line[0] == '{')
+        return parse_json(line, len, e);
     if ((i = parse_time(line, len, year, &e->time_us)) == 0)
         return e->kind;
     while (i < len && line[i] != ' ') /* host */
@@ -203,34 +278,8 @@ enum maillog_kind maillog_parse(const char *line, size_t len, int year, struct m
         i++;
     if (i + 1 >= len || line[i] != ':' || line[i + 1] != ' ')
         return e->kind;
-    slash = NULL;
-    for (size_t k = start; k < pend; k++)
-        if (line[k] == '/')
-            slash = line + k;
-    if (slash == NULL)
-        return e->kind; /* not a Postfix daemon ("postfix/smtp", "postfix-exo/smtp") */
-    copy(e->service, sizeof(e->service), slash + 1, (size_t)(line + pend - slash - 1));
     i += 2;
-    rest = line + i;
-    rlen = len - i;
-    if ((colon = find(rest, rlen, ": ")) == NULL)
-        return e->kind;
-    qlen = (size_t)(colon - rest);
-    if (!is_qid(rest, qlen))
-        return e->kind;
-    copy(e->queue_id, sizeof(e->queue_id), rest, qlen);
-    rest = colon + 2;
-    rlen = len - (size_t)(rest - line);
-    if (rlen == 7 && memcmp(rest, "removed", 7) == 0)
-        return e->kind = MAILLOG_REMOVED;
-    if (rlen < 4 || memcmp(rest, "to=<", 4) != 0 ||
-        !attr(rest, rlen, "status=", e->status, sizeof(e->status)) || !e->status[0])
-        return e->kind;
-    attr(rest, rlen, "to=", e->to, sizeof(e->to));
-    attr(rest, rlen, "relay=", e->relay, sizeof(e->relay));
-    attr(rest, rlen, "dsn=", e->dsn, sizeof(e->dsn));
-    parse_reply(rest, rlen, e);
-    return e->kind = MAILLOG_STATUS;
+    return parse_msg(line + start, pend - start, line + i, len - i, e);
 }
 
 /* --- advice ---------------------------------------------------------------------------- */

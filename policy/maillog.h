@@ -4,7 +4,10 @@
  *
  * Understands both timestamp forms Postfix writes: the traditional
  * "Nov 28 05:12:01 host postfix/smtp[123]: ..." (syslog and Postfix 3.7's
- * maillog_file) and RFC 3339 "2026-11-28T05:12:01.123456+00:00 host ...".
+ * maillog_file) and RFC 3339 "2026-11-28T05:12:01.123456+00:00 host ...";
+ * and journalctl's: -o short and short-precise (the traditional form),
+ * short-iso and short-iso-precise ("2026-11-28T05:12:01+0000"), and one
+ * entry of -o json a line (__REALTIME_TIMESTAMP, SYSLOG_IDENTIFIER, MESSAGE).
  * Only what `sendasctl audit` needs is picked out: the queue id, delivery
  * status lines (to=, relay=, dsn=, status=, and the reply Exchange Online
  * gave) and the "removed" line that ends a queue file's life.

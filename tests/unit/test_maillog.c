@@ -72,6 +72,31 @@ static const struct {
      "limit exceeded. (in reply to MAIL FROM command))",
      MAILLOG_STATUS, T0 + 250, "3CFD4A744D0", "smtp", "ops@contoso.com", "4.3.2", "deferred", "432",
      "432 4.3.2 Concurrent"},
+    /* journalctl -o json, as journald 252 wrote it (fields trimmed) */
+    {"journalctl -o json removed",
+     "{\"SYSLOG_PID\":\"10804\",\"_HOSTNAME\":\"vm\",\"SYSLOG_FACILITY\":\"2\","
+     "\"MESSAGE\":\"3CFD4A744D0: removed\",\"_TRANSPORT\":\"syslog\","
+     "\"SYSLOG_TIMESTAMP\":\"Nov 28 05:12:01 \",\"SYSLOG_IDENTIFIER\":\"postfix/qmgr\","
+     "\"__REALTIME_TIMESTAMP\":\"1795842721000007\",\"PRIORITY\":\"6\"}",
+     MAILLOG_REMOVED, T0 + 7, "3CFD4A744D0", "qmgr", "", "", "", "", NULL},
+    {"journalctl -o json bounce",
+     "{\"__REALTIME_TIMESTAMP\":\"1795842721000000\",\"SYSLOG_IDENTIFIER\":\"postfix/smtp\","
+     "\"MESSAGE\":\"3CFD4A744D0: to=<ops@contoso.com>, relay=smtp.office365.com[52.97.1.2]:587, "
+     "delay=1.2, delays=0.01/0/0.5/0.7, dsn=5.7.60, status=bounced (host "
+     "smtp.office365.com[52.97.1.2] said: 550 5.7.60 SMTP; Client does not have permissions to "
+     "send as this sender (in reply to end of DATA command))\"}",
+     MAILLOG_STATUS, T0, "3CFD4A744D0", "smtp", "ops@contoso.com", "5.7.60", "bounced", "550",
+     "550 5.7.60 SMTP"},
+    {"journalctl -o json, not postfix: readable, no use",
+     "{\"__REALTIME_TIMESTAMP\":\"1795842721000000\",\"SYSLOG_IDENTIFIER\":\"kernel\","
+     "\"MESSAGE\":\"x\"}", MAILLOG_OTHER, T0, "", "", "", "", "", "", NULL},
+    {"journalctl -o json, binary MESSAGE",
+     "{\"__REALTIME_TIMESTAMP\":\"1795842721000000\",\"SYSLOG_IDENTIFIER\":\"postfix/qmgr\","
+     "\"MESSAGE\":[51,67,70]}", MAILLOG_OTHER, T0, "", "", "", "", "", "", NULL},
+    {"broken json", "{\"__REALTIME_TIMESTAMP\":\"1795842721000000\"", MAILLOG_OTHER, 0, "", "",
+     "", "", "", "", NULL},
+    {"json, bad time", "{\"__REALTIME_TIMESTAMP\":\"17958x\"}", MAILLOG_OTHER, 0, "", "", "",
+     "", "", "", NULL},
     {"removed", "Nov 28 05:12:01 relay01 postfix/qmgr[55]: 3CFD4A744D0: removed",
      MAILLOG_REMOVED, T0, "3CFD4A744D0", "qmgr", "", "", "", "", NULL},
     {"qmgr from line is not a status",
