@@ -505,8 +505,9 @@ static void src_done(struct src *s)
                 s->is_audit ? "is it the audit_log of sendas.conf?"
                             : "syslog, maillog_file or journalctl -o short-iso/json lines");
         s->failed = 1;
-    } else if (s->lines == 0 && s->is_audit) {
-        fprintf(stderr, "sendasctl audit: warning: %s is empty\n", au_input_name(s->st.in));
+    } else if (s->lines == 0 && !s->failed) {
+        fprintf(stderr, "sendasctl audit: warning: %s %s\n", au_input_name(s->st.in),
+                s->st.in->kind == AU_IN_JOURNAL ? "has no mail log lines" : "is empty");
     }
     s->stream_open = 0;
     s->cur++;
@@ -703,8 +704,9 @@ static int check_inputs(const struct src *au, const struct src *ml)
             if (in->kind == AU_IN_STDIN && stdin_used++) {
                 fputs("sendasctl audit: standard input (-) can be read only once\n", stderr);
                 rc = -1;
-            } else if (in->kind == AU_IN_JOURNAL && i > 0) {
-                fputs("sendasctl audit: --journal once, and not with --maillog\n", stderr);
+            } else if (in->kind == AU_IN_JOURNAL && both[k]->n > 1) {
+                /* a stream is not merged by time with files: one source of mail log lines */
+                fputs("sendasctl audit: --journal or --maillog, not both\n", stderr);
                 rc = -1;
             } else if (au_input_check(in, err, sizeof(err)) < 0) {
                 fprintf(stderr, "sendasctl audit: %s\n", err);

@@ -106,7 +106,7 @@ int au_stream_open(struct au_stream *st, const struct au_input *in, int64_t sinc
     st->in = in;
     st->pid = -1;
     if (in->kind == AU_IN_FILE) {
-        st->gz = gzopen(in->path, "rb");
+        st->gz = gzopen(in->path, "rbe"); /* e: O_CLOEXEC, journalctl inherits nothing */
     } else {
         fd = in->kind == AU_IN_STDIN ? dup(0) : journal_spawn(since_us, &st->pid);
         if (fd >= 0 && (st->gz = gzdopen(fd, "rb")) == NULL)

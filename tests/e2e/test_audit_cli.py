@@ -226,7 +226,8 @@ def main():
     path("journal.out", jlines)
     fake = path("bin/journalctl", "#!/bin/sh\n"
                 f"for a in \"$@\"; do printf '%s\\n' \"$a\"; done > {argv_file}\n"
-                f"cat {os.path.join(tmp, 'journal.out')}\nexit ${{FAKE_RC:-0}}\n")
+                f"[ -n \"$FAKE_EMPTY\" ] || cat {os.path.join(tmp, 'journal.out')}\n"
+                "exit ${FAKE_RC:-0}\n")
     os.chmod(fake, 0o755)
     env = dict(os.environ, PATH=fakebin + ":/usr/bin:/bin")
     rc, out, err = run("--log", audit, "--journal", "--since", "1h", "--format", "json", env=env)
@@ -248,6 +249,11 @@ def main():
     rc, out, err = run("--log", audit, "--journal", env=dict(env, FAKE_RC="1"))
     check(rc == 1 and "journalctl failed" in err, "9.6 --journal: journalctl failing is an error",
           f"rc {rc} {err}")
+    rc, out, err = run("--log", audit, "--journal", env=dict(env, FAKE_EMPTY="1"))
+    check(rc == 0 and "has no mail log lines" in err,
+          "9.6 --journal, nothing in the journal: exit 0, with a warning", f"rc {rc} {err}")
+    rc, out, err = run("--log", audit, "--journal", "--maillog", audit, env=env)
+    check(rc == 1 and "not both" in err, "9.6 --journal with --maillog: refused", f"rc {rc} {err}")
     nobin = os.path.join(tmp, "nobin")
     os.mkdir(nobin)
     rc, out, err = run("--log", audit, "--journal", env=dict(os.environ, PATH=nobin))
