@@ -733,7 +733,7 @@ int cmd_audit(const char *conf_path, int argc, char **argv)
     struct timespec ts;
     struct tm tm;
     time_t now;
-    int ch, rc, journal = 0, no_maillog = 0;
+    int ch, rc = 1, journal = 0, no_maillog = 0;
     char err[CONF_ERRLEN];
 
     memset(&r, 0, sizeof(r));
@@ -756,17 +756,18 @@ int cmd_audit(const char *conf_path, int argc, char **argv)
             if (parse_when(optarg, ch == 's' ? &r.since : &r.until) < 0) {
                 fprintf(stderr, "sendasctl audit: bad time \"%s\" for --%s: use " WHEN_FORMATS "\n",
                         optarg, ch == 's' ? "since" : "until");
-                return 2;
+                rc = 2;
+                goto out;
             }
             break;
         case 'l':
         case 'm':
             if (add_input(ch == 'l' ? &au : &ml, optarg, AU_IN_FILE) < 0)
-                return 1;
+                goto out;
             break;
         case 'j':
             if (!journal++ && add_input(&ml, NULL, AU_IN_JOURNAL) < 0)
-                return 1;
+                goto out;
             break;
         case 'n':
             no_maillog = 1;
@@ -776,46 +777,44 @@ int cmd_audit(const char *conf_path, int argc, char **argv)
             if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv") &&
                 strcmp(format, "html")) {
                 fprintf(stderr, "sendasctl audit: unknown format \"%s\"\n", format);
-                return 2;
+                rc = 2;
+                goto out;
             }
             break;
         case 'h':
             audit_usage(stdout);
-            return 0;
+            rc = 0;
+            goto out;
         default:
             audit_usage(stderr);
-            return 2;
+            rc = 2;
+            goto out;
         }
     }
     if (optind < argc || (no_maillog && ml.n)) {
         audit_usage(stderr);
-        return 2;
+        rc = 2;
+        goto out;
     }
     /* the configuration names the audit log, and the sendas entries the advice quotes */
     c = conf_load(conf_path, err, sizeof(err));
     if (au.n == 0) {
         if (c == NULL) {
             fprintf(stderr, "sendasctl: %s\n", err);
-            return 1;
+            goto out;
         }
         if (c->audit_log == NULL) {
             fprintf(stderr, "sendasctl audit: no --log, and %s sets no audit_log\n", conf_path);
-            conf_free(c);
-            return 1;
+            goto out;
         }
-        add_input(&au, c->audit_log, AU_IN_FILE);
+        if (add_input(&au, c->audit_log, AU_IN_FILE) < 0)
+            goto out;
     }
     r.conf = c;
     if (ml.n == 0 && !no_maillog)
         default_maillog(&ml);
-    if (check_inputs(&au, &ml) < 0) {
-        free(au.in);
-        free(ml.in);
-        conf_free(c);
-        return 1;
-    }
-    if ((reader = audit_reader_new()) == NULL)
-        return 1;
+    if (check_inputs(&au, &ml) < 0 || (reader = audit_reader_new()) == NULL)
+        goto out;
     src_order(&au);
     src_order(&ml);
     src_next(&au, &r);
@@ -849,6 +848,7 @@ int cmd_audit(const char *conf_path, int argc, char **argv)
     if (au.failed || ml.failed)
         rc = 1;
     report_free(&r, &q);
+out:
     free(au.in);
     free(ml.in);
     conf_free(c);
