@@ -19,29 +19,10 @@
 
 #include "audit.h"
 #include "buf.h"
+#include "fuzz_feed.h"
 #include "lines.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct feed {
-    const uint8_t *data;
-    size_t size, pos;
-};
-
-/* feed_read - the input in reads of varying size (a byte of it picks the size) */
-static ssize_t feed_read(void *ctx, char *buf, size_t n)
-{
-    struct feed *f = ctx;
-    size_t k = f->size - f->pos, step = f->size ? 1 + f->data[f->pos % f->size] * 64u : 1;
-
-    if (k > step)
-        k = step;
-    if (k > n)
-        k = n;
-    memcpy(buf, f->data + f->pos, k);
-    f->pos += k;
-    return (ssize_t)k;
-}
 
 /* split - the input as an audit log of lines of at most cap bytes, each parsed */
 static void split(struct audit_reader *rd, const uint8_t *data, size_t size, size_t cap)

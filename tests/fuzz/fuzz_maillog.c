@@ -21,30 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_feed.h"
 #include "lines.h"
 #include "maillog.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct feed {
-    const uint8_t *data;
-    size_t size, pos;
-};
-
-/* feed_read - the input in reads of varying size (a byte of it picks the size) */
-static ssize_t feed_read(void *ctx, char *buf, size_t n)
-{
-    struct feed *f = ctx;
-    size_t k = f->size - f->pos, step = f->size ? 1 + f->data[f->pos % f->size] * 64u : 1;
-
-    if (k > step)
-        k = step;
-    if (k > n)
-        k = n;
-    memcpy(buf, f->data + f->pos, k);
-    f->pos += k;
-    return (ssize_t)k;
-}
 
 /* check_line - parse one line, abort on a broken result */
 static void check_line(const char *line, size_t len)
