@@ -583,6 +583,7 @@ static int64_t first_time(const struct au_input *in, int is_audit)
 
     if (in->kind != AU_IN_FILE || au_stream_open(&st, in, 0) < 0)
         return 0; /* a pipe cannot be read twice: it keeps its place */
+    st.quiet = 1;
     for (i = 0; i < 1000 && t == 0 && au_stream_next(&st, &line, &n, &flags) > 0; i++) {
         if (flags & LINES_OVERLONG)
             continue;

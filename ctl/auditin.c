@@ -135,8 +135,9 @@ int au_stream_next(struct au_stream *st, const char **line, size_t *len, int *fl
     if (rc < 0) {
         const char *msg = gzerror(st->gz, &zerr);
 
-        fprintf(stderr, "sendasctl audit: %s: read error: %s\n", au_input_name(st->in),
-                zerr == Z_ERRNO ? strerror(errno) : msg);
+        if (!st->quiet)
+            fprintf(stderr, "sendasctl audit: %s: read error: %s\n", au_input_name(st->in),
+                    zerr == Z_ERRNO ? strerror(errno) : msg);
         st->failed = 1;
     }
     return rc;
@@ -150,7 +151,7 @@ int au_stream_close(struct au_stream *st)
     lines_free(&st->lr);
     if (st->gz) {
         rc = gzclose(st->gz);
-        if (rc == Z_BUF_ERROR && !st->failed) { /* a .gz cut short */
+        if (rc == Z_BUF_ERROR && !st->failed && !st->quiet) { /* a .gz cut short */
             fprintf(stderr, "sendasctl audit: %s: truncated compressed file\n",
                     au_input_name(st->in));
             st->failed = 1;

@@ -97,6 +97,7 @@ struct au_stream {
     pid_t pid; /* journalctl, or -1 */
     struct lines lr;
     int failed;
+    int quiet; /* a look ahead (the first timestamp): the real read reports the errors */
 };
 
 /* au_input_name - how the input is named in messages */

@@ -22,6 +22,7 @@ SENDASCTL overrides the binary (to run the test against an older build).
 """
 
 import csv
+import gzip
 import io
 import json
 import os
@@ -133,6 +134,11 @@ def main():
             ("stdin twice", ["--log", "-", "--maillog", "-"], "only once")]:
         rc, out, err = run(*args, stdin=b"")
         check(rc == 1 and want in err, f"12.13 {name}: exit 1, says why", f"rc {rc} {err}")
+    gz = gzip.compress("".join("Nov 28 05:12:01 relay01 postfix/qmgr[55]: ABCDE%05d: removed\n"
+                               % i for i in range(3000)).encode())
+    rc, out, err = run("--log", audit, "--maillog", path("cut.gz", gz[:len(gz) // 2]))
+    check(rc == 1 and err.count("truncated compressed file") == 1,
+          "12.13 a .gz cut short: exit 1, said once", f"rc {rc} {err}")
     rc, out, err = run("--log", path("empty.log", ""), "--no-maillog")
     check(rc == 0 and "empty" in err, "12.13 an empty audit log: exit 0 with a warning",
           f"rc {rc} {err}")
