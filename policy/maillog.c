@@ -376,6 +376,12 @@ static const struct advice {
     {"5", "5.127", NULL,
      "the access token had under 10 minutes left: refresh earlier (token_refresh_margin of 900 "
      "seconds or more)"},
+    {"5", "7.62", NULL,
+     "High Volume Email takes no send-as: the envelope sender must be the HVE account %m (give "
+     "it an empty sendas list in sendas.conf, so that every sender is rewritten)"},
+    {"5", "6.241", NULL,
+     "High Volume Email takes no send-as: From must be the HVE account %m (give it an empty "
+     "sendas list in sendas.conf, so that every sender is rewritten)"},
     {"5", "7.64", NULL,
      "Exchange Online took this for connector relay (port 25), not SMTP AUTH: relayhost must be "
      "[smtp.office365.com]:587 with SASL"},

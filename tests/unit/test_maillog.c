@@ -240,6 +240,12 @@ static const struct {
     {"TERRL 5.7.233", "5.7.233",
      "550 5.7.233 ... your tenant has exceeded its daily limit for sending email to external recipients",
      "external recipients", NULL},
+    {"HVE envelope 5.7.62", "5.7.62", "550 5.7.62 ...", "empty sendas list", NULL},
+    {"HVE From 5.6.241", "5.6.241", "550 5.6.241 ...", "empty sendas list", NULL},
+    {"connector relay 5.7.64", "5.7.64", "550 5.7.64 TenantAttribution; Relay Access Denied",
+     "smtp.office365.com]:587", NULL},
+    {"direct send 5.7.68", "5.7.68", "550 5.7.68 TenantInboundAttribution; Direct Send not allowed",
+     "smtp.office365.com]:587", NULL},
     {"token expiring 5.5.127", "5.5.127", "501 5.5.127 Invalid XOAUTH2 auth data - Token will expire soon",
      "token_refresh_margin", NULL},
 };
