@@ -56,6 +56,7 @@ struct src {
     int is_audit;
     int eof;
     int failed;                 /* an input could not be read, or held nothing usable */
+    int defaulted;              /* the mail log nobody named: errors say how to choose */
     unsigned long lines, known; /* of the current input: non-empty lines, recognised ones */
     int64_t t;                  /* time of the current record */
     struct audit_in a;
@@ -499,8 +500,7 @@ static void src_done(struct src *s)
     if (au_stream_close(&s->st) < 0)
         s->failed = 1;
     if (s->lines > 0 && s->known == 0) {
-        fprintf(stderr,
-                "sendasctl audit: %s: none of its %lu lines is %s %s (%s)\n",
+        fprintf(stderr, "sendasctl audit: %s: none of its %lu lines is %s %s (%s)\n",
                 au_input_name(s->st.in), s->lines, s->is_audit ? "an" : "a", what,
                 s->is_audit ? "is it the audit_log of sendas.conf?"
                             : "syslog, maillog_file or journalctl -o short-iso/json lines");
@@ -656,7 +656,8 @@ static void audit_usage(FILE *f)
           "                       [--maillog FILE ... | --journal | --no-maillog]\n"
           "                       [--format table|json|csv|html]\n"
           "  TIME: " WHEN_FORMATS " (ago)\n"
-          "  --log defaults to audit_log of sendas.conf; FILE may be rotated (.1, .gz), or - (stdin)\n"
+          "  --log defaults to audit_log of sendas.conf; FILE may be rotated (.1, .gz),\n"
+          "  or - (standard input)\n"
           "  without --maillog: /var/log/mail.log, else the journal when journald runs\n"
           "  --journal: Postfix's log from journald (journalctl SYSLOG_FACILITY=2)\n",
           f);
@@ -680,10 +681,11 @@ static int add_input(struct src *s, char *path, enum au_in_kind kind)
 /* default_maillog - without --maillog: the classic file, else the journal when journald runs */
 static void default_maillog(struct src *ml)
 {
-    if (access(DEFAULT_MAILLOG, F_OK) == 0)
-        add_input(ml, (char *)DEFAULT_MAILLOG, AU_IN_FILE);
-    else if (access(JOURNALD_SOCKET, F_OK) == 0)
-        add_input(ml, NULL, AU_IN_JOURNAL);
+    if (access(DEFAULT_MAILLOG, F_OK) == 0 &&
+        add_input(ml, (char *)DEFAULT_MAILLOG, AU_IN_FILE) == 0)
+        ml->defaulted = 1;
+    else if (access(JOURNALD_SOCKET, F_OK) == 0 && add_input(ml, NULL, AU_IN_JOURNAL) == 0)
+        ml->defaulted = 1;
     else
         fputs("sendasctl audit: note: no " DEFAULT_MAILLOG " and no journald: Exchange Online's "
               "answers are not reported (give --maillog FILE, or --no-maillog)\n",
@@ -710,7 +712,9 @@ static int check_inputs(const struct src *au, const struct src *ml)
                 fputs("sendasctl audit: --journal or --maillog, not both\n", stderr);
                 rc = -1;
             } else if (au_input_check(in, err, sizeof(err)) < 0) {
-                fprintf(stderr, "sendasctl audit: %s\n", err);
+                fprintf(stderr, "sendasctl audit: %s%s\n", err,
+                        both[k]->defaulted ? " (the default mail log: give --maillog FILE, "
+                                             "--journal or --no-maillog)" : "");
                 rc = -1;
             }
         }

@@ -169,7 +169,8 @@ def main():
           "12.11 CSV: fields starting with = + - @ tab CR get a ' (and quotes)", senders)
     check(all(f'"\'{e}"' in out for e in evil if "\"" not in e),
           "12.11 CSV: a neutralised field is quoted", out[:400])
-    conf = path("sendas.conf", "mailbox relay@contoso.com sendas @contoso.com\nroute * relay@contoso.com\n")
+    conf = path("sendas.conf", "mailbox relay@contoso.com sendas @contoso.com\n"
+                "route * relay@contoso.com\n")
     ps_from = "x$(Stop-Computer)@contoso.com"
     lines = record(now, "4A1B2C3D4E", ps_from)
     ml = path("ps-mail.log", "%s relay01 postfix/smtp[1]: %s\n" % (

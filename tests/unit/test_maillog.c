@@ -66,7 +66,8 @@ static const struct {
     {"journalctl -o short-iso", "2026-11-28T05:12:01+0000 relay01 postfix/qmgr[55]: 3CFD4A744D0: "
      "removed", MAILLOG_REMOVED, T0, "3CFD4A744D0", "qmgr", "", "", "", "", NULL},
     {"journalctl -o short-iso-precise",
-     "2026-11-28T06:12:01.000250+0100 relay01 postfix/smtp[123]: 3CFD4A744D0: to=<ops@contoso.com>, "
+     "2026-11-28T06:12:01.000250+0100 relay01 postfix/smtp[123]: 3CFD4A744D0: "
+     "to=<ops@contoso.com>, "
      "relay=smtp.office365.com[52.97.1.2]:587, delay=1.2, delays=0.01/0/0.5/0.7, dsn=4.3.2, "
      "status=deferred (host smtp.office365.com[52.97.1.2] said: 432 4.3.2 Concurrent connections "
      "limit exceeded. (in reply to MAIL FROM command))",
@@ -185,9 +186,11 @@ static const struct {
      "554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException", "SendAs", THROTTLED},
     {"send-as on-premises 5.7.1", "5.7.1", "550 5.7.1 Client does not have permissions to send as",
      "Add-RecipientPermission", NULL},
-    {"quota 5.2.0", "5.2.0", "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException",
+    {"quota 5.2.0", "5.2.0",
+     "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException",
      "limit_recipients_per_day", "10,000"},
-    {"mailbox full 5.2.2", "5.2.2", "554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException",
+    {"mailbox full 5.2.2", "5.2.2",
+     "554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException",
      "is full", "Set-Mailbox -Identity 'relay@contoso.com'"},
     {"throttling 5.2.251 mailbox full", "5.2.251", "550 5.2.251 ...", "is full", THROTTLED},
     {"throttling 5.2.253 licence", "5.2.253", "550 5.2.253 ...", "licence", THROTTLED},
@@ -195,11 +198,13 @@ static const struct {
      THROTTLED},
     {"throttling 5.2.255 invalid recipients", "5.2.255", "550 5.2.255 ...", "invalid", THROTTLED},
     {"SMTP AUTH disabled 5.7.139", "5.7.139",
-     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",
+     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
+     "Tenant.",
      "Set-CASMailbox -Identity 'relay@contoso.com' -SmtpClientAuthenticationDisabled $false",
      "security defaults"},
     {"SMTP AUTH disabled, soft-bounced 4.7.139", "4.7.139",
-     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",
+     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
+     "Tenant.",
      "SmtpClientAuthenticationDisabled $false", NULL},
     {"basic auth gone 5.7.139", "5.7.139",
      "535 5.7.139 Authentication unsuccessful, basic authentication is disabled.", "OAuth",
@@ -216,10 +221,12 @@ static const struct {
      "sendasctl token"},
     {"bad credentials soft-bounced 4.7.3", "4.7.3", "535 5.7.3 Authentication unsuccessful",
      "sasl_passwd", NULL},
-    {"STARTTLS required 451 5.7.3 (dsn 4.7.3)", "4.7.3", "451 5.7.3 STARTTLS is required to send mail",
+    {"STARTTLS required 451 5.7.3 (dsn 4.7.3)", "4.7.3",
+     "451 5.7.3 STARTTLS is required to send mail",
      "smtp_tls_security_level", NULL},
     {"TLS 1.0/1.1 421 4.7.66", "4.7.66",
-     "421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to support TLS 1.2.",
+     "421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to "
+     "support TLS 1.2.",
      "TLSv1.2", NULL},
     {"plugin: token missing, 4.7.0", "4.7.0",
      "SASL authentication failed; cannot authenticate to server smtp.office365.com[52.97.1.2]: "
@@ -228,17 +235,20 @@ static const struct {
      "SASL authentication failed; cannot authenticate to server x[1.2.3.4]: no mechanism available",
      "plugin", NULL},
     {"server said 5.7.139 logged as 4.7.0", "4.7.0",
-     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",
+     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
+     "Tenant.",
      "SmtpClientAuthenticationDisabled", NULL},
     {"other soft-bounced sign-in failure 4.7.5", "4.7.5",
-     "SASL authentication failed; server x[1.2.3.4] said: 535 4.7.5 ...", "could not sign in", NULL},
+     "SASL authentication failed; server x[1.2.3.4] said: 535 4.7.5 ...", "could not sign in",
+     NULL},
     {"soft-bounced 5.7.139 as the log keeps it", "4.7.139",
      "SASL authentication failed; server x[1.2.3.4] said: 535 5.7.139 Authentication "
      "unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",
      "SmtpClientAuthenticationDisabled $false", NULL},
     {"spam sender 5.1.8", "5.1.8", "550 5.1.8 Bad outbound sender", "Restricted entities", NULL},
     {"TERRL 5.7.233", "5.7.233",
-     "550 5.7.233 ... your tenant has exceeded its daily limit for sending email to external recipients",
+     "550 5.7.233 ... your tenant has exceeded its daily limit for sending email to external "
+     "recipients",
      "external recipients", NULL},
     {"HVE envelope 5.7.62", "5.7.62", "550 5.7.62 ...", "empty sendas list", NULL},
     {"HVE From 5.6.241", "5.6.241", "550 5.6.241 ...", "empty sendas list", NULL},
@@ -246,7 +256,8 @@ static const struct {
      "smtp.office365.com]:587", NULL},
     {"direct send 5.7.68", "5.7.68", "550 5.7.68 TenantInboundAttribution; Direct Send not allowed",
      "smtp.office365.com]:587", NULL},
-    {"token expiring 5.5.127", "5.5.127", "501 5.5.127 Invalid XOAUTH2 auth data - Token will expire soon",
+    {"token expiring 5.5.127", "5.5.127",
+     "501 5.5.127 Invalid XOAUTH2 auth data - Token will expire soon",
      "token_refresh_margin", NULL},
 };
 
