@@ -20,32 +20,16 @@
 #include "audit.h"
 #include "buf.h"
 #include "fuzz_feed.h"
-#include "lines.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* split - the input as an audit log of lines of at most cap bytes, each parsed */
-static void split(struct audit_reader *rd, const uint8_t *data, size_t size, size_t cap)
+/* parse_line - one line of the split input as an audit record (cut lines are never parsed) */
+static void parse_line(const char *line, size_t len, int overlong, void *rd)
 {
-    struct feed f = {data, size, 0};
     struct audit_in in;
-    struct lines l;
-    const char *line;
-    size_t len, total = 0, n = 0;
-    int flags;
 
-    if (lines_init(&l, cap, feed_read, &f) < 0)
-        abort();
-    while (lines_next(&l, &line, &len, &flags) == 1) {
-        if (len > cap || memchr(line, '\n', len) != NULL)
-            abort();
-        total += len;
-        if (!(flags & LINES_OVERLONG) && n++ < 64)
-            audit_parse(rd, line, len, &in);
-    }
-    if (total > size || l.error)
-        abort();
-    lines_free(&l);
+    if (!overlong)
+        audit_parse(rd, line, len, &in);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -62,8 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rd == NULL && (rd = audit_reader_new()) == NULL)
         abort();
     memcpy(copy, data, size);
-    split(rd, data, size, 65536);
-    split(rd, data, size, 64);
+    feed_split(data, size, 65536, parse_line, rd);
+    feed_split(data, size, 64, parse_line, rd);
     audit_parse(rd, copy, size, &in);
     audit_time_parse(copy, size, &t);
     copy[size] = '\0';
