@@ -20,13 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "conf.h"
 #include "maillog.h"
 
-#define LINE_MAX_BYTES 65536
+#define DEFAULT_MAILLOG "/var/log/mail.log"
+#define JOURNALD_SOCKET "/run/systemd/journal/socket" /* there when journald runs */
 #define SLACK_US 1000000LL       /* mail log stamps are cut to the second */
 #define PENDING_US (600LL * 1000000) /* how long a status line waits for its audit record */
 
@@ -46,17 +47,20 @@ struct qtab {
     size_t size, n, sweep_at;
 };
 
-/* A series of files read as one stream. */
+/* A series of inputs read as one stream. */
 struct src {
-    char **paths;
+    struct au_input *in;
     size_t n, cur;
-    gzFile gz;
+    struct au_stream st;
+    int stream_open;
     int is_audit;
     int eof;
-    int64_t t; /* time of the current record */
+    int failed;                 /* an input could not be read, or held nothing usable */
+    int defaulted;              /* the mail log nobody named: errors say how to choose */
+    unsigned long lines, known; /* of the current input: non-empty lines, recognised ones */
+    int64_t t;                  /* time of the current record */
     struct audit_in a;
     struct maillog_ent m;
-    char line[LINE_MAX_BYTES];
 };
 
 static struct audit_reader *reader;
@@ -473,23 +477,6 @@ static void report_free(struct au_report *r, struct qtab *q)
 
 /* --- reading -------------------------------------------------------------------------- */
 
-/* read_line - the next line of gz into buf; its length, or -1 at the end; overlong lines are cut */
-static long read_line(gzFile gz, char *buf, size_t size)
-{
-    size_t n;
-
-    if (gzgets(gz, buf, (int)size) == NULL)
-        return -1;
-    n = strlen(buf);
-    if (n == size - 1 && buf[n - 1] != '\n') { /* skip the rest of an overlong line */
-        char tmp[4096];
-
-        while (gzgets(gz, tmp, sizeof(tmp)) != NULL && tmp[strlen(tmp) - 1] != '\n')
-            ;
-    }
-    return (long)n;
-}
-
 /* parse_maillog - a mail log line with the year and time zone worked out */
 static enum maillog_kind parse_maillog(const char *line, size_t len, struct maillog_ent *m)
 {
@@ -505,42 +492,78 @@ static enum maillog_kind parse_maillog(const char *line, size_t len, struct mail
     return m->kind;
 }
 
+/* src_done - the current input is finished: say when it held nothing usable */
+static void src_done(struct src *s)
+{
+    const char *what = s->is_audit ? "audit record" : "Postfix log line";
+
+    if (au_stream_close(&s->st) < 0)
+        s->failed = 1;
+    if (s->lines > 0 && s->known == 0) {
+        fprintf(stderr, "sendasctl audit: %s: none of its %lu lines is %s %s (%s)\n",
+                au_input_name(s->st.in), s->lines, s->is_audit ? "an" : "a", what,
+                s->is_audit ? "is it the audit_log of sendas.conf?"
+                            : "syslog, maillog_file or journalctl -o short-iso/json lines");
+        s->failed = 1;
+    } else if (s->lines == 0 && !s->failed) {
+        fprintf(stderr, "sendasctl audit: warning: %s %s\n", au_input_name(s->st.in),
+                s->st.in->kind == AU_IN_JOURNAL ? "has no mail log lines" : "is empty");
+    }
+    s->stream_open = 0;
+    s->cur++;
+}
+
 /* src_next - the next useful record of the stream; 0, or -1 at its end */
 static int src_next(struct src *s, struct au_report *r)
 {
-    long n;
+    const char *line;
+    size_t n;
+    int flags, rc;
 
     for (;;) {
-        if (s->gz == NULL) {
+        if (!s->stream_open) {
             if (s->cur >= s->n) {
                 s->eof = 1;
                 return -1;
             }
-            if ((s->gz = gzopen(s->paths[s->cur], "rb")) == NULL) {
-                fprintf(stderr, "sendasctl: %s: %s\n", s->paths[s->cur], strerror(errno));
+            if (au_stream_open(&s->st, &s->in[s->cur], r->since) < 0) {
+                s->failed = 1;
                 s->cur++;
                 continue;
             }
-            gzbuffer(s->gz, 1 << 17);
+            s->stream_open = 1;
+            s->lines = s->known = 0;
             r->files++;
         }
-        if ((n = read_line(s->gz, s->line, sizeof(s->line))) < 0) {
-            gzclose(s->gz);
-            s->gz = NULL;
-            s->cur++;
+        if ((rc = au_stream_next(&s->st, &line, &n, &flags)) <= 0) {
+            src_done(s);
             continue;
         }
+        if (n == 0)
+            continue;
+        s->lines++;
         if (s->is_audit) {
-            if (audit_parse(reader, s->line, (size_t)n, &s->a) < 0 || s->a.time_us == 0) {
-                if (n > 1)
-                    r->bad_records++;
+            if ((flags & LINES_OVERLONG) || audit_parse(reader, line, n, &s->a) < 0 ||
+                s->a.time_us == 0) {
+                r->bad_records++;
                 continue;
             }
+            s->known++;
             s->t = s->a.time_us;
             return 0;
         }
         r->maillog_lines++;
-        if (parse_maillog(s->line, (size_t)n, &s->m) != MAILLOG_OTHER && s->m.time_us) {
+        if (flags & LINES_OVERLONG) {
+            r->maillog_bad++;
+            continue;
+        }
+        parse_maillog(line, n, &s->m);
+        if (s->m.time_us == 0) { /* not a log line at all */
+            r->maillog_bad++;
+            continue;
+        }
+        s->known++;
+        if (s->m.kind != MAILLOG_OTHER) {
             s->t = s->m.time_us;
             return 0;
         }
@@ -548,40 +571,38 @@ static int src_next(struct src *s, struct au_report *r)
 }
 
 /* first_time - the time of a file's first readable record (0 if none within 1000 lines) */
-static int64_t first_time(const char *path, int is_audit)
+static int64_t first_time(const struct au_input *in, int is_audit)
 {
-    gzFile gz = gzopen(path, "rb");
-    static char line[LINE_MAX_BYTES];
+    struct au_stream st;
     struct audit_in a;
     struct maillog_ent m;
+    const char *line;
+    size_t n;
     int64_t t = 0;
-    int i;
-    long n;
+    int i, flags;
 
-    if (gz == NULL)
-        return 0;
-    for (i = 0; i < 1000 && t == 0 && (n = read_line(gz, line, sizeof(line))) >= 0; i++) {
+    if (in->kind != AU_IN_FILE || au_stream_open(&st, in, 0) < 0)
+        return 0; /* a pipe cannot be read twice: it keeps its place */
+    st.quiet = 1;
+    for (i = 0; i < 1000 && t == 0 && au_stream_next(&st, &line, &n, &flags) > 0; i++) {
+        if (flags & LINES_OVERLONG)
+            continue;
         if (is_audit) {
-            if (audit_parse(reader, line, (size_t)n, &a) == 0)
+            if (audit_parse(reader, line, n, &a) == 0)
                 t = a.time_us;
         } else {
-            parse_maillog(line, (size_t)n, &m);
+            parse_maillog(line, n, &m);
             t = m.time_us;
         }
     }
-    gzclose(gz);
+    au_stream_close(&st);
     return t;
 }
 
-struct ordered {
-    char *path;
-    int64_t t;
-};
-
-/* cmp_ordered - by first timestamp */
-static int cmp_ordered(const void *a, const void *b)
+/* cmp_input - by first timestamp */
+static int cmp_input(const void *a, const void *b)
 {
-    const struct ordered *x = a, *y = b;
+    const struct au_input *x = a, *y = b;
 
     return x->t < y->t ? -1 : x->t > y->t;
 }
@@ -589,32 +610,42 @@ static int cmp_ordered(const void *a, const void *b)
 /* src_order - read the files of s oldest first */
 static void src_order(struct src *s)
 {
-    struct ordered *o = xcalloc(s->n ? s->n : 1, sizeof(*o));
     size_t i;
 
-    for (i = 0; i < s->n; i++) {
-        o[i].path = s->paths[i];
-        o[i].t = first_time(s->paths[i], s->is_audit);
-    }
-    qsort(o, s->n, sizeof(*o), cmp_ordered);
     for (i = 0; i < s->n; i++)
-        s->paths[i] = o[i].path;
-    free(o);
+        s->in[i].t = first_time(&s->in[i], s->is_audit);
+    if (s->n > 1)
+        qsort(s->in, s->n, sizeof(*s->in), cmp_input);
 }
 
-/* parse_when - --since/--until: RFC 3339, "YYYY-MM-DD[ HH:MM]", or "24h"/"7d" ago */
+#define WHEN_FORMATS                                                                               \
+    "RFC 3339 (2026-11-28T05:00:00Z), \"2026-11-28 05:00\", 2026-11-28, or an age: 30s, 5m, "      \
+    "2h, 1d, 1w"
+
+/* parse_when - --since/--until: RFC 3339, "YYYY-MM-DD[ HH:MM]", or an age ("30s", "5m", ...) */
 static int parse_when(const char *s, int64_t *t)
 {
+    static const struct { char unit; long long secs; } units[] = {
+        {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
     char *end;
-    long v;
+    long long v;
+    size_t i;
 
     if (audit_time_parse(s, strlen(s), t) == 0)
         return 0;
-    v = strtol(s, &end, 10);
-    if (end != s && v >= 0 && (strcmp(end, "h") == 0 || strcmp(end, "d") == 0)) {
-        *t = now_us - (int64_t)v * (*end == 'h' ? 3600LL : 86400LL) * 1000000;
-        return 0;
-    }
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || end == s || end[0] == '\0' || end[1] != '\0')
+        return -1;
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (*end == units[i].unit) {
+            if (v > 100LL * 366 * 86400 / units[i].secs) /* a century is enough, and no overflow */
+                return -1;
+            *t = now_us - v * units[i].secs * 1000000;
+            return 0;
+        }
     return -1;
 }
 
@@ -622,22 +653,72 @@ static int parse_when(const char *s, int64_t *t)
 static void audit_usage(FILE *f)
 {
     fputs("usage: sendasctl audit [--since TIME] [--until TIME] [--log FILE ...]\n"
-          "                       [--maillog FILE ...] [--format table|json|csv|html]\n"
-          "  TIME: 2026-11-28T05:00:00Z, 2026-11-28 05:00, 2026-11-28, 24h or 7d (ago)\n"
-          "  --log defaults to audit_log of sendas.conf; FILE may be rotated (.1, .gz)\n",
+          "                       [--maillog FILE ... | --journal | --no-maillog]\n"
+          "                       [--format table|json|csv|html]\n"
+          "  TIME: " WHEN_FORMATS " (ago)\n"
+          "  --log defaults to audit_log of sendas.conf; FILE may be rotated (.1, .gz),\n"
+          "  or - (standard input)\n"
+          "  without --maillog: /var/log/mail.log, else the journal when journald runs\n"
+          "  --journal: Postfix's log from journald (journalctl SYSLOG_FACILITY=2)\n",
           f);
 }
 
-/* add_path - append to a list of paths */
-static int add_path(struct src *s, char *p)
+/* add_input - append to a list of inputs */
+static int add_input(struct src *s, char *path, enum au_in_kind kind)
 {
-    char **np = realloc(s->paths, (s->n + 1) * sizeof(*np));
+    struct au_input *ni = realloc(s->in, (s->n + 1) * sizeof(*ni));
 
-    if (np == NULL)
+    if (ni == NULL)
         return -1;
-    s->paths = np;
-    s->paths[s->n++] = p;
+    s->in = ni;
+    s->in[s->n].path = path;
+    s->in[s->n].kind = path && strcmp(path, "-") == 0 ? AU_IN_STDIN : kind;
+    s->in[s->n].t = 0;
+    s->n++;
     return 0;
+}
+
+/* default_maillog - without --maillog: the classic file, else the journal when journald runs */
+static void default_maillog(struct src *ml)
+{
+    if (access(DEFAULT_MAILLOG, F_OK) == 0 &&
+        add_input(ml, (char *)DEFAULT_MAILLOG, AU_IN_FILE) == 0)
+        ml->defaulted = 1;
+    else if (access(JOURNALD_SOCKET, F_OK) == 0 && add_input(ml, NULL, AU_IN_JOURNAL) == 0)
+        ml->defaulted = 1;
+    else
+        fputs("sendasctl audit: note: no " DEFAULT_MAILLOG " and no journald: Exchange Online's "
+              "answers are not reported (give --maillog FILE, or --no-maillog)\n",
+              stderr);
+}
+
+/* check_inputs - every input can be opened, stdin is read once; 0, or -1 (said why) */
+static int check_inputs(const struct src *au, const struct src *ml)
+{
+    const struct src *both[2] = {au, ml};
+    char err[512];
+    int stdin_used = 0, rc = 0;
+    size_t i, k;
+
+    for (k = 0; k < 2; k++)
+        for (i = 0; i < both[k]->n; i++) {
+            const struct au_input *in = &both[k]->in[i];
+
+            if (in->kind == AU_IN_STDIN && stdin_used++) {
+                fputs("sendasctl audit: standard input (-) can be read only once\n", stderr);
+                rc = -1;
+            } else if (in->kind == AU_IN_JOURNAL && both[k]->n > 1) {
+                /* a stream is not merged by time with files: one source of mail log lines */
+                fputs("sendasctl audit: --journal or --maillog, not both\n", stderr);
+                rc = -1;
+            } else if (au_input_check(in, err, sizeof(err)) < 0) {
+                fprintf(stderr, "sendasctl audit: %s%s\n", err,
+                        both[k]->defaulted ? " (the default mail log: give --maillog FILE, "
+                                             "--journal or --no-maillog)" : "");
+                rc = -1;
+            }
+        }
+    return rc;
 }
 
 /* cmd_audit - sendasctl audit */
@@ -646,9 +727,10 @@ int cmd_audit(const char *conf_path, int argc, char **argv)
     static const struct option opts[] = {
         {"since", required_argument, NULL, 's'}, {"until", required_argument, NULL, 'u'},
         {"log", required_argument, NULL, 'l'},   {"maillog", required_argument, NULL, 'm'},
+        {"journal", no_argument, NULL, 'j'},     {"no-maillog", no_argument, NULL, 'n'},
         {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    static struct src au, ml; /* large line buffers: not on the stack */
+    struct src au, ml;
     struct au_report r;
     struct qtab q;
     const char *format = "table";
@@ -656,10 +738,13 @@ int cmd_audit(const char *conf_path, int argc, char **argv)
     struct timespec ts;
     struct tm tm;
     time_t now;
-    int ch, rc;
+    int ch, rc = 1, journal = 0, no_maillog = 0;
+    char err[CONF_ERRLEN];
 
     memset(&r, 0, sizeof(r));
     memset(&q, 0, sizeof(q));
+    memset(&au, 0, sizeof(au));
+    memset(&ml, 0, sizeof(ml));
     r.hour0 = -1;
     au.is_audit = 1;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -674,51 +759,67 @@ int cmd_audit(const char *conf_path, int argc, char **argv)
         case 's':
         case 'u':
             if (parse_when(optarg, ch == 's' ? &r.since : &r.until) < 0) {
-                fprintf(stderr, "sendasctl audit: bad time \"%s\"\n", optarg);
-                return 2;
+                fprintf(stderr, "sendasctl audit: bad time \"%s\" for --%s: use " WHEN_FORMATS "\n",
+                        optarg, ch == 's' ? "since" : "until");
+                rc = 2;
+                goto out;
             }
             break;
         case 'l':
         case 'm':
-            if (add_path(ch == 'l' ? &au : &ml, optarg) < 0)
-                return 1;
+            if (add_input(ch == 'l' ? &au : &ml, optarg, AU_IN_FILE) < 0)
+                goto out;
+            break;
+        case 'j':
+            if (!journal++ && add_input(&ml, NULL, AU_IN_JOURNAL) < 0)
+                goto out;
+            break;
+        case 'n':
+            no_maillog = 1;
             break;
         case 'f':
             format = optarg;
             if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv") &&
                 strcmp(format, "html")) {
                 fprintf(stderr, "sendasctl audit: unknown format \"%s\"\n", format);
-                return 2;
+                rc = 2;
+                goto out;
             }
             break;
         case 'h':
             audit_usage(stdout);
-            return 0;
+            rc = 0;
+            goto out;
         default:
             audit_usage(stderr);
-            return 2;
+            rc = 2;
+            goto out;
         }
     }
-    if (optind < argc) {
+    if (optind < argc || (no_maillog && ml.n)) {
         audit_usage(stderr);
-        return 2;
+        rc = 2;
+        goto out;
     }
+    /* the configuration names the audit log, and the sendas entries the advice quotes */
+    c = conf_load(conf_path, err, sizeof(err));
     if (au.n == 0) {
-        char err[CONF_ERRLEN];
-
-        if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
+        if (c == NULL) {
             fprintf(stderr, "sendasctl: %s\n", err);
-            return 1;
+            goto out;
         }
         if (c->audit_log == NULL) {
             fprintf(stderr, "sendasctl audit: no --log, and %s sets no audit_log\n", conf_path);
-            conf_free(c);
-            return 1;
+            goto out;
         }
-        add_path(&au, c->audit_log);
+        if (add_input(&au, c->audit_log, AU_IN_FILE) < 0)
+            goto out;
     }
-    if ((reader = audit_reader_new()) == NULL)
-        return 1;
+    r.conf = c;
+    if (ml.n == 0 && !no_maillog)
+        default_maillog(&ml);
+    if (check_inputs(&au, &ml) < 0 || (reader = audit_reader_new()) == NULL)
+        goto out;
     src_order(&au);
     src_order(&ml);
     src_next(&au, &r);
@@ -734,15 +835,27 @@ int cmd_audit(const char *conf_path, int argc, char **argv)
         }
     }
     audit_reader_free(reader);
+    if (r.bad_records)
+        fprintf(stderr, "sendasctl audit: warning: %lu audit log lines unreadable\n",
+                r.bad_records);
+    if (r.maillog_bad)
+        fprintf(stderr, "sendasctl audit: warning: %lu of %lu mail log lines unreadable\n",
+                r.maillog_bad, r.maillog_lines);
+    if (r.records == 0 && !au.failed)
+        fprintf(stderr, "sendasctl audit: warning: no audit record%s\n",
+                r.since || r.until ? " in that time" : "");
     if (au_sort(&r) < 0)
         rc = 1;
     else
         rc = au_print(&r, format) < 0 ? 1 : 0;
     if (fflush(stdout) != 0)
         rc = 1;
+    if (au.failed || ml.failed)
+        rc = 1;
     report_free(&r, &q);
-    free(au.paths);
-    free(ml.paths);
+out:
+    free(au.in);
+    free(ml.in);
     conf_free(c);
     return rc;
 }

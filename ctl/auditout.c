@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auditrep.h"
+#include "conf.h"
 #include "maillog.h"
 
 /* cmp_sender - most messages first, then by address */
@@ -76,33 +78,86 @@ static int is_refusal(const struct au_outcome *o)
     return strcmp(o->status, "sent") != 0;
 }
 
-/* advice - the fix for an outcome, or NULL */
-static const char *advice(const struct au_sender *s, const struct au_outcome *o, char *out,
-                          size_t outlen)
+/*
+ * sendas_entry - the sendas.conf entry that lets mailbox send as from, as a
+ * phrase for the advice ("\"@contoso.com\" from the sendas list of mailbox
+ * relay@contoso.com (sendas.conf line 12; ...)"); "" when sendas.conf did not
+ * load or does not list it (changed since?): the advice then names no line.
+ */
+static const char *sendas_entry(const struct conf *c, const char *from, const char *mailbox,
+                                char *out, size_t outlen)
 {
-    const char *from = pick(&s->froms, o->from);
+    char fl[AUDIT_IN_ADDR], ml[AUDIT_IN_ADDR];
+    const char *fd, *md;
+    const struct conf_mailbox *mb;
+    size_t i;
+
+    out[0] = '\0';
+    if (c == NULL || (fd = strrchr(from, '@')) == NULL || (md = strrchr(mailbox, '@')) == NULL ||
+        (size_t)(fd - from) >= sizeof(fl) || (size_t)(md - mailbox) >= sizeof(ml))
+        return out;
+    memcpy(fl, from, (size_t)(fd - from));
+    fl[fd - from] = '\0';
+    memcpy(ml, mailbox, (size_t)(md - mailbox));
+    ml[md - mailbox] = '\0';
+    if ((mb = conf_find_mailbox(c, ml, md + 1)) == NULL)
+        return out;
+    for (i = 0; i < mb->nsendas; i++) {
+        const struct conf_pattern *p = &mb->sendas[i];
+
+        if (!conf_pattern_match(p, fl, fd + 1))
+            continue;
+        if (p->local == NULL)
+            snprintf(out, outlen,
+                     "\"@%s\" from the sendas list of mailbox %s (sendas.conf line %d; it "
+                     "permits every address @%s: list the ones the mailbox may send as instead)",
+                     p->domain, mb->address, mb->line, p->domain);
+        else
+            snprintf(out, outlen,
+                     "\"%s@%s\" from the sendas list of mailbox %s (sendas.conf line %d)",
+                     p->local, p->domain, mb->address, mb->line);
+        return out;
+    }
+    return out;
+}
+
+/* advice - the fix for an outcome, or NULL */
+static const char *advice(const struct au_report *r, const struct au_sender *s,
+                          const struct au_outcome *o, char *out, size_t outlen)
+{
+    const char *from = pick(&s->froms, o->from), *mailbox = pick(&s->mailboxes, o->mailbox);
+    char entry[2 * AUDIT_IN_ADDR + 160];
 
     if (!is_refusal(o))
         return NULL;
     if (!*from)
         from = s->addr;
-    return maillog_advice(o->dsn, o->reply, from, pick(&s->mailboxes, o->mailbox), out, outlen)
-               ? out
-               : NULL;
+    sendas_entry(r->conf, from, mailbox, entry, sizeof(entry));
+    return maillog_advice(o->dsn, o->reply, from, mailbox, entry, out, outlen) ? out : NULL;
+}
+
+/* unreadable - "; 3 audit log lines and 5 mail log lines unreadable" (or "") */
+static const char *unreadable(const struct au_report *r, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (r->bad_records || r->maillog_bad)
+        snprintf(out, outlen, "; %lu audit log lines and %lu mail log lines unreadable",
+                 r->bad_records, r->maillog_bad);
+    return out;
 }
 
 /* --- table ---------------------------------------------------------------------------- */
 
 static void print_table(struct au_report *r)
 {
-    char a[40], b[40], list[1024], adv[1024];
+    char a[40], b[40], list[1024], adv[1024], bad[128];
     size_t i, j;
 
     au_time(r->first, a, sizeof(a));
     au_time(r->last, b, sizeof(b));
     printf("sendas audit: %lu records from %s to %s; %lu mail log lines, %lu delivery lines "
-           "matched\n\n",
-           r->records, a, b, r->maillog_lines, r->matched);
+           "matched%s\n\n",
+           r->records, a, b, r->maillog_lines, r->matched, unreadable(r, bad, sizeof(bad)));
     printf("%-36s %8s %8s %9s %8s %6s  %-20s  %-20s  %s\n", "sender", "messages", "kept",
            "rewritten", "refused", "rcpts", "first seen", "last seen", "clients");
     for (i = 0; i < r->nsenders; i++) {
@@ -130,7 +185,7 @@ static void print_table(struct au_report *r)
             printf("  %-36s %6lu  %-8s %-8s from=%s mailbox=%s: %s\n", name(s), o->count,
                    o->status, o->dsn, pick(&s->froms, o->from), pick(&s->mailboxes, o->mailbox),
                    o->reply);
-            if (advice(s, o, adv, sizeof(adv)))
+            if (advice(r, s, o, adv, sizeof(adv)))
                 printf("  %-36s         advice: %s\n", "", adv);
         }
     }
@@ -138,11 +193,19 @@ static void print_table(struct au_report *r)
 
 /* --- CSV ------------------------------------------------------------------------------ */
 
-/* csv - one field, quoted when it must be */
+/*
+ * csv - one field, quoted when it must be.  A field a spreadsheet would take
+ * for a formula (= + - @, tab or CR first: OWASP's CSV injection list) gets a
+ * ' in front and quotes: senders are chosen by whoever connects to the relay.
+ */
 static void csv(const char *v, int last)
 {
-    if (strpbrk(v, ",\"\r\n")) {
+    int formula = strchr("=+-@\t\r", v[0]) != NULL && v[0] != '\0';
+
+    if (formula || strpbrk(v, ",\"\r\n")) {
         putchar('"');
+        if (formula)
+            putchar('\'');
         for (; *v; v++) {
             if (*v == '"')
                 putchar('"');
@@ -185,7 +248,7 @@ static void print_csv(struct au_report *r)
             snprintf(num, sizeof(num), "%lu", o ? o->count : 0);
             csv(o ? num : "", 0);
             csv(o ? o->reply : "", 0);
-            csv(o && advice(s, o, adv, sizeof(adv)) ? adv : "", 1);
+            csv(o && advice(r, s, o, adv, sizeof(adv)) ? adv : "", 1);
         }
     }
 }
@@ -223,6 +286,10 @@ static int print_json(struct au_report *r)
     json_object_object_add(top, "records", json_object_new_int64((int64_t)r->records));
     json_object_object_add(top, "maillog_lines", json_object_new_int64((int64_t)r->maillog_lines));
     json_object_object_add(top, "matched", json_object_new_int64((int64_t)r->matched));
+    json_object_object_add(top, "unreadable_audit_lines",
+                           json_object_new_int64((int64_t)r->bad_records));
+    json_object_object_add(top, "unreadable_maillog_lines",
+                           json_object_new_int64((int64_t)r->maillog_bad));
     for (i = 0; i < r->nsenders; i++) {
         const struct au_sender *s = r->sorted[i];
         struct json_object *o = json_object_new_object(), *outs = json_object_new_array();
@@ -254,7 +321,7 @@ static int print_json(struct au_report *r)
                                    json_object_new_string(pick(&s->mailboxes, u->mailbox)));
             json_object_object_add(jo, "count", json_object_new_int64((int64_t)u->count));
             json_object_object_add(jo, "reply", json_object_new_string(u->reply));
-            if (advice(s, u, adv, sizeof(adv)))
+            if (advice(r, s, u, adv, sizeof(adv)))
                 json_object_object_add(jo, "advice", json_object_new_string(adv));
             json_object_array_add(outs, jo);
         }
@@ -353,7 +420,7 @@ static void chart(const struct au_report *r)
 
 static void print_html(struct au_report *r)
 {
-    char a[40], b[40], list[1024], adv[1024];
+    char a[40], b[40], list[1024], adv[1024], bad[128];
     size_t i, j;
 
     au_time(r->first, a, sizeof(a));
@@ -368,8 +435,8 @@ static void print_html(struct au_report *r)
          "td.n{text-align:right}th{background:#f0f0f0}svg{width:100%;height:auto;max-width:800px}\n"
          ".advice{color:#8a4b00}\n</style></head><body>");
     printf("<h1>sendas audit</h1>\n<p>%lu records from %s to %s; %lu mail log lines, %lu delivery "
-           "lines matched.</p>\n<h2>Messages per hour</h2>\n",
-           r->records, a, b, r->maillog_lines, r->matched);
+           "lines matched%s.</p>\n<h2>Messages per hour</h2>\n",
+           r->records, a, b, r->maillog_lines, r->matched, unreadable(r, bad, sizeof(bad)));
     chart(r);
     puts("<h2>Senders</h2>\n<div class=\"scroll\"><table id=\"senders\"><tr><th>sender</th>"
          "<th>messages</th><th>kept</th><th>rewritten</th><th>refused here</th>"
@@ -421,7 +488,7 @@ static void print_html(struct au_report *r)
             h(o->dsn);
             printf("</td><td class=\"n\">%lu</td><td>", o->count);
             h(o->reply);
-            if (advice(s, o, adv, sizeof(adv))) {
+            if (advice(r, s, o, adv, sizeof(adv))) {
                 printf("<div class=\"advice\">");
                 h(adv);
                 printf("</div>");

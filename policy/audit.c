@@ -205,7 +205,7 @@ static int64_t days_from_civil(long y, long m, long d)
     return (int64_t)era * 146097 + doe - 719468;
 }
 
-/* audit_time_parse - RFC 3339 or "YYYY-MM-DD[ HH:MM[:SS]]" */
+/* audit_time_parse - RFC 3339 (or its "+hhmm" offset) or "YYYY-MM-DD[ HH:MM[:SS]]" */
 int audit_time_parse(const char *s, size_t len, int64_t *time_us)
 {
     size_t i = 0;
@@ -237,8 +237,9 @@ int audit_time_parse(const char *s, size_t len, int64_t *time_us)
             int sign = s[i++] == '-' ? -1 : 1;
             long oh, om;
 
-            if ((oh = digits(s, len, &i, 2)) < 0 || i >= len || s[i++] != ':' ||
-                (om = digits(s, len, &i, 2)) < 0)
+            /* "+01:00" (RFC 3339), also "+0100" (journalctl -o short-iso) */
+            if ((oh = digits(s, len, &i, 2)) < 0 || oh > 23 || i >= len ||
+                (s[i] == ':' && ++i >= len) || (om = digits(s, len, &i, 2)) < 0 || om > 59)
                 return -1;
             off = sign * (oh * 3600 + om * 60);
         }

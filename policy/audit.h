@@ -91,7 +91,8 @@ int audit_parse(struct audit_reader *rd, const char *line, size_t len, struct au
 void audit_time_format(int64_t time_us, char *out, size_t outlen);
 /*
  * audit_time_parse - RFC 3339 ("2026-11-28T05:12:01Z", fraction and +hh:mm
- * offsets allowed) or "2026-11-28 05:12" / "2026-11-28"; len bytes.  Returns
+ * offsets allowed; also +hhmm as journalctl -o short-iso writes it) or
+ * "2026-11-28 05:12" / "2026-11-28"; len bytes.  Returns
  * 0 with *time_us, or -1.
  */
 int audit_time_parse(const char *s, size_t len, int64_t *time_us);

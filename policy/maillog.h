@@ -4,7 +4,10 @@
  *
  * Understands both timestamp forms Postfix writes: the traditional
  * "Nov 28 05:12:01 host postfix/smtp[123]: ..." (syslog and Postfix 3.7's
- * maillog_file) and RFC 3339 "2026-11-28T05:12:01.123456+00:00 host ...".
+ * maillog_file) and RFC 3339 "2026-11-28T05:12:01.123456+00:00 host ...";
+ * and journalctl's: -o short and short-precise (the traditional form),
+ * short-iso and short-iso-precise ("2026-11-28T05:12:01+0000"), and one
+ * entry of -o json a line (__REALTIME_TIMESTAMP, SYSLOG_IDENTIFIER, MESSAGE).
  * Only what `sendasctl audit` needs is picked out: the queue id, delivery
  * status lines (to=, relay=, dsn=, status=, and the reply Exchange Online
  * gave) and the "removed" line that ends a queue file's life.
@@ -46,12 +49,16 @@ struct maillog_ent {
 enum maillog_kind maillog_parse(const char *line, size_t len, int year, struct maillog_ent *e);
 
 /*
- * maillog_advice - one line naming the fix for an Exchange Online refusal
- * (dsn "5.7.60", reply text for the 5.2.0 variants), with the message's From
- * and mailbox filled in (either may be "" or NULL).  Returns 1 with the line
- * in out, 0 when the code is not one this module knows.
+ * maillog_advice - one line naming the fix for what Exchange Online (or
+ * Postfix signing in to it) answered: dsn "5.7.60" or "4.7.3", and the reply
+ * text, which tells variants apart (5.2.0 SendAs / SubmissionQuota, 5.7.3
+ * STARTTLS).  The message's From and mailbox are filled in (either may be ""
+ * or NULL), as PowerShell single-quoted arguments in commands; entry names
+ * the sendas.conf entry that permits From (e.g. "@contoso.com of mailbox
+ * ..."), NULL when unknown.  Returns 1 with the line in out (cut to outlen),
+ * 0 when the code is not one this module knows.
  */
 int maillog_advice(const char *dsn, const char *reply, const char *from, const char *mailbox,
-                   char *out, size_t outlen);
+                   const char *entry, char *out, size_t outlen);
 
 #endif

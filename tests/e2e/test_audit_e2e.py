@@ -117,8 +117,9 @@ def main():
 
         def audit(fmt):
             # the rotated file is given last: files are read oldest first whatever the order
-            p = subprocess.run([ctl, "audit", "--log", audit_log, "--log", rotated,
-                                "--maillog", maillog, "--format", fmt],
+            # -c: the advice quotes the sendas.conf entry that permitted the From
+            p = subprocess.run([ctl, "-c", stack.conf_path, "audit", "--log", audit_log,
+                                "--log", rotated, "--maillog", maillog, "--format", fmt],
                                capture_output=True, text=True, timeout=60)
             if p.returncode != 0:
                 raise RuntimeError(f"sendasctl audit --format {fmt}: {p.returncode} {p.stderr}")
@@ -155,12 +156,16 @@ def main():
                       and any(u["status"] == "sent" for u in s["upstream"]), s)
             elif want == "refused-upstream":
                 ups = [u for u in s["upstream"] if u["dsn"] == "5.7.60"]
-                adv = f"Add-RecipientPermission -Identity {sender} -Trustee relay@contoso.com"
+                adv = (f"Add-RecipientPermission -Identity '{sender}' "
+                       "-Trustee 'relay@contoso.com'")
+                entry = f'remove "{sender}" from the sendas list of mailbox relay@contoso.com ' \
+                        "(sendas.conf line "
                 check(f"{sender}: passed here, Exchange Online answered 550 5.7.60 twice, advice",
                       s["messages"] == 2 and ups and ups[0]["status"] == "bounced"
                       and ups[0]["count"] == 2 and ups[0]["code"] == "550"
                       and adv in ups[0].get("advice", "")
-                      and f"mailbox relay@contoso.com sendas {sender}" in ups[0]["advice"], s)
+                      and entry in ups[0]["advice"]
+                      and "continuous error throttling" in ups[0]["advice"], s)
                 check(f"{sender}: the table names it with 5.7.60 and the advice",
                       any(sender in ln and "5.7.60" in ln for ln in table.splitlines())
                       and adv in table, "")

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer harness for the audit log's records: the input is read as an
- * audit line (audit_parse, as `sendasctl audit` reads), and also used as the
- * strings of a record that is formatted (audit_format, as the daemons write):
- * the line must be within AUDIT_MAX_LINE, end with its only newline, and parse
- * back.
+ * audit line (audit_parse, as `sendasctl audit` reads), as a whole audit log
+ * split into lines by the bounded splitter (lines, at the real cap of 65536
+ * bytes and at a small one), and also used as the strings of a record that is
+ * formatted (audit_format, as the daemons write): the line must be within
+ * AUDIT_MAX_LINE, end with its only newline, and parse back.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ipolicy \
- *       tests/fuzz/fuzz_audit.c policy/audit.c policy/buf.c -ljson-c -o fuzz_audit
+ *       tests/fuzz/fuzz_audit.c policy/audit.c policy/buf.c policy/lines.c -ljson-c -o fuzz_audit
  *   mkdir -p /tmp/audit-corpus
  *   ./fuzz_audit -max_total_time=60 /tmp/audit-corpus tests/fuzz/corpus/audit
  */
@@ -18,8 +19,18 @@
 
 #include "audit.h"
 #include "buf.h"
+#include "fuzz_feed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* parse_line - one line of the split input as an audit record (cut lines are never parsed) */
+static void parse_line(const char *line, size_t len, int overlong, void *rd)
+{
+    struct audit_in in;
+
+    if (!overlong)
+        audit_parse(rd, line, len, &in);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -35,6 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rd == NULL && (rd = audit_reader_new()) == NULL)
         abort();
     memcpy(copy, data, size);
+    feed_split(data, size, 65536, parse_line, rd);
+    feed_split(data, size, 64, parse_line, rd);
     audit_parse(rd, copy, size, &in);
     audit_time_parse(copy, size, &t);
     copy[size] = '\0';
