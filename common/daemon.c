@@ -138,6 +138,12 @@ struct conf *daemon_start(struct daemon_args *a, int argc, char **argv, void (*u
         return NULL;
     }
     if (check) {
+        if (a->check && a->check(c, a->conf_path, a->user ? a->user : c->user, err,
+                                 sizeof(err)) < 0) {
+            fprintf(stderr, "%s: %s\n", a->prog, err);
+            conf_free(c);
+            return NULL;
+        }
         printf("%s: configuration OK: %zu mailboxes, %zu routes\n", a->conf_path, c->nmailboxes,
                c->nroutes);
         conf_free(c);

@@ -36,6 +36,7 @@
 #include "quota.h"
 #include "rewrite.h"
 #include "store.h"
+#include "oauthsetup.h"
 #include "token.h"
 
 #define EXIT_REFUSED 3
@@ -488,6 +489,13 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "check") == 0) {
         if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
             fprintf(stderr, "sendasctl: %s\n", err);
+            return 1;
+        }
+        /* sendas-tokend's own start-up checks, when it is configured */
+        if (oauthsetup_wanted(c) &&
+            oauthsetup_check(c, conf_path, oauthsetup_service_user(c), err, sizeof(err)) < 0) {
+            fprintf(stderr, "sendasctl: %s\n", err);
+            conf_free(c);
             return 1;
         }
         printf("%s: configuration OK: %zu mailboxes, %zu routes\n", conf_path, c->nmailboxes,

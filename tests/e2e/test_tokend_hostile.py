@@ -306,7 +306,7 @@ def main():
             st = os.stat(tokdir) if os.path.isdir(tokdir) else None
             written = [mb for mb in MAILBOXES if os.path.isfile(os.path.join(tokdir, mb))]
             check(st and st.st_uid == user.pw_uid and st.st_gid == grp.getgrnam(ugroup).gr_gid
-                  and st.st_mode & 0o7777 == 0o750 and len(written) == 2,
+                  and st.st_mode & 0o7777 == 0o2750 and len(written) == 2,
                   "-u nobody as root: token_dir belongs to nobody, both tokens written",
                   f"dir {st.st_uid if st else '-'}:{st.st_gid if st else '-'} "
                   f"{oct(st.st_mode & 0o7777) if st else '-'}; written {written}; "
