@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,12 +27,12 @@ const char *__asan_default_options(void)
     return "detect_leaks=0";
 }
 
-static char dir[64], password[256];
+static char dir[64], password[256], user[64] = "relay@contoso.com";
 
 static int get_user(void *ctx, int id, const char **res, unsigned *len)
 {
     (void)ctx, (void)id;
-    *res = "relay@contoso.com";
+    *res = user;
     if (len)
         *len = (unsigned)strlen(*res);
     return SASL_OK;
@@ -73,6 +74,7 @@ static void setup(void)
     snprintf(dir, sizeof(dir), "/tmp/test_sasl_plugin.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(password, sizeof(password), "token:%s/relay@contoso.com", dir);
+    snprintf(user, sizeof(user), "relay@contoso.com");
     setenv("SASL_PATH", PLUGIN_DIR, 1);
     ck_assert_int_eq(sasl_client_init(callbacks), SASL_OK);
 }
@@ -177,6 +179,68 @@ START_TEST(malformed_token_or_password_field_fails)
 }
 END_TEST
 
+START_TEST(token_about_to_expire_says_so_plainly)
+{
+    char file[256];
+    sasl_conn_t *conn;
+    const char *out = NULL;
+    unsigned outlen = 0;
+
+    snprintf(file, sizeof(file), "expires %lld\ntoken tok-123\n", (long long)time(NULL) + 3);
+    write_token(file);
+    ck_assert_int_eq(start(&conn, &out, &outlen), SASL_TRYAGAIN);
+    ck_assert_msg(!strstr(sasl_errdetail(conn), " -"), "%s", sasl_errdetail(conn));
+    ck_assert_msg(strstr(sasl_errdetail(conn), "expires in"), "%s", sasl_errdetail(conn));
+    sasl_dispose(&conn);
+}
+END_TEST
+
+START_TEST(malformed_token_file_says_why)
+{
+    sasl_conn_t *conn;
+    const char *out = NULL;
+    unsigned outlen = 0;
+
+    write_token("expires 99999999999\ntoken tok 123\n");
+    ck_assert_int_eq(start(&conn, &out, &outlen), SASL_FAIL);
+    ck_assert_msg(strstr(sasl_errdetail(conn), "malformed: "), "%s", sasl_errdetail(conn));
+    ck_assert_msg(strstr(sasl_errdetail(conn), "bearer token"), "%s", sasl_errdetail(conn));
+    sasl_dispose(&conn);
+}
+END_TEST
+
+START_TEST(wrong_login_name_is_blamed_not_the_password_field)
+{
+    sasl_conn_t *conn;
+    const char *out = NULL;
+    unsigned outlen = 0;
+
+    snprintf(password, sizeof(password), "token");
+    snprintf(user, sizeof(user), "relay-at-contoso.com");
+    ck_assert_int_ne(start(&conn, &out, &outlen), SASL_CONTINUE);
+    ck_assert_msg(!strstr(sasl_errdetail(conn), "password field"), "%s", sasl_errdetail(conn));
+    ck_assert_msg(strstr(sasl_errdetail(conn), "login name"), "%s", sasl_errdetail(conn));
+    sasl_dispose(&conn);
+}
+END_TEST
+
+START_TEST(fifo_as_token_file_fails_at_once)
+{
+    char path[128];
+    sasl_conn_t *conn;
+    const char *out = NULL;
+    unsigned outlen = 0;
+
+    snprintf(path, sizeof(path), "%s/relay@contoso.com", dir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    alarm(5); /* open(2) of a FIFO would wait for a writer: Postfix's smtp would hang */
+    ck_assert_int_ne(start(&conn, &out, &outlen), SASL_CONTINUE);
+    alarm(0);
+    ck_assert_msg(strstr(sasl_errdetail(conn), "not a regular file"), "%s", sasl_errdetail(conn));
+    sasl_dispose(&conn);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sasl_plugin");
@@ -188,6 +252,10 @@ static Suite *suite(void)
     tcase_add_test(tc, expired_token_fails_on_the_client_side);
     tcase_add_test(tc, missing_token_fails_on_the_client_side);
     tcase_add_test(tc, malformed_token_or_password_field_fails);
+    tcase_add_test(tc, token_about_to_expire_says_so_plainly);
+    tcase_add_test(tc, malformed_token_file_says_why);
+    tcase_add_test(tc, wrong_login_name_is_blamed_not_the_password_field);
+    tcase_add_test(tc, fifo_as_token_file_fails_at_once);
     suite_add_tcase(s, tc);
     return s;
 }
