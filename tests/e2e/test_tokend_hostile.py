@@ -20,7 +20,8 @@ same time for WINDOW seconds with token_retry_min 1 and token_retry_max 4; then,
     its keys once (a forged error text cannot add lines);
   - `sendas-tokend --fetch` reports "failed:" (exit 1) for every answer that is not a
     token; an answer over the cap says so ("larger than"); the AADSTS code is shown once;
-  - a token that lives 2 seconds (below token_refresh_margin) is not re-requested at once.
+  - a token that lives 2 seconds (below token_refresh_margin) is not re-requested at once;
+  - a kept token that expires while the endpoint fails is logged once, AADSTS code once.
 
 As root, also: `sendas-tokend -u nobody` creates its token directory for that user and
 writes tokens (finding 4).  Prints one PASS/FAIL line per check, then "N passed, M failed";
@@ -70,6 +71,7 @@ CASES = {
     "big": ("big", "a 1 MB answer", False),
     "fsize": ("long", "a token file that cannot be written (RLIMIT_FSIZE)", False),
     "isdir": ("valid", "a directory where the token file goes", False),
+    "expiring": ("expiring", "a 3 s token, then errors: the kept token expires", False),
 }
 
 
@@ -249,7 +251,13 @@ def main():
                 check(len(files) == 2 and not bad_files, f"{c.name}: the token files are valid",
                       f"{len(files)} files, bad {bad_files}")
                 continue
-            check(not bad_files and (not files or c.name == "isdir")
+            if c.name == "expiring":
+                expired = [ln for ln in tlog.splitlines() if "the token expired" in ln]
+                check(len(expired) == 1 and "AADSTS90033" in expired[0]
+                      and expired[0].count("AADSTS90033") == 1,
+                      f"{c.name}: the kept token's expiry during the outage is logged once",
+                      f"{len(expired)} lines: {expired[:1]}")
+            check(not bad_files and (not files or c.name in ("isdir", "expiring"))
                   and failures and min(failures) >= 1 and asked >= 2,
                   f"{c.name}: nothing invalid written; a failure, retried",
                   f"token files {sorted(files)} (bad {bad_files}); failures {failures}; "
@@ -262,7 +270,7 @@ def main():
 
         # --- --fetch: every answer that is not a token is a failure --------------------
         for c in cases:
-            if c.token_ok or c.name in ("fsize", "isdir"):
+            if c.token_ok or c.name in ("fsize", "isdir", "expiring"):
                 continue
             r = c.fetch()
             out = (r.stdout + r.stderr).decode("latin-1")

@@ -205,7 +205,8 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # Answers a broken or malicious token endpoint could give (tenant "hostile-NAME"): what a
 # token service must survive without writing a bad token, logging control characters or
 # asking again faster than its backoff allows.  Each is (HTTP status, JSON-able answer);
-# "big" is special: more than 64 KB of JSON (the body is built in do_POST).
+# "big" and "expiring" are built in do_POST: more than 64 KB of JSON; one good token per
+# tenant, then only errors.
 ESC = "\x1b[31m\x1b]0;pwned\x07"
 
 
@@ -227,6 +228,8 @@ HOSTILE_ANSWERS = {
                      "error_description": "AADSTS7000215: forged" + ESC +
                      "\nexpires=99999999999\nfailures=0\nlast_error=\r\n"}),
     "big": (200, None),
+    # a token that lives 3 s, then an outage of answers (503): the kept token expires
+    "expiring": (200, None),
 }
 
 
@@ -239,6 +242,7 @@ class TokenIssuer:
         self.lifetime = lifetime
         self.tokens = {}            # token -> (client_id, expiry as time.time())
         self.count = 0
+        self.hostile_seen = set()   # request paths that got their one "expiring" token
         self.lock = threading.Lock()
         self.base_url = None
 
@@ -388,6 +392,14 @@ class TokenHTTPHandler(http.server.BaseHTTPRequestHandler):
                 method = "hostile"
                 if hostile == "big":   # 1 MB of JSON: far beyond any real answer
                     answer = {"error": "server_error", "error_description": "x" * (1 << 20)}
+                if hostile == "expiring":
+                    with issuer.lock:
+                        first = path not in issuer.hostile_seen
+                        issuer.hostile_seen.add(path)
+                    status, answer = _token("eyJ0eXAi.ZXhwaXJpbmc.c2ln", lifetime=3) if first \
+                        else (503, {"error": "temporarily_unavailable",
+                                    "error_description": "AADSTS90033: A transient error has "
+                                                         "occurred. Please try again."})
             else:
                 status, answer, method = issuer.handle(path, form)
         except Exception:
