@@ -218,6 +218,7 @@ int oauthsetup_token_dir(const struct oauth_setup *s, int create, char *err, siz
 {
     const char *d = s->conf->token_dir;
     struct stat st;
+    unsigned mode;
 
     if (d[0] != '/') {
         snprintf(err, errlen, "token_dir %s: not an absolute path", d);
@@ -257,16 +258,18 @@ int oauthsetup_token_dir(const struct oauth_setup *s, int create, char *err, siz
         if (!create)
             return 0;
     }
-    /* ours: the run user owns it (it writes there after dropping root), token_group reads;
-     * set-group-ID, so that the files get token_group without a chown the run user (not a
-     * member of that group) could not make */
+    /* ours: the run user owns it (it writes there after dropping root), token_group reads.
+     * Made for another user (root with -u), it is set-group-ID too, so that files get
+     * token_group without a chown that user (often not in the group) could not make; a
+     * unit with Group= needs no such bit (and RestrictSUIDSGID= would forbid it). */
+    mode = s->uid != geteuid() ? 02750 : 0750;
     if ((st.st_uid != s->uid || st.st_gid != s->gid) && chown(d, s->uid, s->gid) < 0) {
         snprintf(err, errlen, "chown %lu:%s %s: %s", (unsigned long)s->uid,
                  s->conf->token_group, d, strerror(errno));
         return -1;
     }
-    if ((st.st_mode & 07777) != 02750 && chmod(d, 02750) < 0) {
-        snprintf(err, errlen, "chmod 2750 %s: %s", d, strerror(errno));
+    if ((st.st_mode & 07777) != mode && (st.st_mode & 07777) != 02750 && chmod(d, mode) < 0) {
+        snprintf(err, errlen, "chmod %o %s: %s", mode, d, strerror(errno));
         return -1;
     }
     return 0;

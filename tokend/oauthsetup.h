@@ -49,8 +49,9 @@ int oauthsetup_credentials(struct oauth_setup *s, char *err, size_t errlen);
 
 /*
  * oauthsetup_token_dir - token_dir must be a directory of sendas-tokend's own:
- * one it creates (mode 2750, owner s->uid, group token_group), one it already
- * owns, or an empty one of root's (from a package) that it takes over.  A
+ * one it creates (mode 0750, or 2750 when made for another user; owner s->uid,
+ * group token_group), one it already owns, or one of root's holding nothing
+ * but token files (a package's, an older run's) that it takes over.  A
  * directory others share (writable by group or others, sticky) or that
  * another user owns is refused and never changed.  With create unset nothing
  * is created or changed (a check).  Returns 0, or -1 with a message in err.
