@@ -10,7 +10,8 @@ For each bad set of files below, three runs on the same sendas.conf:
 none of them hangs (a FIFO as secret, key or certificate; an encrypted key must not make
 OpenSSL prompt), and nothing is changed: a shared token_dir keeps its mode and owner.
 A good configuration passes all three (the start keeps running).  As root, files owned by
-another user (nobody) are added: a 0600 secret, a token_dir.
+another user (nobody) are added: a 0600 secret, a token_dir.  With systemd-analyze, the
+shipped sendas-tokend.service must score at most 2.0 (finding 8).
 
 Prints one PASS/FAIL line per case, then "N passed, M failed"; exit 0 when all pass, 1
 otherwise, 77 when the binaries or openssl are missing.
@@ -18,6 +19,7 @@ otherwise, 77 when the binaries or openssl are missing.
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -194,9 +196,28 @@ def main():
                         "a good configuration passes start, -n and check",
                         f"start {started[0]}, -n {checked[0]}: {checked[1][-100:]}, "
                         f"check {ctl_checked[0]}: {ctl_checked[1][-100:]}"))
+        unit_exposure(tmp, results)
     except Exception as e:  # noqa: BLE001
         results.append((False, "[setup]", f"{type(e).__name__}: {e}"))
     return report(results, tmp)
+
+
+def unit_exposure(tmp, results):
+    """deploy/systemd/sendas-tokend.service.in scores at most 2.0 (systemd-analyze security)."""
+    analyze = shutil.which("systemd-analyze")
+    if not analyze:
+        return
+    with open(os.path.join(SRCDIR, "deploy", "systemd", "sendas-tokend.service.in")) as f:
+        unit = f.read().replace("@sbindir@", "/usr/sbin").replace("@sysconfdir@", "/etc")
+    path = os.path.join(tmp, "sendas-tokend.service")
+    with open(path, "w") as f:
+        f.write(unit)
+    out = subprocess.run([analyze, "security", "--offline=true", path], capture_output=True,
+                         text=True, timeout=60).stdout
+    m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
+    results.append((m and float(m.group(1)) <= 2.0 and "User=sendas" in unit,
+                    "sendas-tokend.service runs as sendas with exposure at most 2.0",
+                    f"exposure {m.group(1) if m else 'unknown'}"))
 
 
 if __name__ == "__main__":
