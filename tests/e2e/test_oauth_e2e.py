@@ -7,8 +7,9 @@ with the shipped main.cf) with Basic authentication disabled at the emulator.  s
 runs with the oauth_* lines of the same sendas.conf against the emulator's token endpoint
 (HTTPS on loopback).  Postfix's smtp (not chrooted: the shipped master.cf's exo service)
 loads the built XOAUTH2 plugin from a directory in the test's temporary directory, named by
-`import_environment = ... SASL_PATH=DIR` (libsasl2 reads SASL_PATH in a process whose real
-and effective ids agree); nothing is written to the system's SASL plugin directories.
+`import_environment = ... SASL_PATH=DIR` (the master imports it when it starts, so Postfix is
+restarted; libsasl2 reads SASL_PATH in a process whose real and effective ids agree);
+nothing is written to the system's SASL plugin directories.
 smtp_sasl_mechanism_filter = xoauth2 and sasl_passwd entries
 "MAILBOX MAILBOX:token:TOKEN_DIR/MAILBOX".  Checks:
 
@@ -253,7 +254,9 @@ def main():
         with open(pf.master_path, encoding="utf-8") as f:
             exo = re.search(r"^exo\s.*(?:\n[ \t].*)*", f.read(), re.M).group(0)
         pf.add_master(re.sub(r"^(exo(?:\s+\S+){5}\s+)3(\s)", r"\g<1>10\2", exo))
-        pf.reload()
+        # a restart, not a reload: the master process imports the environment at start only
+        pf.stop()
+        pf.start()
         tokend.start()
         got = wait_for(lambda: token_file(tokdir)[1] is not None, 20)
         st = os.stat(tokdir) if got else None

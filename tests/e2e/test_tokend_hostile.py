@@ -35,7 +35,6 @@ import pwd
 import re
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,7 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from emulator import Emulator  # noqa: E402
-from stack import SKIP, report, tail  # noqa: E402
+from stack import SKIP, report, stop_process, tail  # noqa: E402
 
 APP = "6d1f1f5e-1c2b-4a57-9a53-0f4f0f6a1a01"
 SECRET = "Qx~8Q~sendas-test-secret-Yh2bC0d3"
@@ -161,28 +160,13 @@ class Case:
             log.close()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
-    def token_files(self):
-        """{mailbox: text} of the token files there are."""
+    def files(self, suffix=""):
+        """{mailbox: text} of the token files (suffix ".state": state files) there are."""
         out = {}
         for mb in MAILBOXES:
-            p = os.path.join(self.tokdir, mb)
-            if os.path.isfile(p):
-                with open(p, encoding="latin-1") as f:
-                    out[mb] = f.read()
-        return out
-
-    def states(self):
-        out = {}
-        for mb in MAILBOXES:
-            p = os.path.join(self.tokdir, mb + ".state")
+            p = os.path.join(self.tokdir, mb + suffix)
             if os.path.isfile(p):
                 with open(p, encoding="latin-1") as f:
                     out[mb] = f.read()
@@ -232,8 +216,8 @@ def main():
             alive = c.proc.poll() is None
             c.stop()
             tlog = tail(c.log, 1 << 20)
-            states = c.states()
-            files = c.token_files()
+            states = c.files(".state")
+            files = c.files()
             bad_files = [mb for mb, text in files.items()
                          if not (m := TOKEN_FILE.fullmatch(text)) or len(m.group(2)) > MAX_TOKEN]
             bad_states = {mb: state_problems(s) for mb, s in states.items() if state_problems(s)}
@@ -309,8 +293,7 @@ def main():
                     os.path.join(tokdir, MAILBOXES[1])):
                 time.sleep(0.2)
             time.sleep(0.5)
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(10)
+            stop_process(proc)
             st = os.stat(tokdir) if os.path.isdir(tokdir) else None
             written = [mb for mb in MAILBOXES if os.path.isfile(os.path.join(tokdir, mb))]
             check(st and st.st_uid == user.pw_uid and st.st_gid == grp.getgrnam(ugroup).gr_gid
