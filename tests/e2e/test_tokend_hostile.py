@@ -17,7 +17,8 @@ same time for WINDOW seconds with token_retry_min 1 and token_retry_max 4; then,
     file counts failures, `sendasctl token` exits non-zero, and the endpoint is asked again
     with backoff;
   - no control character in tokend's log or in any state file; the state file has each of
-    its keys once (a forged error text cannot add lines);
+    its keys once (a forged error text cannot add lines), and `sendasctl token` reports a
+    state file with a forged line malformed;
   - `sendas-tokend --fetch` reports "failed:" (exit 1) for every answer that is not a
     token; an answer over the cap says so ("larger than"); the AADSTS code is shown once;
   - a token that lives 2 seconds (below token_refresh_margin) is not re-requested at once;
@@ -251,6 +252,19 @@ def main():
                   f"{c.name}: sendasctl token exits non-zero, prints no control character",
                   f"exit {ctl_run.returncode}: "
                   f"{(ctl_out.strip().splitlines() or ['-'])[-1][:160]!r}")
+
+        # --- a state file with a forged line (an older tokend's) is not believed ----------
+        c = next(c for c in cases if c.name == "forged")
+        forged = os.path.join(c.tokdir, MAILBOXES[0] + ".state")
+        with open(forged, "w") as f:
+            f.write(f"mailbox={MAILBOXES[0]}\nexpires=0\nlast_refresh=0\nlast_attempt=0\n"
+                    "failures=3\nlast_error=invalid_client\nexpires=99999999999\n")
+        r = c.sendasctl_token()
+        row = [ln for ln in r.stdout.decode("latin-1").splitlines()
+               if ln.startswith(MAILBOXES[0])]
+        check(r.returncode == 3 and row and "malformed state file" in row[0],
+              "a state file with a forged second expires= line is reported malformed",
+              f"exit {r.returncode}: {row[:1]}")
 
         # --- --fetch: every answer that is not a token is a failure --------------------
         for c in cases:
