@@ -71,6 +71,8 @@ static void set_error(struct oauth_result *r, const char *error, size_t elen, co
     size_t n;
 
     clean_line(error, elen, r->error, sizeof(r->error));
+    if (!r->error[0]) /* "\n..." has an empty first line: still an error, say so */
+        snprintf(r->error, sizeof(r->error), "unreadable_error");
     clean_line(desc, dlen, line, sizeof(line));
     find_aadsts(line, r->aadsts, sizeof(r->aadsts));
     n = strlen(r->aadsts);
@@ -121,9 +123,13 @@ int oauth_parse_response(const char *buf, size_t len, long http_status, struct o
     root = json_tokener_parse_ex(tok, buf, (int)len);
     if (!root || !json_object_is_type(root, json_type_object))
         goto bad;
-    if (json_object_object_get_ex(root, "error", &v) && json_object_get_string(v)) {
+    if (json_object_object_get_ex(root, "error", &v)) {
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0) {
+            bad_answer(r, "\"error\" is not a non-empty string");
+            goto done;
+        }
         if (!json_object_object_get_ex(root, "error_description", &d) ||
-            !json_object_get_string(d))
+            !json_object_is_type(d, json_type_string))
             d = NULL;
         set_error(r, json_object_get_string(v), (size_t)json_object_get_string_len(v),
                   d ? json_object_get_string(d) : "(no error_description)",

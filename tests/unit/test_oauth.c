@@ -62,6 +62,9 @@ START_TEST(malformed_answers_are_errors)
         {"empty token", "{\"access_token\":\"\",\"expires_in\":3599}", 200},
         {"token but not 200", "{\"access_token\":\"abc\",\"expires_in\":3599}", 500},
         {"an array", "[1,2,3]", 200},
+        {"error not a string", "{\"error\":[7005]}", 400},
+        {"error empty", "{\"error\":\"\"}", 400},
+        {"error starting with a newline", "{\"error\":\"\\nexpires=9\"}", 400},
     };
     struct oauth_result r;
     size_t i;
