@@ -25,7 +25,8 @@ smtp_sasl_mechanism_filter = xoauth2 and sasl_passwd entries
     (4.7.0, the plugin refuses the expired token), nothing bounces; when the endpoint is back
     tokend gets a token within its backoff and every message is delivered;
   - no secret, private key or token appears in any log;
-  - the system's SASL plugin directories (/usr/lib/*/sasl2) are unchanged.
+  - Postfix's smtp mapped the plugin from the test's directory (/proc/PID/maps), and the
+    test writes nothing to the system's SASL plugin directories (/usr/lib/*/sasl2).
 
 Prints one PASS/FAIL line per check, then "N passed, M failed".  Exit 0 when all pass, 1
 otherwise, 77 (automake SKIP) when Postfix, the binaries, root, openssl or python3-aiosmtpd
@@ -149,10 +150,20 @@ def make_cert(directory):
     return cert, key
 
 
-def sasl_dirs_listing():
-    """The system's SASL plugin directories and their files (must not change)."""
-    return {d: sorted(os.listdir(d)) for d in sorted(glob.glob("/usr/lib/*/sasl2") +
-                                                      glob.glob("/usr/lib/sasl2"))}
+def plugins_mapped(config_dir):
+    """The XOAUTH2 plugin files mapped into this Postfix instance's running processes (its
+    smtp processes, found by MAIL_CONFIG in their environment)."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if f"MAIL_CONFIG={config_dir}".encode() not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as f:
+                found.update(ln.split()[-1] for ln in f if ln.rstrip().endswith("libxoauth2.so"))
+        except OSError:
+            continue
+    return found
 
 
 def private_plugin_dir(tmp, plugin):
@@ -183,7 +194,6 @@ def main():
         results.append((bool(ok), label, detail))
 
     tokdir = os.path.join(tmp, "tokens")
-    system_sasl = sasl_dirs_listing()
     sasl_dir = private_plugin_dir(tmp, plugin)
     secret_path = os.path.join(tmp, "client-secret")
     cert, key = make_cert(tmp)
@@ -270,6 +280,7 @@ def main():
         before = len(emu.messages())
         state, detail = stack.submit_smtp(message("secret@oauth-test"), SENDER, [RCPT])
         delivered = wait_for(lambda: len(emu.messages()) > before, 30)
+        mapped = plugins_mapped(pf.config_dir)
         auth = [ln for ln in emu.log_text().splitlines() if " auth " in ln]
         check(state == "accepted" and delivered
               and any("auth XOAUTH2 ok user=relay@contoso.com" in ln for ln in auth)
@@ -405,9 +416,9 @@ def main():
               "no secret, private key or token appears in any log",
               f"{len(tokens_seen)} tokens, {len(logs)} logs checked"
               + (f"; leaked into {leaks}" if leaks else ""))
-        check(sasl_dirs_listing() == system_sasl,
-              "the system's SASL plugin directories are unchanged (plugin loaded via SASL_PATH)",
-              ", ".join(system_sasl) or "none")
+        check(mapped == {os.path.join(sasl_dir, "libxoauth2.so")},
+              "smtp loaded the plugin from the test's SASL_PATH directory, not the system's",
+              ", ".join(sorted(mapped)) or "no smtp process had it mapped")
     except Exception as e:  # noqa: BLE001 - set-up failures become one FAIL line
         check(False, "[setup]", f"{type(e).__name__}: {e}")
     finally:
