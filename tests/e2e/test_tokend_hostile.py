@@ -35,7 +35,7 @@ import os
 import pwd
 import re
 import resource
-import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -307,6 +307,17 @@ def main():
                     os.path.join(tokdir, MAILBOXES[1])):
                 time.sleep(0.2)
             time.sleep(0.5)
+            # SIGHUP: as nobody now, it re-reads sendas.conf and the secret, keeps its dir
+            n_before = len(requests_for(emu, tenant))
+            proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and len(requests_for(emu, tenant)) <= n_before:
+                time.sleep(0.2)
+            ulog = tail(os.path.join(d, "tokend.log"), 1 << 20)
+            check("reloaded" in ulog and "reload failed" not in ulog
+                  and len(requests_for(emu, tenant)) > n_before,
+                  "-u nobody: SIGHUP reloads as nobody (secret, token_dir) and fetches",
+                  [ln for ln in ulog.splitlines() if "reload" in ln][-1:])
             stop_process(proc)
             st = os.stat(tokdir) if os.path.isdir(tokdir) else None
             written = [mb for mb in MAILBOXES if os.path.isfile(os.path.join(tokdir, mb))]
