@@ -148,6 +148,12 @@ struct conf *daemon_start(struct daemon_args *a, int argc, char **argv, void (*u
         return NULL;
     }
     if (check) {
+        if (a->check && a->check(c, a->conf_path, a->user ? a->user : c->user, err,
+                                 sizeof(err)) < 0) {
+            fprintf(stderr, "%s: %s\n", a->prog, err);
+            conf_free(c);
+            return NULL;
+        }
         for (i = 0; i < c->nwarnings; i++)
             fprintf(stderr, "%s: warning: %s\n", a->prog, c->warnings[i]);
         printf("%s: configuration OK: %zu mailboxes, %zu routes", a->conf_path, c->nmailboxes,

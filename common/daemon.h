@@ -19,6 +19,10 @@ struct daemon_args {
     const char *sock;      /* -p, or NULL */
     int foreground;        /* -f */
     int debug;             /* -d */
+    /* -n: the daemon's own start-up checks beyond sendas.conf's syntax (NULL: none); user
+     * is -u's, else sendas.conf's; 0, or -1 with a message in err */
+    int (*check)(const struct conf *c, const char *conf_path, const char *user, char *err,
+                 size_t errlen);
 };
 
 /*

@@ -37,6 +37,7 @@
 #include "quota.h"
 #include "rewrite.h"
 #include "store.h"
+#include "oauthsetup.h"
 #include "token.h"
 
 #define EXIT_REFUSED 3
@@ -576,6 +577,13 @@ int main(int argc, char **argv)
         /* warnings do not change the exit status: the daemons accept the file (and log them) */
         for (size_t w = 0; w < c->nwarnings; w++)
             fprintf(stderr, "sendasctl: warning: %s\n", c->warnings[w]);
+        /* sendas-tokend's own start-up checks, when it is configured */
+        if (oauthsetup_wanted(c) &&
+            oauthsetup_check(c, conf_path, oauthsetup_service_user(c), err, sizeof(err)) < 0) {
+            fprintf(stderr, "sendasctl: %s\n", err);
+            conf_free(c);
+            return 1;
+        }
         printf("%s: configuration OK: %zu mailboxes, %zu routes", conf_path, c->nmailboxes,
                c->nroutes);
         if (c->nwarnings)

@@ -2,7 +2,9 @@
 /*
  * token - sendasctl token: reads the MAILBOX.state files sendas-tokend writes
  * beside the token files (they hold no token) and shows, per mailbox, when the
- * token expires, when it was last refreshed and the last error.
+ * token expires (from the token file itself when it can be read), when it was
+ * last refreshed and the last error.  A state file that is not exactly what
+ * sendas-tokend writes is reported malformed, never half believed.
  */
 #include "config.h"
 
@@ -12,11 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
 #include "token.h"
+#include "xoauth2.h"
 
 #ifndef SENDAS_SBINDIR
 #define SENDAS_SBINDIR "/usr/sbin"
@@ -28,35 +32,109 @@ struct tstate {
     char last_error[512];
 };
 
-/* state_read - parse MAILBOX.state; 0, or -1 when missing or unreadable */
-static int state_read(const char *dir, const char *mailbox, struct tstate *t)
+/* read_small - up to cap-1 bytes of a regular file, NUL-terminated; the length, -1 with
+ * errno when it cannot be read (a FIFO is refused at once: ENODEV) */
+static ssize_t read_small(const char *path, char *buf, size_t cap)
 {
-    char path[4096], buf[4096], *line, *save = NULL;
+    struct stat st;
     ssize_t n;
     int fd;
+
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) < 0)
+        return -1;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = ENODEV;
+        return -1;
+    }
+    n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n >= 0)
+        buf[n] = '\0';
+    return n;
+}
+
+/* number - a whole line of 1 to 18 digits */
+static int number(const char *v, long long *out)
+{
+    size_t n = strspn(v, "0123456789");
+
+    if (n == 0 || n > 18 || v[n] != '\0')
+        return -1;
+    *out = strtoll(v, NULL, 10);
+    return 0;
+}
+
+/* state_parse - the key=value lines sendas-tokend writes, each key once, nothing else: a
+ * forged line (an endpoint's text with a newline, from an older tokend) makes the whole
+ * file malformed rather than believed */
+static int state_parse(char *buf, size_t len, const char *mailbox, struct tstate *t)
+{
+    static const char *keys[] = {"mailbox", "expires", "last_refresh", "last_attempt",
+                                 "failures", "last_error"};
+    unsigned seen = 0, k;
+    char *line, *next, *v;
+    long long num;
+    size_t i;
+
+    if (len == 0 || memchr(buf, '\0', len) || buf[len - 1] != '\n')
+        return -1;
+    for (line = buf; *line; line = next) {
+        next = strchr(line, '\n');
+        *next++ = '\0';
+        if ((v = strchr(line, '=')) == NULL)
+            return -1;
+        *v++ = '\0';
+        for (k = 0; k < sizeof(keys) / sizeof(keys[0]) && strcmp(line, keys[k]) != 0; k++)
+            ;
+        if (k == sizeof(keys) / sizeof(keys[0]) || (seen & (1u << k)))
+            return -1;
+        seen |= 1u << k;
+        for (i = 0; v[i]; i++)
+            if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] >= 0x7f)
+                return -1;
+        if (k == 0 && strcmp(v, mailbox) != 0)
+            return -1;
+        if (k == 5)
+            snprintf(t->last_error, sizeof(t->last_error), "%s", v);
+        else if (k > 0 && number(v, &num) < 0)
+            return -1;
+        else if (k == 1)
+            t->expires = num;
+        else if (k == 2)
+            t->last_refresh = num;
+        else if (k == 3)
+            t->last_attempt = num;
+        else if (k == 4)
+            t->failures = (unsigned long)num;
+    }
+    return seen == (1u << (sizeof(keys) / sizeof(keys[0]))) - 1 ? 0 : -1;
+}
+
+/* state_read - MAILBOX.state, with the expiry from the token file itself when it can be
+ * read (the state file may be stale: a full disk fails both); 0, -1 when there is no
+ * state file, -2 when it is malformed */
+static int state_read(const char *dir, const char *mailbox, struct tstate *t)
+{
+    char path[4096], buf[XOAUTH2_MAX_FILE + 1];
+    const char *tok;
+    size_t tlen;
+    time_t exp;
+    ssize_t n;
 
     memset(t, 0, sizeof(*t));
     if (snprintf(path, sizeof(path), "%s/%s.state", dir, mailbox) >= (int)sizeof(path))
         return -1;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+    if ((n = read_small(path, buf, 4096)) <= 0)
         return -1;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (strncmp(line, "expires=", 8) == 0)
-            t->expires = strtoll(line + 8, NULL, 10);
-        else if (strncmp(line, "last_refresh=", 13) == 0)
-            t->last_refresh = strtoll(line + 13, NULL, 10);
-        else if (strncmp(line, "last_attempt=", 13) == 0)
-            t->last_attempt = strtoll(line + 13, NULL, 10);
-        else if (strncmp(line, "failures=", 9) == 0)
-            t->failures = strtoul(line + 9, NULL, 10);
-        else if (strncmp(line, "last_error=", 11) == 0)
-            snprintf(t->last_error, sizeof(t->last_error), "%s", line + 11);
-    }
+    if (state_parse(buf, (size_t)n, mailbox, t) < 0)
+        return -2;
+    snprintf(path, sizeof(path), "%s/%s", dir, mailbox);
+    if ((n = read_small(path, buf, sizeof(buf))) < 0 && errno != EACCES)
+        t->expires = 0; /* no token file: no token, whatever the state says */
+    else if (n >= 0)
+        t->expires = xoauth2_token_parse(buf, (size_t)n, &exp, &tok, &tlen) == 0 ? exp : 0;
+    memset(buf, 0, sizeof(buf));
     return 0;
 }
 
@@ -85,7 +163,7 @@ int cmd_token(const char *conf_path, int argc, char **argv)
     struct tstate t;
     long long now = (long long)time(NULL);
     size_t i, n, shown = 0;
-    int fetch = 0, rc = 0;
+    int fetch = 0, rc = 0, st;
 
     for (i = 1; i < (size_t)argc; i++) {
         if (strcmp(argv[i], "--fetch") == 0)
@@ -132,9 +210,10 @@ int cmd_token(const char *conf_path, int argc, char **argv)
         if (only && strcasecmp(only, mb) != 0)
             continue;
         shown++;
-        if (state_read(c->token_dir, mb, &t) < 0) {
+        if ((st = state_read(c->token_dir, mb, &t)) < 0) {
             printf("%-32s %-12s %-14s %-8s %s\n", mb, "no token", "never", "-",
-                   "no state file in token_dir (is sendas-tokend running?)");
+                   st == -2 ? "malformed state file in token_dir"
+                            : "no state file in token_dir (is sendas-tokend running?)");
             rc = 3;
             continue;
         }
@@ -144,6 +223,8 @@ int cmd_token(const char *conf_path, int argc, char **argv)
             snprintf(b1, sizeof(b1), "%s", t.expires ? "EXPIRED" : "no token");
             rc = 3;
         }
+        if (t.failures)
+            rc = 3; /* the last attempt failed: a token that runs out will not be replaced */
         printf("%-32s %-12s %-14s %-8lu %s\n", mb, b1, ago(t.last_refresh, now, b2, sizeof(b2)),
                t.failures, t.last_error[0] ? t.last_error : "-");
     }

@@ -8,7 +8,7 @@
 
 #include "xoauth2.h"
 
-/* printable - non-zero when every byte is visible ASCII (tokens, addresses) */
+/* printable - non-zero when every byte is visible ASCII (addresses) */
 static int printable(const char *s, size_t n)
 {
     size_t i;
@@ -26,8 +26,8 @@ size_t xoauth2_response(const char *user, size_t ulen, const char *token, size_t
     static const char a[] = "user=", b[] = "\001auth=Bearer ", c[] = "\001\001";
     size_t need = sizeof(a) - 1 + ulen + sizeof(b) - 1 + tlen + sizeof(c) - 1, n = 0;
 
-    if (!printable(user, ulen) || !printable(token, tlen) || ulen > XOAUTH2_MAX_USER ||
-        tlen > XOAUTH2_MAX_TOKEN || need > outlen)
+    if (!printable(user, ulen) || !xoauth2_valid_token(token, tlen) || ulen > XOAUTH2_MAX_USER ||
+        need > outlen)
         return 0;
     memcpy(out + n, a, sizeof(a) - 1), n += sizeof(a) - 1;
     memcpy(out + n, user, ulen), n += ulen;
@@ -70,36 +70,70 @@ size_t xoauth2_base64(const unsigned char *in, size_t len, int url, char *out, s
     return n;
 }
 
-/* xoauth2_token_parse - "expires EPOCH\ntoken TOKEN\n" */
-int xoauth2_token_parse(const char *buf, size_t len, time_t *expires, const char **token,
-                        size_t *tlen)
+/* b64token_char - one of RFC 6750's b64token characters before the '=' padding */
+static int b64token_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+/* xoauth2_valid_token - RFC 6750 b64token, bounded */
+int xoauth2_valid_token(const char *token, size_t len)
+{
+    size_t i = 0;
+
+    if (len == 0 || len > XOAUTH2_MAX_TOKEN)
+        return 0;
+    while (i < len && b64token_char(token[i]))
+        i++;
+    if (i == 0)
+        return 0;
+    while (i < len && token[i] == '=')
+        i++;
+    return i == len;
+}
+
+/* xoauth2_token_check - "expires EPOCH\ntoken TOKEN\n", or why not */
+const char *xoauth2_token_check(const char *buf, size_t len, time_t *expires,
+                                const char **token, size_t *tlen)
 {
     static const char e[] = "expires ", t[] = "token ";
     long long v = 0;
     size_t i = sizeof(e) - 1, start;
 
-    if (len > XOAUTH2_MAX_FILE || len < sizeof(e) || memcmp(buf, e, sizeof(e) - 1) != 0)
-        return -1;
+    if (len > XOAUTH2_MAX_FILE)
+        return "larger than any token file";
+    if (len < sizeof(e) || memcmp(buf, e, sizeof(e) - 1) != 0)
+        return "does not start with \"expires \"";
     if (i >= len || buf[i] < '0' || buf[i] > '9')
-        return -1;
+        return "no expiry time";
     for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
         if (v > 1000000000000LL)
-            return -1;
+            return "expiry time out of range";
         v = v * 10 + (buf[i] - '0');
     }
     if (i >= len || buf[i++] != '\n')
-        return -1;
+        return "expiry time not followed by a newline";
     if (len - i < sizeof(t) - 1 || memcmp(buf + i, t, sizeof(t) - 1) != 0)
-        return -1;
+        return "no \"token \" line";
     start = i += sizeof(t) - 1;
     while (i < len && buf[i] != '\n')
         i++;
-    if (i >= len || !printable(buf + start, i - start) || i - start > XOAUTH2_MAX_TOKEN)
-        return -1;
+    if (i >= len)
+        return "no final newline (cut short?)";
+    if (!xoauth2_valid_token(buf + start, i - start))
+        return "the token is empty, too long or has characters a bearer token cannot have";
     *expires = (time_t)v;
     *token = buf + start;
     *tlen = i - start;
-    return 0;
+    return NULL;
+}
+
+/* xoauth2_token_parse - xoauth2_token_check, 0 or -1 */
+int xoauth2_token_parse(const char *buf, size_t len, time_t *expires, const char **token,
+                        size_t *tlen)
+{
+    return xoauth2_token_check(buf, len, expires, token, tlen) ? -1 : 0;
 }
 
 /* xoauth2_token_format - a token file's contents */
@@ -108,7 +142,7 @@ size_t xoauth2_token_format(time_t expires, const char *token, size_t tlen, char
 {
     int n;
 
-    if (!printable(token, tlen) || tlen > XOAUTH2_MAX_TOKEN || tlen > (size_t)0x7fffffff)
+    if (!xoauth2_valid_token(token, tlen))
         return 0;
     n = snprintf(out, outlen, "expires %lld\ntoken %.*s\n", (long long)expires, (int)tlen, token);
     if (n < 0 || (size_t)n >= outlen)

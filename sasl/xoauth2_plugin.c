@@ -11,8 +11,9 @@
  * directory (/var/spool/postfix), the path relative to it is tried too, so
  * one map works for smtp processes in and out of the chroot.
  *
- * The plugin reads a local file only: no network, no CA files.  A missing,
- * malformed or expired token fails the authentication on the client side,
+ * The plugin reads a local regular file only (never waits on a FIFO): no
+ * network, no CA files.  A missing, malformed or expired token fails the
+ * authentication on the client side, with the reason,
  * which Postfix turns into a temporary failure (4.7.0, mail deferred).
  */
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,15 +104,22 @@ static int get_password(sasl_client_params_t *params, sasl_secret_t **out)
     return SASL_OK;
 }
 
-/* read_file - up to cap bytes of path into buf; returns the length or -1 (errno set) */
+/* read_file - up to cap bytes of the regular file path into buf; the length, or -1 with
+ * errno set (ENODEV: not a regular file; a FIFO is refused without waiting for a writer) */
 static ssize_t read_file(const char *path, char *buf, size_t cap)
 {
+    struct stat st;
     size_t n = 0;
     ssize_t r;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
     if (fd < 0)
         return -1;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = ENODEV;
+        return -1;
+    }
     while (n < cap && (r = read(fd, buf + n, cap - n)) != 0) {
         if (r < 0) {
             if (errno == EINTR)
@@ -124,14 +133,15 @@ static ssize_t read_file(const char *path, char *buf, size_t cap)
     return (ssize_t)n;
 }
 
-/* token_path - the token file named by the password field (login for the "token" form) */
+/* token_path - the token file named by the password field (login for the "token" form);
+ * 0, -1 for a password field of another form, -2 for a login that cannot name a file */
 static int token_path(const char *pw, size_t pwlen, const char *login, char *path, size_t len)
 {
     int n;
 
     if (pwlen == 5 && memcmp(pw, "token", 5) == 0) {
         if (!xoauth2_valid_mailbox(login))
-            return -1;
+            return -2;
         n = snprintf(path, len, "%s/%s", SENDAS_TOKEN_DIR, login);
     } else if (pwlen > 7 && memcmp(pw, "token:/", 7) == 0 && !memchr(pw, '\0', pwlen)) {
         n = snprintf(path, len, "%.*s", (int)(pwlen - 6), pw + 6);
@@ -139,6 +149,17 @@ static int token_path(const char *pw, size_t pwlen, const char *login, char *pat
         return -1;
     }
     return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+/* shown - s as printable ASCII for a message (a login name from a map may hold anything) */
+static const char *shown(const char *s, char *buf, size_t len)
+{
+    size_t i;
+
+    for (i = 0; s[i] && i < len - 1; i++)
+        buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    buf[i] = '\0';
+    return buf;
 }
 
 /* fail - set the error text (formatted here: libsasl2's formatter knows only a few
@@ -165,19 +186,27 @@ static int load_token(sasl_client_params_t *params, const char *path, char *buf,
     const sasl_utils_t *u = params->utils;
     time_t expires, now = time(NULL);
     ssize_t n = read_file(path, buf, cap);
+    const char *why;
 
     if (n < 0 && errno == ENOENT && strncmp(path, q, sizeof(q) - 1) == 0)
         n = read_file(path + sizeof(q) - 2, buf, cap); /* chrooted: the same file */
+    if (n < 0 && errno == ENODEV)
+        return fail(u, SASL_FAIL, "XOAUTH2: token file %s is not a regular file", path);
     if (n < 0)
         return fail(u, SASL_TRYAGAIN,
                     "XOAUTH2: cannot read token file %s: %s (is sendas-tokend running?)", path,
                     strerror(errno));
-    if (xoauth2_token_parse(buf, (size_t)n, &expires, token, tlen) != 0)
-        return fail(u, SASL_FAIL, "XOAUTH2: token file %s is malformed", path);
-    if (expires <= now + EXPIRY_SKEW)
+    if ((why = xoauth2_token_check(buf, (size_t)n, &expires, token, tlen)) != NULL)
+        return fail(u, SASL_FAIL, "XOAUTH2: token file %s is malformed: %s", path, why);
+    if (expires <= now)
         return fail(u, SASL_TRYAGAIN,
                     "XOAUTH2: the token in %s expired %lld seconds ago (is sendas-tokend running?)",
                     path, (long long)(now - expires));
+    if (expires <= now + EXPIRY_SKEW)
+        return fail(u, SASL_TRYAGAIN,
+                    "XOAUTH2: the token in %s expires in %lld seconds, too soon to use it (is "
+                    "sendas-tokend running?)",
+                    path, (long long)(expires - now));
     return SASL_OK;
 }
 
@@ -211,10 +240,15 @@ static int xo_step(void *conn_context, sasl_client_params_t *params, const char 
         get_simple(params, SASL_CB_USER, &login) != SASL_OK)
         return fail(u, SASL_BADPARAM, "XOAUTH2: no user name (smtp_sasl_password_maps)");
     if (get_password(params, &pw) != SASL_OK ||
-        token_path((const char *)pw->data, pw->len, login, path, sizeof(path)) != 0)
+        (rc = token_path((const char *)pw->data, pw->len, login, path, sizeof(path))) == -1)
         return fail(u, SASL_BADPARAM,
                     "XOAUTH2: the password field for %s must be \"token\" or \"token:/PATH\"",
-                    login);
+                    shown(login, said, sizeof(said)));
+    if (rc == -2)
+        return fail(u, SASL_BADPARAM,
+                    "XOAUTH2: the login name \"%s\" is not a mailbox address that names a token "
+                    "file (smtp_sasl_password_maps: MAILBOX:token, or token:/PATH)",
+                    shown(login, said, sizeof(said)));
     rc = load_token(params, path, file, sizeof(file) - 1, &token, &tlen);
     if (rc != SASL_OK)
         return rc;

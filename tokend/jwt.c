@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -18,35 +17,13 @@
 #include <openssl/x509.h>
 
 #include "jwt.h"
+#include "secfile.h"
 #include "xoauth2.h"
 
 struct jwt_signer {
     EVP_PKEY *key;
     char x5t[64];
 };
-
-/* secret_file_check - a secret's file must be ours alone */
-int secret_file_check(const char *path, int fd, char *err, size_t errlen)
-{
-    struct stat st;
-
-    if (fstat(fd, &st) < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file", path);
-        return -1;
-    }
-    if (st.st_mode & 077) {
-        snprintf(err, errlen,
-                 "%s: mode %04o lets others read it; refusing to use a secret that is not "
-                 "private (chmod 600 %s)",
-                 path, (unsigned)(st.st_mode & 07777), path);
-        return -1;
-    }
-    return 0;
-}
 
 /* ossl_err - the last OpenSSL error as text */
 static const char *ossl_err(void)
@@ -61,48 +38,68 @@ static const char *ossl_err(void)
     return buf;
 }
 
+/* no_passphrase - OpenSSL's password callback: never ask (a daemon has no terminal, and
+ * OpenSSL's default would prompt on one); remember that a passphrase was wanted */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf, (void)size, (void)rwflag;
+    *(int *)u = 1;
+    return -1;
+}
+
+/* open_pem - a credential file as a stdio stream, opened by secfile_open's rules */
+static FILE *open_pem(const char *what, const char *path, int private_, uid_t service_uid,
+                      char *err, size_t errlen)
+{
+    int fd = secfile_open(what, path, private_, service_uid, err, errlen);
+    FILE *f;
+
+    if (fd < 0)
+        return NULL;
+    if ((f = fdopen(fd, "r")) == NULL) {
+        snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
 /* jwt_signer_load - certificate thumbprint and private key */
-struct jwt_signer *jwt_signer_load(const char *cert_path, const char *key_path, char *err,
-                                   size_t errlen)
+struct jwt_signer *jwt_signer_load(const char *cert_path, const char *key_path,
+                                   uid_t service_uid, char *err, size_t errlen)
 {
     struct jwt_signer *s = calloc(1, sizeof(*s));
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
     X509 *cert = NULL;
     FILE *f = NULL;
-    int fd;
+    int asked = 0;
 
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if ((f = fopen(cert_path, "re")) == NULL) {
-        snprintf(err, errlen, "%s: %s", cert_path, strerror(errno));
+    if ((f = open_pem("oauth_certificate", cert_path, 0, service_uid, err, errlen)) == NULL)
         goto fail;
-    }
-    cert = PEM_read_X509(f, NULL, NULL, NULL);
+    cert = PEM_read_X509(f, NULL, no_passphrase, &asked);
     fclose(f);
-    f = NULL;
     if (!cert || !X509_digest(cert, EVP_sha1(), md, &mdlen)) {
         snprintf(err, errlen, "%s: not a PEM certificate (%s)", cert_path, ossl_err());
         goto fail;
     }
     xoauth2_base64(md, mdlen, 1, s->x5t, sizeof(s->x5t));
-    if ((fd = open(key_path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-        snprintf(err, errlen, "%s: %s", key_path, strerror(errno));
+    if ((f = open_pem("oauth_private_key", key_path, 1, service_uid, err, errlen)) == NULL)
         goto fail;
-    }
-    if (secret_file_check(key_path, fd, err, errlen) < 0) {
-        close(fd);
-        goto fail;
-    }
-    if ((f = fdopen(fd, "r")) == NULL) {
-        snprintf(err, errlen, "%s: %s", key_path, strerror(errno));
-        close(fd);
-        goto fail;
-    }
-    s->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    s->key = PEM_read_PrivateKey(f, NULL, no_passphrase, &asked);
     fclose(f);
+    if (!s->key && asked) {
+        snprintf(err, errlen,
+                 "%s: the private key is encrypted (has a passphrase), and sendas-tokend "
+                 "cannot ask for one; store it unencrypted, mode 0600 "
+                 "(openssl pkey -in %s -out NEWFILE)",
+                 key_path, key_path);
+        ERR_clear_error();
+        goto fail;
+    }
     if (!s->key || EVP_PKEY_base_id(s->key) != EVP_PKEY_RSA) {
         snprintf(err, errlen, "%s: not an unencrypted RSA private key in PEM", key_path);
         ERR_clear_error();

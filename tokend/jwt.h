@@ -8,6 +8,7 @@
 #define SENDAS_JWT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define JWT_LIFETIME 600 /* seconds an assertion is valid (exp - nbf) */
@@ -15,11 +16,13 @@
 struct jwt_signer;
 
 /*
- * jwt_signer_load - read the certificate (PEM) and private key (PEM, must not
- * be readable by group or others).  Returns NULL with a message in err.
+ * jwt_signer_load - read the certificate (PEM) and the unencrypted private key
+ * (PEM, private and owned by root, this process's user or service_uid; see
+ * secfile_open).  Never prompts for a passphrase.  Returns NULL with a message
+ * in err.
  */
-struct jwt_signer *jwt_signer_load(const char *cert_path, const char *key_path, char *err,
-                                   size_t errlen);
+struct jwt_signer *jwt_signer_load(const char *cert_path, const char *key_path,
+                                   uid_t service_uid, char *err, size_t errlen);
 
 /* jwt_signer_free - release; NULL is fine */
 void jwt_signer_free(struct jwt_signer *s);
@@ -34,11 +37,5 @@ const char *jwt_signer_x5t(const struct jwt_signer *s);
  */
 char *jwt_assertion(const struct jwt_signer *s, const char *client_id, const char *audience,
                     time_t now, char *err, size_t errlen);
-
-/*
- * secret_file_check - refuse a file that group or others may read or write,
- * or that is not a regular file.  Returns 0, or -1 with a message in err.
- */
-int secret_file_check(const char *path, int fd, char *err, size_t errlen);
 
 #endif

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "jwt.h"
 #include "oauth.h"
+#include "xoauth2.h"
 
 /* oauth_global_init - libcurl's one-time set-up */
 int oauth_global_init(void)
@@ -33,16 +34,16 @@ void oauth_result_clear(struct oauth_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* first_line - the start of s up to the first CR or LF, into out */
-static void first_line(const char *s, char *out, size_t outlen)
+/* clean_line - the first line of (s, n) as printable ASCII: the endpoint's text goes
+ * into logs, the state file and terminals, where a newline would forge a line and an
+ * escape code would act on the terminal.  Other bytes become '?'; bounded by outlen. */
+static void clean_line(const char *s, size_t n, char *out, size_t outlen)
 {
-    size_t n = strcspn(s, "\r\n"), i;
+    size_t i;
 
-    if (n >= outlen)
-        n = outlen - 1;
-    for (i = 0; i < n; i++)
-        out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? ' ' : s[i];
-    out[n] = '\0';
+    for (i = 0; i < n && i < outlen - 1 && s[i] != '\r' && s[i] != '\n'; i++)
+        out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    out[i] = '\0';
 }
 
 /* find_aadsts - the first "AADSTSnnnn" code in s, into out */
@@ -60,12 +61,60 @@ static void find_aadsts(const char *s, char *out, size_t outlen)
         snprintf(out, outlen, "%.*s", (int)n, p);
 }
 
+/* set_error - r's error and description from the endpoint's (untrusted) texts; the
+ * AADSTS code is kept apart, and dropped from the description's start, so that it is
+ * shown once */
+static void set_error(struct oauth_result *r, const char *error, size_t elen, const char *desc,
+                      size_t dlen)
+{
+    char line[sizeof(r->description)];
+    size_t n;
+
+    clean_line(error, elen, r->error, sizeof(r->error));
+    if (!r->error[0]) /* "\n..." has an empty first line: still an error, say so */
+        snprintf(r->error, sizeof(r->error), "unreadable_error");
+    clean_line(desc, dlen, line, sizeof(line));
+    find_aadsts(line, r->aadsts, sizeof(r->aadsts));
+    n = strlen(r->aadsts);
+    if (n && strncmp(line, r->aadsts, n) == 0 && line[n] == ':')
+        snprintf(r->description, sizeof(r->description), "%s", line + n + 1 + (line[n + 1] == ' '));
+    else
+        snprintf(r->description, sizeof(r->description), "%s", line);
+}
+
+/* bad_answer - a "bad_response" error with what was wrong */
+static void bad_answer(struct oauth_result *r, const char *what)
+{
+    snprintf(r->error, sizeof(r->error), "bad_response");
+    snprintf(r->description, sizeof(r->description), "%s", what);
+}
+
+/* take_token - the access_token member, if it can be a bearer token; else why not */
+static const char *take_token(struct json_object *v, struct oauth_result *r)
+{
+    const char *s;
+    size_t n;
+
+    if (!json_object_is_type(v, json_type_string))
+        return "access_token is not a string";
+    s = json_object_get_string(v);
+    n = (size_t)json_object_get_string_len(v);
+    if (n > XOAUTH2_MAX_TOKEN)
+        return "access_token is longer than " XOAUTH2_MAX_TOKEN_TEXT " characters";
+    if (!xoauth2_valid_token(s, n))
+        return "access_token is empty or has characters a bearer token cannot have "
+               "(RFC 6750 b64token)";
+    if ((r->access_token = strndup(s, n)) == NULL)
+        return "out of memory";
+    return NULL;
+}
+
 /* oauth_parse_response - token or error from the JSON answer */
 int oauth_parse_response(const char *buf, size_t len, long http_status, struct oauth_result *r)
 {
     struct json_tokener *tok = json_tokener_new();
-    struct json_object *root = NULL, *v;
-    const char *s;
+    struct json_object *root = NULL, *v, *d;
+    const char *why;
     int rc = -1;
 
     r->http_status = http_status;
@@ -74,27 +123,30 @@ int oauth_parse_response(const char *buf, size_t len, long http_status, struct o
     root = json_tokener_parse_ex(tok, buf, (int)len);
     if (!root || !json_object_is_type(root, json_type_object))
         goto bad;
-    if (json_object_object_get_ex(root, "error", &v) && (s = json_object_get_string(v))) {
-        snprintf(r->error, sizeof(r->error), "%.63s", s);
-        first_line(json_object_object_get_ex(root, "error_description", &v) &&
-                           json_object_get_string(v)
-                       ? json_object_get_string(v)
-                       : "(no error_description)",
-                   r->description, sizeof(r->description));
-        find_aadsts(r->description, r->aadsts, sizeof(r->aadsts));
+    if (json_object_object_get_ex(root, "error", &v)) {
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0) {
+            bad_answer(r, "\"error\" is not a non-empty string");
+            goto done;
+        }
+        if (!json_object_object_get_ex(root, "error_description", &d) ||
+            !json_object_is_type(d, json_type_string))
+            d = NULL;
+        set_error(r, json_object_get_string(v), (size_t)json_object_get_string_len(v),
+                  d ? json_object_get_string(d) : "(no error_description)",
+                  d ? (size_t)json_object_get_string_len(d) : 22);
         goto done;
     }
-    if (http_status != 200 || !json_object_object_get_ex(root, "access_token", &v) ||
-        !(s = json_object_get_string(v)) || !*s)
+    if (http_status != 200 || !json_object_object_get_ex(root, "access_token", &v))
         goto bad;
-    if ((r->access_token = strdup(s)) == NULL)
-        goto bad;
+    if ((why = take_token(v, r)) != NULL) {
+        bad_answer(r, why);
+        goto done;
+    }
     r->expires_in = json_object_object_get_ex(root, "expires_in", &v) ? json_object_get_int64(v) : 0;
     if (r->expires_in <= 0 || r->expires_in > 86400 * 7) {
         oauth_result_clear(r);
         r->http_status = http_status;
-        snprintf(r->error, sizeof(r->error), "bad_response");
-        snprintf(r->description, sizeof(r->description), "expires_in missing or out of range");
+        bad_answer(r, "expires_in missing or out of range");
         goto done;
     }
     rc = 0;
@@ -110,14 +162,23 @@ done:
     return rc;
 }
 
+/* The answer as it arrives; too_big says why libcurl was stopped. */
+struct answer {
+    struct buf b;
+    int too_big;
+};
+
 /* on_body - collect the answer, capped */
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
-    struct buf *b = arg;
+    struct answer *a = arg;
 
     if (n && size > ((size_t)-1) / n)
         return 0;
-    return buf_append(b, p, size * n) == BUF_OK ? size * n : 0;
+    if (buf_append(&a->b, p, size * n) == BUF_OK)
+        return size * n;
+    a->too_big = 1;
+    return 0;
 }
 
 /* add_field - "&name=urlencoded(value)" */
@@ -137,7 +198,8 @@ static int add_field(CURL *h, struct buf *body, const char *name, const char *va
 /* oauth_request - POST the grant and read the answer */
 int oauth_request(const struct oauth_client *c, time_t now, struct oauth_result *r)
 {
-    struct buf body, answer;
+    struct buf body;
+    struct answer answer = {0};
     char errbuf[CURL_ERROR_SIZE] = "", *assertion = NULL, err[256];
     CURL *h = curl_easy_init();
     CURLcode cc;
@@ -146,7 +208,7 @@ int oauth_request(const struct oauth_client *c, time_t now, struct oauth_result 
 
     memset(r, 0, sizeof(*r));
     buf_init(&body, 32 * 1024);
-    buf_init(&answer, OAUTH_MAX_RESPONSE);
+    buf_init(&answer.b, OAUTH_MAX_RESPONSE);
     if (!h) {
         snprintf(r->error, sizeof(r->error), "internal");
         snprintf(r->description, sizeof(r->description), "curl_easy_init failed");
@@ -187,21 +249,28 @@ int oauth_request(const struct oauth_client *c, time_t now, struct oauth_result 
     curl_easy_setopt(h, CURLOPT_USERAGENT, "sendas-tokend/" PACKAGE_VERSION);
     if (c->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-    if ((cc = curl_easy_perform(h)) != CURLE_OK) {
-        snprintf(r->error, sizeof(r->error), "network");
-        snprintf(r->description, sizeof(r->description), "%.100s: %.140s", curl_easy_strerror(cc),
-                 errbuf[0] ? errbuf : "-");
+    cc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (answer.too_big) {
+        r->http_status = status;
+        bad_answer(r, "answer larger than " OAUTH_MAX_RESPONSE_TEXT " bytes: not a token endpoint's");
         goto done;
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    rc = oauth_parse_response(answer.data ? answer.data : "", answer.len, status, r);
+    if (cc != CURLE_OK) {
+        snprintf(r->error, sizeof(r->error), "network");
+        snprintf(err, sizeof(err), "%.100s: %.140s", curl_easy_strerror(cc),
+                 errbuf[0] ? errbuf : "-");
+        clean_line(err, strlen(err), r->description, sizeof(r->description));
+        goto done;
+    }
+    rc = oauth_parse_response(answer.b.data ? answer.b.data : "", answer.b.len, status, r);
 done:
     if (body.data)
         memset(body.data, 0, body.len);
-    if (answer.data)
-        memset(answer.data, 0, answer.len);
+    if (answer.b.data)
+        memset(answer.b.data, 0, answer.b.len);
     buf_free(&body);
-    buf_free(&answer);
+    buf_free(&answer.b);
     if (assertion) {
         memset(assertion, 0, strlen(assertion));
         free(assertion);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #define OAUTH_MAX_RESPONSE (64 * 1024) /* bytes of one token endpoint answer */
+#define OAUTH_MAX_RESPONSE_TEXT "65536"
 
 struct jwt_signer;
 
@@ -27,9 +28,11 @@ struct oauth_result {
     char *access_token; /* malloc'd on success, NULL otherwise; never log it */
     long expires_in;    /* seconds */
     long http_status;   /* 0 when no HTTP answer */
+    /* the endpoint's texts, cleaned: printable ASCII, one line, bounded */
     char error[64];     /* "invalid_client", "network", ... ("" on success) */
     char aadsts[24];    /* "AADSTS7000215", or "" */
-    char description[256]; /* first line of error_description, or what went wrong */
+    char description[256]; /* first line of error_description without the AADSTS code, or
+                            * what went wrong */
 };
 
 /*

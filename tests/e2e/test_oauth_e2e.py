@@ -5,10 +5,12 @@
 The relay of tests/lib/stack.py (emulator, sendas-milter, sendas-policyd, a private Postfix
 with the shipped main.cf) with Basic authentication disabled at the emulator.  sendas-tokend
 runs with the oauth_* lines of the same sendas.conf against the emulator's token endpoint
-(HTTPS on loopback).  Postfix's smtp finds the XOAUTH2 plugin only in the system's Cyrus
-SASL plugin directory (SASL_PATH through import_environment was tried: "No worthy mechs
-found"), so the test copies the built plugin there when none is installed and removes it
-at the end; smtp_sasl_mechanism_filter = xoauth2 and sasl_passwd entries
+(HTTPS on loopback).  Postfix's smtp (not chrooted: the shipped master.cf's exo service)
+loads the built XOAUTH2 plugin from a directory in the test's temporary directory, named by
+`import_environment = ... SASL_PATH=DIR` (the master imports it when it starts, so Postfix is
+restarted; libsasl2 reads SASL_PATH in a process whose real and effective ids agree);
+nothing is written to the system's SASL plugin directories.
+smtp_sasl_mechanism_filter = xoauth2 and sasl_passwd entries
 "MAILBOX MAILBOX:token:TOKEN_DIR/MAILBOX".  Checks:
 
   - a secret file with mode 0644 is refused with a clear message, before any request;
@@ -22,7 +24,9 @@ at the end; smtp_sasl_mechanism_filter = xoauth2 and sasl_passwd entries
   - outage: the token endpoint drops connections until the token expired: mail is deferred
     (4.7.0, the plugin refuses the expired token), nothing bounces; when the endpoint is back
     tokend gets a token within its backoff and every message is delivered;
-  - no secret, private key or token appears in any log.
+  - no secret, private key or token appears in any log;
+  - Postfix's smtp mapped the plugin from the test's directory (/proc/PID/maps), and the
+    test writes nothing to the system's SASL plugin directories (/usr/lib/*/sasl2).
 
 Prints one PASS/FAIL line per check, then "N passed, M failed".  Exit 0 when all pass, 1
 otherwise, 77 (automake SKIP) when Postfix, the binaries, root, openssl or python3-aiosmtpd
@@ -146,35 +150,30 @@ def make_cert(directory):
     return cert, key
 
 
-USERS = "/tmp/sendas-oauth-e2e.plugin-users"
+def plugins_mapped(config_dir):
+    """The XOAUTH2 plugin files mapped into this Postfix instance's running processes (its
+    smtp processes, found by MAIL_CONFIG in their environment)."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if f"MAIL_CONFIG={config_dir}".encode() not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as f:
+                found.update(ln.split()[-1] for ln in f if ln.rstrip().endswith("libxoauth2.so"))
+        except OSError:
+            continue
+    return found
 
 
-def plugin_users(sysdir, plugin, delta):
-    """plugin_users - +1: make sure the plugin is in the system's plugin directory (copied
-    there unless a package installed one); -1: done with it, and the last of the tests
-    running at the same time (plain and sanitizer builds, other trees) removes the copy."""
-    import fcntl
-    installed = os.path.join(sysdir, "libxoauth2.so")
-    os.makedirs(USERS, exist_ok=True)
-    with open(USERS + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        me = os.path.join(USERS, str(os.getpid()))
-        marker = os.path.join(USERS, "placed")
-        if delta > 0:
-            open(me, "w").close()
-            if not os.path.exists(installed):
-                os.makedirs(sysdir, exist_ok=True)
-                shutil.copy(plugin, installed + ".tmp")
-                os.chmod(installed + ".tmp", 0o644)
-                os.replace(installed + ".tmp", installed)
-                open(marker, "w").close()
-            return
-        if os.path.exists(me):
-            os.unlink(me)
-        alive = [p for p in os.listdir(USERS) if p.isdigit() and os.path.exists(f"/proc/{p}")]
-        if not alive and os.path.exists(marker):
-            os.unlink(installed)
-            os.unlink(marker)
+def private_plugin_dir(tmp, plugin):
+    """A directory in tmp with just the plugin, readable by Postfix's smtp (user postfix)."""
+    d = os.path.join(tmp, "sasl2")
+    os.makedirs(d)
+    os.chmod(d, 0o755)
+    shutil.copy(plugin, os.path.join(d, "libxoauth2.so"))
+    os.chmod(os.path.join(d, "libxoauth2.so"), 0o644)
+    return d
 
 
 def main():
@@ -195,9 +194,7 @@ def main():
         results.append((bool(ok), label, detail))
 
     tokdir = os.path.join(tmp, "tokens")
-    sysdirs = [os.path.dirname(p) for p in glob.glob("/usr/lib/*/sasl2/liblogin.so*")]
-    sysdir = sysdirs[0] if sysdirs else "/usr/lib/sasl2"
-    plugin_users(sysdir, plugin, +1)
+    sasl_dir = private_plugin_dir(tmp, plugin)
     secret_path = os.path.join(tmp, "client-secret")
     cert, key = make_cert(tmp)
     apps = {SECRET_APP: {"secret": SECRET, "mailboxes": list(MAILBOXES)},
@@ -257,14 +254,19 @@ def main():
             f.write(SECRET + "\n")
 
         # --- client secret: delivered over XOAUTH2 with Basic disabled --------------------
+        import_env = subprocess.run(["/usr/sbin/postconf", "-dh", "import_environment"],
+                                    capture_output=True, text=True, check=True).stdout.strip()
         pf.set_main({"smtp_sasl_mechanism_filter": "xoauth2",
-                     "exo_destination_concurrency_limit": "10"})
+                     "exo_destination_concurrency_limit": "10",
+                     "import_environment": f"{import_env} SASL_PATH={sasl_dir}"})
         pf.write_map("sasl_passwd", {mb: f"{mb}:token:{tokdir}/{mb}" for mb in MAILBOXES})
         # 10 parallel smtp processes for the load check (the shipped exo service has 3)
         with open(pf.master_path, encoding="utf-8") as f:
             exo = re.search(r"^exo\s.*(?:\n[ \t].*)*", f.read(), re.M).group(0)
         pf.add_master(re.sub(r"^(exo(?:\s+\S+){5}\s+)3(\s)", r"\g<1>10\2", exo))
-        pf.reload()
+        # a restart, not a reload: the master process imports the environment at start only
+        pf.stop()
+        pf.start()
         tokend.start()
         got = wait_for(lambda: token_file(tokdir)[1] is not None, 20)
         st = os.stat(tokdir) if got else None
@@ -278,6 +280,7 @@ def main():
         before = len(emu.messages())
         state, detail = stack.submit_smtp(message("secret@oauth-test"), SENDER, [RCPT])
         delivered = wait_for(lambda: len(emu.messages()) > before, 30)
+        mapped = plugins_mapped(pf.config_dir)
         auth = [ln for ln in emu.log_text().splitlines() if " auth " in ln]
         check(state == "accepted" and delivered
               and any("auth XOAUTH2 ok user=relay@contoso.com" in ln for ln in auth)
@@ -413,13 +416,15 @@ def main():
               "no secret, private key or token appears in any log",
               f"{len(tokens_seen)} tokens, {len(logs)} logs checked"
               + (f"; leaked into {leaks}" if leaks else ""))
+        check(mapped == {os.path.join(sasl_dir, "libxoauth2.so")},
+              "smtp loaded the plugin from the test's SASL_PATH directory, not the system's",
+              ", ".join(sorted(mapped)) or "no smtp process had it mapped")
     except Exception as e:  # noqa: BLE001 - set-up failures become one FAIL line
         check(False, "[setup]", f"{type(e).__name__}: {e}")
     finally:
         watching.set()
         tokend.stop()
         stack.stop()
-        plugin_users(sysdir, plugin, -1)
 
     return report(results, tmp, lambda failed: print(
         "--- tokend.log\n" + tail(os.path.join(tmp, "tokend.log"), 3000)))

@@ -47,7 +47,10 @@ Token endpoint (Microsoft identity platform, client credentials grant): HTTPS on
   here, for a mailbox of the app.  Every request is logged as "token request n=N ...
   result=..." (N counts them); the secret, the assertion and tokens never are.  While the
   file DIR/token-endpoint-down exists, the endpoint drops every connection unanswered (an
-  outage).
+  outage).  A request for the tenant "hostile-NAME" or "hostile-NAME-ANYTHING", NAME one of
+  HOSTILE_ANSWERS, gets that hostile answer instead (logged as result=hostile:NAME): tokens
+  that are not tokens, forged error texts, an answer too large to keep, a token that lives
+  2 seconds.  Tests run one tokend per case at the same time, each with its own tenant.
 
 Replies: the R_* constants below, EXO's exact texts (exo-facts.md) wherever they are known.
 Emulator choices where EXO's behaviour is not documented:
@@ -203,6 +206,37 @@ SCOPE = "https://outlook.office365.com/.default"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
+# Answers a broken or malicious token endpoint could give (tenant "hostile-NAME"): what a
+# token service must survive without writing a bad token, logging control characters or
+# asking again faster than its backoff allows.  Each is (HTTP status, JSON-able answer);
+# "big" and "expiring" are built in do_POST: more than 64 KB of JSON; one good token per
+# tenant, then only errors.
+ESC = "\x1b[31m\x1b]0;pwned\x07"
+
+
+def _token(value, lifetime=3599):
+    return 200, {"token_type": "Bearer", "expires_in": lifetime, "access_token": value}
+
+
+HOSTILE_ANSWERS = {
+    "valid": _token("eyJ0eXAi.eyJ2YWxpZCI6MX0.c2ln-_~+/=="),
+    "short": _token("eyJ0eXAiOiJKV1QifQ.eyJzaG9ydCI6MX0.c2ln", lifetime=2),
+    "ctrl": _token("eyJ0" + ESC + "abc"),
+    "nul": _token("eyJ0eXAi\u0000forged"),
+    "space": _token("eyJ0eXAi OiJKV1Qi"),
+    "number": _token(1234567890),
+    "array": _token(["eyJ0eXAi"]),
+    "huge": _token("A" * 20000),
+    "long": _token("eyJ0" + "B" * 2996),
+    "forged": (400, {"error": "invalid_client\nexpires=99999999999" + ESC,
+                     "error_description": "AADSTS7000215: forged" + ESC +
+                     "\nexpires=99999999999\nfailures=0\nlast_error=\r\n"}),
+    "big": (200, None),
+    # a token that lives 3 s, then an outage of answers (503): the kept token expires
+    "expiring": (200, None),
+}
+
+
 class TokenIssuer:
     """The Microsoft identity platform's token endpoint, client credentials only."""
 
@@ -212,11 +246,21 @@ class TokenIssuer:
         self.lifetime = lifetime
         self.tokens = {}            # token -> (client_id, expiry as time.time())
         self.count = 0
+        self.hostile_seen = set()   # request paths that got their one "expiring" token
         self.lock = threading.Lock()
         self.base_url = None
 
     def down(self):
         return os.path.exists(os.path.join(self.store_dir, "token-endpoint-down"))
+
+    @staticmethod
+    def hostile(path):
+        """The name of the hostile answer for a request path (/hostile-NAME[-x]/...), or None."""
+        parts = path.split("/")
+        name = parts[1].split("-") if len(parts) > 1 else []
+        if len(name) >= 2 and name[0] == "hostile" and name[1] in HOSTILE_ANSWERS:
+            return name[1]
+        return None
 
     @staticmethod
     def error(status, code, aadsts, text):
@@ -339,6 +383,7 @@ class TokenHTTPHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return
+        hostile = issuer.hostile(urllib.parse.urlsplit(self.path).path)
         try:
             length = int(self.headers.get("Content-Length") or 0)
             if length > 1 << 20:
@@ -346,12 +391,26 @@ class TokenHTTPHandler(http.server.BaseHTTPRequestHandler):
             body = self.rfile.read(length).decode("utf-8", "replace")
             form = urllib.parse.parse_qs(body, keep_blank_values=True)
             path = urllib.parse.urlsplit(self.path).path
-            status, answer, method = issuer.handle(path, form)
+            if hostile:
+                status, answer = HOSTILE_ANSWERS[hostile]
+                method = "hostile"
+                if hostile == "big":   # 1 MB of JSON: far beyond any real answer
+                    answer = {"error": "server_error", "error_description": "x" * (1 << 20)}
+                if hostile == "expiring":
+                    with issuer.lock:
+                        first = path not in issuer.hostile_seen
+                        issuer.hostile_seen.add(path)
+                    status, answer = _token("eyJ0eXAi.ZXhwaXJpbmc.c2ln", lifetime=3) if first \
+                        else (503, {"error": "temporarily_unavailable",
+                                    "error_description": "AADSTS90033: A transient error has "
+                                                         "occurred. Please try again."})
+            else:
+                status, answer, method = issuer.handle(path, form)
         except Exception:
             log.exception("token request n=%d internal error", n)
             status, answer, method = 500, {"error": "server_error"}, "none"
         cid = (form.get("client_id") or ["?"])[0] if "form" in locals() else "?"
-        result = "ok" if status == 200 else \
+        result = f"hostile:{clean(path.split('/')[1], 60)}" if hostile else "ok" if status == 200 else \
             f"{answer['error']} {answer.get('error_description', '').split(':')[0]}"
         log.info("token request n=%d client_id=%s auth=%s result=%s status=%d", n, clean(cid, 60),
                  method, result, status)

@@ -81,7 +81,7 @@ plugin=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -pri
 check "installed: $plugin (the XOAUTH2 plugin, where libsasl2 looks)" test -s "$plugin"
 check "installed: /usr/share/man/man8/sendas-tokend.8.gz" test -s /usr/share/man/man8/sendas-tokend.8.gz
 for f in /lib/systemd/system/sendas-milter.service /lib/systemd/system/sendas-policyd.service \
-         /usr/lib/sysusers.d/sendas.conf /etc/logrotate.d/sendas /etc/sendas/sendas.conf \
+         /lib/systemd/system/sendas-tokend.service /usr/lib/sysusers.d/sendas.conf /etc/logrotate.d/sendas /etc/sendas/sendas.conf \
          /usr/share/sendas/sendas.conf /usr/share/sendas/postfix/main.cf \
          /usr/share/sendas/postfix/master.cf /usr/share/sendas/sendmail/sendas.mc \
          /usr/share/man/man8/sendas-milter.8.gz /usr/share/man/man8/sendas-policyd.8.gz \
@@ -101,7 +101,7 @@ check "sendas-policyd -n accepts it" /usr/sbin/sendas-policyd -n
     ko "/etc/postfix/master.cf changed by the install"
 
 if command -v systemd-analyze >/dev/null; then
-    for u in sendas-milter sendas-policyd; do
+    for u in sendas-milter sendas-policyd sendas-tokend; do
         unit=/lib/systemd/system/$u.service
         if systemd-analyze verify "$unit" >"$work/verify-$u.log" 2>&1 ||
            ! grep -v -E "man .*failed|Command 'man" "$work/verify-$u.log" | grep -q .; then

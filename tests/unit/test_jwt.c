@@ -16,12 +16,13 @@
 #include <openssl/x509.h>
 
 #include "jwt.h"
+#include "secfile.h"
 #include "xoauth2.h"
 
 #define CLIENT_ID "11111111-2222-3333-4444-555555555555"
 #define AUD "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
 
-static char dir[64], cert_path[128], key_path[128];
+static char dir[64], cert_path[128], key_path[128], enc_path[128], fifo_path[128];
 static X509 *cert;
 
 /* make_cert - an RSA key (0600) and a self-signed certificate in a temporary directory */
@@ -53,6 +54,12 @@ static void make_cert(void)
     ck_assert_ptr_nonnull(f = fopen(key_path, "w"));
     PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
     fclose(f);
+    snprintf(enc_path, sizeof(enc_path), "%s/key-encrypted.pem", dir);
+    ck_assert_ptr_nonnull(f = fopen(enc_path, "w"));
+    PEM_write_PrivateKey(f, key, EVP_aes_256_cbc(), (unsigned char *)"pw", 2, NULL, NULL);
+    fclose(f);
+    snprintf(fifo_path, sizeof(fifo_path), "%s/fifo", dir);
+    ck_assert_int_eq(mkfifo(fifo_path, 0600), 0);
     EVP_PKEY_free(key);
 }
 
@@ -60,6 +67,8 @@ static void remove_cert(void)
 {
     unlink(cert_path);
     unlink(key_path);
+    unlink(enc_path);
+    unlink(fifo_path);
     rmdir(dir);
     X509_free(cert);
 }
@@ -89,7 +98,7 @@ static size_t b64url_decode(const char *in, size_t len, unsigned char *out, size
 START_TEST(assertion_verifies_against_the_certificate)
 {
     char err[256], x5t[64];
-    struct jwt_signer *s = jwt_signer_load(cert_path, key_path, err, sizeof(err));
+    struct jwt_signer *s = jwt_signer_load(cert_path, key_path, SECFILE_NO_USER, err, sizeof(err));
     unsigned char header[512], payload[1024], sig[1024], md[20];
     unsigned mdlen;
     const char *dot1, *dot2;
@@ -145,7 +154,7 @@ END_TEST
 START_TEST(two_assertions_have_different_jti)
 {
     char err[256];
-    struct jwt_signer *s = jwt_signer_load(cert_path, key_path, err, sizeof(err));
+    struct jwt_signer *s = jwt_signer_load(cert_path, key_path, SECFILE_NO_USER, err, sizeof(err));
     char *a = jwt_assertion(s, CLIENT_ID, AUD, 1700000000, err, sizeof(err));
     char *b = jwt_assertion(s, CLIENT_ID, AUD, 1700000000, err, sizeof(err));
 
@@ -164,7 +173,7 @@ START_TEST(key_readable_by_others_is_refused)
     struct jwt_signer *s;
 
     ck_assert_int_eq(chmod(key_path, 0644), 0);
-    s = jwt_signer_load(cert_path, key_path, err, sizeof(err));
+    s = jwt_signer_load(cert_path, key_path, SECFILE_NO_USER, err, sizeof(err));
     chmod(key_path, 0600);
     ck_assert_ptr_null(s);
     ck_assert_ptr_nonnull(strstr(err, "0644"));
@@ -175,10 +184,36 @@ END_TEST
 START_TEST(values_json_would_escape_are_refused)
 {
     char err[256];
-    struct jwt_signer *s = jwt_signer_load(cert_path, key_path, err, sizeof(err));
+    struct jwt_signer *s = jwt_signer_load(cert_path, key_path, SECFILE_NO_USER, err, sizeof(err));
 
     ck_assert_ptr_null(jwt_assertion(s, "a\"b", AUD, 1, err, sizeof(err)));
     jwt_signer_free(s);
+}
+END_TEST
+
+START_TEST(encrypted_key_fails_without_a_prompt)
+{
+    char err[512];
+    struct jwt_signer *s;
+
+    alarm(10); /* a prompt would wait for the terminal */
+    s = jwt_signer_load(cert_path, enc_path, SECFILE_NO_USER, err, sizeof(err));
+    alarm(0);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(err, "encrypted"), "%s", err);
+}
+END_TEST
+
+START_TEST(fifo_as_key_or_certificate_fails_at_once)
+{
+    char err[512];
+
+    alarm(10); /* open(2) of a FIFO without O_NONBLOCK waits for a writer */
+    ck_assert_ptr_null(jwt_signer_load(cert_path, fifo_path, SECFILE_NO_USER, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "not a regular file"), "%s", err);
+    ck_assert_ptr_null(jwt_signer_load(fifo_path, key_path, SECFILE_NO_USER, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "not a regular file"), "%s", err);
+    alarm(0);
 }
 END_TEST
 
@@ -192,6 +227,8 @@ static Suite *suite(void)
     tcase_add_test(tc, two_assertions_have_different_jti);
     tcase_add_test(tc, key_readable_by_others_is_refused);
     tcase_add_test(tc, values_json_would_escape_are_refused);
+    tcase_add_test(tc, encrypted_key_fails_without_a_prompt);
+    tcase_add_test(tc, fifo_as_key_or_certificate_fails_at_once);
     suite_add_tcase(s, tc);
     return s;
 }

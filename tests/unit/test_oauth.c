@@ -6,6 +6,7 @@
  * are cut short.  The parser takes (buf, len) and never trusts a NUL.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +62,9 @@ START_TEST(malformed_answers_are_errors)
         {"empty token", "{\"access_token\":\"\",\"expires_in\":3599}", 200},
         {"token but not 200", "{\"access_token\":\"abc\",\"expires_in\":3599}", 500},
         {"an array", "[1,2,3]", 200},
+        {"error not a string", "{\"error\":[7005]}", 400},
+        {"error empty", "{\"error\":\"\"}", 400},
+        {"error starting with a newline", "{\"error\":\"\\nexpires=9\"}", 400},
     };
     struct oauth_result r;
     size_t i;
@@ -74,6 +78,80 @@ START_TEST(malformed_answers_are_errors)
         ck_assert_msg(r.error[0] != '\0', "no error for: %s", cases[i].desc);
         oauth_result_clear(&r);
     }
+}
+END_TEST
+
+START_TEST(tokens_that_are_not_bearer_tokens_are_errors)
+{
+    static const struct {
+        const char *desc, *body;
+        size_t len; /* 0: strlen */
+    } cases[] = {
+        {"escape code", "{\"access_token\":\"eyJ0\\u001b[31mabc\",\"expires_in\":3599}", 0},
+        {"NUL escaped", "{\"access_token\":\"eyJ0\\u0000forged\",\"expires_in\":3599}", 0},
+        {"space", "{\"access_token\":\"eyJ0 eXAi\",\"expires_in\":3599}", 0},
+        {"newline", "{\"access_token\":\"eyJ0\\nexpires 9\",\"expires_in\":3599}", 0},
+        {"number", "{\"access_token\":1234567890,\"expires_in\":3599}", 0},
+        {"array", "{\"access_token\":[\"eyJ0\"],\"expires_in\":3599}", 0},
+        {"object", "{\"access_token\":{\"a\":1},\"expires_in\":3599}", 0},
+        {"non-ascii", "{\"access_token\":\"eyJ0\\u00e9\",\"expires_in\":3599}", 0},
+    };
+    struct oauth_result r;
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&r, 0, sizeof(r));
+        ck_assert_msg(oauth_parse_response(cases[i].body, strlen(cases[i].body), 200, &r) == -1,
+                      "accepted: %s", cases[i].desc);
+        ck_assert_ptr_null(r.access_token);
+        ck_assert_str_eq(r.error, "bad_response");
+        ck_assert_msg(strstr(r.description, "access_token"), "%s: %s", cases[i].desc,
+                      r.description);
+        oauth_result_clear(&r);
+    }
+}
+END_TEST
+
+START_TEST(a_token_over_8_kb_is_an_error)
+{
+    size_t n = 8193, pre;
+    char *a = malloc(n + 64);
+    struct oauth_result r;
+
+    memset(&r, 0, sizeof(r));
+    pre = (size_t)snprintf(a, 64, "{\"expires_in\":3599,\"access_token\":\"");
+    memset(a + pre, 'A', n);
+    memcpy(a + pre + n, "\"}", 2);
+    ck_assert_int_eq(oauth_parse_response(a, pre + n + 2, 200, &r), -1);
+    ck_assert_ptr_nonnull(strstr(r.description, "longer than 8192"));
+    oauth_result_clear(&r);
+    memset(&r, 0, sizeof(r));
+    a[pre + n - 1] = '"', a[pre + n] = '}'; /* 8192: accepted */
+    ck_assert_int_eq(oauth_parse_response(a, pre + n + 1, 200, &r), 0);
+    ck_assert_uint_eq(strlen(r.access_token), 8192);
+    oauth_result_clear(&r);
+    free(a);
+}
+END_TEST
+
+START_TEST(error_texts_are_one_clean_line_with_the_code_once)
+{
+    static const char a[] =
+        "{\"error\":\"invalid_client\\nexpires=9\\u001b[31m\",\"error_description\":"
+        "\"AADSTS7000215: forged\\u001b]0;x\\u0007 text\\nexpires=99999999999\\r\\n\"}";
+    struct oauth_result r;
+    const char *p;
+
+    memset(&r, 0, sizeof(r));
+    ck_assert_int_eq(oauth_parse_response(a, sizeof(a) - 1, 400, &r), -1);
+    for (p = r.error; *p; p++)
+        ck_assert_msg(*p >= 0x20 && *p < 0x7f, "control character in error");
+    for (p = r.description; *p; p++)
+        ck_assert_msg(*p >= 0x20 && *p < 0x7f, "control character in description");
+    ck_assert_str_eq(r.error, "invalid_client");
+    ck_assert_str_eq(r.aadsts, "AADSTS7000215");
+    ck_assert_str_eq(r.description, "forged?]0;x? text");
+    oauth_result_clear(&r);
 }
 END_TEST
 
@@ -105,6 +183,9 @@ static Suite *suite(void)
     tcase_add_test(tc, bad_secret_gives_invalid_client_and_the_aadsts_code);
     tcase_add_test(tc, malformed_answers_are_errors);
     tcase_add_test(tc, length_is_authoritative_and_capped);
+    tcase_add_test(tc, tokens_that_are_not_bearer_tokens_are_errors);
+    tcase_add_test(tc, a_token_over_8_kb_is_an_error);
+    tcase_add_test(tc, error_texts_are_one_clean_line_with_the_code_once);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,12 +27,12 @@ const char *__asan_default_options(void)
     return "detect_leaks=0";
 }
 
-static char dir[64], password[256];
+static char dir[64], password[256], user[64] = "relay@contoso.com";
 
 static int get_user(void *ctx, int id, const char **res, unsigned *len)
 {
     (void)ctx, (void)id;
-    *res = "relay@contoso.com";
+    *res = user;
     if (len)
         *len = (unsigned)strlen(*res);
     return SASL_OK;
@@ -73,6 +74,7 @@ static void setup(void)
     snprintf(dir, sizeof(dir), "/tmp/test_sasl_plugin.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(password, sizeof(password), "token:%s/relay@contoso.com", dir);
+    snprintf(user, sizeof(user), "relay@contoso.com");
     setenv("SASL_PATH", PLUGIN_DIR, 1);
     ck_assert_int_eq(sasl_client_init(callbacks), SASL_OK);
 }
@@ -177,6 +179,60 @@ START_TEST(malformed_token_or_password_field_fails)
 }
 END_TEST
 
+/* Failures the plugin must explain: its message names the cause, not a wrong one. */
+START_TEST(failures_say_why)
+{
+    static const struct {
+        const char *name;
+        long long expires_in; /* token file "expires now+N\ntoken tok-123\n"; 0: file below */
+        const char *file;     /* NULL with expires_in 0: a FIFO (would block a plain open) */
+        const char *login, *pw; /* NULL: the defaults */
+        int rc;
+        const char *says, *not_says;
+    } cases[] = {
+        {"about to expire", 3, NULL, NULL, NULL, SASL_TRYAGAIN, "expires in 3 seconds", " -"},
+        {"malformed, with the reason", 0, "expires 99999999999\ntoken tok 123\n", NULL, NULL,
+         SASL_FAIL, "malformed: the token is empty, too long or has characters", NULL},
+        {"no final newline", 0, "expires 99999999999\ntoken tok", NULL, NULL, SASL_FAIL,
+         "malformed: no final newline", NULL},
+        {"login that names no file", 60, NULL, "relay-at-contoso.com", "token", SASL_BADPARAM,
+         "the login name \"relay-at-contoso.com\"", "password field"},
+        {"FIFO as token file", 0, NULL, NULL, NULL, SASL_FAIL, "not a regular file", NULL},
+    };
+    char path[128], file[256];
+    sasl_conn_t *conn;
+    const char *out = NULL, *said;
+    unsigned outlen = 0;
+    size_t i;
+
+    snprintf(path, sizeof(path), "%s/relay@contoso.com", dir);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unlink(path);
+        snprintf(user, sizeof(user), "%s", cases[i].login ? cases[i].login : "relay@contoso.com");
+        snprintf(password, sizeof(password), "%s", cases[i].pw ? cases[i].pw : "");
+        if (!cases[i].pw)
+            snprintf(password, sizeof(password), "token:%s", path);
+        if (cases[i].expires_in) {
+            snprintf(file, sizeof(file), "expires %lld\ntoken tok-123\n",
+                     (long long)time(NULL) + cases[i].expires_in);
+            write_token(file);
+        } else if (cases[i].file) {
+            write_token(cases[i].file);
+        } else {
+            ck_assert_int_eq(mkfifo(path, 0600), 0);
+        }
+        alarm(5); /* a blocking open(2) of the FIFO would hang Postfix's smtp */
+        ck_assert_msg(start(&conn, &out, &outlen) == cases[i].rc, "%s: rc", cases[i].name);
+        alarm(0);
+        said = sasl_errdetail(conn);
+        ck_assert_msg(strstr(said, cases[i].says), "%s: %s", cases[i].name, said);
+        ck_assert_msg(!cases[i].not_says || !strstr(said, cases[i].not_says), "%s: %s",
+                      cases[i].name, said);
+        sasl_dispose(&conn);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sasl_plugin");
@@ -188,6 +244,7 @@ static Suite *suite(void)
     tcase_add_test(tc, expired_token_fails_on_the_client_side);
     tcase_add_test(tc, missing_token_fails_on_the_client_side);
     tcase_add_test(tc, malformed_token_or_password_field_fails);
+    tcase_add_test(tc, failures_say_why);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -130,6 +130,75 @@ START_TEST(mailbox_names_for_files)
 }
 END_TEST
 
+/* An Entra access token's shape: three base64url parts joined by dots (shortened). */
+#define ENTRA_LIKE "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL291dGxvb2sub2ZmaWNlMzY1LmNvbSJ9.c2ln-_"
+
+START_TEST(tokens_are_rfc6750_b64token)
+{
+    static const struct {
+        const char *name, *tok;
+        size_t len; /* 0: strlen */
+        int ok;
+    } cases[] = {
+        {"jwt with dots", ENTRA_LIKE, 0, 1},
+        {"opaque with padding", "ya29.vF9dft4+/~_-Q==", 0, 1},
+        {"only padding", "==", 0, 0},
+        {"padding in the middle", "ab=cd", 0, 0},
+        {"empty", "", 0, 0},
+        {"space", "eyJ0 eXAi", 0, 0},
+        {"escape code", "eyJ0\033[31m", 0, 0},
+        {"newline", "eyJ0\nexpires 1", 0, 0},
+        {"nul inside", "eyJ0\0forged", 12, 0},
+        {"quote", "eyJ0\"x", 0, 0},
+        {"non-ascii", "eyJ0\xc3\xa9", 0, 0},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        ck_assert_msg(xoauth2_valid_token(cases[i].tok, cases[i].len ? cases[i].len
+                                                                     : strlen(cases[i].tok)) ==
+                          cases[i].ok,
+                      "%s", cases[i].name);
+}
+END_TEST
+
+START_TEST(token_cap_is_8_kb)
+{
+    char *tok = malloc(XOAUTH2_MAX_TOKEN + 1);
+
+    memset(tok, 'A', XOAUTH2_MAX_TOKEN + 1);
+    ck_assert_int_eq(XOAUTH2_MAX_TOKEN, 8192);
+    ck_assert(xoauth2_valid_token(tok, XOAUTH2_MAX_TOKEN));
+    ck_assert(!xoauth2_valid_token(tok, XOAUTH2_MAX_TOKEN + 1));
+    free(tok);
+}
+END_TEST
+
+START_TEST(token_file_check_says_why)
+{
+    static const struct {
+        const char *file, *why;
+    } cases[] = {
+        {"expires 12\ntoken abc", "no final newline"},
+        {"expires 12\ntoken a b\n", "characters a bearer token cannot have"},
+        {"token abc\n", "does not start with"},
+        {"expires 12x\ntoken abc\n", "not followed by a newline"},
+        {"expires 12\nbearer abc\n", "no \"token \" line"},
+    };
+    const char *tok, *why;
+    size_t i, tlen;
+    time_t exp;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        why = xoauth2_token_check(cases[i].file, strlen(cases[i].file), &exp, &tok, &tlen);
+        ck_assert_msg(why && strstr(why, cases[i].why), "case %zu: %s", i, why ? why : "NULL");
+    }
+    ck_assert_ptr_null(xoauth2_token_check("expires 1\ntoken " ENTRA_LIKE "\n",
+                                           strlen("expires 1\ntoken " ENTRA_LIKE "\n"), &exp,
+                                           &tok, &tlen));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("xoauth2");
@@ -142,6 +211,9 @@ static Suite *suite(void)
     tcase_add_test(tc, token_file_malformed_is_refused);
     tcase_add_test(tc, token_file_cap);
     tcase_add_test(tc, mailbox_names_for_files);
+    tcase_add_test(tc, tokens_are_rfc6750_b64token);
+    tcase_add_test(tc, token_cap_is_8_kb);
+    tcase_add_test(tc, token_file_check_says_why);
     suite_add_tcase(s, tc);
     return s;
 }
