@@ -3,9 +3,20 @@
  * guard - sendas-milter's defences around libmilter (see guard.h).
  *
  * Owns: the descriptor budget of the sessions, the spare descriptor, the
- * accept(2) that libmilter's listener thread calls, and the bounded reading
- * of the macro arrays.  Only libmilter's listener thread calls accept; the
- * macro reader runs on the session's own thread.
+ * accept(2), read(2) and close(2) that libmilter calls (the executable's
+ * definitions come before libc's), the table of session descriptors with
+ * the time each last received a byte, the reaper thread, and the bounded
+ * reading of the macro arrays.
+ *
+ * Why a reaper: smfi_settimeout() alone does not bound a silent session.
+ * Debian's libmilter runs sessions on a pool of workers whose controller
+ * looks for timed-out sessions only every 10 minutes, and a session that
+ * stopped in the middle of a packet holds its worker.  The reaper shuts
+ * down (shutdown(2), never close: the descriptor stays libmilter's) a
+ * session socket that received nothing for the timeout; libmilter then
+ * sees the end of the connection and cleans up as usual.  A descriptor
+ * leaves the table (under its lock) before it is closed, so the reaper
+ * never touches a number that was closed and reused.
  */
 #include "config.h"
 
@@ -16,7 +27,9 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -27,11 +40,23 @@
 #include "daemon.h"
 #include "log.h"
 
-#define RESERVED_FDS 32 /* kept for the audit log, syslog, the signal pipe */
+#define RESERVED_FDS 32    /* kept for the audit log, syslog, the signal pipe */
+#define MAX_SESSION_FD 65536 /* table size when the descriptor limit is higher */
 
 static int fd_cap = -1;    /* an accepted descriptor at or above this is refused */
 static int spare_fd = -1;  /* given up to take a connection off the queue at EMFILE */
-static struct log_limit lim_refuse, lim_emfile;
+static struct log_limit lim_refuse, lim_emfile, lim_reap;
+static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
+static long long *last_io; /* per descriptor below fd_cap: ms of its last byte in, 0: none */
+
+/* now_ms - monotonic milliseconds, never 0 */
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
 
 /*
  * libmilter.h's struct smfi_str up to ctx_privdata, unchanged from sendmail
@@ -62,10 +87,46 @@ struct mi_ctx_prefix {
 static long ctx_timeout = -1;
 static pthread_once_t layout_once = PTHREAD_ONCE_INIT;
 
-/* guard_init - the session budget and the spare descriptor */
+/* reaper_main - once a second, end the sessions silent for the timeout */
+static void *reaper_main(void *arg)
+{
+    long long idle_ms = (long long)ctx_timeout * 1000;
+    sigset_t all;
+    int fd, n;
+
+    (void)arg;
+    sigfillset(&all); /* signals go to the main thread */
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;) {
+        long long now;
+
+        sleep(1);
+        now = now_ms();
+        n = 0;
+        pthread_mutex_lock(&track_lock);
+        for (fd = 0; fd < fd_cap; fd++) {
+            long long t = __atomic_load_n(&last_io[fd], __ATOMIC_RELAXED);
+
+            if (t && now - t > idle_ms) {
+                shutdown(fd, SHUT_RDWR);
+                /* once: libmilter closes it when it next looks */
+                __atomic_store_n(&last_io[fd], now, __ATOMIC_RELAXED);
+                n++;
+            }
+        }
+        pthread_mutex_unlock(&track_lock);
+        if (n)
+            log_err_limited(&lim_reap, 60, "ended %d session%s silent for %lds (idle_timeout)", n,
+                            n == 1 ? "" : "s", ctx_timeout);
+    }
+    return NULL;
+}
+
+/* guard_init - the session budget, the table, the spare descriptor, the reaper */
 int guard_init(long timeout_s)
 {
     struct rlimit rl;
+    pthread_t tid;
 
     ctx_timeout = timeout_s;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -78,8 +139,66 @@ int guard_init(long timeout_s)
             fd_cap = rl.rlim_cur > RESERVED_FDS * 2 ? (int)(rl.rlim_cur - RESERVED_FDS)
                                                     : (int)(rl.rlim_cur / 2);
     }
+    if (fd_cap < 0 || fd_cap > MAX_SESSION_FD)
+        fd_cap = MAX_SESSION_FD;
+    if ((last_io = calloc((size_t)fd_cap, sizeof(*last_io))) == NULL ||
+        pthread_create(&tid, NULL, reaper_main, NULL) != 0) {
+        log_err("cannot watch for silent sessions: they end only at libmilter's timeout");
+    } else {
+        pthread_detach(tid);
+    }
     spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return fd_cap;
+}
+
+/* real_read - read(2) of libc */
+static ssize_t real_read(int fd, void *buf, size_t n)
+{
+    static ssize_t (*fn)(int, void *, size_t);
+
+    if (fn == NULL)
+        *(void **)&fn = dlsym(RTLD_NEXT, "read");
+    if (fn == NULL) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return fn(fd, buf, n);
+}
+
+/* real_close - close(2) of libc */
+static int real_close(int fd)
+{
+    static int (*fn)(int);
+
+    if (fn == NULL)
+        *(void **)&fn = dlsym(RTLD_NEXT, "close");
+    if (fn == NULL) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return fn(fd);
+}
+
+/* read - libmilter reads its sessions with this: a byte in marks the session as alive */
+ssize_t read(int fd, void *buf, size_t n)
+{
+    ssize_t r = real_read(fd, buf, n);
+
+    if (r > 0 && last_io && fd >= 0 && fd < fd_cap &&
+        __atomic_load_n(&last_io[fd], __ATOMIC_RELAXED))
+        __atomic_store_n(&last_io[fd], now_ms(), __ATOMIC_RELAXED);
+    return r;
+}
+
+/* close - a session descriptor leaves the table before its number can be reused */
+int close(int fd)
+{
+    if (last_io && fd >= 0 && fd < fd_cap && __atomic_load_n(&last_io[fd], __ATOMIC_RELAXED)) {
+        pthread_mutex_lock(&track_lock);
+        __atomic_store_n(&last_io[fd], 0, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&track_lock);
+    }
+    return real_close(fd);
 }
 
 /* real_accept - the accept(2) this file hides from libmilter */
@@ -109,7 +228,7 @@ int accept(int fd, __SOCKADDR_ARG sa, socklen_t *len)
     int c = real_accept(fd, sa, len), e;
 
     if (c >= 0 && fd_cap > 0 && c >= fd_cap) {
-        close(c);
+        real_close(c);
         log_err_limited(&lim_refuse, 10,
                         "refusing a connection: out of descriptors for sessions (limit %d); the "
                         "MTA applies milter_default_action", fd_cap + RESERVED_FDS);
@@ -119,9 +238,9 @@ int accept(int fd, __SOCKADDR_ARG sa, socklen_t *len)
     if (c < 0 && (errno == EMFILE || errno == ENFILE)) {
         e = errno;
         if (spare_fd >= 0) {
-            close(spare_fd);
+            real_close(spare_fd);
             if ((c = real_accept(fd, NULL, NULL)) >= 0)
-                close(c);
+                real_close(c);
             spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         } else {
             usleep(100000); /* no way to take it off the queue: at least do not spin */
@@ -129,6 +248,11 @@ int accept(int fd, __SOCKADDR_ARG sa, socklen_t *len)
         log_err_limited(&lim_emfile, 10, "refusing a connection: accept: %s", strerror(e));
         errno = ECONNABORTED;
         return -1;
+    }
+    if (c >= 0 && last_io && c < fd_cap) {
+        pthread_mutex_lock(&track_lock);
+        __atomic_store_n(&last_io[c], now_ms(), __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&track_lock);
     }
     return c;
 }
