@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libmilter/mfapi.h>
 #include <malloc.h>
 #include <arpa/inet.h>
@@ -602,6 +603,18 @@ int main(int argc, char **argv)
         log_err("cannot set up libmilter on %s", sock);
         return 1;
     }
+    /* before the socket exists: a SIGHUP (logrotate) during start-up must not kill */
+    if (pipe2(sig_pipe, O_CLOEXEC) != 0) {
+        log_err("pipe: %s", strerror(errno));
+        return 1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     /* a unix socket: remove a stale one, create it with a mode, hand it to the group */
     umask(0177);
     if (smfi_opensocket(1) != MI_SUCCESS) {
@@ -622,17 +635,6 @@ int main(int argc, char **argv)
     /* after dropping privileges, so that a reopen on SIGHUP can do what this did */
     auditfile_open(conf_live->audit_log);
 
-    if (pipe(sig_pipe) != 0) {
-        log_err("pipe: %s", strerror(errno));
-        return 1;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
     ch = guard_init((long)conf_live->idle_timeout);
     log_info("starting on %s: %zu mailboxes, %zu routes, sessions silent for %lus end, "
              "descriptors for sessions %d (sendas %s)", sock, conf_live->nmailboxes,

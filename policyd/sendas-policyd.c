@@ -675,6 +675,15 @@ int main(int argc, char **argv)
     /* a file size limit (ulimit -f) must fail the write (EFBIG, logged), not kill the service */
     signal(SIGXFSZ, SIG_IGN);
     fd_budget();
+    /* blocked before the socket exists: a SIGHUP (logrotate) during start-up must not kill */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &sigs, NULL) < 0) {
+        log_err("sigprocmask: %s", strerror(errno));
+        return 1;
+    }
     umask(0077); /* the counters are nobody else's business */
     if ((listen_fd = listen_on(sock, err, sizeof(err))) < 0) {
         log_err("cannot listen: %s", err);
@@ -696,12 +705,7 @@ int main(int argc, char **argv)
         return 1;
     }
     auditfile_open(conf_live->audit_log); /* as the user a SIGHUP reopens it as */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &sigs, NULL) < 0 ||
-        (sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+    if ((sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
         (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
         log_err("cannot set up the event loop: %s", strerror(errno));
         return 1;
