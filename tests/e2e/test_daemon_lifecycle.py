@@ -207,7 +207,8 @@ def main():
             p.send_signal(signal.SIGHUP)
             reloaded = wait_log(vlog, "configuration reloaded", 0, 20)
             rc, _ = stop(p, 30)
-            invalid = [ln for ln in tail(vlog, 1 << 24).splitlines() if "Invalid" in ln or "unaddressable" in ln]
+            invalid = [ln for ln in tail(vlog, 1 << 24).splitlines()
+                       if "Invalid" in ln or "unaddressable" in ln]
             check(reloaded and rc == 0 and not invalid and not os.path.exists(sock),
                   f"{name} under valgrind: SIGHUP then SIGTERM, no invalid access",
                   f"reloaded {reloaded}, exit {rc}, {invalid[:1]}")

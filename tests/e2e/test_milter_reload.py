@@ -15,7 +15,9 @@ nagios@mon01.corp.local (which every mailbox has to rewrite) before and after ea
   4. a message in progress (MAIL and RCPT done, DATA not yet) when the configuration is
      swapped back finishes on the configuration it started with;
   5. a message in progress when the milter gets SIGTERM is finished (accepted, rewritten,
-     delivered) before the milter stops, and the milter exits 0.
+     delivered) before the milter stops, and the milter exits 0;
+  6. sendas-policyd, reloaded three times, exits 0 at SIGTERM, and neither daemon's output
+     has a sanitizer report.
 
 Prints one PASS/FAIL line per check, then "N passed, M failed".  Exit 0 when all pass, 1
 otherwise, 77 (automake SKIP) when Postfix, the binaries, root or python3-aiosmtpd is
@@ -168,6 +170,15 @@ def main():
               f"DATA {code} {text.decode(errors='replace')}; delivered {got}; exit {rc}")
         refused = stack.emu.refused()
         check(not refused, "the emulator refused nothing", f"{refused[:3]}")
+
+        # sendas-policyd was reloaded three times: it must stop cleanly too (the reload used
+        # to free the socket path it unlinks at exit); a sanitizer build reports here
+        rc = stack.stop_policyd()
+        san = [ln for lg in (stack.milter_log, stack.policyd_log)
+               for ln in tail(lg, 1 << 24).splitlines()
+               if any(m in ln for m in ("AddressSanitizer", "LeakSanitizer", "runtime error:"))]
+        check(rc == 0 and not san, "after the reloads sendas-policyd stops cleanly; no sanitizer "
+              "report from either daemon", f"exit {rc}; {san[:1]}")
     except Exception as e:  # noqa: BLE001 - set-up failures become one FAIL line
         check(False, "[setup]", f"{type(e).__name__}: {e}")
     finally:
