@@ -84,7 +84,7 @@ struct ctx {
  * max_header_bytes is.
  */
 #define MSG_HEADER_BUDGET(c) (4 * (c)->max_header_bytes)
-#define TRIM_AFTER (256 * 1024) /* a message that kept more gives the memory back at its end */
+#define TRIM_AFTER (64 * 1024) /* a message that kept more gives the memory back at its end */
 
 /* conf_acquire - a reference to the live configuration */
 static struct conf *conf_acquire(void)

@@ -427,7 +427,7 @@ static void listen_resume(void)
 static void accept_all(void)
 {
     for (;;) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), e;
         struct epoll_event ev;
         struct conn *c;
 
@@ -438,8 +438,9 @@ static void accept_all(void)
                 return;
             /* out of descriptors (EMFILE, ENFILE) or memory: the socket stays readable,
              * so make room or stop asking until the next tick instead of spinning */
-            log_err_limited(&lim_accept, 10, "accept: %s (%d clients)", strerror(errno), nconns);
-            if ((errno == EMFILE || errno == ENFILE) && evict_idle())
+            e = errno;
+            log_err_limited(&lim_accept, 10, "accept: %s (%d clients)", strerror(e), nconns);
+            if ((e == EMFILE || e == ENFILE) && evict_idle())
                 continue;
             listen_pause();
             return;

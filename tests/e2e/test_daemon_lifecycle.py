@@ -38,7 +38,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import SKIP, find_milter, find_policyd, report, tail  # noqa: E402
+from daemonrun import sanitizer_lines, wait_log, wait_unix  # noqa: E402
+from stack import SKIP, find_milter, find_policyd, report, stop_process, tail  # noqa: E402
 
 CONF = """\
 # sendas.conf written by tests/e2e/test_daemon_lifecycle.py
@@ -52,47 +53,12 @@ limit_messages_per_minute 0
 """
 
 VALGRIND = "/usr/bin/valgrind"
-SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior")
-
-
-def sanitizer_report(path):
-    """sanitizer_report - the first line of a sanitizer report in the log, or None."""
-    for ln in tail(path, 1 << 24).splitlines():
-        if any(m in ln for m in SANITIZER_MARKS):
-            return ln.strip()
-    return None
 
 
 def asan_build(binary):
     """asan_build - True when binary was built with AddressSanitizer (valgrind cannot run it)."""
     with open(binary, "rb") as f:
         return b"__asan_init" in f.read()
-
-
-def wait_unix(path, proc, timeout=15):
-    """wait_unix - True once the unix socket at path accepts a connection."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.settimeout(1)
-                s.connect(path)
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def wait_log(path, text, start=0, timeout=10):
-    """wait_log - True once text appears in the log after offset start."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in tail(path, 1 << 24)[start:]:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def start(argv, log, sock, fsize=None):
@@ -112,15 +78,10 @@ def start(argv, log, sock, fsize=None):
 
 
 def stop(proc, timeout=10):
-    """stop - SIGTERM; (exit status, seconds it took); SIGKILL after timeout."""
+    """stop - SIGTERM (SIGKILL after timeout); (exit status, seconds it took)."""
     t0 = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    return proc.returncode, time.monotonic() - t0
+    rc = stop_process(proc, timeout)
+    return rc, time.monotonic() - t0
 
 
 def policy_request(sock, sender="app@corp.local", stage="END-OF-MESSAGE", n=1, timeout=5):
@@ -178,10 +139,10 @@ def main():
         reloaded = wait_log(mlog, "configuration reloaded")
         time.sleep(0.2)
         rc, took = stop(m)
-        san = sanitizer_report(mlog)
+        san = sanitizer_lines(mlog)
         check(reloaded and rc == 0 and not os.path.exists(msock) and not san,
               "sendas-milter: SIGHUP then SIGTERM: exit 0, socket removed, no sanitizer report",
-              f"reloaded {reloaded}, exit {rc}, socket left {os.path.exists(msock)}, {san}")
+              f"reloaded {reloaded}, exit {rc}, socket left {os.path.exists(msock)}, {san[:1]}")
         check(took < 1.0, "sendas-milter, idle, stops within 1 s of SIGTERM", f"{took:.2f} s")
 
         plog = os.path.join(tmp, "policyd-reload.log")
@@ -189,10 +150,10 @@ def main():
         p.send_signal(signal.SIGHUP)
         reloaded = wait_log(plog, "configuration reloaded")
         rc, took = stop(p)
-        san = sanitizer_report(plog)
+        san = sanitizer_lines(plog)
         check(reloaded and rc == 0 and not os.path.exists(psock) and not san,
               "sendas-policyd: SIGHUP then SIGTERM: exit 0, socket removed, no sanitizer report",
-              f"reloaded {reloaded}, exit {rc}, socket left {os.path.exists(psock)}, {san}")
+              f"reloaded {reloaded}, exit {rc}, socket left {os.path.exists(psock)}, {san[:1]}")
 
         # 1b: the same under valgrind (the plain build), which sees what ASan cannot: the
         # freed path read by the kernel inside unlink(2)
@@ -276,8 +237,8 @@ def main():
 
         for name in sorted(os.listdir(tmp)):
             if name.endswith(".log"):
-                san = sanitizer_report(os.path.join(tmp, name))
-                check(not san, f"{name}: no sanitizer report", san or "")
+                san = sanitizer_lines(os.path.join(tmp, name))
+                check(not san, f"{name}: no sanitizer report", san[0] if san else "")
     except Exception as e:  # noqa: BLE001 - set-up failures become one FAIL line
         check(False, "[setup]", f"{type(e).__name__}: {e}")
     finally:

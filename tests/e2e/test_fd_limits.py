@@ -31,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
+from daemonrun import cpu_seconds, sanitizer_lines, wait_delivered  # noqa: E402
 from stack import (SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, report,  # noqa: E402
                    start_daemon, tail)
 
@@ -41,7 +42,6 @@ STALLED = 20
 HOLD = 4.0
 SENDER = "nagios@mon01.corp.local"
 RECIPIENT = "user@contoso.com"
-SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior")
 
 
 class LimitedStack(Stack):
@@ -58,13 +58,6 @@ class LimitedStack(Stack):
                                      self.policyd_bin, "-f", "-c", self.conf_path],
                                     self.policyd_log, self.policy_port, timeout)
         return self.policyd
-
-
-def cpu_seconds(pid):
-    """cpu_seconds - user + system time of a process so far."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def hold(port, n, stalled=b""):
@@ -86,16 +79,6 @@ def message(tag):
             f"Message-ID: <{tag}@fd-test>\r\n\r\nfd test\r\n").encode()
 
 
-def delivered(stack, tag, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for rec in stack.emu.messages():
-            if f"<{tag}@fd-test>".encode() in rec["raw"]:
-                return rec
-        time.sleep(0.25)
-    return None
-
-
 def main():
     milter_bin = find_milter()
     why = prerequisites(milter_bin, (PRLIMIT,))
@@ -114,7 +97,7 @@ def main():
     try:
         stack.start()
         state, detail = stack.submit_smtp(message("before"), SENDER, [RECIPIENT])
-        check(state == "accepted" and delivered(stack, "before"),
+        check(state == "accepted" and wait_delivered(stack.emu, b"<before@fd-test>"),
               "before: a message goes through", detail or "")
 
         procs = {"sendas-milter": (stack.milter, stack.milter_log, stack.milter_port),
@@ -138,15 +121,14 @@ def main():
                   f"{cpu:.2f} s CPU, {grew} bytes of log")
 
         state, detail = stack.submit_smtp(message("during"), SENDER, [RECIPIENT])
-        rec = delivered(stack, "during") if state == "accepted" else None
+        rec = wait_delivered(stack.emu, b"<during@fd-test>") if state == "accepted" else None
         check(rec is not None and rec.get("mail_from") == "relay@contoso.com",
               "with the connections still held, a message is accepted and delivered rewritten",
               f"{state} {detail or ''}; delivered as {rec.get('mail_from') if rec else None}")
 
         alive = stack.milter_running() and stack.policyd.poll() is None
         rc_m, rc_p = stack.stop_milter(), stack.stop_policyd()
-        san = [ln for lg in (stack.milter_log, stack.policyd_log)
-               for ln in tail(lg, 1 << 24).splitlines() if any(m in ln for m in SANITIZER_MARKS)]
+        san = sanitizer_lines(stack.milter_log, stack.policyd_log)
         check(alive and rc_m == 0 and rc_p == 0 and not san,
               "both daemons alive and stop cleanly, no sanitizer report",
               f"alive {alive}, exit milter {rc_m} policyd {rc_p}; {san[:1]}")

@@ -29,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
+from daemonrun import sanitizer_lines, vm_rss_kb, wait_unix  # noqa: E402
 from miltertalk import MilterError, MilterSession  # noqa: E402
 from stack import SKIP, find_milter, report, tail  # noqa: E402
 
@@ -45,28 +46,6 @@ SESSIONS_BIG = 20
 HEADERS_BIG = 64
 HEADER_BYTES = 60 * 1024
 MAX_GROWTH_MB = 40
-SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior")
-
-
-def vm_rss_kb(pid):
-    with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        for ln in f:
-            if ln.startswith("VmRSS:"):
-                return int(ln.split()[1])
-    return 0
-
-
-def wait_socket(spec, proc, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            MilterSession(spec, 1).sock.close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def start_session(spec, sender="<nagios@mon01.corp.local>"):
@@ -102,7 +81,7 @@ def main():
         with open(log, "ab") as f:
             proc = subprocess.Popen([milter_bin, "-f", "-c", conf], stdin=subprocess.DEVNULL,
                                     stdout=f, stderr=f, env=env)
-        if not wait_socket(spec, proc):
+        if not wait_unix(f"{tmp}/milter.sock", proc):
             raise RuntimeError("sendas-milter did not start:\n" + tail(log))
 
         # 1: the odd macro packet
@@ -176,8 +155,7 @@ def main():
 
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(10)
-        san = [ln for ln in tail(log, 1 << 24).splitlines()
-               if any(m in ln for m in SANITIZER_MARKS)]
+        san = sanitizer_lines(log)
         check(rc == 0 and not san, "clean stop, no sanitizer report",
               f"exit {rc}; {san[:1]}")
     except Exception as e:  # noqa: BLE001 - set-up failures become one FAIL line

@@ -38,6 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
+from daemonrun import sanitizer_lines, wait_delivered, wait_log  # noqa: E402
 from stack import SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, tail, report  # noqa: E402
 
 SENDER = "nagios@mon01.corp.local"
@@ -56,13 +57,7 @@ def message(tag):
 
 def delivered(stack, tag, timeout=30):
     """delivered - the emulator's record of message tag, or None."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for rec in stack.emu.messages():
-            if f"<{tag}@reload-test>".encode() in rec["raw"]:
-                return rec
-        time.sleep(0.25)
-    return None
+    return wait_delivered(stack.emu, f"<{tag}@reload-test>".encode(), timeout)
 
 
 def describe(rec):
@@ -72,16 +67,6 @@ def describe(rec):
     msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(rec["raw"])
     trace = next((n for n in ("X-Original-From", "X-Sendas-Original-From") if msg[n]), None)
     return (rec.get("auth_user"), rec.get("mail_from"), msg["From"], trace)
-
-
-def wait_log(path, text, start, timeout=10):
-    """wait_log - True once text appears in the log after offset start."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in tail(path, 1 << 24)[start:]:
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def log_size(path):
@@ -174,9 +159,7 @@ def main():
         # sendas-policyd was reloaded three times: it must stop cleanly too (the reload used
         # to free the socket path it unlinks at exit); a sanitizer build reports here
         rc = stack.stop_policyd()
-        san = [ln for lg in (stack.milter_log, stack.policyd_log)
-               for ln in tail(lg, 1 << 24).splitlines()
-               if any(m in ln for m in ("AddressSanitizer", "LeakSanitizer", "runtime error:"))]
+        san = sanitizer_lines(stack.milter_log, stack.policyd_log)
         check(rc == 0 and not san, "after the reloads sendas-policyd stops cleanly; no sanitizer "
               "report from either daemon", f"exit {rc}; {san[:1]}")
     except Exception as e:  # noqa: BLE001 - set-up failures become one FAIL line
