@@ -40,11 +40,11 @@
 #include "daemon.h"
 #include "log.h"
 
-#define RESERVED_FDS 32    /* kept for the audit log, syslog, the signal pipe */
+#define RESERVED_FDS 32      /* kept for the audit log, syslog, the signal pipe */
 #define MAX_SESSION_FD 65536 /* table size when the descriptor limit is higher */
 
-static int fd_cap = -1;    /* an accepted descriptor at or above this is refused */
-static int spare_fd = -1;  /* given up to take a connection off the queue at EMFILE */
+static int fd_cap = -1;   /* an accepted descriptor at or above this is refused */
+static int spare_fd = -1; /* given up to take a connection off the queue at EMFILE */
 static struct log_limit lim_refuse, lim_emfile, lim_reap;
 static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
 static long long *last_io; /* per descriptor below fd_cap: ms of its last byte in, 0: none */
@@ -231,7 +231,8 @@ int accept(int fd, __SOCKADDR_ARG sa, socklen_t *len)
         real_close(c);
         log_err_limited(&lim_refuse, 10,
                         "refusing a connection: out of descriptors for sessions (limit %d); the "
-                        "MTA applies milter_default_action", fd_cap + RESERVED_FDS);
+                        "MTA applies milter_default_action",
+                        fd_cap + RESERVED_FDS);
         errno = ECONNABORTED;
         return -1;
     }

@@ -329,8 +329,9 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
     x->env_sender = strdup(argv[0] ? argv[0] : "<>");
     login = macro(ctx, "{auth_authen}");
     if (x->bad_macros)
-        return tempfail_reply(ctx, x, "malformed macro packet (an odd number of strings): "
-                                      "not a conforming MTA");
+        return tempfail_reply(ctx, x,
+                              "malformed macro packet (an odd number of strings): "
+                              "not a conforming MTA");
     if (login && *login)
         x->sasl_login = strdup(login);
     if (x->env_sender == NULL || (login && *login && x->sasl_login == NULL))
@@ -637,13 +638,15 @@ int main(int argc, char **argv)
 
     ch = guard_init((long)conf_live->idle_timeout);
     log_info("starting on %s: %zu mailboxes, %zu routes, sessions silent for %lus end, "
-             "descriptors for sessions %d (sendas %s)", sock, conf_live->nmailboxes,
-             conf_live->nroutes, conf_live->idle_timeout, ch, PACKAGE_VERSION);
+             "descriptors for sessions %d (sendas %s)",
+             sock, conf_live->nmailboxes, conf_live->nroutes, conf_live->idle_timeout, ch,
+             PACKAGE_VERSION);
     if (daemon_socket_path(sock) == NULL)
         log_warn("listening on %s, a network socket: anything that can reach it can talk to "
                  "libmilter, which trusts its peer (doc/libmilter-macro-bug.md); the safe "
                  "default is a unix socket of group postfix (milter_socket "
-                 "unix:/run/sendas/milter.sock)", sock);
+                 "unix:/run/sendas/milter.sock)",
+                 sock);
     if (pthread_create(&tid, NULL, milter_thread, &mrc) != 0) {
         log_err("cannot start the milter thread");
         return 1;

@@ -11,9 +11,10 @@
  * asks.  Connections are bounded below the descriptor limit (RLIMIT_NOFILE):
  * at the bound the longest-silent idle connection makes room, or the new one
  * is closed at once; a connection silent for idle_timeout is closed (Postfix
- * reconnects), so idle clients cannot starve the service.  The counters live in the store (store.h): flushed at most once a
- * second, and on SIGTERM.  SIGHUP reloads sendas.conf (a broken file keeps
- * the running configuration).
+ * reconnects), so idle clients cannot starve the service.  The counters
+ * live in the store (store.h): flushed at most once a second, and on
+ * SIGTERM.  SIGHUP reloads sendas.conf (a broken file keeps the running
+ * configuration).
  *
  * Owns: the listening socket, the connections, the signals, the flush
  * timer.  Decides nothing itself.
@@ -720,12 +721,14 @@ int main(int argc, char **argv)
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, sig_fd, &ev) < 0)
         goto loopfail;
     log_info("starting on %s: %zu mailboxes, %zu routes, counters in %s, at most %d clients "
-             "(sendas %s)", sock, conf_live->nmailboxes, conf_live->nroutes, conf_live->state_dir,
-             max_conns, PACKAGE_VERSION);
+             "(sendas %s)",
+             sock, conf_live->nmailboxes, conf_live->nroutes, conf_live->state_dir, max_conns,
+             PACKAGE_VERSION);
     if (daemon_socket_path(sock) == NULL)
         log_warn("listening on %s, a network socket: any local user (or host) that can reach it "
                  "can query the service; the safe default is a unix socket of group postfix "
-                 "(policy_socket unix:/run/sendas/policy.sock)", sock);
+                 "(policy_socket unix:/run/sendas/policy.sock)",
+                 sock);
     run();
     while (conns)
         conn_close(conns);
