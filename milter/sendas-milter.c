@@ -435,6 +435,11 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 
     if (x == NULL || x->conf == NULL)
         return tempfail_reply(ctx, x, "no message state at end of message");
+    if (x->bad_macros) {
+        rc = tempfail_reply(ctx, x, "malformed macro packet: not a conforming MTA");
+        ctx_message_reset(x);
+        return rc;
+    }
     if (x->failed) {
         rc = tempfail_reply(ctx, x, "out of memory while reading headers");
         ctx_message_reset(x);
