@@ -14,12 +14,18 @@
  * would stop the filter on SIGHUP.  On SIGTERM the main thread waits (up to
  * STOP_GRACE seconds) until no message is between MAIL FROM and its end before
  * it stops libmilter, so messages in progress finish instead of being
- * tempfailed.
+ * tempfailed; then it wakes libmilter's accept loop so that an idle milter
+ * stops at once.  Sessions: silent for idle_timeout, libmilter ends them
+ * (smfi_settimeout); guard.c keeps them below the descriptor limit and reads
+ * macros without trusting the peer's packet.  Each message keeps at most
+ * MSG_HEADER_BUDGET bytes of headers; the memory goes back at its end.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libmilter/mfapi.h>
+#include <malloc.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -37,6 +43,7 @@
 #include "auditfile.h"
 #include "conf.h"
 #include "daemon.h"
+#include "guard.h"
 #include "log.h"
 #include "rewrite.h"
 
@@ -64,9 +71,20 @@ struct ctx {
     int nr_hdr;        /* the MTA agreed that header callbacks get no reply */
     int counted;       /* this message is counted in in_flight */
     char *message_id;  /* the first Message-ID, cut to MSGID_MAX, for the audit log */
+    size_t hdr_bytes;  /* header bytes this message keeps (MSG_HEADER_BUDGET) */
+    int bad_macros;    /* the peer sent a malformed macro packet: not a conforming MTA */
 };
 
 #define MSGID_MAX 256 /* bytes of Message-ID kept for the audit log */
+/*
+ * Header bytes one message may keep, all headers together: a From header
+ * may use all of max_header_bytes, but 64 of each of four names at that size
+ * (16 MB) per open session let a few dozen sessions take a gigabyte.  What
+ * is over the budget is kept as "over its size cap", as a header over
+ * max_header_bytes is.
+ */
+#define MSG_HEADER_BUDGET(c) (4 * (c)->max_header_bytes)
+#define TRIM_AFTER (64 * 1024) /* a message that kept more gives the memory back at its end */
 
 /* conf_acquire - a reference to the live configuration */
 static struct conf *conf_acquire(void)
@@ -168,12 +186,31 @@ static void ctx_message_reset(struct ctx *x)
     conf_release(x->conf);
     x->conf = NULL;
     x->failed = 0;
+    /* freed blocks stay in this thread's malloc arena otherwise, for the whole process */
+    if (x->hdr_bytes > TRIM_AFTER)
+        malloc_trim(0);
+    x->hdr_bytes = 0;
+}
+
+/* macro - a macro of the session, read by guard.c; a malformed packet is remembered */
+static const char *macro(SMFICTX *ctx, const char *name)
+{
+    struct ctx *x = smfi_getpriv(ctx);
+    int bad = 0;
+    const char *v;
+
+    if (x == NULL)
+        return NULL; /* no session state: nothing may be read safely */
+    v = guard_getsymval(ctx, x, name, &bad);
+    if (bad)
+        x->bad_macros = 1;
+    return v;
 }
 
 /* queue_id - Postfix's queue id macro, or "NOQUEUE" */
 static const char *queue_id(SMFICTX *ctx)
 {
-    const char *q = smfi_getsymval(ctx, "i");
+    const char *q = macro(ctx, "i");
 
     return q && *q ? q : "NOQUEUE";
 }
@@ -294,7 +331,11 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
     flight_begin(x);
     x->conf = conf_acquire();
     x->env_sender = strdup(argv[0] ? argv[0] : "<>");
-    login = smfi_getsymval(ctx, "{auth_authen}");
+    login = macro(ctx, "{auth_authen}");
+    if (x->bad_macros)
+        return tempfail_reply(ctx, x,
+                              "malformed macro packet (an odd number of strings): "
+                              "not a conforming MTA");
     if (login && *login)
         x->sasl_login = strdup(login);
     if (x->env_sender == NULL || (login && *login && x->sasl_login == NULL))
@@ -325,6 +366,12 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
     return SMFIS_CONTINUE;
 }
 
+/* kept_headers - how many headers the message keeps for the planner */
+static size_t kept_headers(const struct rw_msg *m)
+{
+    return m->from.n + m->sender.n + m->reply_to.n + m->dkim.n;
+}
+
 /* mlfi_header - keep the headers the planner needs */
 static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 {
@@ -332,9 +379,19 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 
     if (x == NULL)
         return SMFIS_CONTINUE; /* end of message will tempfail */
-    if (x->conf && !x->failed &&
-        rw_msg_add_header(&x->msg, name, value, strlen(value), x->conf->max_header_bytes) < 0)
-        x->failed = 1;
+    if (x->conf && !x->failed) {
+        size_t len = strlen(value), budget = MSG_HEADER_BUDGET(x->conf), max;
+
+        max = x->hdr_bytes >= budget ? 0 : budget - x->hdr_bytes;
+        if (max > x->conf->max_header_bytes)
+            max = x->conf->max_header_bytes;
+        size_t kept = kept_headers(&x->msg);
+
+        if (rw_msg_add_header(&x->msg, name, value, len, max) < 0)
+            x->failed = 1;
+        else if (kept_headers(&x->msg) > kept && len <= max)
+            x->hdr_bytes += len; /* one of the planner's headers, kept whole */
+    }
     /* for the audit log only: a missing copy costs nothing but the field */
     if (x->message_id == NULL && strcasecmp(name, "Message-ID") == 0) {
         while (*value == ' ' || *value == '\t')
@@ -382,6 +439,11 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 
     if (x == NULL || x->conf == NULL)
         return tempfail_reply(ctx, x, "no message state at end of message");
+    if (x->bad_macros) {
+        rc = tempfail_reply(ctx, x, "malformed macro packet: not a conforming MTA");
+        ctx_message_reset(x);
+        return rc;
+    }
     if (x->failed) {
         rc = tempfail_reply(ctx, x, "out of memory while reading headers");
         ctx_message_reset(x);
@@ -527,9 +589,11 @@ int main(int argc, char **argv)
 {
     struct daemon_args args = {"sendas-milter", SENDAS_CONF, NULL, NULL, 0, 0};
     const char *user, *sock, *path;
+    char *sock_copy;
     int ch, mrc = 1;
     char err[CONF_ERRLEN];
     struct sigaction sa;
+    struct stat st;
     sigset_t none;
     pthread_t tid;
 
@@ -537,11 +601,30 @@ int main(int argc, char **argv)
         return ch;
     conf_path = args.conf_path;
     user = args.user;
-    sock = args.sock ? args.sock : conf_live->milter_socket;
-    if (smfi_setconn((char *)sock) != MI_SUCCESS || smfi_register(filter) != MI_SUCCESS) {
+    /* a copy: a reload frees the configuration the socket came from */
+    if ((sock = sock_copy = strdup(args.sock ? args.sock : conf_live->milter_socket)) == NULL) {
+        log_err("out of memory");
+        return 1;
+    }
+    /* a file size limit (ulimit -f) must fail the audit write (logged), not kill the milter */
+    signal(SIGXFSZ, SIG_IGN);
+    if (smfi_setconn((char *)sock) != MI_SUCCESS || smfi_register(filter) != MI_SUCCESS ||
+        smfi_settimeout((int)conf_live->idle_timeout) != MI_SUCCESS) {
         log_err("cannot set up libmilter on %s", sock);
         return 1;
     }
+    /* before the socket exists: a SIGHUP (logrotate) during start-up must not kill */
+    if (pipe2(sig_pipe, O_CLOEXEC) != 0) {
+        log_err("pipe: %s", strerror(errno));
+        return 1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     /* a unix socket: remove a stale one, create it with a mode, hand it to the group */
     umask(0177);
     if (smfi_opensocket(1) != MI_SUCCESS) {
@@ -562,19 +645,17 @@ int main(int argc, char **argv)
     /* after dropping privileges, so that a reopen on SIGHUP can do what this did */
     auditfile_open(conf_live->audit_log);
 
-    if (pipe(sig_pipe) != 0) {
-        log_err("pipe: %s", strerror(errno));
-        return 1;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    log_info("starting on %s: %zu mailboxes, %zu routes (sendas %s)", sock,
-             conf_live->nmailboxes, conf_live->nroutes, PACKAGE_VERSION);
+    ch = guard_init((long)conf_live->idle_timeout);
+    log_info("starting on %s: %zu mailboxes, %zu routes, sessions silent for %lus end, "
+             "descriptors for sessions %d (sendas %s)",
+             sock, conf_live->nmailboxes, conf_live->nroutes, conf_live->idle_timeout, ch,
+             PACKAGE_VERSION);
+    if (daemon_socket_path(sock) == NULL)
+        log_warn("listening on %s, a network socket: anything that can reach it can talk to "
+                 "libmilter, which trusts its peer (doc/libmilter-macro-bug.md); the safe "
+                 "default is a unix socket of group postfix (milter_socket "
+                 "unix:/run/sendas/milter.sock)",
+                 sock);
     if (pthread_create(&tid, NULL, milter_thread, &mrc) != 0) {
         log_err("cannot start the milter thread");
         return 1;
@@ -602,8 +683,12 @@ int main(int argc, char **argv)
     if ((ch = flight_wait(STOP_GRACE)) > 0)
         log_warn("stopping with %d message%s still in progress (the MTA defers them)", ch,
                  ch == 1 ? "" : "s");
-    smfi_stop();
+    guard_stop(sock); /* libmilter looks at the stop flag only every 5 s otherwise */
     pthread_join(tid, NULL);
+    /* libmilter leaves its socket behind when it runs as root */
+    if ((path = daemon_socket_path(sock)) != NULL && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+    free(sock_copy);
     auditfile_close();
     conf_release(conf_live);
     log_info("stopped");

@@ -825,6 +825,14 @@ static int d_setting(struct parse *p, char **av, int ac)
     }
     if (strncmp(k, "limit_", 6) == 0)
         return d_limit(p, k, v);
+    if (strcmp(k, "idle_timeout") == 0) {
+        unsigned long n = strtoul(v, &end, 10);
+
+        if (*v < '0' || *v > '9' || *end != '\0' || n < 1 || n > 86400)
+            return perr(p, "idle_timeout \"%s\": expected seconds from 1 to 86400", v);
+        c->idle_timeout = n;
+        return 0;
+    }
     if (strcmp(k, "log_level") == 0) {
         if (strcmp(v, "info") == 0)
             c->log_level = 0;
@@ -922,6 +930,8 @@ static int defaults(struct conf *c)
     c->sender_header = SENDER_REMOVE;
     c->no_route = NOROUTE_REJECT;
     c->max_header_bytes = 64 * 1024;
+    /* above Postfix's smtpd_timeout (300 s), the longest a healthy session is silent */
+    c->idle_timeout = 360;
     c->limit_messages_per_minute = 30;
     c->limit_recipients_per_day = 10000;
     c->limit_recipients_per_message = 500;

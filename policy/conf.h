@@ -97,6 +97,7 @@ struct conf {
     int remove_dkim_from;   /* no: remove DKIM-Signature headers that sign From when From changes */
     size_t max_header_bytes; /* cap on one header's value (default 64 KiB) */
     int log_level;          /* 0 = info, 1 = debug */
+    unsigned long idle_timeout; /* seconds a daemon keeps a silent connection (360) */
 
     char *audit_log;        /* NULL: none */
     char *state_dir;

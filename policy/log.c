@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 static int log_fg;
@@ -89,3 +90,29 @@ LOG_FN(log_debug, LOG_DEBUG, "debug: ", log_dbg)
 LOG_FN(log_info, LOG_INFO, "", 1)
 LOG_FN(log_warn, LOG_WARNING, "warning: ", 1)
 LOG_FN(log_err, LOG_ERR, "error: ", 1)
+
+/* log_err_limited - one line per interval with the count of the lines left out */
+void log_err_limited(struct log_limit *l, int interval_s, const char *fmt, ...)
+{
+    struct timespec ts;
+    long long now;
+    char line[1800];
+    va_list ap;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1; /* never 0 */
+    if (l->last_ms && now - l->last_ms < (long long)interval_s * 1000) {
+        l->suppressed++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (l->suppressed)
+        log_err("%s (and %lu more like it in the last %llds)", line, l->suppressed,
+                (now - l->last_ms) / 1000);
+    else
+        log_err("%s", line);
+    l->last_ms = now;
+    l->suppressed = 0;
+}

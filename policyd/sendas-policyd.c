@@ -8,9 +8,13 @@
  * its limits (quota.h).  One process, one epoll loop, non-blocking sockets,
  * persistent connections; every request is parsed by polreq with its caps,
  * and a malformed one is logged and its connection closed, as the protocol
- * asks.  The counters live in the store (store.h): flushed at most once a
- * second, and on SIGTERM.  SIGHUP reloads sendas.conf (a broken file keeps
- * the running configuration).
+ * asks.  Connections are bounded below the descriptor limit (RLIMIT_NOFILE):
+ * at the bound the longest-silent idle connection makes room, or the new one
+ * is closed at once; a connection silent for idle_timeout is closed (Postfix
+ * reconnects), so idle clients cannot starve the service.  The counters
+ * live in the store (store.h): flushed at most once a second, and on
+ * SIGTERM.  SIGHUP reloads sendas.conf (a broken file keeps the running
+ * configuration).
  *
  * Owns: the listening socket, the connections, the signals, the flush
  * timer.  Decides nothing itself.
@@ -29,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -47,6 +52,7 @@
 #include "store.h"
 
 #define MAX_CONNS 4096         /* clients at once; Postfix opens one per smtpd process */
+#define RESERVED_FDS 32        /* descriptors kept for the store, the audit log, syslog */
 #define OUT_MAX (64 * 1024)    /* unsent replies per connection before it stops being read */
 #define FLUSH_EVERY_MS 1000    /* the most kill -9 may lose */
 #define MAX_EVENTS 256
@@ -60,16 +66,19 @@ struct conn {
     uint32_t armed;      /* the epoll events asked for */
     char instance[128];  /* the message the recipients below belong to */
     unsigned long rcpts; /* recipients accepted so far in that message */
-    struct conn *prev, *next; /* every connection, so that a stop can free them */
+    int64_t last_ms;     /* monotonic time of the last byte in or out */
+    struct conn *prev, *next; /* every connection, most recently active first */
 };
 
 static const char *conf_path = SENDAS_CONF;
 static struct conf *conf_live;
 static struct store *store;
 static int epfd = -1, listen_fd = -1, sig_fd = -1;
-static int nconns;
-static struct conn *conns; /* list head */
-static const char *unix_path; /* to remove at exit */
+static int nconns, max_conns = MAX_CONNS;
+static struct conn *conns, *conns_tail; /* most recently active first */
+static char *unix_path; /* to remove at exit: a copy, a reload frees the configuration */
+static int listen_paused; /* accept stopped until the next tick (out of descriptors) */
+static struct log_limit lim_accept, lim_full, lim_flush;
 static struct polreq req;     /* one request at a time: single-threaded */
 
 /* now_ms - wall clock in ms (the counters must survive a restart) */
@@ -90,13 +99,16 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* flush_store - write dirty counters; failures are logged and retried next time */
+/*
+ * flush_store - write dirty counters (the store also checks that its file is
+ * still there); failures are retried at the next tick and logged once a minute
+ */
 static void flush_store(void)
 {
     char err[512];
 
-    if (store && store_dirty(store) && store_flush(store, err, sizeof(err)) < 0)
-        log_err("counters not saved (will retry): %s", err);
+    if (store && store_flush(store, err, sizeof(err)) < 0)
+        log_err_limited(&lim_flush, 60, "counters not saved (will retry): %s", err);
 }
 
 /* conf_reload - SIGHUP: a broken file keeps the running configuration */
@@ -120,17 +132,42 @@ static void conf_reload(void)
     daemon_log_conf_warnings(c);
 }
 
-/* conn_close - forget a connection */
-static void conn_close(struct conn *c)
+/* conn_unlink - take c out of the list */
+static void conn_unlink(struct conn *c)
 {
-    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
     else
         conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    else
+        conns_tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* conn_touch - c did something: it goes to the head of the list */
+static void conn_touch(struct conn *c)
+{
+    c->last_ms = mono_ms();
+    if (conns == c)
+        return;
+    if (c->prev || c->next || conns_tail == c)
+        conn_unlink(c);
+    c->next = conns;
+    if (conns)
+        conns->prev = c;
+    conns = c;
+    if (conns_tail == NULL)
+        conns_tail = c;
+}
+
+/* conn_close - forget a connection */
+static void conn_close(struct conn *c)
+{
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    conn_unlink(c);
     buf_free(&c->in);
     buf_free(&c->out);
     free(c);
@@ -289,6 +326,7 @@ static int conn_write(struct conn *c)
 
         if (n > 0) {
             off += (size_t)n;
+            conn_touch(c);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -312,6 +350,7 @@ static void conn_event(struct conn *c, uint32_t events)
         for (;;) {
             n = recv(c->fd, chunk, sizeof(chunk), 0);
             if (n > 0) {
+                conn_touch(c);
                 if (buf_append(&c->in, chunk, (size_t)n) != BUF_OK) {
                     log_warn("closing the connection: malformed policy request: request too large");
                     conn_close(c);
@@ -348,23 +387,74 @@ static void conn_event(struct conn *c, uint32_t events)
         conn_close(c);
 }
 
+/* evict_idle - close the longest-silent connection that is between requests; 0 if none */
+static int evict_idle(void)
+{
+    struct conn *c;
+
+    for (c = conns_tail; c; c = c->prev)
+        if (c->in.len == 0 && c->out.len == 0) {
+            log_debug("closing a connection silent for %llds to make room",
+                      (long long)(mono_ms() - c->last_ms) / 1000);
+            conn_close(c);
+            return 1;
+        }
+    return 0;
+}
+
+/* listen_pause - stop accepting until the next tick (the listening socket stays readable) */
+static void listen_pause(void)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.data.ptr = &listen_fd;
+    if (!listen_paused && epoll_ctl(epfd, EPOLL_CTL_MOD, listen_fd, &ev) == 0)
+        listen_paused = 1;
+}
+
+/* listen_resume - accept again */
+static void listen_resume(void)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.ptr = &listen_fd;
+    if (listen_paused && epoll_ctl(epfd, EPOLL_CTL_MOD, listen_fd, &ev) == 0)
+        listen_paused = 0;
+}
+
 /* accept_all - take every pending connection */
 static void accept_all(void)
 {
     for (;;) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), e;
         struct epoll_event ev;
         struct conn *c;
 
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                log_err("accept: %s", strerror(errno));
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            /* out of descriptors (EMFILE, ENFILE) or memory: the socket stays readable,
+             * so make room or stop asking until the next tick instead of spinning */
+            e = errno;
+            log_err_limited(&lim_accept, 10, "accept: %s (%d clients)", strerror(e), nconns);
+            if ((e == EMFILE || e == ENFILE) && evict_idle())
+                continue;
+            listen_pause();
             return;
         }
-        if (nconns >= MAX_CONNS || (c = calloc(1, sizeof(*c))) == NULL) {
-            log_err("refusing a connection: %d clients already", nconns);
+        if (nconns >= max_conns && !evict_idle()) {
+            log_err_limited(&lim_full, 10, "refusing a connection: %d clients already, all busy",
+                            nconns);
+            close(fd);
+            continue;
+        }
+        if ((c = calloc(1, sizeof(*c))) == NULL) {
+            log_err_limited(&lim_full, 10, "refusing a connection: out of memory");
             close(fd);
             continue;
         }
@@ -382,11 +472,42 @@ static void accept_all(void)
             continue;
         }
         nconns++;
-        c->next = conns;
-        if (conns)
-            conns->prev = c;
-        conns = c;
+        conn_touch(c);
     }
+}
+
+/* close_idle - close connections silent for idle_timeout (oldest last in the list) */
+static void close_idle(void)
+{
+    int64_t limit = mono_ms() - (int64_t)conf_live->idle_timeout * 1000;
+
+    while (conns_tail && conns_tail->last_ms < limit) {
+        log_debug("closing a connection silent for %lus%s", conf_live->idle_timeout,
+                  conns_tail->in.len ? " in the middle of a request" : "");
+        conn_close(conns_tail);
+    }
+}
+
+/*
+ * fd_budget - raise the soft descriptor limit to the hard one and keep the
+ * connection cap below it, so that accept() never meets EMFILE in normal use
+ */
+static void fd_budget(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)MAX_CONNS + RESERVED_FDS * 2)
+        max_conns = rl.rlim_cur > RESERVED_FDS * 2 ? (int)(rl.rlim_cur - RESERVED_FDS)
+                                                   : (int)(rl.rlim_cur / 2);
+    if (max_conns < 1)
+        max_conns = 1;
 }
 
 /* listen_on - open the socket of spec (unix:PATH, inet:PORT@HOST, inet6:PORT@HOST) */
@@ -408,13 +529,18 @@ static int listen_on(const char *spec, char *err, size_t errlen)
         if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
             goto syserr;
         unlink(path); /* a stale socket of an earlier run */
+        free(unix_path);
+        if ((unix_path = strdup(path)) == NULL) {
+            close(fd);
+            snprintf(err, errlen, "%s: out of memory", spec);
+            return -1;
+        }
         umask(0177);
         if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 1024) < 0) {
             close(fd);
             goto syserr;
         }
         umask(0077);
-        unix_path = path;
         return fd;
     } else {
         const char *colon = strchr(spec, ':'), *at = strchr(spec, '@');
@@ -495,7 +621,7 @@ static void run(void)
 
     for (;;) {
         int64_t wait = next_flush - mono_ms();
-        int n, i;
+        int n, i, pending_accept = 0;
 
         n = epoll_wait(epfd, evs, MAX_EVENTS, wait < 0 ? 0 : (int)wait);
         if (n < 0 && errno != EINTR) {
@@ -506,7 +632,7 @@ static void run(void)
             void *p = evs[i].data.ptr;
 
             if (p == &listen_fd) {
-                accept_all();
+                pending_accept = 1; /* after this batch: making room closes connections */
             } else if (p == &sig_fd) {
                 struct signalfd_siginfo si;
 
@@ -523,8 +649,12 @@ static void run(void)
                 conn_event(p, evs[i].events);
             }
         }
+        if (pending_accept)
+            accept_all();
         if (mono_ms() >= next_flush) {
             flush_store();
+            close_idle();
+            listen_resume();
             next_flush = mono_ms() + FLUSH_EVERY_MS;
         }
     }
@@ -545,6 +675,18 @@ int main(int argc, char **argv)
     user = args.user;
     sock = args.sock ? args.sock : conf_live->policy_socket;
     signal(SIGPIPE, SIG_IGN);
+    /* a file size limit (ulimit -f) must fail the write (EFBIG, logged), not kill the service */
+    signal(SIGXFSZ, SIG_IGN);
+    fd_budget();
+    /* blocked before the socket exists: a SIGHUP (logrotate) during start-up must not kill */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &sigs, NULL) < 0) {
+        log_err("sigprocmask: %s", strerror(errno));
+        return 1;
+    }
     umask(0077); /* the counters are nobody else's business */
     if ((listen_fd = listen_on(sock, err, sizeof(err))) < 0) {
         log_err("cannot listen: %s", err);
@@ -566,12 +708,7 @@ int main(int argc, char **argv)
         return 1;
     }
     auditfile_open(conf_live->audit_log); /* as the user a SIGHUP reopens it as */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &sigs, NULL) < 0 ||
-        (sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+    if ((sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
         (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
         log_err("cannot set up the event loop: %s", strerror(errno));
         return 1;
@@ -584,8 +721,15 @@ int main(int argc, char **argv)
     ev.data.ptr = &sig_fd;
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, sig_fd, &ev) < 0)
         goto loopfail;
-    log_info("starting on %s: %zu mailboxes, %zu routes, counters in %s (sendas %s)", sock,
-             conf_live->nmailboxes, conf_live->nroutes, conf_live->state_dir, PACKAGE_VERSION);
+    log_info("starting on %s: %zu mailboxes, %zu routes, counters in %s, at most %d clients "
+             "(sendas %s)",
+             sock, conf_live->nmailboxes, conf_live->nroutes, conf_live->state_dir, max_conns,
+             PACKAGE_VERSION);
+    if (daemon_socket_path(sock) == NULL)
+        log_warn("listening on %s, a network socket: any local user (or host) that can reach it "
+                 "can query the service; the safe default is a unix socket of group postfix "
+                 "(policy_socket unix:/run/sendas/policy.sock)",
+                 sock);
     run();
     while (conns)
         conn_close(conns);
@@ -596,6 +740,7 @@ int main(int argc, char **argv)
     close(listen_fd);
     if (unix_path)
         unlink(unix_path);
+    free(unix_path);
     auditfile_close();
     conf_free(conf_live);
     log_info("stopped");

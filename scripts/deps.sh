@@ -6,13 +6,14 @@
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config libmilter-dev libssl-dev
 libsasl2-dev libsasl2-modules check postfix swaks python3 python3-aiosmtpd
-python3-cryptography clang libclang-rt-dev libsqlite3-dev sqlite3 postfwd
+python3-cryptography clang libclang-rt-dev libsqlite3-dev sqlite3 postfwd valgrind
 libcurl4-openssl-dev libjson-c-dev
 openssl m4 liblockfile1 libwrap0 debhelper dpkg-dev systemd zlib1g-dev chromium iproute2"
 # openssl: test certificates.  m4, liblockfile1, libwrap0: the Sendmail e2e test runs
 # Debian's sendmail unpacked beside postfix (its packages conflict), and needs these.
 # debhelper, dpkg-dev: tests/pkg/test-deb.sh builds the .deb.  systemd: systemd-analyze
 # (the units' security score) and systemd-sysusers (the package's user).
+# valgrind: tests/e2e/test_daemon_lifecycle.py runs the daemons of the plain build under it.
 # zlib1g-dev: sendasctl audit reads .gz mail logs.  chromium: tests/e2e/test_audit_e2e.py
 # renders the audit report's HTML page headless (about 30 s to install).
 # iproute2: tests/e2e/test_fresh_main_cf.py puts a relay and a LAN neighbour in network

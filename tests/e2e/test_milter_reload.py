@@ -15,7 +15,9 @@ nagios@mon01.corp.local (which every mailbox has to rewrite) before and after ea
   4. a message in progress (MAIL and RCPT done, DATA not yet) when the configuration is
      swapped back finishes on the configuration it started with;
   5. a message in progress when the milter gets SIGTERM is finished (accepted, rewritten,
-     delivered) before the milter stops, and the milter exits 0.
+     delivered) before the milter stops, and the milter exits 0;
+  6. sendas-policyd, reloaded three times, exits 0 at SIGTERM, and neither daemon's output
+     has a sanitizer report.
 
 Prints one PASS/FAIL line per check, then "N passed, M failed".  Exit 0 when all pass, 1
 otherwise, 77 (automake SKIP) when Postfix, the binaries, root or python3-aiosmtpd is
@@ -30,12 +32,12 @@ import signal
 import smtplib
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
+from daemonrun import sanitizer_lines, wait_delivered, wait_log  # noqa: E402
 from stack import SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, tail, report  # noqa: E402
 
 SENDER = "nagios@mon01.corp.local"
@@ -54,13 +56,7 @@ def message(tag):
 
 def delivered(stack, tag, timeout=30):
     """delivered - the emulator's record of message tag, or None."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for rec in stack.emu.messages():
-            if f"<{tag}@reload-test>".encode() in rec["raw"]:
-                return rec
-        time.sleep(0.25)
-    return None
+    return wait_delivered(stack.emu, f"<{tag}@reload-test>".encode(), timeout)
 
 
 def describe(rec):
@@ -70,16 +66,6 @@ def describe(rec):
     msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(rec["raw"])
     trace = next((n for n in ("X-Original-From", "X-Sendas-Original-From") if msg[n]), None)
     return (rec.get("auth_user"), rec.get("mail_from"), msg["From"], trace)
-
-
-def wait_log(path, text, start, timeout=10):
-    """wait_log - True once text appears in the log after offset start."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in tail(path, 1 << 24)[start:]:
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def log_size(path):
@@ -168,6 +154,13 @@ def main():
               f"DATA {code} {text.decode(errors='replace')}; delivered {got}; exit {rc}")
         refused = stack.emu.refused()
         check(not refused, "the emulator refused nothing", f"{refused[:3]}")
+
+        # sendas-policyd was reloaded three times: it must stop cleanly too (the reload used
+        # to free the socket path it unlinks at exit); a sanitizer build reports here
+        rc = stack.stop_policyd()
+        san = sanitizer_lines(stack.milter_log, stack.policyd_log)
+        check(rc == 0 and not san, "after the reloads sendas-policyd stops cleanly; no sanitizer "
+              "report from either daemon", f"exit {rc}; {san[:1]}")
     except Exception as e:  # noqa: BLE001 - set-up failures become one FAIL line
         check(False, "[setup]", f"{type(e).__name__}: {e}")
     finally:

@@ -121,6 +121,30 @@ START_TEST(test_defaults_and_settings)
 }
 END_TEST
 
+/* idle_timeout: the daemons' bound on a silent connection, 1..86400 seconds */
+START_TEST(test_idle_timeout)
+{
+    static const char *const bad[] = {"0", "86401", "-5", "10s", ""};
+    char err[CONF_ERRLEN], text[128];
+    struct conf *c = parse("mailbox a@b.c\nroute * a@b.c\n", err);
+    size_t i;
+
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_uint_eq(c->idle_timeout, 360); /* above Postfix's smtpd_timeout */
+    conf_free(c);
+    c = parse("mailbox a@b.c\nroute * a@b.c\nidle_timeout 86400\n", err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_uint_eq(c->idle_timeout, 86400);
+    conf_free(c);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "mailbox a@b.c\nroute * a@b.c\nidle_timeout %s\n", bad[i]);
+        c = parse(text, err);
+        ck_assert_msg(c == NULL, "idle_timeout \"%s\" accepted", bad[i]);
+        ck_assert_msg(strstr(err, "t.conf:3: idle_timeout") != NULL, "%s", err);
+    }
+}
+END_TEST
+
 START_TEST(test_permits)
 {
     char err[CONF_ERRLEN];
@@ -405,6 +429,7 @@ int main(void)
 
     tcase_add_loop_test(tc, test_bad_configs, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
     tcase_add_test(tc, test_defaults_and_settings);
+    tcase_add_test(tc, test_idle_timeout);
     tcase_add_test(tc, test_permits);
     tcase_add_loop_test(tc, test_routes, 0, sizeof(route_cases) / sizeof(route_cases[0]));
     tcase_add_test(tc, test_no_match);

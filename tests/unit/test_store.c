@@ -2,7 +2,9 @@
 /*
  * Unit tests of store_sqlite: counters written, closed and opened again come
  * back exactly; a read-only open sees what was flushed and nothing more; two
- * writers are kept off one directory; damaged rows start from zero.
+ * writers are kept off one directory; damaged rows start from zero; a
+ * damaged file is moved aside and a removed directory created again, so
+ * that the file never stops the mail.
  */
 #include <check.h>
 #include <stdio.h>
@@ -178,6 +180,73 @@ START_TEST(test_damaged_rows_start_from_zero)
 }
 END_TEST
 
+/* count_aside - files DIR/counters.db.corrupt-* */
+static int count_aside(void)
+{
+    char cmd[256];
+    FILE *f;
+    int n = -1;
+
+    snprintf(cmd, sizeof(cmd), "ls '%s' | grep -c '^counters.db.corrupt-'", dir);
+    if ((f = popen(cmd, "r")) != NULL) {
+        if (fscanf(f, "%d", &n) != 1)
+            n = -1;
+        pclose(f);
+    }
+    return n;
+}
+
+START_TEST(test_damaged_file_moved_aside)
+{
+    char err[512], path[128];
+    struct store *s;
+    FILE *f;
+    int i;
+
+    snprintf(path, sizeof(path), "%s/counters.db", dir);
+    ck_assert_ptr_nonnull(f = fopen(path, "w"));
+    for (i = 0; i < 200; i++)
+        fputs("this is not an SQLite database\n", f);
+    fclose(f);
+    s = store_sqlite_open(dir, 0, err, sizeof(err));
+    ck_assert_msg(s != NULL, "a damaged counters.db must not stop the service: %s", err);
+    ck_assert_int_eq(count_aside(), 1);
+    fill(s, "relay@contoso.com", 1);
+    ck_assert_msg(store_flush(s, err, sizeof(err)) == 0, "%s", err);
+    store_close(s);
+    s = store_sqlite_open(dir, STORE_RDONLY, err, sizeof(err));
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_ptr_nonnull(store_get(s, "relay@contoso.com", 0));
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_removed_directory_recreated)
+{
+    char err[512], cmd[256];
+    struct store *s = store_sqlite_open(dir, 0, err, sizeof(err)), *r;
+    struct quota_counters *q, *back;
+
+    ck_assert_msg(s != NULL, "%s", err);
+    fill(s, "relay@contoso.com", 3);
+    fill(s, "scanner@contoso.com", 5);
+    ck_assert_int_eq(store_flush(s, err, sizeof(err)), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    /* nothing changed since: the flush still notices, and writes everything again */
+    ck_assert_msg(store_flush(s, err, sizeof(err)) == 0, "%s", err);
+    r = store_sqlite_open(dir, STORE_RDONLY, err, sizeof(err));
+    ck_assert_msg(r != NULL, "%s", err);
+    q = store_get(s, "scanner@contoso.com", 0);
+    back = store_get(r, "scanner@contoso.com", 0);
+    ck_assert_ptr_nonnull(back);
+    same(q, back);
+    ck_assert_ptr_nonnull(store_get(r, "relay@contoso.com", 0));
+    store_close(r);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(test_bad_directory)
 {
     char err[512];
@@ -200,6 +269,8 @@ int main(void)
     tcase_add_test(tc, test_readonly_without_database);
     tcase_add_test(tc, test_damaged_rows_start_from_zero);
     tcase_add_test(tc, test_bad_directory);
+    tcase_add_test(tc, test_damaged_file_moved_aside);
+    tcase_add_test(tc, test_removed_directory_recreated);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""End-to-end: a message to 1,000 recipients through the real relay (Postfix, sendas-milter,
+sendas-policyd with its default 500 recipients per message, the emulator).
+
+RFC 5321 (4.5.3.1.10): a server over its recipient limit answers 452 to the extra RCPT
+commands and the client sends those recipients again in another transaction.  Postfix's own
+smtpd_recipient_limit does exactly that without counting the 452s as errors (up to
+smtpd_recipient_overshoot_limit); a 452 from the policy service for each extra recipient
+counts as an error each, and at the 21st (smtpd_hard_error_limit) Postfix ends the session
+with "421 4.7.0 too many errors": nothing was queued.
+
+Checks, with smtplib in one SMTP session, for the test tenant's routes (a from: route first:
+the mailbox is known only at the end of the message) and for a single route * (known at RCPT):
+  1. the first transaction to 1,000 recipients: the first 500 are accepted, the other 500
+     answered 452 4.5.3, the message is queued (DATA 250) and the session is still alive
+     (NOOP 250);
+  2. the same session sends the 500 deferred recipients in a second transaction: accepted;
+  3. the emulator received the message for exactly the first 500 recipients, and the second
+     one for the other 500: nobody twice, nobody missing.
+
+Prints one PASS/FAIL line per check, then "N passed, M failed".  Exit 0 when all pass, 1
+otherwise, 77 (automake SKIP) when Postfix, root, python3-aiosmtpd or the binaries are
+missing.  SENDAS_E2E_KEEP=1 keeps the temporary directory.
+"""
+
+import os
+import signal
+import smtplib
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
+
+from stack import SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, report, tail  # noqa: E402
+
+SENDER = "nagios@mon01.corp.local"
+RCPTS = [f"user{i:04d}@contoso.com" for i in range(1000)]
+PER_MESSAGE = 500  # sendas.conf's default limit_recipients_per_message
+SIMPLE_CONF = "\n".join(ln for ln in SENDAS_CONF.splitlines()
+                        if not ln.startswith(("route sender:@printers", "route from:"))) + "\n"
+
+
+def message(tag):
+    return (f"From: Nagios <{SENDER}>\r\nTo: undisclosed-recipients:;\r\nSubject: {tag}\r\n"
+            f"Message-ID: <{tag}@many-rcpts>\r\n\r\nlarge batch\r\n").encode()
+
+
+def delivered_to(stack, tag, want, timeout=120):
+    """delivered_to - every recipient the emulator received message tag for (waits for want)."""
+    deadline = time.monotonic() + timeout
+    got = []
+    while time.monotonic() < deadline:
+        got = [r for rec in stack.emu.messages() if f"<{tag}@many-rcpts>".encode() in rec["raw"]
+               for r in rec["rcpt_tos"]]
+        if len(got) >= want:
+            break
+        time.sleep(0.5)
+    return got
+
+
+def main():
+    milter_bin = find_milter()
+    why = prerequisites(milter_bin)
+    if why:
+        print(f"SKIP: {why}")
+        return SKIP
+    tmp = tempfile.mkdtemp(prefix="sendas-rcpts-")
+    os.chmod(tmp, 0o755)
+    stack = Stack(tmp, milter_bin)
+    results = []
+
+    def check(ok, label, detail=""):
+        results.append((bool(ok), label, detail))
+
+    def batch(label):
+        """batch - the three checks for one configuration; label goes into tags and lines."""
+        refused, data_ok, noop, second, err = None, False, None, None, ""
+        t1, t2 = f"{label}-1", f"{label}-2"
+        try:
+            with smtplib.SMTP("127.0.0.1", stack.pf.smtp_port, local_hostname="app.corp.local",
+                              timeout=120) as s:
+                refused = s.sendmail(SENDER, RCPTS, message(t1))
+                data_ok = True
+                noop = s.noop()[0]
+                deferred = [r for r in RCPTS if r in refused]
+                second = s.sendmail(SENDER, deferred, message(t2))
+        except (smtplib.SMTPException, OSError) as e:
+            err = f"{type(e).__name__}: {e}"[:300]
+        refused = refused or {}
+        codes = {f"{c} {t.decode(errors='replace')[:5]}" for c, t in refused.values()}
+        first = [r for r in RCPTS if r not in refused]
+        check(data_ok and first == RCPTS[:PER_MESSAGE] and len(refused) == 1000 - PER_MESSAGE
+              and codes == {"452 4.5.3"} and noop == 250,
+              f"{label}: 1,000 recipients: the first 500 accepted, the rest 452 4.5.3, message "
+              "queued, session alive",
+              f"accepted {len(first)}, refused {len(refused)} with {codes}, NOOP {noop} {err}")
+        check(second == {}, f"{label}: the same session sends the deferred 500 in a second "
+              "transaction", f"refused {len(second) if second is not None else '-'} {err}")
+        got1 = delivered_to(stack, t1, PER_MESSAGE, 120 if data_ok else 3)
+        got2 = delivered_to(stack, t2, 1000 - PER_MESSAGE, 120 if second == {} else 3)
+        check(sorted(got1) == RCPTS[:PER_MESSAGE] and sorted(got2) == RCPTS[PER_MESSAGE:],
+              f"{label}: the emulator has each recipient exactly once",
+              f"first message to {len(got1)}, second to {len(got2)}")
+
+    try:
+        stack.start()
+        # the test tenant's routes: a from: route first, so the route is chosen at the end
+        batch("from-routes")
+        # the usual single route: the mailbox is known at RCPT
+        stack.write_conf(SIMPLE_CONF)
+        mark = len(tail(stack.policyd_log, 1 << 24))
+        stack.policyd.send_signal(signal.SIGHUP)
+        stack.milter.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "configuration reloaded" not in tail(stack.policyd_log, 1 << 24)[mark:]:
+            if time.monotonic() > deadline:
+                raise RuntimeError("sendas-policyd did not reload")
+            time.sleep(0.1)
+        batch("one-route")
+    except Exception as e:  # noqa: BLE001 - set-up failures become one FAIL line
+        check(False, "[setup]", f"{type(e).__name__}: {e}")
+    finally:
+        stack.stop()
+
+    def logs(failed):
+        if failed:
+            print("# policyd log tail:\n" + "\n".join(
+                "#    " + ln for ln in tail(stack.policyd_log, 1500).splitlines()))
+
+    return report(results, tmp, logs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
