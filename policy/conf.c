@@ -57,7 +57,7 @@ const char *const conf_keywords[] = {
     "limit_headroom", "oauth_tenant", "oauth_client_id", "oauth_client_secret_file",
     "oauth_certificate", "oauth_private_key", "oauth_token_endpoint", "oauth_scope",
     "oauth_ca_file", "oauth_mailboxes", "token_dir", "token_group", "token_refresh_margin",
-    "token_retry_min", "token_retry_max", NULL,
+    "token_retry_min", "token_retry_max", "idle_timeout", NULL,
 };
 
 /* vplace - "FILE:LINE: message" (or "FILE: message" about the whole file) into out; a
