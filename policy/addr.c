@@ -40,6 +40,7 @@ struct parser {
     size_t len;
     struct tok *t;
     size_t nt;
+    size_t at; /* tokens allocated */
     size_t pos;
     struct addr_list *out;
     size_t nalloc;    /* mailbox slots allocated in out */
@@ -155,6 +156,29 @@ static size_t scan_dlit(const char *s, size_t len, size_t i)
     return 0;
 }
 
+/*
+ * tok_new - a fresh token slot.  At most one token per byte, but the array
+ * grows as needed: a megabyte of folded white space needs no 32 MB of slots.
+ */
+static struct tok *tok_new(struct parser *p)
+{
+    struct tok *nt;
+    size_t na;
+
+    if (p->nt == p->at) {
+        na = p->at ? p->at * 2 : 16;
+        if (na > p->len + 1)
+            na = p->len + 1;
+        if ((nt = realloc(p->t, na * sizeof(*nt))) == NULL)
+            return NULL;
+        p->t = nt;
+        p->at = na;
+    }
+    nt = &p->t[p->nt++];
+    memset(nt, 0, sizeof(*nt));
+    return nt;
+}
+
 /* tokenize - cut p->s into p->t; at most one token per byte */
 static int tokenize(struct parser *p)
 {
@@ -164,8 +188,9 @@ static int tokenize(struct parser *p)
     int ws = 0;
     char c;
 
-    if ((p->t = calloc(len ? len : 1, sizeof(*p->t))) == NULL)
+    if ((p->t = malloc(sizeof(*p->t))) == NULL)
         return ADDR_ENOMEM;
+    p->at = 1;
     while (i < len) {
         c = s[i];
         if (c == ' ' || c == '\t') {
@@ -173,7 +198,8 @@ static int tokenize(struct parser *p)
             i++;
             continue;
         }
-        t = &p->t[p->nt++];
+        if ((t = tok_new(p)) == NULL)
+            return ADDR_ENOMEM;
         t->start = i;
         t->ws = ws;
         ws = 0;
@@ -312,11 +338,11 @@ static size_t parse_dotted(const struct parser *p, size_t k, size_t e, int atoms
     }
 }
 
-/* spec_init - an empty addr-spec */
-static void spec_init(struct spec *sp)
+/* spec_init - an empty addr-spec taken from text of len bytes */
+static void spec_init(struct spec *sp, size_t len)
 {
-    buf_init(&sp->local, ADDR_MAX_INPUT);
-    buf_init(&sp->domain, ADDR_MAX_INPUT);
+    buf_init(&sp->local, len + 16);
+    buf_init(&sp->domain, len + 16);
     sp->has_local = sp->has_domain = 0;
     sp->next = 0;
     sp->defects = 0;
@@ -475,6 +501,25 @@ static int decode_name(const struct buf *txt, struct buf *name, unsigned *defect
 }
 
 /*
+ * cut_name - cut a decoded (sanitized UTF-8) name to ADDR_MAX_NAME bytes,
+ * at a character boundary and without a trailing space
+ */
+static void cut_name(struct buf *name, unsigned *defects)
+{
+    size_t n = ADDR_MAX_NAME;
+
+    if (name->len <= n)
+        return;
+    while (n > 0 && ((unsigned char)name->data[n] & 0xC0) == 0x80)
+        n--;
+    while (n > 0 && name->data[n - 1] == ' ')
+        n--;
+    name->len = n;
+    name->data[n] = '\0';
+    *defects |= ADDR_D_LONG_NAME;
+}
+
+/*
  * make_name - the display name of a mailbox: the phrase [a, b), or else
  * the first non-empty comment in the item [ia, ie).
  */
@@ -485,7 +530,7 @@ static int make_name(const struct parser *p, size_t a, size_t b, size_t ia, size
     size_t k;
     int rc;
 
-    buf_init(&txt, ADDR_MAX_INPUT);
+    buf_init(&txt, p->len + 16);
     if ((rc = buf_rc(phrase_text(p, a, b, &txt, defects))) != ADDR_OK)
         goto done;
     if ((rc = decode_name(&txt, name, defects)) != ADDR_OK)
@@ -499,6 +544,7 @@ static int make_name(const struct parser *p, size_t a, size_t b, size_t ia, size
             (rc = decode_name(&txt, name, defects)) != ADDR_OK)
             goto done;
     }
+    cut_name(name, defects);
     if (has_address(buf_cstr(name), name->len))
         *defects |= ADDR_D_NAME_ADDR;
 done:
@@ -552,8 +598,12 @@ static int push_mailbox(struct parser *p, const struct spec *sp, const struct bu
     size_t na;
     int rc;
 
-    if (l->n >= ADDR_MAX_MAILBOXES)
-        return ADDR_ECAP;
+    if (l->n >= ADDR_MAX_MAILBOXES || sp->local.len > ADDR_MAX_LOCAL ||
+        sp->domain.len > ADDR_MAX_DOMAIN) {
+        /* what cannot be kept is dropped and said so; the list stays usable */
+        p->defects |= ADDR_D_CAP;
+        return ADDR_OK;
+    }
     if (l->n == p->nalloc) {
         na = p->nalloc ? p->nalloc * 2 : 4;
         if ((nm = realloc(l->mb, na * sizeof(*nm))) == NULL)
@@ -626,8 +676,8 @@ static int parse_mailbox(struct parser *p, size_t a, size_t e, unsigned extra)
     unsigned d = extra;
     int rc, angle = 0;
 
-    spec_init(&sp);
-    buf_init(&name, ADDR_MAX_NAME);
+    spec_init(&sp, p->len);
+    buf_init(&name, 8 * p->len + 64); /* decoded, then cut to ADDR_MAX_NAME */
     for (k = a; k < e; k++) {
         if (is_sp(p, k, '<')) {
             if (depth++ == 0) {
@@ -757,21 +807,43 @@ static void parser_free(struct parser *p)
 int addr_parse_list(const char *s, size_t len, struct addr_list *out)
 {
     struct parser p;
-    size_t c, e, i;
-    int rc;
+    struct buf leg;
+    size_t c, e, i, commas = 0;
+    unsigned ld = 0;
+    int rc, after_sep = 1;
 
     memset(out, 0, sizeof(*out));
     if (len > ADDR_MAX_INPUT)
         return ADDR_ECAP;
     memset(&p, 0, sizeof(p));
     p.out = out;
-    if ((rc = unfold(&p, s, len)) != ADDR_OK || (rc = tokenize(&p)) != ADDR_OK)
+    /*
+     * Raw ISO-2022-JP and Shift_JIS become UTF-8 before anything looks for
+     * syntax: their bytes hold '<', '"', '(', '@' and '\\' that are text.
+     * (A conversion grows the text at most threefold.)
+     */
+    buf_init(&leg, 4 * len + 16);
+    rc = buf_rc(rfc2047_legacy(s, len, &leg, &ld));
+    if (rc == ADDR_OK)
+        rc = unfold(&p, buf_cstr(&leg), leg.len);
+    buf_free(&leg);
+    if (ld & RFC2047_D_LEGACY)
+        p.defects |= ADDR_D_LEGACY;
+    if (ld & RFC2047_D_BAD)
+        p.defects |= ADDR_D_BAD_ENCWORD;
+    if (rc != ADDR_OK || (rc = tokenize(&p)) != ADDR_OK)
         goto fail;
     while (p.pos < p.nt) {
         if (is_sp(&p, p.pos, ',')) {
+            /* ",a@b", "a@b,,c@d": strict readers take the gap for an empty address */
+            if (after_sep)
+                p.defects |= ADDR_D_EMPTY_ITEM;
+            after_sep = 1;
+            commas++;
             p.pos++;
             continue;
         }
+        after_sep = 0;
         if ((c = group_colon(&p, p.pos)) < p.nt) {
             if ((rc = parse_group(&p, c)) != ADDR_OK)
                 goto fail;
@@ -782,6 +854,8 @@ int addr_parse_list(const char *s, size_t len, struct addr_list *out)
             goto fail;
         p.pos = e;
     }
+    if (after_sep && commas)
+        p.defects |= ADDR_D_EMPTY_ITEM; /* "a@b," */
     out->defects = p.defects;
     for (i = 0; i < out->n; i++)
         out->defects |= out->mb[i].defects;
@@ -839,7 +913,7 @@ int addr_parse_path(const char *s, size_t len, struct addr_mailbox *out, int *is
     if (len > ADDR_MAX_INPUT)
         return ADDR_ECAP;
     memset(&p, 0, sizeof(p));
-    spec_init(&sp);
+    spec_init(&sp, len);
     if ((rc = unfold(&p, s, len)) != ADDR_OK || (rc = tokenize(&p)) != ADDR_OK)
         goto done;
     d = p.defects;
@@ -1055,6 +1129,21 @@ done:
         b->data[start] = '\0';
     }
     return rc;
+}
+
+/* addr_spec_clean - local@domain may be written into a header unchanged */
+int addr_spec_clean(const char *local, const char *domain, int utf8)
+{
+    const char *v[2] = {local, domain};
+    int k;
+
+    for (k = 0; k < 2; k++) {
+        if (v[k] == NULL || rfc2047_is_ascii(v[k], strlen(v[k])))
+            continue;
+        if (!utf8 || !rfc2047_is_utf8(v[k], strlen(v[k])))
+            return 0;
+    }
+    return 1;
 }
 
 /* addr_equal - case-insensitive comparison of two addr-specs (domain NULL matches only NULL) */
