@@ -302,6 +302,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
     x->msg.sasl_login = x->sasl_login;
     x->msg.client_addr = x->client_addr[0] ? x->client_addr : NULL;
     x->msg.non_smtp = x->non_smtp;
+    x->msg.trace_name = x->conf->trace_header; /* forged ones are collected to be replaced */
     if (rw_plan_envelope(x->conf, &x->msg, &plan) < 0)
         return tempfail_reply(ctx, x, "out of memory at MAIL FROM");
     if (plan.action == RW_REJECT || plan.action == RW_TEMPFAIL) {
@@ -399,6 +400,11 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
         break;
     case RW_REJECT:
     case RW_TEMPFAIL:
+        if (x->non_smtp) {
+            /* the engine never refuses non-SMTP mail; should it ever, there is no client to tell */
+            plan.action = RW_KEEP;
+            break;
+        }
         smfi_setreply(ctx, (char *)plan.rcode, (char *)plan.xcode, plan.text);
         rc = plan.action == RW_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
         break;
