@@ -459,6 +459,32 @@ static int utf8_valid(const unsigned char *s, size_t len)
     return 1;
 }
 
+/*
+ * mostly_utf8 - most 8-bit bytes of s/len belong to well-formed UTF-8
+ * sequences: UTF-8 text with a stray byte (Cyrillic "\xd0\x9f" would also
+ * pass for Shift_JIS), not Shift_JIS, whose lead bytes 0x81-0x9F cannot
+ * start a UTF-8 sequence.
+ */
+static int mostly_utf8(const unsigned char *s, size_t len)
+{
+    size_t i = 0, hi = 0, ok = 0, n;
+    uint32_t cp;
+
+    while (i < len) {
+        if (s[i] < 0x80) {
+            i++;
+        } else if ((n = utf8_next(s + i, len - i, &cp)) != 0) {
+            hi += n;
+            ok += n;
+            i += n;
+        } else {
+            hi++;
+            i++;
+        }
+    }
+    return ok * 2 > hi;
+}
+
 /* rfc2047_is_utf8 - valid UTF-8 without control characters */
 int rfc2047_is_utf8(const char *s, size_t len)
 {
@@ -589,7 +615,7 @@ int rfc2047_legacy(const char *s, size_t len, struct buf *out, unsigned *defects
     int rc = BUF_OK, bad = 0, ascii, jp3;
     unsigned d = 0;
 
-    if (!utf8_valid(u, len) && sjis_likely(u, len)) {
+    if (!utf8_valid(u, len) && !mostly_utf8(u, len) && sjis_likely(u, len)) {
         /* CP932: Microsoft's Shift_JIS, which keeps 0x5C and 0x7E as ASCII */
         rc = convert_cs("CP932", s, len, out, &bad);
         if (rc == BUF_OK && !bad) {

@@ -26,11 +26,18 @@ MANIFEST.json "messages", one object per .eml:
                            (AUTH user and MAIL FROM); null when the message must be refused
   expect_reject            enhanced status code the SMTP transaction must fail with (e.g. "5.7.1")
   expect_from_kept         the From header(s) must arrive byte for byte (permitted sender)
+  expect_from              the address a rewritten From must carry when it is not the mailbox's
+                           (a permitted From repaired to one clean mailbox)
   expect_display_name      text the rewritten From's decoded display name must contain, or null
   display_name_must_not_contain  strings the rewritten display name must not contain
   original                 original sender address(es) that must be recoverable from Reply-To
                            or X-Original-From of a rewritten message
-  expect_reply_to_added    a Reply-To naming original[0] must have been added
+  expect_reply_to_added    a Reply-To naming original[0] must have been added (or replaced one
+                           without an address)
+  originals_must_not_contain  strings Reply-To and X-Original-From must not contain (a forged
+                           trace header, an address guessed from a syntax error)
+Every rewritten message must also carry exactly one X-Original-From and at most one Reply-To,
+both 7-bit (the corpus has no SMTPUTF8 message).
   expect_headers_kept      header names whose fields must all arrive byte for byte
   expect_sender_removed    no Sender header may arrive
   note                     why the message is in the corpus
@@ -149,8 +156,9 @@ def check_delivered(entry, rec, original_raw):
         raw_from = d_from[0]
         h = msg["From"]
         addrs = list(getattr(h, "addresses", ()) or ())
-        if len(addrs) != 1 or addrs[0].addr_spec.lower() != mailbox:
-            why.append(f"From {raw_from!r} is not the mailbox {mailbox}")
+        want_from = (entry.get("expect_from") or mailbox).lower()
+        if len(addrs) != 1 or addrs[0].addr_spec.lower() != want_from:
+            why.append(f"From {raw_from!r} is not the single address {want_from}")
         name = addrs[0].display_name if addrs else ""
         want = entry.get("expect_display_name")
         if want and want not in name:
@@ -162,9 +170,18 @@ def check_delivered(entry, rec, original_raw):
             why.append(f"rewritten From carries raw 8-bit bytes: {raw_from!r}")
 
         trace = fields_named(d_fields, "x-original-from")
-        if not trace:
-            why.append("no X-Original-From trace header")
+        if len(trace) != 1:
+            why.append(f"{len(trace)} X-Original-From headers, expected sendas's one: {trace!r}")
         reply_to = fields_named(d_fields, "reply-to")
+        if len(reply_to) > 1:
+            why.append(f"{len(reply_to)} Reply-To headers: {reply_to!r}")
+        for raw_field in trace + reply_to:
+            if any(b > 0x7F for b in raw_field) or b"\x1b" in raw_field:
+                why.append(f"sendas wrote raw 8-bit or escape bytes: {raw_field!r}")
+        for bad in entry.get("originals_must_not_contain", []):
+            for raw_field in trace + reply_to:
+                if bad.lower().encode() in raw_field.lower():
+                    why.append(f"{bad!r} in {raw_field!r}")
         recover = b"\n".join(trace + reply_to).decode("utf-8", "replace").lower()
         recover += "\n" + "\n".join(str(v) for n in ("Reply-To", "X-Original-From")
                                     for v in (msg.get_all(n) or [])).lower()

@@ -260,6 +260,7 @@ START_TEST(test_legacy)
         {"plain <a@b>", "plain <a@b>", 0},
         {"J\xfcrgen", "J\xfcrgen", 0},                          /* Latin-1 stays raw */
         {"J\xc3\xbcrgen", "J\xc3\xbcrgen", 0},                  /* UTF-8 stays */
+        {"\xd0\x9f\xd1\x80\xd0\xb8 \xff", "\xd0\x9f\xd1\x80\xd0\xb8 \xff", 0}, /* UTF-8 and a stray byte */
         {"\x1b$B4IM}<T\x1b(B <a@b>", "\xe7\xae\xa1\xe7\x90\x86\xe8\x80\x85 <a@b>", E_(LEGACY)},
         {"\"\x1b$B$\"\x1b(B\"", "\"\xe3\x81\x82\"", E_(LEGACY)},
         {"\x8eR\x93" "c <a@b>", "\xe5\xb1\xb1\xe7\x94\xb0 <a@b>", E_(LEGACY)},
