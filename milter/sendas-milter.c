@@ -3,7 +3,7 @@
  * sendas-milter - the libmilter front end of the sendas engine.
  *
  * Collects what the engine needs (client, SASL login, envelope sender, the
- * From/Sender/Reply-To/DKIM-Signature headers), asks rw_plan_message() at
+ * From/Sender/Reply-To/DKIM-Signature and trace headers), asks rw_plan_message() at
  * the end of the message and applies the plan with libmilter calls.  Owns:
  * per-connection state (smfi_setpriv), the configuration snapshot each
  * message uses, and the process: signals, socket, privileges.
