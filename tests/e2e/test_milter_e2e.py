@@ -190,7 +190,10 @@ def check_delivered(entry, rec, original_raw):
         recover = b"\n".join(trace + reply_to).decode("utf-8", "replace").lower()
         recover += "\n" + "\n".join(str(v) for n in ("Reply-To", "X-Original-From")
                                     for v in (msg.get_all(n) or [])).lower()
+        trace_text = b"\n".join(trace).decode("utf-8", "replace").lower()
         for addr in entry["original"]:
+            if addr.lower() not in trace_text:
+                why.append(f"original sender {addr!r} not in the X-Original-From {trace!r}")
             if addr.lower() not in recover:
                 why.append(f"original sender {addr!r} not in Reply-To/X-Original-From "
                            f"({(trace + reply_to)!r})")
