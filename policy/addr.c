@@ -19,6 +19,7 @@
  */
 #include "addr.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,8 +139,8 @@ static size_t scan_comment(const char *s, size_t len, size_t i)
     return 0;
 }
 
-/* scan_dlit - end of the domain literal at i, or 0 when it is not one */
-static size_t scan_dlit(const char *s, size_t len, size_t i)
+/* scan_dlit - end of the domain literal at i, or 0 when it is not one (*stop: where it gave up) */
+static size_t scan_dlit(const char *s, size_t len, size_t i, size_t *stop)
 {
     unsigned char c;
 
@@ -151,9 +152,92 @@ static size_t scan_dlit(const char *s, size_t len, size_t i)
             i++;
         else if (c == '[' || c == '<' || c == '>' || c == ',' || c == '"' || c == '(' || c == ')' ||
                  c == ';' || c == '@')
-            return 0;
+            break;
     }
+    *stop = i;
     return 0;
+}
+
+/*
+ * What failed scans showed, so that the next opener is answered at once.
+ * Without it, every '(' , '"' or '[' that never closes is scanned to the end:
+ * 64 KB of "(" took 5 s.  A scan from an opener at i treats the bytes after
+ * i exactly as a scan from any later opener does (a backslash run starts
+ * after the opener either way), which is what makes these answers exact:
+ *  - a quoted string unclosed from i is unclosed from every later '"';
+ *  - a domain literal that gave up at q fails from every '[' before q;
+ *  - a comment unclosed from i: with depth(k) its nesting depth at k counted
+ *    from i, one opened at j > i closes iff some k > j has depth(k) below
+ *    depth(j), i.e. the minimum of depth over (j, end) is below depth(j).
+ */
+struct scan_memo {
+    size_t q_dead;  /* quoted strings opened after this never close; (size_t)-1: unknown */
+    size_t d_dead;  /* domain literals opened before this fail */
+    size_t c_base;  /* comment arrays count from this opener */
+    int *depth;     /* depth[k - c_base]; NULL until a comment failed */
+    int *sufmin;    /* sufmin[k - c_base] = min(depth[k - c_base ..]), INT_MAX past the end */
+};
+
+/* memo_comment - record the depth profile of the comment unclosed from i; -1 when out of memory */
+static int memo_comment(struct scan_memo *m, const char *s, size_t len, size_t i)
+{
+    size_t n = len - i, k;
+    int d = 0;
+
+    if ((m->depth = malloc(n * sizeof(int))) == NULL ||
+        (m->sufmin = malloc((n + 1) * sizeof(int))) == NULL)
+        return -1;
+    m->c_base = i;
+    for (k = i; k < len; k++) {
+        if (s[k] == '\\' && k + 1 < len) {
+            m->depth[k - i] = m->depth[k + 1 - i] = d;
+            k++;
+            continue;
+        }
+        d += s[k] == '(' ? 1 : s[k] == ')' ? -1 : 0;
+        m->depth[k - i] = d;
+    }
+    m->sufmin[n] = INT_MAX;
+    for (k = n; k > 0; k--)
+        m->sufmin[k - 1] = m->depth[k - 1] < m->sufmin[k] ? m->depth[k - 1] : m->sufmin[k];
+    return 0;
+}
+
+/* memo_free - release what memo_comment allocated */
+static void memo_free(struct scan_memo *m)
+{
+    free(m->depth);
+    free(m->sufmin);
+}
+
+/* open_end - end of the quoted string, comment or domain literal opened at i, or 0; -1 on ENOMEM */
+static long long open_end(struct scan_memo *m, const char *s, size_t len, size_t i)
+{
+    size_t e = 0, stop;
+
+    switch (s[i]) {
+    case '"':
+        if (m->q_dead != (size_t)-1 && i > m->q_dead)
+            return 0;
+        if ((e = scan_quoted(s, len, i)) == 0)
+            m->q_dead = i;
+        break;
+    case '(':
+        if (m->depth && i > m->c_base &&
+            m->sufmin[i - m->c_base + 1] >= m->depth[i - m->c_base])
+            return 0;
+        if ((e = scan_comment(s, len, i)) == 0 && m->depth == NULL &&
+            memo_comment(m, s, len, i) < 0)
+            return -1;
+        break;
+    case '[':
+        if (i < m->d_dead)
+            return 0;
+        if ((e = scan_dlit(s, len, i, &stop)) == 0)
+            m->d_dead = stop;
+        break;
+    }
+    return (long long)e;
 }
 
 /*
@@ -184,8 +268,10 @@ static int tokenize(struct parser *p)
 {
     const char *s = p->s;
     size_t i = 0, e, len = p->len;
+    struct scan_memo memo = {(size_t)-1, 0, 0, NULL, NULL};
     struct tok *t;
-    int ws = 0;
+    long long oe;
+    int ws = 0, rc = ADDR_OK;
     char c;
 
     if ((p->t = malloc(sizeof(*p->t))) == NULL)
@@ -198,19 +284,23 @@ static int tokenize(struct parser *p)
             i++;
             continue;
         }
-        if ((t = tok_new(p)) == NULL)
-            return ADDR_ENOMEM;
+        if ((t = tok_new(p)) == NULL) {
+            rc = ADDR_ENOMEM;
+            break;
+        }
         t->start = i;
         t->ws = ws;
         ws = 0;
         e = 0;
-        if (c == '"' && (e = scan_quoted(s, len, i)) != 0)
-            t->type = T_QUOTED;
-        else if (c == '(' && (e = scan_comment(s, len, i)) != 0)
-            t->type = T_COMMENT;
-        else if (c == '[' && (e = scan_dlit(s, len, i)) != 0)
-            t->type = T_DLIT;
-        else if (c == '=' && (e = rfc2047_ew_len(s + i, len - i)) != 0) {
+        if (c == '"' || c == '(' || c == '[') {
+            if ((oe = open_end(&memo, s, len, i)) < 0) {
+                rc = ADDR_ENOMEM;
+                break;
+            }
+            e = (size_t)oe;
+            if (e)
+                t->type = c == '"' ? T_QUOTED : c == '(' ? T_COMMENT : T_DLIT;
+        } else if (c == '=' && (e = rfc2047_ew_len(s + i, len - i)) != 0) {
             e += i; /* an encoded word stays whole despite the specials it may hold */
             t->type = T_ATOM;
         }
@@ -226,7 +316,8 @@ static int tokenize(struct parser *p)
         t->end = e;
         i = e;
     }
-    return ADDR_OK;
+    memo_free(&memo);
+    return rc;
 }
 
 /* is_sp - token k is the special character c */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "addr.h"
 
@@ -170,6 +171,15 @@ static const struct list_case list_cases[] = {
      {{NULL, "a", "b"}, {"Name", "c", "d"}}},
     {"three mailboxes with empty elements", ",a@b,,c@d ,e@f,", 0, D_(MULTIPLE) | D_(EMPTY_ITEM), 3,
      {{NULL, "a", "b"}, {NULL, "c", "d"}, {NULL, "e", "f"}}},
+    /* an opener that never closes is a special; later ones are scanned as before (memo) */
+    {"unclosed comment before a closed one", "( (Name) <a@b>", 0, D_(SYNTAX) | D_(COMMENT), 1,
+     {{"(", "a", "b"}}},
+    {"nested comment unclosed outside", "((x) a@b", 0, D_(SYNTAX) | D_(COMMENT), 1, {{"(", "a", "b"}}},
+    {"escaped paren in an unclosed comment", "(\\( (N) <a@b>", 0, D_(SYNTAX) | D_(COMMENT), 1,
+     {{"(\\(", "a", "b"}}},
+    {"unclosed quote after a closed one", "\"x \"y\" <a@b>", 0, D_(SYNTAX), 1, {{"x y\"", "a", "b"}}},
+    {"unclosed domain literal before a closed one", "[ [1.2.3.4] a@b", 0, D_(SYNTAX), 1,
+     {{"[ [1.2.3.4]", "a", "b"}}},
     {"trailing comma is an empty element", "shared@contoso.com,", 0, D_(EMPTY_ITEM), 1,
      {{NULL, "shared", "contoso.com"}}},
     {"leading comma is an empty element", ",shared@contoso.com", 0, D_(EMPTY_ITEM), 1,
@@ -486,6 +496,41 @@ START_TEST(test_cap_name)
 }
 END_TEST
 
+/* now_s - monotonic seconds */
+static double now_s(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/*
+ * Openers that never close are answered from what the first failed scan
+ * saw, not by scanning to the end again: 64 KB of "(" took 5 s (quadratic),
+ * 256 KB would take 80 s.  The bound is loose enough for a sanitizer build.
+ */
+START_TEST(test_unclosed_openers_linear)
+{
+    static const char *units[] = {"(", "(\\", "\"\\", "[\\", "((x)"};
+    size_t n = 256 * 1024, u, i, k;
+    char *s = malloc(n + 1);
+    double t0, t;
+
+    ck_assert_ptr_nonnull(s);
+    for (u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+        k = strlen(units[u]);
+        for (i = 0; i + k <= n; i += k)
+            memcpy(s + i, units[u], k);
+        t0 = now_s();
+        ck_assert_int_eq(cap_list(s, i, NULL), ADDR_OK);
+        t = now_s() - t0;
+        ck_assert_msg(t < 5.0, "unit \"%s\" x %zu: %.1f s", units[u], i / k, t);
+    }
+    free(s);
+}
+END_TEST
+
 struct path_case {
     const char *desc;
     const char *in;
@@ -723,6 +768,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_cap_domain);
     tcase_add_test(tc, test_cap_name);
     tcase_add_test(tc, test_format_cap);
+    tcase_add_test(tc, test_unclosed_openers_linear);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("parse_path");
