@@ -42,9 +42,8 @@ Every rewritten message must also carry exactly one X-Original-From and at most 
 both 7-bit (the corpus has no SMTPUTF8 message).
   expect_headers_kept      header names whose fields must all arrive byte for byte
   expect_sender_removed    no Sender header may arrive
-  mta                      "postfix": only for the Postfix tests (what it checks depends on
-                           Postfix's own header handling or on this test's max_header_bytes, or
-                           it was never run through test_sendmail_e2e.py); default "any"
+  mta                      "postfix": only for the Postfix tests, not test_sendmail_e2e.py
+                           (Sendmail's own limits decide such a message first); default "any"
   note                     why the message is in the corpus
 """
 
