@@ -142,6 +142,7 @@ static int cmd_test(const char *conf_path, int argc, char **argv)
     snprintf(env, sizeof(env), "<%s>", from);
     rw_msg_init(&m);
     m.env_sender = env;
+    m.trace_name = c->trace_header;
     m.client_addr = client;
     m.sasl_login = sasl;
     m.non_smtp = non_smtp;

@@ -3,7 +3,7 @@
  * sendas-milter - the libmilter front end of the sendas engine.
  *
  * Collects what the engine needs (client, SASL login, envelope sender, the
- * From/Sender/Reply-To/DKIM-Signature headers), asks rw_plan_message() at
+ * From/Sender/Reply-To/DKIM-Signature and trace headers), asks rw_plan_message() at
  * the end of the message and applies the plan with libmilter calls.  Owns:
  * per-connection state (smfi_setpriv), the configuration snapshot each
  * message uses, and the process: signals, socket, privileges.
@@ -347,6 +347,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
     x->msg.sasl_login = x->sasl_login;
     x->msg.client_addr = x->client_addr[0] ? x->client_addr : NULL;
     x->msg.non_smtp = x->non_smtp;
+    x->msg.trace_name = x->conf->trace_header; /* forged ones are collected to be replaced */
     if (rw_plan_envelope(x->conf, &x->msg, &plan) < 0)
         return tempfail_reply(ctx, x, "out of memory at MAIL FROM");
     if (plan.action == RW_REJECT || plan.action == RW_TEMPFAIL) {
@@ -465,6 +466,11 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
         break;
     case RW_REJECT:
     case RW_TEMPFAIL:
+        if (x->non_smtp) {
+            /* the engine never refuses non-SMTP mail; should it ever, there is no client to tell */
+            plan.action = RW_KEEP;
+            break;
+        }
         smfi_setreply(ctx, (char *)plan.rcode, (char *)plan.xcode, plan.text);
         rc = plan.action == RW_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
         break;

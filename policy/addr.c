@@ -19,6 +19,7 @@
  */
 #include "addr.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,7 @@ struct parser {
     size_t len;
     struct tok *t;
     size_t nt;
+    size_t at; /* tokens allocated */
     size_t pos;
     struct addr_list *out;
     size_t nalloc;    /* mailbox slots allocated in out */
@@ -137,8 +139,8 @@ static size_t scan_comment(const char *s, size_t len, size_t i)
     return 0;
 }
 
-/* scan_dlit - end of the domain literal at i, or 0 when it is not one */
-static size_t scan_dlit(const char *s, size_t len, size_t i)
+/* scan_dlit - end of the domain literal at i, or 0 when it is not one (*stop: where it gave up) */
+static size_t scan_dlit(const char *s, size_t len, size_t i, size_t *stop)
 {
     unsigned char c;
 
@@ -150,9 +152,115 @@ static size_t scan_dlit(const char *s, size_t len, size_t i)
             i++;
         else if (c == '[' || c == '<' || c == '>' || c == ',' || c == '"' || c == '(' || c == ')' ||
                  c == ';' || c == '@')
-            return 0;
+            break;
     }
+    *stop = i;
     return 0;
+}
+
+/*
+ * What failed scans showed, so that the next opener is answered at once.
+ * Without it, every '(' , '"' or '[' that never closes is scanned to the end:
+ * 64 KB of "(" took 5 s.  A scan from an opener at i treats the bytes after
+ * i exactly as a scan from any later opener does (a backslash run starts
+ * after the opener either way), which is what makes these answers exact:
+ *  - a quoted string unclosed from i is unclosed from every later '"';
+ *  - a domain literal that gave up at q fails from every '[' before q;
+ *  - a comment unclosed from i: with depth(k) its nesting depth at k counted
+ *    from i, one opened at j > i closes iff some k > j has depth(k) below
+ *    depth(j), i.e. the minimum of depth over (j, end) is below depth(j).
+ */
+struct scan_memo {
+    size_t q_dead;  /* quoted strings opened after this never close; (size_t)-1: unknown */
+    size_t d_dead;  /* domain literals opened before this fail */
+    size_t c_base;  /* comment arrays count from this opener */
+    int *depth;     /* depth[k - c_base]; NULL until a comment failed */
+    int *sufmin;    /* sufmin[k - c_base] = min(depth[k - c_base ..]), INT_MAX past the end */
+};
+
+/* memo_comment - record the depth profile of the comment unclosed from i; -1 when out of memory */
+static int memo_comment(struct scan_memo *m, const char *s, size_t len, size_t i)
+{
+    size_t n = len - i, k;
+    int d = 0;
+
+    if ((m->depth = malloc(n * sizeof(int))) == NULL ||
+        (m->sufmin = malloc((n + 1) * sizeof(int))) == NULL)
+        return -1;
+    m->c_base = i;
+    for (k = i; k < len; k++) {
+        if (s[k] == '\\' && k + 1 < len) {
+            m->depth[k - i] = m->depth[k + 1 - i] = d;
+            k++;
+            continue;
+        }
+        d += s[k] == '(' ? 1 : s[k] == ')' ? -1 : 0;
+        m->depth[k - i] = d;
+    }
+    m->sufmin[n] = INT_MAX;
+    for (k = n; k > 0; k--)
+        m->sufmin[k - 1] = m->depth[k - 1] < m->sufmin[k] ? m->depth[k - 1] : m->sufmin[k];
+    return 0;
+}
+
+/* memo_free - release what memo_comment allocated */
+static void memo_free(struct scan_memo *m)
+{
+    free(m->depth);
+    free(m->sufmin);
+}
+
+/* open_end - end of the quoted string, comment or domain literal opened at i, or 0; -1 on ENOMEM */
+static long long open_end(struct scan_memo *m, const char *s, size_t len, size_t i)
+{
+    size_t e = 0, stop;
+
+    switch (s[i]) {
+    case '"':
+        if (m->q_dead != (size_t)-1 && i > m->q_dead)
+            return 0;
+        if ((e = scan_quoted(s, len, i)) == 0)
+            m->q_dead = i;
+        break;
+    case '(':
+        if (m->depth && i > m->c_base &&
+            m->sufmin[i - m->c_base + 1] >= m->depth[i - m->c_base])
+            return 0;
+        if ((e = scan_comment(s, len, i)) == 0 && m->depth == NULL &&
+            memo_comment(m, s, len, i) < 0)
+            return -1;
+        break;
+    case '[':
+        if (i < m->d_dead)
+            return 0;
+        if ((e = scan_dlit(s, len, i, &stop)) == 0)
+            m->d_dead = stop;
+        break;
+    }
+    return (long long)e;
+}
+
+/*
+ * tok_new - a fresh token slot.  At most one token per byte, but the array
+ * grows as needed: a megabyte of folded white space needs no 32 MB of slots.
+ */
+static struct tok *tok_new(struct parser *p)
+{
+    struct tok *nt;
+    size_t na;
+
+    if (p->nt == p->at) {
+        na = p->at ? p->at * 2 : 16;
+        if (na > p->len + 1)
+            na = p->len + 1;
+        if ((nt = realloc(p->t, na * sizeof(*nt))) == NULL)
+            return NULL;
+        p->t = nt;
+        p->at = na;
+    }
+    nt = &p->t[p->nt++];
+    memset(nt, 0, sizeof(*nt));
+    return nt;
 }
 
 /* tokenize - cut p->s into p->t; at most one token per byte */
@@ -160,12 +268,15 @@ static int tokenize(struct parser *p)
 {
     const char *s = p->s;
     size_t i = 0, e, len = p->len;
+    struct scan_memo memo = {(size_t)-1, 0, 0, NULL, NULL};
     struct tok *t;
-    int ws = 0;
+    long long oe;
+    int ws = 0, rc = ADDR_OK;
     char c;
 
-    if ((p->t = calloc(len ? len : 1, sizeof(*p->t))) == NULL)
+    if ((p->t = malloc(sizeof(*p->t))) == NULL)
         return ADDR_ENOMEM;
+    p->at = 1;
     while (i < len) {
         c = s[i];
         if (c == ' ' || c == '\t') {
@@ -173,18 +284,23 @@ static int tokenize(struct parser *p)
             i++;
             continue;
         }
-        t = &p->t[p->nt++];
+        if ((t = tok_new(p)) == NULL) {
+            rc = ADDR_ENOMEM;
+            break;
+        }
         t->start = i;
         t->ws = ws;
         ws = 0;
         e = 0;
-        if (c == '"' && (e = scan_quoted(s, len, i)) != 0)
-            t->type = T_QUOTED;
-        else if (c == '(' && (e = scan_comment(s, len, i)) != 0)
-            t->type = T_COMMENT;
-        else if (c == '[' && (e = scan_dlit(s, len, i)) != 0)
-            t->type = T_DLIT;
-        else if (c == '=' && (e = rfc2047_ew_len(s + i, len - i)) != 0) {
+        if (c == '"' || c == '(' || c == '[') {
+            if ((oe = open_end(&memo, s, len, i)) < 0) {
+                rc = ADDR_ENOMEM;
+                break;
+            }
+            e = (size_t)oe;
+            if (e)
+                t->type = c == '"' ? T_QUOTED : c == '(' ? T_COMMENT : T_DLIT;
+        } else if (c == '=' && (e = rfc2047_ew_len(s + i, len - i)) != 0) {
             e += i; /* an encoded word stays whole despite the specials it may hold */
             t->type = T_ATOM;
         }
@@ -200,7 +316,8 @@ static int tokenize(struct parser *p)
         t->end = e;
         i = e;
     }
-    return ADDR_OK;
+    memo_free(&memo);
+    return rc;
 }
 
 /* is_sp - token k is the special character c */
@@ -312,11 +429,11 @@ static size_t parse_dotted(const struct parser *p, size_t k, size_t e, int atoms
     }
 }
 
-/* spec_init - an empty addr-spec */
-static void spec_init(struct spec *sp)
+/* spec_init - an empty addr-spec taken from text of len bytes */
+static void spec_init(struct spec *sp, size_t len)
 {
-    buf_init(&sp->local, ADDR_MAX_INPUT);
-    buf_init(&sp->domain, ADDR_MAX_INPUT);
+    buf_init(&sp->local, len + 16);
+    buf_init(&sp->domain, len + 16);
     sp->has_local = sp->has_domain = 0;
     sp->next = 0;
     sp->defects = 0;
@@ -475,6 +592,25 @@ static int decode_name(const struct buf *txt, struct buf *name, unsigned *defect
 }
 
 /*
+ * cut_name - cut a decoded (sanitized UTF-8) name to ADDR_MAX_NAME bytes,
+ * at a character boundary and without a trailing space
+ */
+static void cut_name(struct buf *name, unsigned *defects)
+{
+    size_t n = ADDR_MAX_NAME;
+
+    if (name->len <= n)
+        return;
+    while (n > 0 && ((unsigned char)name->data[n] & 0xC0) == 0x80)
+        n--;
+    while (n > 0 && name->data[n - 1] == ' ')
+        n--;
+    name->len = n;
+    name->data[n] = '\0';
+    *defects |= ADDR_D_LONG_NAME;
+}
+
+/*
  * make_name - the display name of a mailbox: the phrase [a, b), or else
  * the first non-empty comment in the item [ia, ie).
  */
@@ -485,7 +621,7 @@ static int make_name(const struct parser *p, size_t a, size_t b, size_t ia, size
     size_t k;
     int rc;
 
-    buf_init(&txt, ADDR_MAX_INPUT);
+    buf_init(&txt, p->len + 16);
     if ((rc = buf_rc(phrase_text(p, a, b, &txt, defects))) != ADDR_OK)
         goto done;
     if ((rc = decode_name(&txt, name, defects)) != ADDR_OK)
@@ -499,6 +635,7 @@ static int make_name(const struct parser *p, size_t a, size_t b, size_t ia, size
             (rc = decode_name(&txt, name, defects)) != ADDR_OK)
             goto done;
     }
+    cut_name(name, defects);
     if (has_address(buf_cstr(name), name->len))
         *defects |= ADDR_D_NAME_ADDR;
 done:
@@ -552,8 +689,12 @@ static int push_mailbox(struct parser *p, const struct spec *sp, const struct bu
     size_t na;
     int rc;
 
-    if (l->n >= ADDR_MAX_MAILBOXES)
-        return ADDR_ECAP;
+    if (l->n >= ADDR_MAX_MAILBOXES || sp->local.len > ADDR_MAX_LOCAL ||
+        sp->domain.len > ADDR_MAX_DOMAIN) {
+        /* what cannot be kept is dropped and said so; the list stays usable */
+        p->defects |= ADDR_D_CAP;
+        return ADDR_OK;
+    }
     if (l->n == p->nalloc) {
         na = p->nalloc ? p->nalloc * 2 : 4;
         if ((nm = realloc(l->mb, na * sizeof(*nm))) == NULL)
@@ -626,8 +767,8 @@ static int parse_mailbox(struct parser *p, size_t a, size_t e, unsigned extra)
     unsigned d = extra;
     int rc, angle = 0;
 
-    spec_init(&sp);
-    buf_init(&name, ADDR_MAX_NAME);
+    spec_init(&sp, p->len);
+    buf_init(&name, 8 * p->len + 64); /* decoded, then cut to ADDR_MAX_NAME */
     for (k = a; k < e; k++) {
         if (is_sp(p, k, '<')) {
             if (depth++ == 0) {
@@ -757,21 +898,43 @@ static void parser_free(struct parser *p)
 int addr_parse_list(const char *s, size_t len, struct addr_list *out)
 {
     struct parser p;
-    size_t c, e, i;
-    int rc;
+    struct buf leg;
+    size_t c, e, i, commas = 0;
+    unsigned ld = 0;
+    int rc, after_sep = 1;
 
     memset(out, 0, sizeof(*out));
     if (len > ADDR_MAX_INPUT)
         return ADDR_ECAP;
     memset(&p, 0, sizeof(p));
     p.out = out;
-    if ((rc = unfold(&p, s, len)) != ADDR_OK || (rc = tokenize(&p)) != ADDR_OK)
+    /*
+     * Raw ISO-2022-JP and Shift_JIS become UTF-8 before anything looks for
+     * syntax: their bytes hold '<', '"', '(', '@' and '\\' that are text.
+     * (A conversion grows the text at most threefold.)
+     */
+    buf_init(&leg, 4 * len + 16);
+    rc = buf_rc(rfc2047_legacy(s, len, &leg, &ld));
+    if (rc == ADDR_OK)
+        rc = unfold(&p, buf_cstr(&leg), leg.len);
+    buf_free(&leg);
+    if (ld & RFC2047_D_LEGACY)
+        p.defects |= ADDR_D_LEGACY;
+    if (ld & RFC2047_D_BAD)
+        p.defects |= ADDR_D_BAD_ENCWORD;
+    if (rc != ADDR_OK || (rc = tokenize(&p)) != ADDR_OK)
         goto fail;
     while (p.pos < p.nt) {
         if (is_sp(&p, p.pos, ',')) {
+            /* ",a@b", "a@b,,c@d": strict readers take the gap for an empty address */
+            if (after_sep)
+                p.defects |= ADDR_D_EMPTY_ITEM;
+            after_sep = 1;
+            commas++;
             p.pos++;
             continue;
         }
+        after_sep = 0;
         if ((c = group_colon(&p, p.pos)) < p.nt) {
             if ((rc = parse_group(&p, c)) != ADDR_OK)
                 goto fail;
@@ -782,6 +945,8 @@ int addr_parse_list(const char *s, size_t len, struct addr_list *out)
             goto fail;
         p.pos = e;
     }
+    if (after_sep && commas)
+        p.defects |= ADDR_D_EMPTY_ITEM; /* "a@b," */
     out->defects = p.defects;
     for (i = 0; i < out->n; i++)
         out->defects |= out->mb[i].defects;
@@ -839,7 +1004,7 @@ int addr_parse_path(const char *s, size_t len, struct addr_mailbox *out, int *is
     if (len > ADDR_MAX_INPUT)
         return ADDR_ECAP;
     memset(&p, 0, sizeof(p));
-    spec_init(&sp);
+    spec_init(&sp, len);
     if ((rc = unfold(&p, s, len)) != ADDR_OK || (rc = tokenize(&p)) != ADDR_OK)
         goto done;
     d = p.defects;
@@ -1055,6 +1220,21 @@ done:
         b->data[start] = '\0';
     }
     return rc;
+}
+
+/* addr_spec_clean - local@domain may be written into a header unchanged */
+int addr_spec_clean(const char *local, const char *domain, int utf8)
+{
+    const char *v[2] = {local, domain};
+    int k;
+
+    for (k = 0; k < 2; k++) {
+        if (v[k] == NULL || rfc2047_is_ascii(v[k], strlen(v[k])))
+            continue;
+        if (!utf8 || !rfc2047_is_utf8(v[k], strlen(v[k])))
+            return 0;
+    }
+    return 1;
 }
 
 /* addr_equal - case-insensitive comparison of two addr-specs (domain NULL matches only NULL) */

@@ -23,11 +23,19 @@
 #define ADDR_ENOMEM (-1)
 #define ADDR_ECAP (-2)
 
-#define ADDR_MAX_INPUT (64 * 1024) /* header value bytes parsed */
-#define ADDR_MAX_MAILBOXES 256     /* mailboxes in one header */
-#define ADDR_MAX_LOCAL 256         /* local part bytes (RFC: 64; be lenient) */
-#define ADDR_MAX_DOMAIN 255        /* domain bytes */
-#define ADDR_MAX_NAME 1024         /* decoded display name bytes */
+/*
+ * Caps.  Only ADDR_MAX_INPUT fails a parse (ADDR_ECAP): it is the largest
+ * max_header_bytes sendas.conf accepts, so no header the milter keeps can
+ * hit it.  The others repair instead of failing, because a valid message
+ * must never be refused (or deferred for ever) over a parser limit: a longer
+ * display name is cut (ADDR_D_LONG_NAME), a mailbox with a longer local part
+ * or domain, and mailboxes past the count, are dropped (ADDR_D_CAP).
+ */
+#define ADDR_MAX_INPUT (1024 * 1024) /* header value bytes parsed */
+#define ADDR_MAX_MAILBOXES 256       /* mailboxes kept from one header */
+#define ADDR_MAX_LOCAL 256           /* local part bytes (RFC: 64; be lenient) */
+#define ADDR_MAX_DOMAIN 255          /* domain bytes */
+#define ADDR_MAX_NAME 1024           /* decoded display name bytes kept */
 
 /* Defect bits: things a strict receiver may refuse or misread. */
 #define ADDR_D_SYNTAX 0x0001       /* unparseable text was skipped */
@@ -43,11 +51,16 @@
 #define ADDR_D_BAD_ENCWORD 0x0400  /* malformed encoded word, or unknown charset */
 #define ADDR_D_OBSOLETE 0x0800     /* other obsolete syntax (e.g. unquoted '.' in a name) */
 #define ADDR_D_MULTIPLE 0x1000     /* more than one mailbox in the list */
+#define ADDR_D_EMPTY_ITEM 0x2000   /* an empty list element (",a@b", "a@b,", "a@b,,c@d") */
+#define ADDR_D_CAP 0x4000          /* a mailbox over a cap was dropped (see above) */
+#define ADDR_D_LEGACY 0x8000       /* raw ISO-2022-JP or Shift_JIS text (converted to UTF-8) */
+#define ADDR_D_LONG_NAME 0x10000   /* a display name was cut to ADDR_MAX_NAME */
 
 /* Defects that make a header unsafe to pass on unchanged. */
 #define ADDR_D_BROKEN                                                                             \
     (ADDR_D_SYNTAX | ADDR_D_GROUP | ADDR_D_UNQUALIFIED | ADDR_D_ROUTE | ADDR_D_8BIT |              \
-     ADDR_D_NAME_ADDR | ADDR_D_EMPTY | ADDR_D_BAD_ENCWORD | ADDR_D_MULTIPLE)
+     ADDR_D_NAME_ADDR | ADDR_D_EMPTY | ADDR_D_BAD_ENCWORD | ADDR_D_MULTIPLE | ADDR_D_EMPTY_ITEM |  \
+     ADDR_D_CAP | ADDR_D_LEGACY)
 
 struct addr_mailbox {
     char *name;       /* decoded, sanitized UTF-8 display name; NULL if none */
@@ -101,6 +114,13 @@ int addr_format_spec(struct buf *b, const char *local, const char *domain);
  */
 int addr_format_mailbox(struct buf *b, const char *name, const char *local, const char *domain,
                         int utf8);
+
+/*
+ * addr_spec_clean - local@domain can be written into a header as it is:
+ * printable US-ASCII, or with utf8 set (SMTPUTF8) valid UTF-8 without
+ * control characters.  Raw Latin-1 in an address never is.
+ */
+int addr_spec_clean(const char *local, const char *domain, int utf8);
 
 /* addr_equal - case-insensitive comparison of two addr-specs (domain NULL matches only NULL) */
 int addr_equal(const char *l1, const char *d1, const char *l2, const char *d2);

@@ -21,12 +21,17 @@
 #include "hdr.h"
 
 #define OUT_MAX (256 * 1024) /* cap on a header value we generate */
+#define ORIG_MAX (16 * 1024) /* originals listed in Reply-To / the trace header, at most */
+
+/* From defects that make sendas repair a From it would otherwise keep byte for byte */
+#define FROM_DIRTY ((ADDR_D_BROKEN & ~ADDR_D_MULTIPLE) | ADDR_D_COMMENT)
 
 /* Everything parsed from the message, released by parsed_free. */
 struct parsed {
     struct addr_mailbox env;
     int env_null;
     int env_bad; /* the envelope sender could not be parsed */
+    int env_ok;  /* the envelope sender is an address that may be recorded as the original */
     struct addr_list from[RW_MAX_HEADERS];
     size_t nfrom;
     unsigned from_defects;
@@ -59,6 +64,7 @@ void rw_msg_reset(struct rw_msg *m)
     headers_reset(&m->sender);
     headers_reset(&m->reply_to);
     headers_reset(&m->dkim);
+    headers_reset(&m->trace);
     rw_msg_init(m);
 }
 
@@ -66,14 +72,14 @@ void rw_msg_reset(struct rw_msg *m)
 int rw_msg_add_header(struct rw_msg *m, const char *name, const char *value, size_t len,
                       size_t max)
 {
-    static const char *canon[] = {"From", "Sender", "Reply-To", "DKIM-Signature"};
-    struct rw_headers *sets[] = {&m->from, &m->sender, &m->reply_to, &m->dkim};
+    const char *canon[] = {"From", "Sender", "Reply-To", "DKIM-Signature", m->trace_name};
+    struct rw_headers *sets[] = {&m->from, &m->sender, &m->reply_to, &m->dkim, &m->trace};
     struct rw_headers *h = NULL;
     struct rw_header *e;
     size_t i;
 
-    for (i = 0; i < 4; i++)
-        if (strcasecmp(name, canon[i]) == 0) {
+    for (i = 0; i < 5; i++)
+        if (canon[i] && strcasecmp(name, canon[i]) == 0) {
             h = sets[i];
             break;
         }
@@ -131,6 +137,7 @@ void rw_plan_free(struct rw_plan *p)
         return;
     for (i = 0; i < p->nops; i++)
         free(p->ops[i].value);
+    free(p->ops);
     free(p->new_env_sender);
     free(p->orig_from);
     free(p->orig_env);
@@ -164,6 +171,10 @@ static int parse_message(const struct rw_msg *m, struct parsed *pm)
         pm->env_bad = 1;
         pm->env_null = 0;
     }
+    /* unqualified is fine (qualify_domain completes it); syntax errors and raw 8-bit are not */
+    pm->env_ok = !pm->env_bad && !pm->env_null && pm->env.local && pm->env.local[0] &&
+                 !(pm->env.defects & ADDR_D_SYNTAX) &&
+                 addr_spec_clean(pm->env.local, pm->env.domain, m->smtputf8);
     for (i = 0; i < m->from.n; i++) {
         const struct rw_header *h = &m->from.v[i];
 
@@ -199,9 +210,24 @@ static int parse_message(const struct rw_msg *m, struct parsed *pm)
 /* add_op - append a header operation; takes ownership of value */
 static int add_op(struct rw_plan *p, enum rw_op_kind kind, const char *name, int index, char *value)
 {
-    if (p->nops >= RW_MAX_OPS) {
-        free(value);
-        return -1;
+    struct rw_op *n;
+    size_t na;
+
+    if (p->nops == p->aops) {
+        if (p->aops >= RW_MAX_OPS) {
+            p->over_cap = 1;
+            free(value);
+            return -1;
+        }
+        na = p->aops ? p->aops * 2 : 16;
+        if (na > RW_MAX_OPS)
+            na = RW_MAX_OPS;
+        if ((n = realloc(p->ops, na * sizeof(*n))) == NULL) {
+            free(value);
+            return -1;
+        }
+        p->ops = n;
+        p->aops = na;
     }
     p->ops[p->nops].kind = kind;
     p->ops[p->nops].name = name;
@@ -273,31 +299,70 @@ static char *format_one(const char *hname, const char *dname, const char *local,
     return r;
 }
 
-/* format_originals - the original From mailboxes (or the envelope sender) as an address list */
+/* mb_recordable - may this From mailbox be written as the original sender? */
+static int mb_recordable(const struct addr_mailbox *mb, const struct parsed *pm, int utf8)
+{
+    /* raw 8-bit (without SMTPUTF8) can never be written; a syntax error's guess only without a better source */
+    if (!addr_spec_clean(mb->local, mb->domain, utf8))
+        return 0;
+    return !(mb->defects & ADDR_D_SYNTAX) || !pm->env_ok;
+}
+
+/* put_original - append one mailbox to the list v unless that would pass ORIG_MAX; 1 if appended */
+static int put_original(struct buf *v, const char *name, const char *local, const char *domain,
+                        int utf8, int *rc)
+{
+    struct buf one;
+
+    buf_init(&one, OUT_MAX);
+    *rc = addr_format_mailbox(&one, name, local, domain, utf8);
+    if (*rc == BUF_OK && v->len + one.len + 2 > ORIG_MAX && v->len > 0) {
+        buf_free(&one);
+        return 0; /* what does not fit is left out: the first ones are the ones that matter */
+    }
+    if (*rc == BUF_OK && v->len)
+        *rc = buf_puts(v, ", ");
+    if (*rc == BUF_OK)
+        *rc = buf_append(v, one.data, one.len);
+    buf_free(&one);
+    return *rc == BUF_OK;
+}
+
+/*
+ * format_originals - the original From mailboxes as an address list, all
+ * clean for a header.  A mailbox that cannot be recorded (see
+ * mb_recordable) gives way to the envelope sender; no From mailbox at all
+ * gives the envelope sender too.
+ */
 static int format_originals(struct buf *v, const struct parsed *pm, const char *qualify, int utf8,
                             int with_names)
 {
-    size_t i, j, count = 0;
-    int rc = BUF_OK;
+    size_t i, j;
+    int rc = BUF_OK, skipped = 0, env_listed = 0, full = 0;
 
-    for (i = 0; i < pm->nfrom; i++)
-        for (j = 0; j < pm->from[i].n && rc == BUF_OK; j++) {
+    for (i = 0; i < pm->nfrom && !full; i++)
+        for (j = 0; j < pm->from[i].n && rc == BUF_OK && !full; j++) {
             const struct addr_mailbox *mb = &pm->from[i].mb[j];
+            const char *dom = mb->domain ? mb->domain : qualify;
             struct buf name;
 
+            if (!mb_recordable(mb, pm, utf8)) {
+                skipped = 1;
+                continue;
+            }
             buf_init(&name, ADDR_MAX_NAME * 4);
-            if (count++)
-                rc = buf_puts(v, ", ");
-            if (rc == BUF_OK && with_names && mb->name)
+            if (with_names && mb->name)
                 rc = clean_name(&name, mb->name);
             if (rc == BUF_OK)
-                rc = addr_format_mailbox(v, name.len ? buf_cstr(&name) : NULL, mb->local,
-                                         mb->domain ? mb->domain : qualify, utf8);
+                full = !put_original(v, name.len ? buf_cstr(&name) : NULL, mb->local, dom, utf8, &rc);
+            if (rc == BUF_OK && pm->env_ok &&
+                addr_equal(mb->local, dom, pm->env.local, pm->env.domain ? pm->env.domain : qualify))
+                env_listed = 1;
             buf_free(&name);
         }
-    if (count == 0 && !pm->env_null && !pm->env_bad && pm->env.local && pm->env.local[0])
-        rc = addr_format_mailbox(v, NULL, pm->env.local, pm->env.domain ? pm->env.domain : qualify,
-                                 utf8);
+    if (rc == BUF_OK && pm->env_ok && !env_listed && (skipped || v->len == 0) && !full)
+        (void)put_original(v, NULL, pm->env.local, pm->env.domain ? pm->env.domain : qualify, utf8,
+                           &rc);
     return rc;
 }
 
@@ -490,7 +555,7 @@ static int plan_from(const struct conf *c, const struct rw_msg *m, const struct 
         nmb += pm->from[i].n;
     *changed = *dropped = *need_sender = 0;
     if (m->from.seen == 1 && !pm->from_oversize && !pm->from_odd_name &&
-        !(pm->from_defects & (ADDR_D_BROKEN & ~ADDR_D_MULTIPLE)) && all_permitted(mb, pm)) {
+        !(pm->from_defects & FROM_DIRTY) && all_permitted(mb, pm)) {
         *need_sender = nmb > 1; /* RFC 5322: several authors need a Sender */
         return 0;
     }
@@ -520,6 +585,14 @@ static int plan_from(const struct conf *c, const struct rw_msg *m, const struct 
         reason_add(p, "display name contains an address");
     if (pm->from_defects & ADDR_D_SYNTAX)
         reason_add(p, "syntax error");
+    if (pm->from_defects & ADDR_D_LEGACY)
+        reason_add(p, "raw ISO-2022-JP or Shift_JIS text");
+    if (pm->from_defects & ADDR_D_EMPTY_ITEM)
+        reason_add(p, "empty list element");
+    if (pm->from_defects & ADDR_D_COMMENT)
+        reason_add(p, "comment in From");
+    if (pm->from_defects & ADDR_D_CAP)
+        reason_add(p, "address over sendas's size caps left out");
     if (nmb > 1)
         snprintf(why, sizeof(why), "%zu addresses in From", nmb), reason_add(p, why);
 
@@ -536,8 +609,15 @@ static int plan_from(const struct conf *c, const struct rw_msg *m, const struct 
     }
     *dropped = keep == NULL ? (nmb > 0 || !pm->env_null) : nmb > 1;
 
-    /* display name: the original one, else one made from the original address */
+    /*
+     * display name: the original one, else one made from the original
+     * address -- the envelope sender's when the From address is no more than
+     * a guess from a syntax error or cannot be written
+     */
     src = pm->first ? pm->first : (!pm->env_null && !pm->env_bad ? &pm->env : NULL);
+    if (src == pm->first && src && !(src->name && src->name[0]) && pm->env_ok &&
+        !mb_recordable(src, pm, m->smtputf8))
+        src = &pm->env;
     buf_init(&name, ADDR_MAX_NAME * 4);
     if (src && c->keep_display_name && src->name && src->name[0])
         k = clean_name(&name, src->name);
@@ -596,24 +676,83 @@ static int plan_sender(const struct conf *c, const struct rw_msg *m, struct rw_p
     return 0;
 }
 
+/*
+ * reply_to_usable - does a Reply-To name an address replies can reach?  An
+ * empty one, white space, a group, garbage: no, and sendas replaces it.  A
+ * Reply-To it could not read whole (over a cap) counts as usable.  -1 when
+ * out of memory.
+ */
+static int reply_to_usable(const struct rw_msg *m)
+{
+    struct addr_list l;
+    size_t i, j;
+    int rc, ok = 0;
+
+    if (m->reply_to.seen > m->reply_to.n)
+        return 1;
+    for (i = 0; i < m->reply_to.n && !ok; i++) {
+        const struct rw_header *h = &m->reply_to.v[i];
+
+        if (h->oversize)
+            return 1;
+        if ((rc = addr_parse_list(h->value, h->len, &l)) == ADDR_ENOMEM)
+            return -1;
+        if (rc != ADDR_OK)
+            return 1;
+        for (j = 0; j < l.n; j++)
+            if (l.mb[j].domain && !(l.mb[j].defects & ADDR_D_SYNTAX))
+                ok = 1;
+        addr_list_free(&l);
+    }
+    return ok;
+}
+
 /* plan_trace - Reply-To and the trace header keep the original sender recoverable */
 static int plan_trace(const struct conf *c, const struct rw_msg *m, const struct parsed *pm,
                       struct rw_plan *p, int dropped)
 {
     struct buf v;
-    char *value;
+    char *value, why[160];
+    size_t i;
+    int usable;
 
     buf_init(&v, OUT_MAX);
     if (format_originals(&v, pm, c->qualify_domain, m->smtputf8, 1) != BUF_OK)
         goto fail;
+    if (c->trace_header) {
+        /*
+         * Exactly one trace header leaves, and it is sendas's: any already
+         * there came from the client, who can write anything.
+         */
+        for (i = m->trace.seen; i > 0; i--)
+            if (add_op(p, RW_OP_DELETE, c->trace_header, (int)i, NULL) < 0)
+                goto fail;
+        if (m->trace.seen) {
+            snprintf(why, sizeof(why), "%zu %s from the client removed", m->trace.seen,
+                     c->trace_header);
+            reason_add(p, why);
+        }
+    }
     if (v.len == 0) {
         buf_free(&v);
         return 0;
     }
-    if (dropped && c->add_reply_to && m->reply_to.seen == 0) {
-        if ((value = fold_value("Reply-To", &v)) == NULL || add_op(p, RW_OP_ADD, "Reply-To", 0, value) < 0)
+    if (dropped && c->add_reply_to) {
+        if ((usable = reply_to_usable(m)) < 0)
             goto fail;
-        reason_add(p, "Reply-To added");
+        if (!usable) {
+            if ((value = fold_value("Reply-To", &v)) == NULL)
+                goto fail;
+            for (i = m->reply_to.seen; i > 1; i--)
+                if (add_op(p, RW_OP_DELETE, "Reply-To", (int)i, NULL) < 0) {
+                    free(value);
+                    goto fail;
+                }
+            if (add_op(p, m->reply_to.seen ? RW_OP_CHANGE : RW_OP_ADD, "Reply-To",
+                       m->reply_to.seen ? 1 : 0, value) < 0)
+                goto fail;
+            reason_add(p, m->reply_to.seen ? "Reply-To without an address replaced" : "Reply-To added");
+        }
     }
     if (c->trace_header) {
         if ((value = fold_value(c->trace_header, &v)) == NULL ||
@@ -635,10 +774,11 @@ static int plan_dkim(const struct conf *c, const struct rw_msg *m, struct rw_pla
 
     if (!c->remove_dkim_from)
         return 0;
-    for (i = m->dkim.n; i > 0; i--) {
-        const struct rw_header *h = &m->dkim.v[i - 1];
+    for (i = m->dkim.seen; i > 0; i--) {
+        const struct rw_header *h = i <= m->dkim.n ? &m->dkim.v[i - 1] : NULL;
 
-        if (h->oversize || dkim_signs_from(h->value)) {
+        /* one past the kept ones was never read: a changed From has broken it as likely as not */
+        if (h == NULL || h->oversize || dkim_signs_from(h->value)) {
             if (add_op(p, RW_OP_DELETE, "DKIM-Signature", (int)i, NULL) < 0)
                 return -1;
             removed++;
@@ -649,8 +789,8 @@ static int plan_dkim(const struct conf *c, const struct rw_msg *m, struct rw_pla
     return 0;
 }
 
-/* internal_error - the plan after a failure: tempfail SMTP mail, pass non-SMTP mail */
-static int internal_error(struct rw_plan *p, const struct rw_msg *m, const char *what)
+/* free_ops - forget the plan's header operations and envelope change */
+static void free_ops(struct rw_plan *p)
 {
     size_t i;
 
@@ -659,6 +799,48 @@ static int internal_error(struct rw_plan *p, const struct rw_msg *m, const char 
     p->nops = 0;
     free(p->new_env_sender);
     p->new_env_sender = NULL;
+}
+
+/* refuse_perm - a permanent refusal (SMTP mail only) for input sendas cannot repair */
+static void refuse_perm(struct rw_plan *p, const char *why)
+{
+    const char *who = p->orig_env && *p->orig_env ? p->orig_env : "<>";
+
+    p->action = RW_REJECT;
+    p->rcode = "550";
+    p->xcode = "5.6.0";
+    if (why != p->reason)
+        snprintf(p->reason, sizeof(p->reason), "%s", why);
+    snprintf(p->text, sizeof(p->text), "Message from %s refused: %s", who, why);
+}
+
+/*
+ * plan_clean - everything the plan writes is clean header text: no CR, no
+ * NUL, LF only as a fold (followed by white space), no other control
+ * character, and 7-bit unless the message is SMTPUTF8.
+ */
+static int plan_clean(const struct rw_plan *p, int utf8)
+{
+    const unsigned char *q;
+    size_t i;
+
+    for (i = 0; i < p->nops; i++) {
+        if (p->ops[i].value == NULL)
+            continue;
+        for (q = (const unsigned char *)p->ops[i].value; *q; q++) {
+            if (*q == '\n' && (q[1] == ' ' || q[1] == '\t'))
+                continue;
+            if (*q < 0x20 ? *q != '\t' : *q == 0x7f || (*q >= 0x80 && !utf8))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* internal_error - the plan after a failure: tempfail SMTP mail, pass non-SMTP mail */
+static int internal_error(struct rw_plan *p, const struct rw_msg *m, const char *what)
+{
+    free_ops(p);
     if (m->non_smtp) {
         p->action = RW_KEEP;
         snprintf(p->reason, sizeof(p->reason), "internal error (%s); non-SMTP mail passed unchanged", what);
@@ -701,16 +883,44 @@ int rw_plan_message(const struct conf *c, const struct rw_msg *m, struct rw_plan
         parsed_free(&pm);
         return 0;
     }
-    if (!m->non_smtp && (pm.from_oversize || m->sender.seen > RW_MAX_HEADERS)) {
+    /*
+     * A From over max_header_bytes is replaced (its address is unknown, so
+     * it cannot be permitted), with the envelope sender as the original.
+     * Without a usable envelope sender the original would be lost: refuse
+     * it permanently while the client can still be told.  Never 4xx: the
+     * header will be just as long on every retry.
+     */
+    if (pm.from_oversize && !m->non_smtp && !pm.env_ok && p->orig_from[0] == '\0') {
+        snprintf(p->reason, sizeof(p->reason),
+                 "From header over max_header_bytes (%zu) and no envelope sender to keep as the "
+                 "original sender", c->max_header_bytes);
+        refuse_perm(p, p->reason);
         parsed_free(&pm);
-        return internal_error(p, m, "header over its size or count cap");
+        return 0;
     }
     if (plan_from(c, m, &pm, p, &changed, &dropped, &need_sender) < 0 ||
         plan_sender(c, m, p, need_sender) < 0 ||
         (changed && plan_trace(c, m, &pm, p, dropped) < 0) ||
         (changed && plan_dkim(c, m, p) < 0)) {
         parsed_free(&pm);
+        if (p->over_cap) {
+            char why[200];
+
+            snprintf(why, sizeof(why), "too many headers to repair (%zu From, %zu Sender, %zu %s)",
+                     m->from.seen, m->sender.seen, m->trace.seen,
+                     c->trace_header ? c->trace_header : "trace");
+            free_ops(p);
+            p->reason[0] = '\0';
+            refuse(p, m, 0, why); /* non-SMTP: passed, and the log says why */
+            if (p->action == RW_REJECT)
+                refuse_perm(p, why);
+            return 0;
+        }
         return internal_error(p, m, "out of memory or too many header changes");
+    }
+    if (!plan_clean(p, m->smtputf8)) {
+        parsed_free(&pm);
+        return internal_error(p, m, "a generated header is not clean");
     }
     /*
      * The envelope sender becomes the mailbox even when the mailbox may send

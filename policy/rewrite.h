@@ -42,7 +42,9 @@ struct rw_msg {
     int non_smtp;           /* submitted without SMTP (sendmail(1)/pickup): never refuse */
     const char *sasl_login; /* {auth_authen} */
     const char *client_addr;/* textual IP, or NULL */
+    const char *trace_name; /* the configured trace header (conf->trace_header), or NULL */
     struct rw_headers from, sender, reply_to, dkim;
+    struct rw_headers trace; /* trace headers already in the message (anyone can write one) */
 };
 
 enum rw_action {
@@ -65,15 +67,23 @@ struct rw_op {
     char *value;      /* CHANGE/ADD: folded value ("\n " breaks), no leading space */
 };
 
-#define RW_MAX_OPS (4 * RW_MAX_HEADERS + 8)
+/*
+ * Header operations a plan may hold.  Deleting surplus headers takes one
+ * each, and a message may carry hundreds of From headers: far more than the
+ * RW_MAX_HEADERS whose values are kept.  Past this cap the message is
+ * refused permanently (SMTP), never deferred.
+ */
+#define RW_MAX_OPS 65536
 
 struct rw_plan {
     enum rw_action action;
     const struct conf_route *route;     /* NULL when no route matched */
     const struct conf_mailbox *mailbox; /* NULL unless routed to a mailbox */
     char *new_env_sender;               /* "<mailbox>" when the envelope changes, else NULL */
-    struct rw_op ops[RW_MAX_OPS];
+    struct rw_op *ops;                  /* nops operations, in the order to apply them */
     size_t nops;
+    size_t aops;                        /* operations allocated */
+    int over_cap;                       /* the plan needed more than RW_MAX_OPS operations */
     char *orig_from;    /* the original From addresses (or envelope sender), for logs */
     char *orig_env;     /* the original envelope sender address, for logs */
     char reason[512];   /* why: for logs and `sendasctl test` */
@@ -89,7 +99,7 @@ void rw_msg_reset(struct rw_msg *m);
 
 /*
  * rw_msg_add_header - keep a copy of a header the planner needs (From,
- * Sender, Reply-To, DKIM-Signature; others are ignored).  Values longer than
+ * Sender, Reply-To, DKIM-Signature and m->trace_name; others are ignored).  Values longer than
  * max bytes are not kept but remembered as oversize, so that the planner can
  * refuse to guess.  Returns 0, or -1 when out of memory.
  */

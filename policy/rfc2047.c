@@ -440,6 +440,215 @@ static int iconv_into(iconv_t cd, const char *in, size_t n, struct buf *out, int
     return buf_append(out, obuf, sizeof(obuf) - ol);
 }
 
+#define ESC 0x1b
+
+/*
+ * utf8_valid - s/len is well-formed UTF-8 (control characters allowed).
+ * Pure ASCII is UTF-8 too.
+ */
+static int utf8_valid(const unsigned char *s, size_t len)
+{
+    size_t i = 0, n;
+    uint32_t cp;
+
+    while (i < len) {
+        if ((n = utf8_next(s + i, len - i, &cp)) == 0)
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+/*
+ * mostly_utf8 - most 8-bit bytes of s/len belong to well-formed UTF-8
+ * sequences: UTF-8 text with a stray byte (Cyrillic "\xd0\x9f" would also
+ * pass for Shift_JIS), not Shift_JIS, whose lead bytes 0x81-0x9F cannot
+ * start a UTF-8 sequence.
+ */
+static int mostly_utf8(const unsigned char *s, size_t len)
+{
+    size_t i = 0, hi = 0, ok = 0, n;
+    uint32_t cp;
+
+    while (i < len) {
+        if (s[i] < 0x80) {
+            i++;
+        } else if ((n = utf8_next(s + i, len - i, &cp)) != 0) {
+            hi += n;
+            ok += n;
+            i += n;
+        } else {
+            hi++;
+            i++;
+        }
+    }
+    return ok * 2 > hi;
+}
+
+/* rfc2047_is_utf8 - valid UTF-8 without control characters */
+int rfc2047_is_utf8(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, n;
+    uint32_t cp;
+
+    while (i < len) {
+        if ((n = utf8_next(u + i, len - i, &cp)) == 0 || is_control(cp))
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+/*
+ * iso2022_esc - length of an ISO-2022-JP family escape sequence at s/len,
+ * or 0.  Known: ESC $ @, ESC $ B, ESC $ A, ESC $ ( C|D|O|P|Q, ESC ( B|J|I.
+ * *ascii is set for ESC ( B and ESC ( J (back to ASCII or JIS Roman, which
+ * ends a run); *jp3 for the sets that only ISO-2022-JP-3 knows.
+ */
+static size_t iso2022_esc(const unsigned char *s, size_t len, int *ascii, int *jp3)
+{
+    *ascii = *jp3 = 0;
+    if (len < 3 || s[0] != ESC)
+        return 0;
+    if (s[1] == '$' && (s[2] == '@' || s[2] == 'B' || s[2] == 'A'))
+        return 3;
+    if (s[1] == '$' && s[2] == '(' && len >= 4 && s[3] && strchr("CDOPQ", s[3]) != NULL) {
+        *jp3 = s[3] == 'O' || s[3] == 'P' || s[3] == 'Q';
+        return 4;
+    }
+    if (s[1] == '(' && (s[2] == 'B' || s[2] == 'J')) {
+        *ascii = 1;
+        return 3;
+    }
+    if (s[1] == '(' && s[2] == 'I') {
+        *jp3 = 1;
+        return 3;
+    }
+    return 0;
+}
+
+/*
+ * iso2022_run - end of the escape run that starts at i: escape sequences and
+ * the printable 7-bit bytes they shift, up to and including the sequence
+ * back to ASCII.  Anything else (white space, a control, 8-bit) ends an
+ * unterminated run.
+ */
+static size_t iso2022_run(const unsigned char *s, size_t len, size_t i, int *jp3)
+{
+    int ascii, j3;
+    size_t n;
+
+    *jp3 = 0;
+    while (i < len) {
+        if (s[i] == ESC) {
+            if ((n = iso2022_esc(s + i, len - i, &ascii, &j3)) == 0)
+                break;
+            *jp3 |= j3;
+            i += n;
+            if (ascii)
+                break;
+            continue;
+        }
+        if (s[i] < 0x21 || s[i] > 0x7e)
+            break;
+        i++;
+    }
+    return i;
+}
+
+/*
+ * sjis_likely - s/len reads as Shift_JIS: every 8-bit byte belongs to a
+ * character (lead 0x81-0x9F or 0xE0-0xFC with a trail byte, or half-width
+ * katakana 0xA1-0xDF), and there is evidence Latin-1 text does not give:
+ * two double-byte characters in a row, or one of two 8-bit bytes with a lead
+ * in 0x81-0x9F (C1 controls in Latin-1).  "M\xfcller" or "O\x92Brien" stay
+ * Windows-1252.
+ */
+static int sjis_likely(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    int prev = 0, evidence = 0;
+    unsigned char c, t;
+
+    while (i < len) {
+        c = s[i];
+        if (c < 0x80 || (c >= 0xA1 && c <= 0xDF)) {
+            prev = 0;
+            i++;
+            continue;
+        }
+        if (!((c >= 0x81 && c <= 0x9F) || (c >= 0xE0 && c <= 0xFC)) || i + 1 >= len)
+            return 0;
+        t = s[i + 1];
+        if (!((t >= 0x40 && t <= 0x7E) || (t >= 0x80 && t <= 0xFC)))
+            return 0;
+        if (prev || (c <= 0x9F && t >= 0x80))
+            evidence = 1;
+        prev = 1;
+        i += 2;
+    }
+    return evidence;
+}
+
+/* convert_cs - append s/n converted from charset cs to UTF-8; *bad on any failure */
+static int convert_cs(const char *cs, const char *s, size_t n, struct buf *out, int *bad)
+{
+    iconv_t cd = iconv_open("UTF-8", cs);
+    int rc;
+
+    *bad = 0;
+    if (cd == (iconv_t)-1) {
+        *bad = 1;
+        return put_utf8(out, 0xFFFD);
+    }
+    rc = iconv_into(cd, s, n, out, bad);
+    iconv_close(cd);
+    return rc;
+}
+
+/* rfc2047_legacy - raw ISO-2022-JP runs and Shift_JIS text to UTF-8, the rest as it is */
+int rfc2047_legacy(const char *s, size_t len, struct buf *out, unsigned *defects)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, j, start = out->len;
+    int rc = BUF_OK, bad = 0, ascii, jp3;
+    unsigned d = 0;
+
+    if (!utf8_valid(u, len) && !mostly_utf8(u, len) && sjis_likely(u, len)) {
+        /* CP932: Microsoft's Shift_JIS, which keeps 0x5C and 0x7E as ASCII */
+        rc = convert_cs("CP932", s, len, out, &bad);
+        if (rc == BUF_OK && !bad) {
+            d |= RFC2047_D_LEGACY;
+            goto done;
+        }
+        if (out->len > start) {
+            /* not Shift_JIS after all: forget the attempt */
+            out->len = start;
+            out->data[start] = '\0';
+        }
+        if (rc != BUF_OK)
+            return rc;
+    }
+    while (i < len && rc == BUF_OK) {
+        if (u[i] == ESC && iso2022_esc(u + i, len - i, &ascii, &jp3) != 0) {
+            j = iso2022_run(u, len, i, &jp3);
+            rc = convert_cs(jp3 ? "ISO-2022-JP-3" : "ISO-2022-JP-2", s + i, j - i, out, &bad);
+            d |= RFC2047_D_LEGACY | (bad ? RFC2047_D_BAD : 0);
+            i = j;
+            continue;
+        }
+        for (j = i + 1; j < len && u[j] != ESC; j++)
+            ;
+        rc = buf_append(out, s + i, j - i);
+        i = j;
+    }
+done:
+    if (rc == BUF_OK && defects)
+        *defects |= d;
+    return undo(out, start, rc);
+}
+
 /* run_flush - convert a pending run of encoded words to UTF-8 appended to out */
 static int run_flush(struct run *r, struct buf *out, unsigned *defects)
 {
@@ -503,13 +712,21 @@ static int run_add(struct run *r, const struct ew *w, const struct buf *bytes, s
 /* rfc2047_decode - decode phrase or unstructured text into sanitized UTF-8 */
 int rfc2047_decode(const char *s, size_t len, struct buf *out, unsigned *defects)
 {
-    struct buf tmp, word;
+    struct buf tmp, word, leg;
     struct run r;
     struct ew w;
     size_t i = 0, j, k;
     int rc = BUF_OK, last_ew = 0, ws = 0, e;
     unsigned d = 0;
 
+    /* raw Japanese text first: its bytes are no encoded words and no white space */
+    buf_init(&leg, scratch_cap(len));
+    if ((rc = rfc2047_legacy(s, len, &leg, &d)) != BUF_OK) {
+        buf_free(&leg);
+        return rc;
+    }
+    s = buf_cstr(&leg);
+    len = leg.len;
     buf_init(&tmp, scratch_cap(len));
     buf_init(&word, len + 1);
     memset(&r, 0, sizeof(r));
@@ -579,6 +796,7 @@ done:
     buf_free(&r.bytes);
     buf_free(&word);
     buf_free(&tmp);
+    buf_free(&leg);
     if (defects)
         *defects |= d;
     return rc;

@@ -23,6 +23,7 @@
 #define RFC2047_D_8BIT 0x1    /* raw 8-bit bytes were present */
 #define RFC2047_D_ENCWORD 0x2 /* at least one encoded word was decoded */
 #define RFC2047_D_BAD 0x4     /* malformed encoded word or unknown charset (kept as text) */
+#define RFC2047_D_LEGACY 0x8  /* raw ISO-2022-JP or Shift_JIS text was converted to UTF-8 */
 
 /*
  * rfc2047_decode - decode phrase or unstructured text s/len (already without
@@ -44,6 +45,24 @@ int rfc2047_is_ascii(const char *s, size_t len);
 
 /* rfc2047_sanitize - append s/len as sanitized UTF-8 (see above), no decoding */
 int rfc2047_sanitize(const char *s, size_t len, struct buf *out);
+
+/*
+ * rfc2047_legacy - append s/len to out with raw Japanese legacy text made
+ * UTF-8, everything else byte for byte.  Raw (not encoded-word) Japanese
+ * mail still comes in two forms whose bytes a header parser misreads:
+ * ISO-2022-JP escape runs ("ESC $ B ... ESC ( B", 7-bit, whose character
+ * pairs include '<', '"', '(' and '@') and Shift_JIS (8-bit, trail bytes
+ * include '@' and '\\').  An escape run is converted wherever it is; Shift_JIS
+ * only when the whole text is not UTF-8 and reads as Shift_JIS with some
+ * certainty (see the source), so that Latin-1 stays Latin-1.  Sets
+ * RFC2047_D_LEGACY in *defects (may be NULL) when it converted something,
+ * RFC2047_D_BAD when a run did not convert cleanly (U+FFFD in its place).
+ * The output of a conversion never holds ESC, CR, LF or NUL from the run.
+ */
+int rfc2047_legacy(const char *s, size_t len, struct buf *out, unsigned *defects);
+
+/* rfc2047_is_utf8 - non-zero when s/len is valid UTF-8 without control characters */
+int rfc2047_is_utf8(const char *s, size_t len);
 
 /*
  * rfc2047_ew_len - length of the well-formed encoded word ("=?cs?e?text?=",

@@ -469,6 +469,13 @@ def header_addresses(raw, name):
     a real server might side with either, so the emulator refuses if any reading is not
     permitted.  Any parser exception just removes that reading; if neither survives, or any
     "address" lacks local@domain form, the header counts as unparseable.
+
+    So "a@b,", ",a@b" and "a@b (x, y)" are refused: the legacy reading gives an empty
+    address for the empty list element and splits the comment at its comma.  How Exchange
+    Online reads them is not documented (its SMTP submission article warns that From forms
+    outside RFC 5322 may be handled differently, and it misreads a ';' in a comment of
+    ARC-Authentication-Results: OpenARC issue #33), so refusing them is the safe stand-in:
+    sendas must repair such a From rather than bet on a lenient reading.
     """
     readings = []
     for policy, extract in ((email.policy.default, _addrs_modern),

@@ -100,6 +100,19 @@ static void check_mailbox(const struct addr_mailbox *m)
         check(addr_format_mailbox(&b, m->name, m->local, m->domain, utf8) == BUF_OK);
         check(clean_line(b.data, b.len));
         check_fold(b.data);
+        if (!addr_spec_clean(m->local, m->domain, utf8)) {
+            /*
+             * Raw bytes that are not UTF-8 (or any 8-bit without utf8) are
+             * never written by sendas (rewrite.c checks addr_spec_clean), and
+             * need not read back the same: with them the text may pass for
+             * Shift_JIS.
+             */
+            buf_reset(&b);
+            check(addr_format_spec(&b, m->local, m->domain) == BUF_OK);
+            check(clean_line(buf_cstr(&b), b.len));
+            buf_free(&b);
+            continue;
+        }
         check(addr_parse_list(b.data, b.len, &r) == ADDR_OK);
         check(r.n == 1);
         check(same(r.mb[0].name, m->name));

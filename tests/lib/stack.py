@@ -372,9 +372,11 @@ class Stack:
 
     # --- mail ---------------------------------------------------------------------------
 
-    def submit_smtp(self, raw, sender, rcpts, pf=None, helo="legacy-app.corp.local"):
-        """submit_smtp - one message over SMTP to the relay (or to pf).  Returns
-        ("accepted", None) or ("refused", "STAGE: code text")."""
+    def submit_smtp(self, raw, sender, rcpts, pf=None, helo="legacy-app.corp.local", source=None):
+        """submit_smtp - one message over SMTP to the relay (or to pf), from the loopback
+        address source when given (127.0.0.2: a client that is not this host, whose headers
+        Postfix does not rewrite).  Returns ("accepted", None) or ("refused", "STAGE: code
+        text")."""
         pf = pf or self.pf
         # smtplib appends CRLF to bytes that do not end with one: a final bare LF would
         # become an extra empty line.  Only the last line end is fixed; bare LFs inside stay
@@ -382,7 +384,8 @@ class Stack:
         if raw.endswith(b"\n") and not raw.endswith(b"\r\n"):
             raw = raw[:-1] + b"\r\n"
         try:
-            with smtplib.SMTP("127.0.0.1", pf.smtp_port, local_hostname=helo, timeout=60) as s:
+            with smtplib.SMTP("127.0.0.1", pf.smtp_port, local_hostname=helo, timeout=60,
+                              source_address=(source, 0) if source else None) as s:
                 s.sendmail(sender, rcpts, raw)
             return ("accepted", None)
         except smtplib.SMTPSenderRefused as e:
@@ -404,13 +407,14 @@ class Stack:
         except Exception as e:  # noqa: BLE001 - reported per message
             return ("refused", f"sendmail: {e}")
 
-    def submit(self, raw, sender, rcpts, via="smtp", pf=None):
-        """submit - submit_smtp or sendmail, by via ("smtp" or "sendmail")."""
+    def submit(self, raw, sender, rcpts, via="smtp", pf=None, source=None):
+        """submit - submit_smtp (from source, if given) or sendmail, by via ("smtp" or
+        "sendmail")."""
         if via == "sendmail":
             return self.sendmail(raw, sender, rcpts, pf)
         if via != "smtp":
             return ("refused", f"unknown via {via!r}")
-        return self.submit_smtp(raw, sender, rcpts, pf)
+        return self.submit_smtp(raw, sender, rcpts, pf, source=source)
 
     def delivery_status(self, message_id, pf=None):
         """delivery_status - the last status= (or milter/reject) line Postfix logged for the

@@ -103,6 +103,70 @@ static const struct rcase cases[] = {
     {"non-SMTP null sender (a Postfix notice) kept, From rewritten", "<>",
      {"From: MAILER-DAEMON@relay.corp.local (Mail Delivery System)"}, 1, RW_REWRITE,
      {"change From[1]: Mail Delivery System <relay@contoso.com>"}, {"env="}},
+    /* issue 9 finding 1: raw ISO-2022-JP and Shift_JIS display names */
+    {"raw ISO-2022-JP name: the real address is the original", "<admin@corp.local>",
+     {"From: \x1b$B4IM}<T\x1b(B <admin@corp.local>"}, 0, RW_REWRITE,
+     {"change From[1]: =?UTF-8?B?566h55CG6ICF?= <relay@contoso.com>",
+      "add Reply-To: =?UTF-8?B?566h55CG6ICF?= <admin@corp.local>",
+      "add X-Original-From: =?UTF-8?B?566h55CG6ICF?= <admin@corp.local>"},
+     {"<T", "\x1b", "syntax error"}},
+    {"raw Shift_JIS name with a backslash trail byte", "<dev@corp.local>",
+     {"From: \"\x83\x5c\x83\x74\x83\x67\x8aJ\x94\xad\" <dev@corp.local>"}, 0, RW_REWRITE,
+     {"change From[1]: =?UTF-8?B?44K944OV44OI6ZaL55m6?= <relay@contoso.com>",
+      "add Reply-To: =?UTF-8?B?44K944OV44OI6ZaL55m6?= <dev@corp.local>"},
+     {"syntax error"}},
+    {"raw ISO-2022-JP name on a permitted address repaired in place", "<alerts@contoso.com>",
+     {"From: \x1b$B4IM}<T\x1b(B <alerts@contoso.com>"}, 0, RW_REWRITE,
+     {"change From[1]: =?UTF-8?B?566h55CG6ICF?= <alerts@contoso.com>"}, {"Reply-To"}},
+    {"address guessed from a syntax error never recorded when the envelope is valid",
+     "<admin@corp.local>", {"From: junk <T junk <admin@corp.local>"}, 0, RW_REWRITE,
+     {"add Reply-To: admin@corp.local", "add X-Original-From: admin@corp.local",
+      "change From[1]: junk <relay@contoso.com>"},
+     {"T@corp.local", "T at"}},
+    /* finding 2: a trace header from the client never survives beside sendas's */
+    {"forged X-Original-From replaced", "<a@x.local>",
+     {"From: a@x.local", "X-Original-From: ceo@contoso.com"}, 0, RW_REWRITE,
+     {"delete X-Original-From[1]", "add X-Original-From: a@x.local", "from the client removed"}},
+    {"two forged X-Original-From removed last first", "<a@x.local>",
+     {"From: a@x.local", "x-original-from: ceo@contoso.com", "X-Original-From: cfo@contoso.com"}, 0,
+     RW_REWRITE, {"delete X-Original-From[2]\ndelete X-Original-From[1]\n", "add X-Original-From: a@x.local"}},
+    {"forged X-Original-From on a kept message is left alone", "<relay@contoso.com>",
+     {"From: relay@contoso.com", "X-Original-From: ceo@contoso.com"}, 0, RW_KEEP, {"action=kept"},
+     {"X-Original-From["}},
+    /* finding 3: a Reply-To without an address counts as absent */
+    {"empty Reply-To replaced", "<a@x.local>", {"From: a@x.local", "Reply-To: "}, 0, RW_REWRITE,
+     {"change Reply-To[1]: a@x.local", "Reply-To without an address replaced"}, {"add Reply-To"}},
+    {"white space Reply-To replaced", "<a@x.local>", {"From: a@x.local", "Reply-To:   \t "}, 0,
+     RW_REWRITE, {"change Reply-To[1]: a@x.local"}},
+    {"Reply-To with only a group replaced", "<a@x.local>",
+     {"From: a@x.local", "Reply-To: undisclosed-recipients:;"}, 0, RW_REWRITE,
+     {"change Reply-To[1]: a@x.local"}},
+    {"two empty Reply-To become one", "<a@x.local>", {"From: a@x.local", "Reply-To: ", "Reply-To: ,"},
+     0, RW_REWRITE, {"delete Reply-To[2]", "change Reply-To[1]: a@x.local"}},
+    {"Reply-To with an address kept", "<a@x.local>", {"From: a@x.local", "Reply-To: , help@x.local"},
+     0, RW_REWRITE, {"change From[1]:"}, {"Reply-To["}},
+    /* finding 13: a permitted From that is not one clean mailbox is repaired, not kept */
+    {"permitted From with a trailing comma repaired", "<alerts@contoso.com>",
+     {"From: alerts@contoso.com,"}, 0, RW_REWRITE,
+     {"change From[1]: alerts@contoso.com\n", "empty list element"}, {"Reply-To"}},
+    {"permitted From with a leading comma repaired", "<alerts@contoso.com>",
+     {"From: ,alerts@contoso.com"}, 0, RW_REWRITE, {"change From[1]: alerts@contoso.com\n"},
+     {"Reply-To"}},
+    {"permitted From with a comma in a comment repaired", "<alerts@contoso.com>",
+     {"From: alerts@contoso.com (a, b)"}, 0, RW_REWRITE,
+     {"change From[1]: \"a, b\" <alerts@contoso.com>", "comment in From"}, {"Reply-To"}},
+    /* finding 17: raw 8-bit addresses are never copied into a header */
+    {"Latin-1 address: the envelope sender is the original", "<j@x.local>",
+     {"From: J\xfcrgen <j\xfcrgen@x.local>"}, 0, RW_REWRITE,
+     {"change From[1]: =?UTF-8?B?SsO8cmdlbg==?= <relay@contoso.com>", "add Reply-To: j@x.local",
+      "add X-Original-From: j@x.local"},
+     {"j\xfcrgen@x.local>"}},
+    {"Latin-1 envelope and From: nothing raw is written", "<j\xfc@x.local>",
+     {"From: j\xfc@x.local"}, 0, RW_REWRITE, {"change From[1]: =?UTF-8?B?asO8IGF0IHgubG9jYWw=?="},
+     {"Reply-To", "X-Original-From"}},
+    {"UTF-8 address without SMTPUTF8: the envelope sender is the original", "<j@x.local>",
+     {"From: j\xc3\xbc@x.local"}, 0, RW_REWRITE,
+     {"change From[1]: \"j at x.local\" <relay@contoso.com>", "add Reply-To: j@x.local"}},
 };
 
 /* render - the plan as text for substring checks */
@@ -144,6 +208,7 @@ START_TEST(test_plan)
     rw_msg_init(&m);
     m.env_sender = tc->env;
     m.non_smtp = tc->non_smtp;
+    m.trace_name = c->trace_header;
     m.client_addr = "192.0.2.10";
     for (i = 0; i < 6 && tc->headers[i]; i++) {
         const char *colon = strchr(tc->headers[i], ':');
@@ -170,6 +235,8 @@ START_TEST(test_plan)
         if (v == NULL)
             continue;
         ck_assert_msg(strchr(v, '\r') == NULL, "%s: CR in %s", tc->name, p.ops[i].name);
+        for (q = v; *q; q++)
+            ck_assert_msg((unsigned char)*q < 0x80, "%s: 8-bit byte in %s", tc->name, p.ops[i].name);
         for (q = strchr(v, '\n'); q; q = strchr(q + 1, '\n'))
             ck_assert_msg(q[1] == ' ' || q[1] == '\t', "%s: bare LF in %s", tc->name, p.ops[i].name);
     }
@@ -219,32 +286,149 @@ START_TEST(test_envelope_stage)
 }
 END_TEST
 
+/* plan_for - plan a message of from_n copies of From value v (SMTP unless non_smtp) */
+static void plan_for(const struct conf *c, struct rw_msg *m, struct rw_plan *p, const char *env,
+                     const char *v, size_t from_n, int non_smtp)
+{
+    size_t i;
+
+    rw_msg_init(m);
+    m->env_sender = env;
+    m->non_smtp = non_smtp;
+    m->trace_name = c->trace_header;
+    for (i = 0; i < from_n; i++)
+        ck_assert_int_eq(rw_msg_add_header(m, "From", v, strlen(v), c->max_header_bytes), 0);
+    ck_assert_int_eq(rw_plan_message(c, m, p), 0);
+}
+
+/* find_op - the first operation of kind on header name, or NULL */
+static const struct rw_op *find_op(const struct rw_plan *p, enum rw_op_kind kind, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < p->nops; i++)
+        if (p->ops[i].kind == kind && strcmp(p->ops[i].name, name) == 0)
+            return &p->ops[i];
+    return NULL;
+}
+
+/*
+ * finding 14: a header over max_header_bytes or a parser cap is repaired
+ * with the envelope sender as the original, or refused permanently when
+ * there is nothing to keep -- never deferred, never passed as it is
+ */
 START_TEST(test_oversize_header)
 {
     char err[CONF_ERRLEN];
     struct conf *c = conf_parse("t.conf", conf_text, strlen(conf_text), err, sizeof(err));
     struct rw_msg m;
     struct rw_plan p;
+    const struct rw_op *op;
     char *big = malloc(70000);
 
     ck_assert_msg(c != NULL, "%s", err);
     memset(big, 'a', 69999);
     big[69999] = '\0';
-    rw_msg_init(&m);
-    m.env_sender = "<a@x.local>";
-    ck_assert_int_eq(rw_msg_add_header(&m, "From", big, strlen(big), c->max_header_bytes), 0);
-    ck_assert_int_eq(rw_plan_message(c, &m, &p), -1);
-    ck_assert_int_eq(p.action, RW_TEMPFAIL);
-    ck_assert_str_eq(p.xcode, "4.3.0");
+    /* over max_header_bytes via SMTP: replaced, the envelope sender kept as the original */
+    plan_for(c, &m, &p, "<a@x.local>", big, 1, 0);
+    ck_assert_int_eq(p.action, RW_REWRITE);
+    ck_assert_ptr_nonnull(op = find_op(&p, RW_OP_ADD, "Reply-To"));
+    ck_assert_str_eq(op->value, "a@x.local");
+    ck_assert_ptr_nonnull(op = find_op(&p, RW_OP_CHANGE, "From"));
+    ck_assert_msg(strstr(op->value, "<relay@contoso.com>") != NULL, "%s", op->value);
+    ck_assert_msg(strstr(p.reason, "over max_header_bytes") != NULL, "%s", p.reason);
+    rw_plan_free(&p);
+    rw_msg_reset(&m);
+    /* ... and with the null sender there is no original to keep: refused for good */
+    plan_for(c, &m, &p, "<>", big, 1, 0);
+    ck_assert_int_eq(p.action, RW_REJECT);
+    ck_assert_str_eq(p.rcode, "550");
+    ck_assert_str_eq(p.xcode, "5.6.0");
+    ck_assert_msg(strstr(p.text, "max_header_bytes") != NULL, "%s", p.text);
     ck_assert_uint_eq(p.nops, 0);
     rw_plan_free(&p);
+    rw_msg_reset(&m);
     /* the same message without SMTP is never refused: the From is replaced outright */
-    m.non_smtp = 1;
-    ck_assert_int_eq(rw_plan_message(c, &m, &p), 0);
+    plan_for(c, &m, &p, "<>", big, 1, 1);
     ck_assert_int_eq(p.action, RW_REWRITE);
+    ck_assert_ptr_nonnull(find_op(&p, RW_OP_CHANGE, "From"));
+    rw_plan_free(&p);
+    rw_msg_reset(&m);
+
+    /* a 2 KB display name, SMTP and not: cut, the address kept as the original */
+    memset(big, 'n', 2048);
+    memcpy(big + 2048, " <nagios@mon01.corp.local>", 27);
+    for (int non_smtp = 0; non_smtp <= 1; non_smtp++) {
+        plan_for(c, &m, &p, "<nagios@mon01.corp.local>", big, 1, non_smtp);
+        ck_assert_int_eq(p.action, RW_REWRITE);
+        ck_assert_ptr_nonnull(op = find_op(&p, RW_OP_ADD, "Reply-To"));
+        ck_assert_msg(strstr(op->value, "<nagios@mon01.corp.local>") != NULL, "%s", op->value);
+        ck_assert_msg(strstr(p.reason, "max_header_bytes") == NULL, "%s", p.reason);
+        rw_plan_free(&p);
+        rw_msg_reset(&m);
+    }
+
+    /* a local part over 256 bytes: that address is dropped, the envelope sender recorded */
+    memset(big, 'l', 300);
+    memcpy(big + 300, "@x.local", 9);
+    plan_for(c, &m, &p, "<a@x.local>", big, 1, 0);
+    ck_assert_int_eq(p.action, RW_REWRITE);
+    ck_assert_ptr_nonnull(op = find_op(&p, RW_OP_ADD, "Reply-To"));
+    ck_assert_str_eq(op->value, "a@x.local");
     rw_plan_free(&p);
     rw_msg_reset(&m);
     free(big);
+    conf_free(c);
+}
+END_TEST
+
+/* finding 14: hundreds of From headers or addresses are repaired, not passed on */
+START_TEST(test_many_from)
+{
+    char err[CONF_ERRLEN];
+    struct conf *c = conf_parse("t.conf", conf_text, strlen(conf_text), err, sizeof(err));
+    struct rw_msg m;
+    struct rw_plan p;
+    const struct rw_op *op;
+    struct buf b;
+    size_t i, deletes;
+
+    ck_assert_msg(c != NULL, "%s", err);
+    for (int non_smtp = 0; non_smtp <= 1; non_smtp++) {
+        plan_for(c, &m, &p, "<a@x.local>", "a@x.local", 300, non_smtp);
+        ck_assert_int_eq(p.action, RW_REWRITE);
+        for (i = deletes = 0; i < p.nops; i++)
+            deletes += p.ops[i].kind == RW_OP_DELETE && strcmp(p.ops[i].name, "From") == 0;
+        ck_assert_uint_eq(deletes, 299);
+        ck_assert_int_eq(p.ops[0].index, 300); /* from the last one back */
+        ck_assert_ptr_nonnull(find_op(&p, RW_OP_CHANGE, "From"));
+        ck_assert_ptr_nonnull(op = find_op(&p, RW_OP_ADD, "Reply-To"));
+        ck_assert_msg(strlen(op->value) <= 16 * 1024 + 64, "Reply-To of %zu bytes", strlen(op->value));
+        rw_plan_free(&p);
+        rw_msg_reset(&m);
+    }
+    /* 300 addresses in one From: the first 256 are read, the header is replaced */
+    buf_init(&b, 1 << 20);
+    for (i = 0; i < 300; i++)
+        ck_assert_int_eq(buf_printf(&b, "%su%zu@x.local", i ? ", " : "", i), BUF_OK);
+    plan_for(c, &m, &p, "<u0@x.local>", b.data, 1, 0);
+    ck_assert_int_eq(p.action, RW_REWRITE);
+    ck_assert_ptr_nonnull(op = find_op(&p, RW_OP_ADD, "Reply-To"));
+    ck_assert_msg(strncmp(op->value, "u0@x.local, u1@x.local", 22) == 0, "%s", op->value);
+    rw_plan_free(&p);
+    rw_msg_reset(&m);
+    buf_free(&b);
+    /* past the plan's operation cap: refused for good via SMTP, passed without */
+    plan_for(c, &m, &p, "<a@x.local>", "a@x.local", RW_MAX_OPS + 10, 0);
+    ck_assert_int_eq(p.action, RW_REJECT);
+    ck_assert_str_eq(p.xcode, "5.6.0");
+    ck_assert_msg(strstr(p.text, "too many headers") != NULL, "%s", p.text);
+    rw_plan_free(&p);
+    rw_msg_reset(&m);
+    plan_for(c, &m, &p, "<a@x.local>", "a@x.local", RW_MAX_OPS + 10, 1);
+    ck_assert_int_eq(p.action, RW_KEEP);
+    rw_plan_free(&p);
+    rw_msg_reset(&m);
     conf_free(c);
 }
 END_TEST
@@ -259,6 +443,7 @@ int main(void)
     tcase_add_loop_test(tc, test_plan, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_envelope_stage);
     tcase_add_test(tc, test_oversize_header);
+    tcase_add_test(tc, test_many_from);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

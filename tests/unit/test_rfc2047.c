@@ -22,6 +22,15 @@ struct dec_case {
 /* clang-format off */
 static const struct dec_case dec_cases[] = {
     {"plain ASCII", "John Smith", 0, "John Smith", 0},
+    {"raw ISO-2022-JP run", "\x1b$B4IM}<T\x1b(B", 0, "\xe7\xae\xa1\xe7\x90\x86\xe8\x80\x85",
+     E_(LEGACY) | E_(8BIT)},
+    {"raw ISO-2022-JP between ASCII", "Mr \x1b$BEDCf\x1b(B san", 0, "Mr \xe7\x94\xb0\xe4\xb8\xad san",
+     E_(LEGACY) | E_(8BIT)},
+    {"raw JIS X 0201 katakana (ISO-2022-JP-3)", "\x1b(I30\x1b(B", 0, "\xef\xbd\xb3\xef\xbd\xb0",
+     E_(LEGACY) | E_(8BIT)},
+    {"raw Shift_JIS", "\x83\x5c\x83\x74\x83\x67", 0, "\xe3\x82\xbd\xe3\x83\x95\xe3\x83\x88",
+     E_(LEGACY) | E_(8BIT)},
+    {"unknown escape is a control, never kept", "a\x1b$Zb", 0, "a $Zb", 0},
     {"empty", "", 0, "", 0},
     {"white space collapsed and trimmed", " \t John  \t Smith \r\n", 0, "John Smith", 0},
     {"Q word", "=?utf-8?q?J=C3=BCrgen_M=C3=BCller?=", 0, "J\xc3\xbcrgen M\xc3\xbcller",
@@ -241,6 +250,38 @@ START_TEST(test_sanitize)
 }
 END_TEST
 
+/* rfc2047_legacy converts only what is Japanese legacy text, and copies the rest */
+START_TEST(test_legacy)
+{
+    static const struct {
+        const char *in, *want;
+        unsigned defects;
+    } cases[] = {
+        {"plain <a@b>", "plain <a@b>", 0},
+        {"J\xfcrgen", "J\xfcrgen", 0},                          /* Latin-1 stays raw */
+        {"J\xc3\xbcrgen", "J\xc3\xbcrgen", 0},                  /* UTF-8 stays */
+        {"\xd0\x9f\xd1\x80\xd0\xb8 \xff", "\xd0\x9f\xd1\x80\xd0\xb8 \xff", 0}, /* UTF-8 and a stray byte */
+        {"\x1b$B4IM}<T\x1b(B <a@b>", "\xe7\xae\xa1\xe7\x90\x86\xe8\x80\x85 <a@b>", E_(LEGACY)},
+        {"\"\x1b$B$\"\x1b(B\"", "\"\xe3\x81\x82\"", E_(LEGACY)},
+        {"\x8eR\x93" "c <a@b>", "\xe5\xb1\xb1\xe7\x94\xb0 <a@b>", E_(LEGACY)},
+        {"\x1b$B4IM", "\xe7\xae\xa1\xef\xbf\xbd", E_(LEGACY) | E_(BAD)}, /* odd byte: U+FFFD */
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf b;
+        unsigned d = 0;
+
+        buf_init(&b, 1024);
+        ck_assert_int_eq(rfc2047_legacy(cases[i].in, strlen(cases[i].in), &b, &d), BUF_OK);
+        ck_assert_msg(strcmp(buf_cstr(&b), cases[i].want) == 0, "case %zu: got \"%s\"", i,
+                      buf_cstr(&b));
+        ck_assert_msg(d == cases[i].defects, "case %zu: defects %#x", i, d);
+        buf_free(&b);
+    }
+}
+END_TEST
+
 START_TEST(test_is_ascii)
 {
     ck_assert(rfc2047_is_ascii("John Smith ~!", 13));
@@ -284,6 +325,7 @@ static Suite *suite(void)
     tc = tcase_create("hygiene");
     tcase_add_test(tc, test_sanitize);
     tcase_add_test(tc, test_is_ascii);
+    tcase_add_test(tc, test_legacy);
     tcase_add_test(tc, test_ew_len);
     suite_add_tcase(s, tc);
     return s;
