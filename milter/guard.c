@@ -3,7 +3,7 @@
  * guard - sendas-milter's defences around libmilter (see guard.h).
  *
  * Owns: the descriptor budget of the sessions, the spare descriptor, the
- * accept(2), read(2) and close(2) that libmilter calls (the executable's
+ * accept(2), read(2), close(2) and sigwait(3) that libmilter calls (the executable's
  * definitions come before libc's), the table of session descriptors with
  * the time each last received a byte, the reaper thread, and the bounded
  * reading of the macro arrays.
@@ -199,6 +199,23 @@ int close(int fd)
         pthread_mutex_unlock(&track_lock);
     }
     return real_close(fd);
+}
+
+/*
+ * sigwait - libmilter's signal thread is its only caller here: it waits for
+ * SIGHUP, SIGTERM and SIGINT, and stops the filter on any of them.  The
+ * kernel hands a process-directed signal to any thread that is not blocking
+ * it, and a thread inside sigwait counts as one: a SIGHUP (logrotate)
+ * arriving while the main thread was busy went to libmilter and stopped the
+ * milter instead of reloading it.  Here that thread waits for ever and takes
+ * nothing; the main thread alone handles the signals.
+ */
+int sigwait(const sigset_t *set, int *sig)
+{
+    (void)set;
+    (void)sig;
+    for (;;)
+        pause();
 }
 
 /* real_accept - the accept(2) this file hides from libmilter */
