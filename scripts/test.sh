@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The whole test suite: unit tests, the Exchange Online emulator's self-test and the
 # end-to-end tests with a private Postfix (and an unpacked Sendmail), first in a normal
-# build, then again in an ASan+UBSan build; then the Debian package is built, installed,
+# build, then again in an ASan+UBSan build; the libFuzzer harnesses briefly in a clang
+# build (where clang is installed); then the Debian package is built, installed,
 # tested and purged (tests/pkg/test-deb.sh).  Run as root on Debian 12 (it installs what
 # is missing).
 set -eu
@@ -13,16 +14,21 @@ cd "$top"
 [ ! -f config.status ] || make distclean >/dev/null 2>&1 || true
 ./bootstrap >/dev/null 2>&1
 status=0
-for variant in plain sanitizers; do
+# the third build, with clang: the libFuzzer harnesses, each briefly (tests/fuzz/run-brief.sh)
+variants="plain sanitizers"
+if command -v clang >/dev/null; then variants="$variants fuzz"; else echo "== no clang: fuzzers not run"; fi
+for variant in $variants; do
     dir="$top/build-$variant"
     rm -rf "$dir"
-    if [ "$variant" = sanitizers ]; then
-        "$top/scripts/build.sh" "$dir" --enable-sanitizers
-    else
-        "$top/scripts/build.sh" "$dir"
-    fi
-    echo "== $variant build: make check"
-    if ! (cd "$dir" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 make -j2 check); then
+    tests=""
+    case $variant in
+    sanitizers) "$top/scripts/build.sh" "$dir" --enable-sanitizers ;;
+    fuzz) CC=clang "$top/scripts/build.sh" "$dir" --enable-fuzzers
+        tests="TESTS=tests/fuzz/run-brief.sh" ;;
+    *) "$top/scripts/build.sh" "$dir" ;;
+    esac
+    echo "== $variant build: make check $tests"
+    if ! (cd "$dir" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 make -j2 check $tests); then
         status=1
         for f in "$dir"/tests/*/*.log; do
             [ -f "$f" ] || continue
@@ -43,7 +49,7 @@ pass=0; fail=0
 pp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$pkg_out")
 pf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$pkg_out")
 pass=$((pass + ${pp:-0})); fail=$((fail + ${pf:-0}))
-for v in plain sanitizers; do
+for v in $variants; do
     log="$top/build-$v/test-suite.log"
     [ -f "$log" ] || continue
     p=$(sed -n 's/^# PASS: *//p' "$log"); f=$(sed -n 's/^# FAIL: *//p' "$log"); e=$(sed -n 's/^# ERROR: *//p' "$log")
