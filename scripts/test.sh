@@ -3,7 +3,8 @@
 # The whole test suite: unit tests, the Exchange Online emulator's self-test and the
 # end-to-end tests with a private Postfix (and an unpacked Sendmail), first in a normal
 # build, then again in an ASan+UBSan build; the libFuzzer harnesses briefly in a clang
-# build (where clang is installed); then the Debian package is built, installed,
+# build (where clang is installed); a scratch `make install` must stay in its --prefix
+# (tests/pkg/test-prefix.sh); then the Debian package is built, installed,
 # tested and purged (tests/pkg/test-deb.sh).  Run as root on Debian 12 (it installs what
 # is missing).
 set -eu
@@ -36,6 +37,11 @@ for variant in $variants; do
         done
     fi
 done
+# `./configure --prefix=P && make install` writes nothing outside P (a scratch build, ~30 s)
+echo "== make install stays in --prefix: tests/pkg/test-prefix.sh"
+prefix_out="$top/build-plain/test-prefix.out"
+"$top/tests/pkg/test-prefix.sh" >"$prefix_out" 2>&1 || status=1
+sed 's/^/    /' "$prefix_out"
 # the Debian package: build, install, e2e against the installed binaries, purge
 echo "== Debian package: tests/pkg/test-deb.sh"
 pkg_out="$top/build-plain/test-deb.out"
@@ -43,12 +49,17 @@ pkg_rc=0
 "$top/tests/pkg/test-deb.sh" >"$pkg_out" 2>&1 || pkg_rc=$?
 sed 's/^/    /' "$pkg_out"   # indented: its closing line is not the suite's
 [ $pkg_rc -eq 0 ] || [ $pkg_rc -eq 77 ] || status=1
-# one closing line over both builds and the package, counted from automake's
-# test-suite.log files and test-deb.sh's own closing line
+# one closing line over the builds, the install check and the package, counted from automake's
+# test-suite.log files and the closing lines of test-prefix.sh and test-deb.sh
 pass=0; fail=0
-pp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$pkg_out")
-pf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$pkg_out")
-pass=$((pass + ${pp:-0})); fail=$((fail + ${pf:-0}))
+# add_closing FILE - add a script's closing "N passed, M failed" line to the totals
+add_closing() {
+    pp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$1")
+    pf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$1")
+    pass=$((pass + ${pp:-0})); fail=$((fail + ${pf:-0}))
+}
+add_closing "$pkg_out"
+add_closing "$prefix_out"
 for v in $variants; do
     log="$top/build-$v/test-suite.log"
     [ -f "$log" ] || continue
