@@ -160,6 +160,17 @@ static int cmp64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* num_arg - a whole-string number in [0, 1e9] (an int cast stays defined), else -1 */
+static double num_arg(const char *s)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    return end == s || *end != '\0' || errno != 0 || !(v >= 0 && v <= 1e9) ? -1 : v;
+}
+
 int main(int argc, char **argv)
 {
     int nconns = 8, ch, port, ep, i;
@@ -173,13 +184,13 @@ int main(int argc, char **argv)
     while ((ch = getopt(argc, argv, "c:t:w:l:")) != -1) {
         switch (ch) {
         case 'c':
-            nconns = atoi(optarg);
+            nconns = (int)num_arg(optarg);
             break;
         case 't':
-            secs = atof(optarg);
+            secs = num_arg(optarg);
             break;
         case 'w':
-            warm = atof(optarg);
+            warm = num_arg(optarg);
             break;
         case 'l':
             label = optarg;
@@ -190,13 +201,13 @@ int main(int argc, char **argv)
         }
     }
     if (optind + 1 != argc || (colon = strrchr(argv[optind], ':')) == NULL ||
-        (size_t)(colon - argv[optind]) >= sizeof(host) || nconns < 1 || nconns > MAX_CONNS) {
+        (size_t)(colon - argv[optind]) >= sizeof(host) || nconns < 1 || nconns > MAX_CONNS ||
+        secs <= 0 || warm < 0 || (port = (int)num_arg(colon + 1)) < 1 || port > 65535) {
         fprintf(stderr, "usage: policy-load [-c CONNS] [-t SECONDS] [-w WARMUP] [-l LABEL] HOST:PORT\n");
         return 2;
     }
     memcpy(host, argv[optind], (size_t)(colon - argv[optind]));
     host[colon - argv[optind]] = '\0';
-    port = atoi(colon + 1);
     caplat = 1 << 20;
     if ((lat = malloc(caplat * sizeof(*lat))) == NULL || (conns = calloc((size_t)nconns, sizeof(*conns))) == NULL ||
         (ep = epoll_create1(0)) < 0) {

@@ -8,7 +8,8 @@ PKGS="build-essential autoconf automake libtool pkg-config libmilter-dev libssl-
 libsasl2-dev libsasl2-modules check postfix swaks python3 python3-aiosmtpd
 python3-cryptography clang libclang-rt-dev libsqlite3-dev sqlite3 postfwd valgrind
 libcurl4-openssl-dev libjson-c-dev
-openssl m4 liblockfile1 libwrap0 debhelper dpkg-dev systemd zlib1g-dev chromium iproute2"
+openssl m4 liblockfile1 libwrap0 debhelper dpkg-dev systemd zlib1g-dev chromium iproute2
+strace"
 # openssl: test certificates.  m4, liblockfile1, libwrap0: the Sendmail e2e test runs
 # Debian's sendmail unpacked beside postfix (its packages conflict), and needs these.
 # debhelper, dpkg-dev: tests/pkg/test-deb.sh builds the .deb.  systemd: systemd-analyze
@@ -18,6 +19,7 @@ openssl m4 liblockfile1 libwrap0 debhelper dpkg-dev systemd zlib1g-dev chromium 
 # renders the audit report's HTML page headless (about 30 s to install).
 # iproute2: tests/e2e/test_fresh_main_cf.py puts a relay and a LAN neighbour in network
 # namespaces of its own (ip netns).
+# strace: tests/pkg/test-prefix.sh traces `make install` for writes outside the prefix.
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
