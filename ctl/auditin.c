@@ -2,7 +2,7 @@
 /*
  * auditin - the inputs of `sendasctl audit`: files (plain or .gz), standard
  * input ("-"), and Postfix's log in the systemd journal (journalctl run
- * without a shell).  Each is read as a stream of bounded lines (policy/lines).
+ * without a shell).  Each is read as a stream of bounded lines (lib/lines).
  *
  * A Debian 12 installed from scratch has no /var/log/mail.log: Postfix logs
  * to journald only.  There the journal is read with

@@ -7,8 +7,8 @@
  * formatted (audit_format, as the daemons write): the line must be within
  * AUDIT_MAX_LINE, end with its only newline, and parse back.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ipolicy \
- *       tests/fuzz/fuzz_audit.c policy/audit.c policy/buf.c policy/lines.c -ljson-c -o fuzz_audit
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Iaudit \
+ *       tests/fuzz/fuzz_audit.c audit/audit.c lib/buf.c lib/lines.c -ljson-c -o fuzz_audit
  *   mkdir -p /tmp/audit-corpus
  *   ./fuzz_audit -max_total_time=60 /tmp/audit-corpus tests/fuzz/corpus/audit
  */

@@ -10,8 +10,8 @@
  * splitter must hand out every byte of the input at most once, never a line
  * over its cap.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ipolicy \
- *       tests/fuzz/fuzz_maillog.c policy/maillog.c policy/audit.c policy/buf.c policy/lines.c \
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Iaudit \
+ *       tests/fuzz/fuzz_maillog.c audit/maillog.c audit/audit.c lib/buf.c lib/lines.c \
  *       -ljson-c -o fuzz_maillog
  *   mkdir -p /tmp/maillog-corpus
  *   ./fuzz_maillog -max_total_time=60 /tmp/maillog-corpus tests/fuzz/corpus/maillog

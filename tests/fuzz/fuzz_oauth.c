@@ -8,9 +8,9 @@
  * XOAUTH2_MAX_TOKEN bytes, when an error text is not one line of printable
  * ASCII, or when a token file is accepted whose token is not a bearer token.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ipolicy -Itokend -I. \
- *       tests/fuzz/fuzz_oauth.c tokend/oauth.c tokend/jwt.c tokend/secfile.c \
- *       policy/xoauth2.c policy/buf.c -lcurl -ljson-c -lcrypto -o fuzz_oauth
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Ioauth -I. \
+ *       tests/fuzz/fuzz_oauth.c oauth/oauth.c oauth/jwt.c oauth/secfile.c \
+ *       oauth/xoauth2.c lib/buf.c -lcurl -ljson-c -lcrypto -o fuzz_oauth
  *   mkdir -p /tmp/oauth-corpus
  *   ./fuzz_oauth -max_total_time=60 /tmp/oauth-corpus tests/fuzz/corpus/oauth
  */

@@ -6,10 +6,10 @@
  * consumed through its empty line, keep no control character, and go
  * through the decision code (routes and limits) without trouble.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ipolicy \
- *       tests/fuzz/fuzz_polreq.c policy/polreq.c policy/quota.c policy/window.c \
- *       policy/route.c policy/conf.c policy/addr.c policy/rfc2047.c policy/buf.c \
- *       policy/log.c -o fuzz_polreq
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Ipolicy -Ilimits \
+ *       tests/fuzz/fuzz_polreq.c limits/polreq.c limits/quota.c limits/window.c \
+ *       policy/route.c policy/conf.c policy/addr.c policy/rfc2047.c lib/buf.c \
+ *       lib/log.c -o fuzz_polreq
  *   mkdir -p /tmp/polreq-corpus
  *   ./fuzz_polreq -max_total_time=300 -print_final_stats=1 /tmp/polreq-corpus \
  *       tests/fuzz/corpus/polreq
