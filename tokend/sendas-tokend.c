@@ -353,6 +353,7 @@ static int reload(struct oauth_setup *s, struct conf **cp, const char *user)
     *s = fresh;
     *cp = c;
     log_info("reloaded %s: %zu mailboxes", conf_path, s->nmailboxes);
+    daemon_log_conf_warnings(c); /* as at start (daemon_start) and in the other daemons */
     return 0;
 }
 

@@ -67,6 +67,9 @@ CASES = {
     "number": ("number", "a number as token", False),
     "array": ("array", "an array as token", False),
     "huge": ("huge", "a 20 KB token", False),
+    "pop": ("pop", "a token whose token_type is not Bearer", False),
+    "boollife": ("boollife", "expires_in true (not a number)", False),
+    "strlife": ("strlife", "expires_in \"3599abc\"", False),
     "forged": ("forged", "an error text with newlines and escape codes", False),
     "big": ("big", "a 1 MB answer", False),
     "fsize": ("long", "a token file that cannot be written (RLIMIT_FSIZE)", False),
@@ -265,6 +268,36 @@ def main():
         check(r.returncode == 3 and row and "malformed state file" in row[0],
               "a state file with a forged second expires= line is reported malformed",
               f"exit {r.returncode}: {row[:1]}")
+
+        # --- configuration warnings are logged at start and again at each reload -------
+        d = os.path.join(tmp, "warn")
+        os.makedirs(d)
+        wsecret, wconf, wlog = (os.path.join(d, n) for n in ("secret", "sendas.conf", "log"))
+        write_secret(wsecret)
+        with open(wconf, "w") as f:   # line 4 can never match: a warning, not an error
+            f.write(conf_text(emu, "hostile-valid-warn", wsecret, os.path.join(d, "tokens"),
+                              group).replace("route * relay@contoso.com\n",
+                                             "route * relay@contoso.com\n"
+                                             "route sender:@x.example relay@contoso.com\n"))
+        with open(wlog, "ab") as log:
+            proc = subprocess.Popen([tokend, "-f", "-c", wconf], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=log)
+        warning = "warning: configuration: " + wconf + ":4: route sender:@x.example"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "new token" not in tail(wlog, 1 << 16):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "reloaded" not in tail(wlog, 1 << 16):
+            time.sleep(0.2)
+        time.sleep(0.3)
+        stop_process(proc)
+        wtext = tail(wlog, 1 << 16)
+        seen = [ln for ln in wtext.splitlines() if warning in ln]
+        check(len(seen) == 2 and "reloaded" in wtext,
+              "configuration warnings are logged at start and again after SIGHUP",
+              f"{len(seen)} warning lines: {seen[:1]}; "
+              f"{[ln for ln in wtext.splitlines() if 'reload' in ln][-1:]}")
 
         # --- --fetch: every answer that is not a token is a failure --------------------
         for c in cases:

@@ -214,8 +214,8 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ESC = "\x1b[31m\x1b]0;pwned\x07"
 
 
-def _token(value, lifetime=3599):
-    return 200, {"token_type": "Bearer", "expires_in": lifetime, "access_token": value}
+def _token(value, lifetime=3599, token_type="Bearer"):
+    return 200, {"token_type": token_type, "expires_in": lifetime, "access_token": value}
 
 
 HOSTILE_ANSWERS = {
@@ -228,6 +228,10 @@ HOSTILE_ANSWERS = {
     "array": _token(["eyJ0eXAi"]),
     "huge": _token("A" * 20000),
     "long": _token("eyJ0" + "B" * 2996),
+    # a valid-looking token of another type, and lifetimes json-c alone would coerce
+    "pop": _token("eyJ0eXAi.cG9w.c2ln", token_type="pop"),
+    "boollife": _token("eyJ0eXAi.Ym9vbA.c2ln", lifetime=True),
+    "strlife": _token("eyJ0eXAi.c3Ry.c2ln", lifetime="3599abc"),
     "forged": (400, {"error": "invalid_client\nexpires=99999999999" + ESC,
                      "error_description": "AADSTS7000215: forged" + ESC +
                      "\nexpires=99999999999\nfailures=0\nlast_error=\r\n"}),
