@@ -24,8 +24,11 @@ same time for WINDOW seconds with token_retry_min 1 and token_retry_max 4; then,
   - a token that lives 2 seconds (below token_refresh_margin) is not re-requested at once;
   - a kept token that expires while the endpoint fails is logged once, AADSTS code once.
 
-As root, also: `sendas-tokend -u nobody` creates its token directory for that user and
-writes tokens (finding 4).  Prints one PASS/FAIL line per check, then "N passed, M failed";
+As root, also: `sendas-tokend -u USER` creates its token directory for that user and
+writes tokens, and reloads as that user (finding 4).  USER is a system user the test makes
+like the package's sendas (useradd --system, its own group, not in the token group) and
+removes at the end; nobody when useradd is missing or fails.  Configuration warnings are
+logged at start and again at each SIGHUP.  Prints one PASS/FAIL line per check, then "N passed, M failed";
 exit 0 when all pass, 1 otherwise, 77 when the binaries or python3-aiosmtpd are missing.
 """
 
@@ -35,6 +38,7 @@ import os
 import pwd
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,6 +118,17 @@ def write_secret(path, owner=None):
         f.write(SECRET + "\n")
     if owner is not None:
         os.chown(path, owner, -1)
+
+
+def service_user():
+    """A system user of the test's own, like the package's sendas (not in the postfix group,
+    no home, no shell), when root can make one; its name, or None (then nobody serves)."""
+    if os.geteuid() != 0 or not shutil.which("useradd"):
+        return None
+    name = f"sdtok{os.getpid()}"
+    r = subprocess.run(["useradd", "--system", "--no-create-home", "--user-group",
+                        "--shell", "/usr/sbin/nologin", name], capture_output=True)
+    return name if r.returncode == 0 else None
 
 
 def requests_for(emu, tenant):
@@ -207,6 +222,7 @@ def main():
     emu = Emulator(os.path.join(tmp, "emu"), {"relay@contoso.com": {"password": "x"}},
                    apps={APP: {"secret": SECRET, "mailboxes": list(MAILBOXES)}})
     cases = []
+    made_user = None
     try:
         emu.start()
         cases = [Case(n, tmp, emu, tokend, ctl, group) for n in CASES]
@@ -317,7 +333,9 @@ def main():
 
         # --- as root: -u USER creates the token directory for that user -----------------
         if os.geteuid() == 0:
-            user = pwd.getpwnam("nobody")
+            made_user = service_user()
+            uname = made_user or "nobody"
+            user = pwd.getpwnam(uname)
             ugroup = "postfix" if any(g.gr_name == "postfix" for g in grp.getgrall()) \
                 else grp.getgrgid(user.pw_gid).gr_name
             d = os.path.join(tmp, "as-user")
@@ -332,7 +350,7 @@ def main():
                 f.write(conf_text(emu, tenant, secret, tokdir, ugroup))
             os.chmod(conf, 0o644)
             log = open(os.path.join(d, "tokend.log"), "ab")
-            proc = subprocess.Popen([tokend, "-f", "-u", "nobody", "-c", conf],
+            proc = subprocess.Popen([tokend, "-f", "-u", uname, "-c", conf],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
             log.close()
             deadline = time.monotonic() + 10
@@ -349,14 +367,14 @@ def main():
             ulog = tail(os.path.join(d, "tokend.log"), 1 << 20)
             check("reloaded" in ulog and "reload failed" not in ulog
                   and len(requests_for(emu, tenant)) > n_before,
-                  "-u nobody: SIGHUP reloads as nobody (secret, token_dir) and fetches",
+                  f"-u {uname}: SIGHUP reloads as that user (secret, token_dir) and fetches",
                   [ln for ln in ulog.splitlines() if "reload" in ln][-1:])
             stop_process(proc)
             st = os.stat(tokdir) if os.path.isdir(tokdir) else None
             written = [mb for mb in MAILBOXES if os.path.isfile(os.path.join(tokdir, mb))]
             check(st and st.st_uid == user.pw_uid and st.st_gid == grp.getgrnam(ugroup).gr_gid
                   and st.st_mode & 0o7777 == 0o2750 and len(written) == 2,
-                  "-u nobody as root: token_dir belongs to nobody, both tokens written",
+                  f"-u {uname} as root: token_dir belongs to {uname}, both tokens written",
                   f"dir {st.st_uid if st else '-'}:{st.st_gid if st else '-'} "
                   f"{oct(st.st_mode & 0o7777) if st else '-'}; written {written}; "
                   + tail(os.path.join(d, "tokend.log"), 300).strip().replace("\n", " | "))
@@ -366,6 +384,9 @@ def main():
         for c in cases:
             c.stop()
         emu.stop()
+        if made_user:
+            r = subprocess.run(["userdel", made_user], capture_output=True, text=True)
+            check(r.returncode == 0, f"the test's user {made_user} is removed", r.stderr.strip())
 
     def diagnostics(failed):
         for c in cases:
