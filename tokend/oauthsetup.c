@@ -220,6 +220,11 @@ int oauthsetup_token_dir(const struct oauth_setup *s, int create, char *err, siz
     struct stat st;
     unsigned mode;
 
+    /* ours: the run user owns it (it writes there after dropping root), token_group reads.
+     * Made for another user (root with -u), it is set-group-ID too, so that files get
+     * token_group without a chown that user (often not in the group) could not make; a
+     * unit with Group= needs no such bit (and RestrictSUIDSGID= would forbid it). */
+    mode = s->uid != geteuid() ? 02750 : 0750;
     if (d[0] != '/') {
         snprintf(err, errlen, "token_dir %s: not an absolute path", d);
         return -1;
@@ -248,21 +253,31 @@ int oauthsetup_token_dir(const struct oauth_setup *s, int create, char *err, siz
                      d, (unsigned)(st.st_mode & 07777));
             return -1;
         }
-        if (st.st_uid != s->uid && !(st.st_uid == 0 && only_token_files(d))) {
+        /* root's directory goes to the run user only when it is one tokend made (or made
+         * like it: nothing for others, nothing but token files) */
+        if (st.st_uid != s->uid &&
+            !(st.st_uid == 0 && !(st.st_mode & S_IRWXO) && only_token_files(d))) {
             snprintf(err, errlen,
                      "token_dir %s is owned by uid %lu, not by the user sendas-tokend runs as "
-                     "(uid %lu): give it a directory of its own",
+                     "(uid %lu): give it a directory of its own (or remove this one: "
+                     "sendas-tokend creates it)",
                      d, (unsigned long)st.st_uid, (unsigned long)s->uid);
+            return -1;
+        }
+        /* one it would change (owner, group, mode) must hold nothing but token files:
+         * token_dir /etc/sendas or /var/spool/postfix is a mistake, not a directory to chmod */
+        if ((((st.st_mode & 07777) != mode && (st.st_mode & 07777) != 02750) ||
+             st.st_uid != s->uid || st.st_gid != s->gid) &&
+            !only_token_files(d)) {
+            snprintf(err, errlen,
+                     "token_dir %s holds other files (mode %04o): sendas-tokend would change "
+                     "its owner or mode; give it a directory of its own",
+                     d, (unsigned)(st.st_mode & 07777));
             return -1;
         }
         if (!create)
             return 0;
     }
-    /* ours: the run user owns it (it writes there after dropping root), token_group reads.
-     * Made for another user (root with -u), it is set-group-ID too, so that files get
-     * token_group without a chown that user (often not in the group) could not make; a
-     * unit with Group= needs no such bit (and RestrictSUIDSGID= would forbid it). */
-    mode = s->uid != geteuid() ? 02750 : 0750;
     if ((st.st_uid != s->uid || st.st_gid != s->gid) && chown(d, s->uid, s->gid) < 0) {
         snprintf(err, errlen, "chown %lu:%s %s: %s", (unsigned long)s->uid,
                  s->conf->token_group, d, strerror(errno));
