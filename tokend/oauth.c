@@ -305,8 +305,11 @@ int oauth_request(const struct oauth_client *c, time_t now, struct oauth_result 
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "sendas-tokend/" PACKAGE_VERSION);
-    if (c->ca_file)
-        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+    if (c->ca_pem) { /* read at start-up and reload: nothing is opened here */
+        struct curl_blob ca = {(void *)c->ca_pem, c->ca_len, CURL_BLOB_COPY};
+
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+    }
     cc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (answer.too_big) {

@@ -20,7 +20,8 @@ struct oauth_client {
     const char *scope;
     const char *secret;    /* client secret, or NULL with signer */
     const struct jwt_signer *signer;
-    const char *ca_file;   /* NULL: the system's CAs */
+    const char *ca_pem;    /* PEM certificates to trust (ca_len bytes), NULL: the system's */
+    size_t ca_len;
     long timeout;          /* seconds for the whole request */
 };
 

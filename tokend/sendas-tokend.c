@@ -258,9 +258,10 @@ static void failed(const struct oauth_setup *s, time_t now)
 /* fetch - one token request; updates ts, the files and the log */
 static int fetch(const struct oauth_setup *s, time_t now)
 {
-    struct oauth_client cl = {s->endpoint,   s->conf->oauth_client_id, s->conf->oauth_scope,
-                              s->secret,     s->signer,                s->conf->oauth_ca_file,
-                              30};
+    struct oauth_client cl = {.endpoint = s->endpoint, .client_id = s->conf->oauth_client_id,
+                              .scope = s->conf->oauth_scope, .secret = s->secret,
+                              .signer = s->signer, .ca_pem = s->ca_pem, .ca_len = s->ca_len,
+                              .timeout = 30};
     struct oauth_result r;
     char err[300];
     int rc;
@@ -302,9 +303,10 @@ static int fetch(const struct oauth_setup *s, time_t now)
 /* fetch_once - --fetch: one request, the outcome on stdout/stderr, nothing written */
 static int fetch_once(const struct oauth_setup *s)
 {
-    struct oauth_client cl = {s->endpoint,   s->conf->oauth_client_id, s->conf->oauth_scope,
-                              s->secret,     s->signer,                s->conf->oauth_ca_file,
-                              30};
+    struct oauth_client cl = {.endpoint = s->endpoint, .client_id = s->conf->oauth_client_id,
+                              .scope = s->conf->oauth_scope, .secret = s->secret,
+                              .signer = s->signer, .ca_pem = s->ca_pem, .ca_len = s->ca_len,
+                              .timeout = 30};
     struct oauth_result r;
     int rc = oauth_request(&cl, time(NULL), &r);
 

@@ -170,6 +170,15 @@ def main():
         # a root-owned /etc/sendas or /var/spool/postfix went 0750)
         ("token_dir an existing 0755 directory with other files",
          conf(files, tokdir=holding(shared(0o755)))),
+        # the CA file is read like the credentials: a FIFO hung OpenSSL at the first request,
+        # a missing or empty one failed every request of a tokend that said it was fine
+        ("a FIFO as oauth_ca_file", conf(files, secret=private(files.path("s")),
+                                         extra=f"oauth_ca_file {files.fifo('ca')}\n")),
+        ("a missing oauth_ca_file", conf(files, secret=private(files.path("s")),
+                                         extra=f"oauth_ca_file {files.path('none.pem')}\n")),
+        ("an oauth_ca_file with no certificate",
+         conf(files, secret=private(files.path("s")),
+              extra=f"oauth_ca_file {private(files.path('ca.pem'), text='not PEM')}\n")),
     ]
     if root:
         other = private(files.path("s"))
