@@ -232,6 +232,14 @@ def main():
         ("5.7.233", "bounced", "host smtp.office365.com[52.97.1.2] said: 550 5.7.233 your tenant "
          "has exceeded its daily limit for sending email to external recipients",
          "external recipients"),
+        # review: sign-in and TLS failures Postfix defers (smtp_sasl_auth_soft_bounce = yes;
+        # a TLS failure is always a deferral)
+        ("4.5.127", "deferred", "SASL authentication failed; server smtp.office365.com[52.97.1.2] "
+         "said: 501 5.5.127 Invalid XOAUTH2 auth data - Token will expire soon",
+         "token_refresh_margin"),
+        ("4.7.5", "deferred", "Cannot start TLS: handshake failure", "smtp_tls_CAfile"),
+        ("4.7.4", "deferred", "TLS is required, but was not offered by host "
+         "smtp.office365.com[52.97.1.2]", "STARTTLS"),
     ]
     lines, mlines = "", ""
     for i, (dsn, st, reply, _) in enumerate(codes):
