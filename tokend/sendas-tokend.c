@@ -48,6 +48,8 @@
 #include "oauthsetup.h"
 #include "xoauth2.h"
 
+#define MAX_LIFETIME 86400 /* seconds an access token is believed to live */
+
 /* The token all mailboxes share and how getting it went. */
 struct token_state {
     char *token; /* never logged */
@@ -268,6 +270,14 @@ static int fetch(const struct oauth_setup *s, time_t now)
 
     ts.last_attempt = now;
     rc = oauth_request(&cl, now, &r);
+    /* Entra's access tokens live at most a day (token lifetime policies): a longer
+     * lifetime is not believed, so that a wrong one delays the refresh by a day at most */
+    if (rc == 0 && r.expires_in > MAX_LIFETIME) {
+        log_warn("the token endpoint says its token lives %ld s, longer than an Entra token "
+                 "can (%d s): refreshing as if it lived %d s",
+                 r.expires_in, MAX_LIFETIME, MAX_LIFETIME);
+        r.expires_in = MAX_LIFETIME;
+    }
     if (rc == 0 && write_tokens(s, r.access_token, now + r.expires_in, err, sizeof(err)) < 0) {
         /* a token Postfix cannot read is no token: the old one (if any) stays */
         snprintf(ts.last_error, sizeof(ts.last_error), "token file: %s", err);

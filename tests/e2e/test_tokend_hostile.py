@@ -71,6 +71,7 @@ CASES = {
     "number": ("number", "a number as token", False),
     "array": ("array", "an array as token", False),
     "huge": ("huge", "a 20 KB token", False),
+    "longlife": ("longlife", "a token said to live 6 days", True),
     "pop": ("pop", "a token whose token_type is not Bearer", False),
     "boollife": ("boollife", "expires_in true (not a number)", False),
     "strlife": ("strlife", "expires_in \"3599abc\"", False),
@@ -254,6 +255,11 @@ def main():
             if c.token_ok:
                 check(len(files) == 2 and not bad_files, f"{c.name}: the token files are valid",
                       f"{len(files)} files, bad {bad_files}")
+                if c.name == "longlife":   # believed for at most a day: refreshed within one
+                    lives = [int(TOKEN_FILE.fullmatch(t).group(1)) - int(time.time())
+                             for t in files.values() if TOKEN_FILE.fullmatch(t)]
+                    check(lives and max(lives) <= 86400,
+                          f"{c.name}: the token is taken to live at most 1 day", f"{lives} s")
                 continue
             if c.name == "expiring":
                 expired = [ln for ln in tlog.splitlines() if "the token expired" in ln]

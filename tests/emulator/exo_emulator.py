@@ -232,6 +232,8 @@ HOSTILE_ANSWERS = {
     "pop": _token("eyJ0eXAi.cG9w.c2ln", token_type="pop"),
     "boollife": _token("eyJ0eXAi.Ym9vbA.c2ln", lifetime=True),
     "strlife": _token("eyJ0eXAi.c3Ry.c2ln", lifetime="3599abc"),
+    # 6 days: more than Entra's longest access token (1 day, token lifetime policies)
+    "longlife": _token("eyJ0eXAi.bG9uZw.c2ln", lifetime=6 * 86400),
     "forged": (400, {"error": "invalid_client\nexpires=99999999999" + ESC,
                      "error_description": "AADSTS7000215: forged" + ESC +
                      "\nexpires=99999999999\nfailures=0\nlast_error=\r\n"}),
