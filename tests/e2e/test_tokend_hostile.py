@@ -22,6 +22,8 @@ same time for WINDOW seconds with token_retry_min 1 and token_retry_max 4; then,
   - `sendas-tokend --fetch` reports "failed:" (exit 1) for every answer that is not a
     token; an answer over the cap says so ("larger than"); the AADSTS code is shown once;
   - a token that lives 2 seconds (below token_refresh_margin) is not re-requested at once;
+    one said to live 6 days is taken to live 1 day (Entra's longest);
+  - a token_type other than Bearer, and an expires_in of true or "3599abc", are not tokens;
   - a kept token that expires while the endpoint fails is logged once, AADSTS code once.
 
 As root, also: `sendas-tokend -u USER` creates its token directory for that user and
