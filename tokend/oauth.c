@@ -293,6 +293,9 @@ int oauth_request(const struct oauth_client *c, time_t now, struct oauth_result 
     }
     curl_easy_setopt(h, CURLOPT_URL, c->endpoint);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+    /* a redirect is no token, and the secret must not be posted wherever it points; an
+     * encoded answer is not decoded (no gzip bomb): both read as "no token" */
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body.len);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
