@@ -51,7 +51,7 @@ static ssize_t read_small(const char *path, char *buf, size_t cap)
 
 /* state_read - MAILBOX.state, with the expiry from the token file itself when it can be
  * read (the state file may be stale: a full disk fails both); 0, -1 when there is no
- * state file, -2 when it is malformed */
+ * state file, -2 when it is malformed, -3 when this user may not read it (errno set) */
 static int state_read(const char *dir, const char *mailbox, struct tokstate *t)
 {
     char path[4096], buf[XOAUTH2_MAX_FILE + 1];
@@ -64,7 +64,10 @@ static int state_read(const char *dir, const char *mailbox, struct tokstate *t)
     if (snprintf(path, sizeof(path), "%s/%s.state", dir, mailbox) >= (int)sizeof(path))
         return -1;
     /* one byte more than a state file may have: a longer one is malformed, not cut short */
-    if ((n = read_small(path, buf, TOKSTATE_MAX_FILE + 2)) <= 0)
+    if ((n = read_small(path, buf, TOKSTATE_MAX_FILE + 2)) < 0 &&
+        (errno == EACCES || errno == EPERM))
+        return -3;
+    if (n <= 0)
         return -1;
     if (tokstate_parse(buf, (size_t)n, mailbox, t) < 0)
         return -2;
@@ -149,20 +152,28 @@ int cmd_token(const char *conf_path, int argc, char **argv)
         if (only && strcasecmp(only, mb) != 0)
             continue;
         shown++;
-        if ((st = state_read(c->token_dir, mb, &t)) < 0) {
+        if ((st = state_read(c->token_dir, mb, &t)) == -3) {
+            /* not "is tokend running?": the state is there, this user may not see it */
+            printf("%-32s %-12s %-14s %-8s cannot read its state file: %s (root and "
+                   "token_group %s may)\n",
+                   mb, "?", "?", "-", strerror(errno), c->token_group);
+            rc = 1;
+            continue;
+        }
+        if (st < 0) {
             printf("%-32s %-12s %-14s %-8s %s\n", mb, "no token", "never", "-",
                    st == -2 ? "malformed state file in token_dir"
                             : "no state file in token_dir (is sendas-tokend running?)");
-            rc = 3;
+            rc = rc == 1 ? 1 : 3; /* an error outranks a token state */
             continue;
         }
         if (t.expires > now)
             snprintf(b1, sizeof(b1), "%lld min", (t.expires - now) / 60);
         else {
             snprintf(b1, sizeof(b1), "%s", t.expires ? "EXPIRED" : "no token");
-            rc = 3;
+            rc = rc == 1 ? 1 : 3;
         }
-        if (t.failures)
+        if (t.failures && rc != 1)
             rc = 3; /* the last attempt failed: a token that runs out will not be replaced */
         printf("%-32s %-12s %-14s %-8lu %s\n", mb, b1, ago(t.last_refresh, now, b2, sizeof(b2)),
                t.failures, t.last_error[0] ? t.last_error : "-");

@@ -293,6 +293,23 @@ def main():
               "a state file with a forged second expires= line is reported malformed",
               f"exit {r.returncode}: {row[:1]}")
 
+        # --- sendasctl token as a user who may not read token_dir: says so ------------
+        if os.geteuid() == 0:
+            c = next(c for c in cases if c.name == "short")
+            nob = pwd.getpwnam("nobody")
+
+            def as_nobody():
+                os.setgid(nob.pw_gid)
+                os.setgroups([])
+                os.setuid(nob.pw_uid)
+            r = subprocess.run([ctl, "-c", c.conf, "token"], capture_output=True, timeout=30,
+                               preexec_fn=as_nobody)
+            out = (r.stdout + r.stderr).decode("latin-1")
+            check(r.returncode == 1 and "Permission denied" in out
+                  and "is sendas-tokend running" not in out,
+                  "sendasctl token by a user who cannot read token_dir says so (exit 1), "
+                  "not that tokend may not run", f"exit {r.returncode}: {out.strip()[-200:]!r}")
+
         # --- configuration warnings are logged at start and again at each reload -------
         d = os.path.join(tmp, "warn")
         os.makedirs(d)
