@@ -179,10 +179,11 @@ static void write_states(const struct oauth_setup *s)
     snprintf(ts.state_error, sizeof(ts.state_error), "%s", err);
 }
 
-/* adopt_existing - keep a still valid token a previous run left (no request at restart) */
+/* adopt_existing - keep a still valid token a previous run left (no request at restart),
+ * written again for every mailbox: one added while tokend was stopped has no file yet */
 static void adopt_existing(const struct oauth_setup *s, time_t now)
 {
-    char path[4096], buf[XOAUTH2_MAX_FILE + 1];
+    char path[4096], buf[XOAUTH2_MAX_FILE + 1], err[300];
     const char *tok;
     struct stat st;
     size_t tlen;
@@ -200,8 +201,19 @@ static void adopt_existing(const struct oauth_setup *s, time_t now)
         exp > now + (time_t)s->conf->token_refresh_margin && (ts.token = strndup(tok, tlen))) {
         ts.expires = exp;
         ts.refresh_at = exp - (time_t)s->conf->token_refresh_margin;
-        log_info("keeping the token from the previous run (expires in %lld s)",
-                 (long long)(exp - now));
+        ts.last_refresh = st.st_mtime; /* when that run wrote it */
+        if (write_tokens(s, ts.token, exp, err, sizeof(err)) < 0) {
+            /* not every mailbox can have it: ask for a new one now, as after a failure */
+            log_warn("not keeping the token from the previous run: %s", err);
+            memset(ts.token, 0, tlen);
+            free(ts.token);
+            ts.token = NULL;
+            ts.expires = ts.refresh_at = ts.last_refresh = 0;
+        } else {
+            write_states(s);
+            log_info("keeping the token from the previous run (expires in %lld s)",
+                     (long long)(exp - now));
+        }
     }
     memset(buf, 0, sizeof(buf));
 }

@@ -310,6 +310,39 @@ def main():
                   "sendasctl token by a user who cannot read token_dir says so (exit 1), "
                   "not that tokend may not run", f"exit {r.returncode}: {out.strip()[-200:]!r}")
 
+        # --- a restart keeps the previous run's token, and gives it to every mailbox ----
+        # (a mailbox added while tokend was stopped had no token file until the next
+        # refresh, up to 45 minutes later)
+        d = os.path.join(tmp, "restart")
+        os.makedirs(d)
+        rsecret, rconf, rlog = (os.path.join(d, n) for n in ("secret", "sendas.conf", "log"))
+        rtok = os.path.join(d, "tokens")
+        write_secret(rsecret)
+        one = conf_text(emu, "hostile-valid-restart", rsecret, rtok, group).replace(
+            f"mailbox {MAILBOXES[1]}\n", "")
+        for text in (one, conf_text(emu, "hostile-valid-restart", rsecret, rtok, group)):
+            with open(rconf, "w") as f:
+                f.write(text)
+            with open(rlog, "ab") as log:
+                proc = subprocess.Popen([tokend, "-f", "-c", rconf], stdin=subprocess.DEVNULL,
+                                        stdout=log, stderr=log)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not os.path.exists(
+                    os.path.join(rtok, MAILBOXES[0])):
+                time.sleep(0.2)
+            time.sleep(1.5)
+            stop_process(proc)
+        rtext = tail(rlog, 1 << 16)
+        with open(os.path.join(rtok, MAILBOXES[0])) as f0:
+            first = f0.read()
+        second = os.path.join(rtok, MAILBOXES[1])
+        same = os.path.isfile(second) and open(second).read() == first
+        check("keeping the token from the previous run" in rtext and same
+              and len(requests_for(emu, "hostile-valid-restart")) == 1,
+              "a restart keeps the previous token and writes it for a mailbox added meanwhile",
+              f"second mailbox's file {'same' if same else 'missing or other'}; "
+              f"{len(requests_for(emu, 'hostile-valid-restart'))} requests")
+
         # --- configuration warnings are logged at start and again at each reload -------
         d = os.path.join(tmp, "warn")
         os.makedirs(d)
