@@ -534,8 +534,10 @@ int maillog_advice(const char *dsn, const char *reply, const char *from, const c
             if (entry && *entry) {
                 put_text(&o, entry);
             } else {
+                /* sendas.conf not read: the entry may be f or its @domain */
+                put_text(&o, "the entry that permits ");
                 put_text(&o, f);
-                put_text(&o, " from the sendas list of mailbox ");
+                put_text(&o, " (the address or its @domain) from the sendas list of mailbox ");
                 put_text(&o, m);
                 put_text(&o, " in sendas.conf");
             }

@@ -191,6 +191,18 @@ def main():
     check("\"@contoso.com\" from the sendas list of mailbox relay@contoso.com (sendas.conf line 1"
           in adv and f"sendas {ps_from}" not in adv,
           "12.11 the advice quotes the @domain entry that permitted the From", adv)
+    # the sendas.conf read now has no entry that permits the From (changed since?): the advice
+    # names none instead of one that does not exist
+    rc, out, err = run("--log", path("ps.log", lines), "--maillog", ml, "--format", "json",
+                       conf=path("nosendas.conf", "mailbox relay@contoso.com\n"
+                                 "route * relay@contoso.com\n"))
+    try:
+        adv = json.loads(out)["senders"][0]["upstream"][0].get("advice", "")
+    except (ValueError, IndexError, KeyError):
+        adv = f"no advice: {out[:300]} {err}"
+    check(f"remove {ps_from} from the sendas list" not in adv and "has none now" in adv,
+          "12.11 with no entry in sendas.conf permitting the From, the advice invents none", adv)
+
 
     # --- review of 12.3/12.11: no escape code from a log reaches the terminal or a CSV ----------
     # (the audit log keeps what a client sent, JSON-escaped; a mail log read from the journal
