@@ -261,6 +261,7 @@ int oauth_request(const struct oauth_client *c, time_t now, struct oauth_result 
     char errbuf[CURL_ERROR_SIZE] = "", *assertion = NULL, err[256];
     CURL *h = curl_easy_init();
     CURLcode cc;
+    curl_off_t retry = 0;
     long status = 0;
     int rc = -1;
 
@@ -328,6 +329,9 @@ int oauth_request(const struct oauth_client *c, time_t now, struct oauth_result 
         goto done;
     }
     rc = oauth_parse_response(answer.b.data ? answer.b.data : "", answer.b.len, status, r);
+    /* Entra's throttling (429, 503) says when to come back: asking sooner prolongs it */
+    if (rc != 0 && curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry) == CURLE_OK && retry > 0)
+        r->retry_after = retry > OAUTH_MAX_RETRY_AFTER ? OAUTH_MAX_RETRY_AFTER : (long)retry;
 done:
     if (body.data)
         memset(body.data, 0, body.len);

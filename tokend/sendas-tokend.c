@@ -255,11 +255,15 @@ static time_t refresh_delay(const struct conf *c, long lifetime)
                                                          : backoff(c, ts.short_streak);
 }
 
-/* failed - count a failure, retry with backoff, log it once per change of error */
-static void failed(const struct oauth_setup *s, time_t now)
+/* failed - count a failure, retry with backoff (or after the endpoint's Retry-After, when
+ * later), log it once per change of error */
+static void failed(const struct oauth_setup *s, time_t now, long retry_after)
 {
+    time_t d;
+
     ts.failures++;
-    ts.next_attempt = now + backoff(s->conf, ts.failures);
+    d = backoff(s->conf, ts.failures);
+    ts.next_attempt = now + (retry_after > d ? (time_t)retry_after : d);
     if (strcmp(ts.last_error, ts.logged_error) != 0) {
         log_err("token request to %s failed: %s; retrying with backoff, %s", s->endpoint,
                 ts.last_error,
@@ -316,7 +320,7 @@ static int fetch(const struct oauth_setup *s, time_t now)
                  r.aadsts[0] ? " " : "", r.aadsts, r.description, r.http_status);
     }
     if (rc != 0)
-        failed(s, now);
+        failed(s, now, r.retry_after);
     write_states(s);
     oauth_result_clear(&r);
     return rc;

@@ -79,6 +79,7 @@ CASES = {
     "strlife": ("strlife", "expires_in \"3599abc\"", False),
     "forged": ("forged", "an error text with newlines and escape codes", False),
     "big": ("big", "a 1 MB answer", False),
+    "throttled": ("throttled", "429 with Retry-After: 6 (Entra's throttling)", False),
     "fsize": ("long", "a token file that cannot be written (RLIMIT_FSIZE)", False),
     "isdir": ("valid", "a directory where the token file goes", False),
     "expiring": ("expiring", "a 3 s token, then errors: the kept token expires", False),
@@ -246,6 +247,9 @@ def main():
             bad_states = {mb: state_problems(s) for mb, s in states.items() if state_problems(s)}
             failures = [int(m.group(1)) for s in states.values()
                         for m in [re.search(r"^failures=(\d+)$", s, re.M)] if m]
+            if c.name == "throttled":   # the first, then none for 6 s: 2 in 8 s at most
+                check(alive and asked <= 2, f"{c.name}: Retry-After is honoured",
+                      f"{asked} requests in {WINDOW:.0f} s")
             check(alive and asked <= allowed,
                   f"{c.name}: {c.what}: requests follow the backoff schedule",
                   f"{asked} requests in {WINDOW:.0f} s, schedule allows {allowed}; "

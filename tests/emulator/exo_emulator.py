@@ -238,6 +238,10 @@ HOSTILE_ANSWERS = {
                      "error_description": "AADSTS7000215: forged" + ESC +
                      "\nexpires=99999999999\nfailures=0\nlast_error=\r\n"}),
     "big": (200, None),
+    # Entra's throttling: 429 with Retry-After (seconds), which a client must honour
+    "throttled": (429, {"error": "temporarily_unavailable",
+                        "error_description": "AADSTS50196: The server terminated an operation "
+                                             "because it encountered a client request loop."}),
     # a token that lives 3 s, then an outage of answers (503): the kept token expires
     "expiring": (200, None),
 }
@@ -425,6 +429,8 @@ class TokenHTTPHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store, no-cache")
+        if hostile == "throttled":
+            self.send_header("Retry-After", "6")
         self.end_headers()
         self.wfile.write(data)
 
