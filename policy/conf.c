@@ -708,8 +708,16 @@ static int d_oauth(struct parse *p, const char *k, const char *v)
         if ((strstr(k, "_file") || strstr(k, "_dir") || strstr(k, "_certificate") ||
              strstr(k, "_key")) && v[0] != '/')
             return perr(p, "%s \"%s\": expected an absolute path", k, v);
-        if (strcmp(k, "oauth_token_endpoint") == 0 && strncmp(v, "https://", 8) != 0)
+        if (strcmp(k, "oauth_token_endpoint") == 0 &&
+            (strncmp(v, "https://", 8) != 0 || v[8] == '\0' || v[8] == '/'))
             return perr(p, "%s \"%s\": expected an https:// URL", k, v);
+        /* it becomes a path segment of the endpoint's URL: a '/', '?' or '#' would change
+         * which URL gets the secret */
+        if (strcmp(k, "oauth_tenant") == 0 &&
+            strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+                strlen(v))
+            return perr(p, "%s \"%s\": expected the directory (tenant) id or a domain such as "
+                           "contoso.onmicrosoft.com", k, v);
         return set_string(p, (char **)((char *)p->c + strs[i].off), v);
     }
     for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
