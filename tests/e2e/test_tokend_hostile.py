@@ -24,6 +24,9 @@ same time for WINDOW seconds with token_retry_min 1 and token_retry_max 4; then,
   - a token that lives 2 seconds (below token_refresh_margin) is not re-requested at once;
     one said to live 6 days is taken to live 1 day (Entra's longest);
   - a token_type other than Bearer, and an expires_in of true or "3599abc", are not tokens;
+  - a 429 with Retry-After: 6 is not asked again for 6 seconds;
+  - a restart keeps the previous run's token and writes it for a mailbox added meanwhile;
+  - as root, `sendasctl token` run by nobody says it may not read token_dir (exit 1);
   - a kept token that expires while the endpoint fails is logged once, AADSTS code once.
 
 As root, also: `sendas-tokend -u USER` creates its token directory for that user and
