@@ -202,6 +202,16 @@ def main():
         adv = f"no advice: {out[:300]} {err}"
     check(f"remove {ps_from} from the sendas list" not in adv and "has none now" in adv,
           "12.11 with no entry in sendas.conf permitting the From, the advice invents none", adv)
+    # no sendas.conf at all: the advice asks for the entry, whichever it is
+    rc, out, err = run("--log", path("ps.log", lines), "--maillog", ml, "--format", "json",
+                       conf=os.path.join(tmp, "missing.conf"))
+    try:
+        adv = json.loads(out)["senders"][0]["upstream"][0].get("advice", "")
+    except (ValueError, IndexError, KeyError):
+        adv = f"no advice: {out[:300]} {err}"
+    check(f"remove the entry that permits {ps_from} (the address or its @domain) from the "
+          "sendas list of mailbox relay@contoso.com in sendas.conf." in adv,
+          "12.11 without a sendas.conf, the advice asks for the entry that permits the From", adv)
 
 
     # --- review of 12.3/12.11: no escape code from a log reaches the terminal or a CSV ----------
