@@ -360,6 +360,15 @@ static const struct advice {
      "Postfix could not sign in as %m before Exchange Online answered (mail is deferred): with "
      "OAuth the token is missing, expired or unreadable; run sendasctl token, check that "
      "sendas-tokend runs, and read the plugin's \"XOAUTH2:\" warning in the log"},
+    /* TLS failures are deferred whatever the settings: the reason is in Postfix's lines
+     * before this one */
+    {"4", "7.*", "Cannot start TLS",
+     "the TLS handshake with Exchange Online failed (mail is deferred): see Postfix's smtp "
+     "lines before this one for why; a certificate that does not verify: smtp_tls_CAfile "
+     "(inside the chroot too); a protocol: smtp_tls_mandatory_protocols = >=TLSv1.2"},
+    {"4", "7.*", "TLS is required, but was not offered",
+     "the server on port 587 offered no STARTTLS (mail is deferred): relayhost must be "
+     "[smtp.office365.com]:587, and nothing in between may strip STARTTLS"},
     {"4", "7.*", "SASL authentication failed",
      "Postfix could not sign in as %m (mail is deferred, smtp_sasl_auth_soft_bounce): see the "
      "server's answer; check sasl_passwd or, with OAuth, sendasctl token"},
@@ -373,7 +382,7 @@ static const struct advice {
      "the tenant has reached its daily limit of mail to external recipients (tenant external "
      "recipient rate limit, set by its licences): it eases over 24 hours; send less to outside "
      "recipients or add licences"},
-    {"5", "5.127", NULL,
+    {"45", "5.127", NULL, /* at AUTH: deferred as 4.5.127 with smtp_sasl_auth_soft_bounce */
      "the access token had under 10 minutes left: refresh earlier (token_refresh_margin of 900 "
      "seconds or more)"},
     {"5", "7.62", NULL,
@@ -525,8 +534,10 @@ int maillog_advice(const char *dsn, const char *reply, const char *from, const c
             if (entry && *entry) {
                 put_text(&o, entry);
             } else {
+                /* sendas.conf not read: the entry may be f or its @domain */
+                put_text(&o, "the entry that permits ");
                 put_text(&o, f);
-                put_text(&o, " from the sendas list of mailbox ");
+                put_text(&o, " (the address or its @domain) from the sendas list of mailbox ");
                 put_text(&o, m);
                 put_text(&o, " in sendas.conf");
             }

@@ -90,6 +90,32 @@ static char *xstrdup(const char *s)
     return p;
 }
 
+/* shown - s made safe to print, in place: C0 controls, DEL and C1 controls (UTF-8 C2 80-9F;
+ * C2 9B is CSI) become '?'.  The logs keep what clients sent (the audit log JSON-escaped, a
+ * mail log from the journal anything); every report format and the advice print it */
+static void shown(char *s)
+{
+    unsigned char *u = (unsigned char *)s;
+
+    for (; *u; u++) {
+        if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
+            *u++ = '?', *u = '?';
+        else if (*u < 0x20 || *u == 0x7f)
+            *u = '?';
+    }
+}
+
+/* shown_audit - the texts of an audit record that reach the report, made safe to print */
+static void shown_audit(struct audit_in *a)
+{
+    shown(a->client_addr);
+    shown(a->env_from);
+    shown(a->header_from);
+    shown(a->mailbox);
+    shown(a->action);
+    shown(a->reason);
+}
+
 /* xcalloc - calloc or exit */
 static void *xcalloc(size_t n, size_t size)
 {
@@ -827,9 +853,11 @@ int cmd_audit(const char *conf_path, int argc, char **argv)
     while (!au.eof || !ml.eof) {
         /* an audit record is written before Postfix logs the message's delivery */
         if (!au.eof && (ml.eof || au.t <= ml.t + SLACK_US)) {
+            shown_audit(&au.a);
             on_audit(&r, &q, &au.a);
             src_next(&au, &r);
         } else {
+            shown(ml.m.reply);
             on_maillog(&r, &q, &ml.m);
             src_next(&ml, &r);
         }

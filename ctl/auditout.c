@@ -132,7 +132,10 @@ static const char *advice(const struct au_report *r, const struct au_sender *s,
         return NULL;
     if (!*from)
         from = s->addr;
-    sendas_entry(r->conf, from, mailbox, entry, sizeof(entry));
+    /* read, but permitting it nowhere (changed since the mail went?): name no entry */
+    if (!*sendas_entry(r->conf, from, mailbox, entry, sizeof(entry)) && r->conf)
+        snprintf(entry, sizeof(entry),
+                 "the entry that permitted it when the mail was sent (sendas.conf has none now)");
     return maillog_advice(o->dsn, o->reply, from, mailbox, entry, out, outlen) ? out : NULL;
 }
 

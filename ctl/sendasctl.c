@@ -407,6 +407,8 @@ static int has_token(const struct conf *c, const char *mailbox)
     return 0;
 }
 
+#define POSTFIX_QUEUE_DIR "/var/spool/postfix" /* Debian's queue_directory, smtp's chroot */
+
 /* print_sasl_entry - one sasl_passwd line: the token file sendas-tokend writes for the login
  * (the plugin's "token:/PATH" form, which follows token_dir), or a password to fill in */
 static void print_sasl_entry(const struct conf *c, const char *key, const char *login, int oauth)
@@ -433,6 +435,16 @@ static void print_sasl_passwd(const struct conf *c, const char *conf_path)
                "# sendas-tokend keeps for each mailbox (token_dir %s).  Then:\n"
                "#   postmap hash:/etc/postfix/sasl_passwd\n",
                c->token_dir);
+    /* Debian's master.cf runs smtp chrooted in the queue directory, where the plugin looks */
+    if (oauth && strncmp(c->token_dir, POSTFIX_QUEUE_DIR "/", sizeof(POSTFIX_QUEUE_DIR)) != 0) {
+        printf("# token_dir %s is outside " POSTFIX_QUEUE_DIR ": only an smtp that is not\n"
+               "# chrooted (master.cf chroot column n) can read the token files\n",
+               c->token_dir);
+        fprintf(stderr,
+                "sendasctl: token_dir %s is outside " POSTFIX_QUEUE_DIR ": a chrooted smtp "
+                "(master.cf chroot column y, Debian's default) cannot read the tokens\n",
+                c->token_dir);
+    }
     else
         printf("# Put in each password (Basic authentication; sendas.conf's oauth_* settings\n"
                "# switch to XOAUTH2), then:\n"

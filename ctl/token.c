@@ -20,17 +20,12 @@
 
 #include "conf.h"
 #include "token.h"
+#include "tokstate.h"
 #include "xoauth2.h"
 
 #ifndef SENDAS_SBINDIR
 #define SENDAS_SBINDIR "/usr/sbin"
 #endif
-
-struct tstate {
-    long long expires, last_refresh, last_attempt;
-    unsigned long failures;
-    char last_error[512];
-};
 
 /* read_small - up to cap-1 bytes of a regular file, NUL-terminated; the length, -1 with
  * errno when it cannot be read (a FIFO is refused at once: ENODEV) */
@@ -54,67 +49,10 @@ static ssize_t read_small(const char *path, char *buf, size_t cap)
     return n;
 }
 
-/* number - a whole line of 1 to 18 digits */
-static int number(const char *v, long long *out)
-{
-    size_t n = strspn(v, "0123456789");
-
-    if (n == 0 || n > 18 || v[n] != '\0')
-        return -1;
-    *out = strtoll(v, NULL, 10);
-    return 0;
-}
-
-/* state_parse - the key=value lines sendas-tokend writes, each key once, nothing else: a
- * forged line (an endpoint's text with a newline, from an older tokend) makes the whole
- * file malformed rather than believed */
-static int state_parse(char *buf, size_t len, const char *mailbox, struct tstate *t)
-{
-    static const char *keys[] = {"mailbox", "expires", "last_refresh", "last_attempt",
-                                 "failures", "last_error"};
-    unsigned seen = 0, k;
-    char *line, *next, *v;
-    long long num;
-    size_t i;
-
-    if (len == 0 || memchr(buf, '\0', len) || buf[len - 1] != '\n')
-        return -1;
-    for (line = buf; *line; line = next) {
-        next = strchr(line, '\n');
-        *next++ = '\0';
-        if ((v = strchr(line, '=')) == NULL)
-            return -1;
-        *v++ = '\0';
-        for (k = 0; k < sizeof(keys) / sizeof(keys[0]) && strcmp(line, keys[k]) != 0; k++)
-            ;
-        if (k == sizeof(keys) / sizeof(keys[0]) || (seen & (1u << k)))
-            return -1;
-        seen |= 1u << k;
-        for (i = 0; v[i]; i++)
-            if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] >= 0x7f)
-                return -1;
-        if (k == 0 && strcmp(v, mailbox) != 0)
-            return -1;
-        if (k == 5)
-            snprintf(t->last_error, sizeof(t->last_error), "%s", v);
-        else if (k > 0 && number(v, &num) < 0)
-            return -1;
-        else if (k == 1)
-            t->expires = num;
-        else if (k == 2)
-            t->last_refresh = num;
-        else if (k == 3)
-            t->last_attempt = num;
-        else if (k == 4)
-            t->failures = (unsigned long)num;
-    }
-    return seen == (1u << (sizeof(keys) / sizeof(keys[0]))) - 1 ? 0 : -1;
-}
-
 /* state_read - MAILBOX.state, with the expiry from the token file itself when it can be
  * read (the state file may be stale: a full disk fails both); 0, -1 when there is no
- * state file, -2 when it is malformed */
-static int state_read(const char *dir, const char *mailbox, struct tstate *t)
+ * state file, -2 when it is malformed, -3 when this user may not read it (errno set) */
+static int state_read(const char *dir, const char *mailbox, struct tokstate *t)
 {
     char path[4096], buf[XOAUTH2_MAX_FILE + 1];
     const char *tok;
@@ -125,9 +63,13 @@ static int state_read(const char *dir, const char *mailbox, struct tstate *t)
     memset(t, 0, sizeof(*t));
     if (snprintf(path, sizeof(path), "%s/%s.state", dir, mailbox) >= (int)sizeof(path))
         return -1;
-    if ((n = read_small(path, buf, 4096)) <= 0)
+    /* one byte more than a state file may have: a longer one is malformed, not cut short */
+    if ((n = read_small(path, buf, TOKSTATE_MAX_FILE + 2)) < 0 &&
+        (errno == EACCES || errno == EPERM))
+        return -3;
+    if (n <= 0)
         return -1;
-    if (state_parse(buf, (size_t)n, mailbox, t) < 0)
+    if (tokstate_parse(buf, (size_t)n, mailbox, t) < 0)
         return -2;
     snprintf(path, sizeof(path), "%s/%s", dir, mailbox);
     if ((n = read_small(path, buf, sizeof(buf))) < 0 && errno != EACCES)
@@ -160,7 +102,7 @@ int cmd_token(const char *conf_path, int argc, char **argv)
     const char *only = NULL, *tokend;
     char err[CONF_ERRLEN], b1[64], b2[64];
     struct conf *c;
-    struct tstate t;
+    struct tokstate t;
     long long now = (long long)time(NULL);
     size_t i, n, shown = 0;
     int fetch = 0, rc = 0, st;
@@ -210,20 +152,28 @@ int cmd_token(const char *conf_path, int argc, char **argv)
         if (only && strcasecmp(only, mb) != 0)
             continue;
         shown++;
-        if ((st = state_read(c->token_dir, mb, &t)) < 0) {
+        if ((st = state_read(c->token_dir, mb, &t)) == -3) {
+            /* not "is tokend running?": the state is there, this user may not see it */
+            printf("%-32s %-12s %-14s %-8s cannot read its state file: %s (root and "
+                   "token_group %s may)\n",
+                   mb, "?", "?", "-", strerror(errno), c->token_group);
+            rc = 1;
+            continue;
+        }
+        if (st < 0) {
             printf("%-32s %-12s %-14s %-8s %s\n", mb, "no token", "never", "-",
                    st == -2 ? "malformed state file in token_dir"
                             : "no state file in token_dir (is sendas-tokend running?)");
-            rc = 3;
+            rc = rc == 1 ? 1 : 3; /* an error outranks a token state */
             continue;
         }
         if (t.expires > now)
             snprintf(b1, sizeof(b1), "%lld min", (t.expires - now) / 60);
         else {
             snprintf(b1, sizeof(b1), "%s", t.expires ? "EXPIRED" : "no token");
-            rc = 3;
+            rc = rc == 1 ? 1 : 3;
         }
-        if (t.failures)
+        if (t.failures && rc != 1)
             rc = 3; /* the last attempt failed: a token that runs out will not be replaced */
         printf("%-32s %-12s %-14s %-8lu %s\n", mb, b1, ago(t.last_refresh, now, b2, sizeof(b2)),
                t.failures, t.last_error[0] ? t.last_error : "-");

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -84,6 +85,20 @@ struct jwt_signer *jwt_signer_load(const char *cert_path, const char *key_path,
     fclose(f);
     if (!cert || !X509_digest(cert, EVP_sha1(), md, &mdlen)) {
         snprintf(err, errlen, "%s: not a PEM certificate (%s)", cert_path, ossl_err());
+        goto fail;
+    }
+    /* the app registration's credential ends with the certificate: Entra refuses
+     * assertions for it (AADSTS700027) at every request, so refuse it at start-up */
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
+        struct tm tm;
+        char when[32] = "?";
+
+        if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm);
+        snprintf(err, errlen,
+                 "%s: the certificate expired on %s: make a new one and upload it to the app "
+                 "registration",
+                 cert_path, when);
         goto fail;
     }
     xoauth2_base64(md, mdlen, 1, s->x5t, sizeof(s->x5t));

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -109,6 +110,54 @@ static const char *take_token(struct json_object *v, struct oauth_result *r)
     return NULL;
 }
 
+/* lifetime - expires_in as RFC 6749 5.1 has it: a whole number, or (the v1 endpoint) a
+ * string of digits; json-c's own conversion would take true for 1 and "3599abc" for 3599.
+ * The seconds, or 0 when it is none of these or outside 1 s .. 7 days. */
+static long lifetime(struct json_object *v)
+{
+    const char *s;
+    size_t i, n;
+    long long x = 0;
+
+    if (json_object_is_type(v, json_type_int)) {
+        x = json_object_get_int64(v);
+    } else if (json_object_is_type(v, json_type_string)) {
+        s = json_object_get_string(v);
+        n = (size_t)json_object_get_string_len(v);
+        if (n == 0 || n > 9)
+            return 0;
+        for (i = 0; i < n; i++) {
+            if (s[i] < '0' || s[i] > '9')
+                return 0;
+            x = x * 10 + (s[i] - '0');
+        }
+    }
+    return x > 0 && x <= 86400 * 7 ? (long)x : 0;
+}
+
+/* bearer_type - token_type, when given, is Bearer (case-insensitive, RFC 6749 7.1): the
+ * plugin sends the token as "auth=Bearer"; a pop or N_A token would only be refused there */
+static int bearer_type(struct json_object *root)
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(root, "token_type", &v))
+        return 1;
+    return json_object_is_type(v, json_type_string) &&
+           strcasecmp(json_object_get_string(v), "Bearer") == 0;
+}
+
+/* only_space - nothing but JSON white space in (s, n) */
+static int only_space(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return 0;
+    return 1;
+}
+
 /* oauth_parse_response - token or error from the JSON answer */
 int oauth_parse_response(const char *buf, size_t len, long http_status, struct oauth_result *r)
 {
@@ -123,6 +172,11 @@ int oauth_parse_response(const char *buf, size_t len, long http_status, struct o
     root = json_tokener_parse_ex(tok, buf, (int)len);
     if (!root || !json_object_is_type(root, json_type_object))
         goto bad;
+    /* an answer and then more (a second object, a proxy's page) is not one answer */
+    if (!only_space(buf + json_tokener_get_parse_end(tok), len - json_tokener_get_parse_end(tok))) {
+        bad_answer(r, "bytes after the JSON answer");
+        goto done;
+    }
     if (json_object_object_get_ex(root, "error", &v)) {
         if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0) {
             bad_answer(r, "\"error\" is not a non-empty string");
@@ -138,15 +192,19 @@ int oauth_parse_response(const char *buf, size_t len, long http_status, struct o
     }
     if (http_status != 200 || !json_object_object_get_ex(root, "access_token", &v))
         goto bad;
+    if (!bearer_type(root)) {
+        bad_answer(r, "token_type is not Bearer: XOAUTH2 sends bearer tokens only");
+        goto done;
+    }
     if ((why = take_token(v, r)) != NULL) {
         bad_answer(r, why);
         goto done;
     }
-    r->expires_in = json_object_object_get_ex(root, "expires_in", &v) ? json_object_get_int64(v) : 0;
-    if (r->expires_in <= 0 || r->expires_in > 86400 * 7) {
+    r->expires_in = json_object_object_get_ex(root, "expires_in", &v) ? lifetime(v) : 0;
+    if (r->expires_in == 0) {
         oauth_result_clear(r);
         r->http_status = http_status;
-        bad_answer(r, "expires_in missing or out of range");
+        bad_answer(r, "expires_in missing, not a whole number of seconds, or out of range");
         goto done;
     }
     rc = 0;
@@ -203,6 +261,7 @@ int oauth_request(const struct oauth_client *c, time_t now, struct oauth_result 
     char errbuf[CURL_ERROR_SIZE] = "", *assertion = NULL, err[256];
     CURL *h = curl_easy_init();
     CURLcode cc;
+    curl_off_t retry = 0;
     long status = 0;
     int rc = -1;
 
@@ -235,6 +294,9 @@ int oauth_request(const struct oauth_client *c, time_t now, struct oauth_result 
     }
     curl_easy_setopt(h, CURLOPT_URL, c->endpoint);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+    /* a redirect is no token, and the secret must not be posted wherever it points; an
+     * encoded answer is not decoded (no gzip bomb): both read as "no token" */
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body.len);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -247,8 +309,11 @@ int oauth_request(const struct oauth_client *c, time_t now, struct oauth_result 
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "sendas-tokend/" PACKAGE_VERSION);
-    if (c->ca_file)
-        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+    if (c->ca_pem) { /* read at start-up and reload: nothing is opened here */
+        struct curl_blob ca = {(void *)c->ca_pem, c->ca_len, CURL_BLOB_COPY};
+
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+    }
     cc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (answer.too_big) {
@@ -264,6 +329,9 @@ int oauth_request(const struct oauth_client *c, time_t now, struct oauth_result 
         goto done;
     }
     rc = oauth_parse_response(answer.b.data ? answer.b.data : "", answer.b.len, status, r);
+    /* Entra's throttling (429, 503) says when to come back: asking sooner prolongs it */
+    if (rc != 0 && curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry) == CURLE_OK && retry > 0)
+        r->retry_after = retry > OAUTH_MAX_RETRY_AFTER ? OAUTH_MAX_RETRY_AFTER : (long)retry;
 done:
     if (body.data)
         memset(body.data, 0, body.len);

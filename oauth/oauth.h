@@ -11,6 +11,7 @@
 
 #define OAUTH_MAX_RESPONSE (64 * 1024) /* bytes of one token endpoint answer */
 #define OAUTH_MAX_RESPONSE_TEXT "65536"
+#define OAUTH_MAX_RETRY_AFTER 3600      /* seconds of a Retry-After that are believed */
 
 struct jwt_signer;
 
@@ -20,7 +21,8 @@ struct oauth_client {
     const char *scope;
     const char *secret;    /* client secret, or NULL with signer */
     const struct jwt_signer *signer;
-    const char *ca_file;   /* NULL: the system's CAs */
+    const char *ca_pem;    /* PEM certificates to trust (ca_len bytes), NULL: the system's */
+    size_t ca_len;
     long timeout;          /* seconds for the whole request */
 };
 
@@ -28,6 +30,8 @@ struct oauth_result {
     char *access_token; /* malloc'd on success, NULL otherwise; never log it */
     long expires_in;    /* seconds */
     long http_status;   /* 0 when no HTTP answer */
+    long retry_after;   /* the answer's Retry-After in seconds (at most OAUTH_MAX_RETRY_AFTER),
+                         * 0 when it has none */
     /* the endpoint's texts, cleaned: printable ASCII, one line, bounded */
     char error[64];     /* "invalid_client", "network", ... ("" on success) */
     char aadsts[24];    /* "AADSTS7000215", or "" */

@@ -167,11 +167,53 @@ int oauthsetup_config(struct oauth_setup *s, const struct conf *c, const char *c
     return 0;
 }
 
-/* oauthsetup_credentials - the secret, or the certificate and key */
+/* read_ca - oauth_ca_file into s->ca_pem: a regular file (never a FIFO, which would hang
+ * OpenSSL at the first request), bounded, with a certificate in it */
+static int read_ca(struct oauth_setup *s, char *err, size_t errlen)
+{
+    const char *path = s->conf->oauth_ca_file;
+    size_t n = 0;
+    ssize_t r;
+    int fd = secfile_open("oauth_ca_file", path, 0, s->uid, err, errlen);
+
+    if (fd < 0)
+        return -1;
+    if ((s->ca_pem = malloc(OAUTHSETUP_MAX_CA + 1)) == NULL) {
+        close(fd);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    while (n <= OAUTHSETUP_MAX_CA && (r = read(fd, s->ca_pem + n, OAUTHSETUP_MAX_CA + 1 - n)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "oauth_ca_file %s: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        n += (size_t)r;
+    }
+    close(fd);
+    if (n > OAUTHSETUP_MAX_CA) {
+        snprintf(err, errlen, "oauth_ca_file %s: larger than %d bytes", path, OAUTHSETUP_MAX_CA);
+        return -1;
+    }
+    s->ca_pem[n] = '\0';
+    s->ca_len = n;
+    if (memchr(s->ca_pem, '\0', n) || !strstr(s->ca_pem, "-----BEGIN CERTIFICATE-----")) {
+        snprintf(err, errlen, "oauth_ca_file %s: no PEM certificate in it", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* oauthsetup_credentials - the secret, or the certificate and key; the CA file */
 int oauthsetup_credentials(struct oauth_setup *s, char *err, size_t errlen)
 {
     const struct conf *c = s->conf;
 
+    if (c->oauth_ca_file && read_ca(s, err, errlen) < 0)
+        return -1;
     if (c->oauth_client_secret_file)
         return (s->secret = read_secret(s, err, errlen)) != NULL ? 0 : -1;
     s->signer = jwt_signer_load(c->oauth_certificate, c->oauth_private_key, s->uid, err, errlen);
@@ -220,6 +262,11 @@ int oauthsetup_token_dir(const struct oauth_setup *s, int create, char *err, siz
     struct stat st;
     unsigned mode;
 
+    /* ours: the run user owns it (it writes there after dropping root), token_group reads.
+     * Made for another user (root with -u), it is set-group-ID too, so that files get
+     * token_group without a chown that user (often not in the group) could not make; a
+     * unit with Group= needs no such bit (and RestrictSUIDSGID= would forbid it). */
+    mode = s->uid != geteuid() ? 02750 : 0750;
     if (d[0] != '/') {
         snprintf(err, errlen, "token_dir %s: not an absolute path", d);
         return -1;
@@ -248,21 +295,31 @@ int oauthsetup_token_dir(const struct oauth_setup *s, int create, char *err, siz
                      d, (unsigned)(st.st_mode & 07777));
             return -1;
         }
-        if (st.st_uid != s->uid && !(st.st_uid == 0 && only_token_files(d))) {
+        /* root's directory goes to the run user only when it is one tokend made (or made
+         * like it: nothing for others, nothing but token files) */
+        if (st.st_uid != s->uid &&
+            !(st.st_uid == 0 && !(st.st_mode & S_IRWXO) && only_token_files(d))) {
             snprintf(err, errlen,
                      "token_dir %s is owned by uid %lu, not by the user sendas-tokend runs as "
-                     "(uid %lu): give it a directory of its own",
+                     "(uid %lu): give it a directory of its own (or remove this one: "
+                     "sendas-tokend creates it)",
                      d, (unsigned long)st.st_uid, (unsigned long)s->uid);
+            return -1;
+        }
+        /* one it would change (owner, group, mode) must hold nothing but token files:
+         * token_dir /etc/sendas or /var/spool/postfix is a mistake, not a directory to chmod */
+        if ((((st.st_mode & 07777) != mode && (st.st_mode & 07777) != 02750) ||
+             st.st_uid != s->uid || st.st_gid != s->gid) &&
+            !only_token_files(d)) {
+            snprintf(err, errlen,
+                     "token_dir %s holds other files (mode %04o): sendas-tokend would change "
+                     "its owner or mode; give it a directory of its own",
+                     d, (unsigned)(st.st_mode & 07777));
             return -1;
         }
         if (!create)
             return 0;
     }
-    /* ours: the run user owns it (it writes there after dropping root), token_group reads.
-     * Made for another user (root with -u), it is set-group-ID too, so that files get
-     * token_group without a chown that user (often not in the group) could not make; a
-     * unit with Group= needs no such bit (and RestrictSUIDSGID= would forbid it). */
-    mode = s->uid != geteuid() ? 02750 : 0750;
     if ((st.st_uid != s->uid || st.st_gid != s->gid) && chown(d, s->uid, s->gid) < 0) {
         snprintf(err, errlen, "chown %lu:%s %s: %s", (unsigned long)s->uid,
                  s->conf->token_group, d, strerror(errno));
@@ -283,6 +340,7 @@ void oauthsetup_free(struct oauth_setup *s)
         free(s->secret);
     }
     jwt_signer_free(s->signer);
+    free(s->ca_pem);
     free(s->endpoint);
     free(s->mailboxes);
     memset(s, 0, sizeof(*s));

@@ -19,11 +19,16 @@ struct jwt_signer;
  * Entra access token usually lives. */
 #define OAUTHSETUP_MAX_MARGIN 1800
 
+/* Bytes of oauth_ca_file: Debian's whole ca-certificates bundle is about 220 KB. */
+#define OAUTHSETUP_MAX_CA (2 * 1024 * 1024)
+
 struct oauth_setup {
     const struct conf *conf; /* not owned */
     const char *conf_path;
     char *secret;            /* the client secret, or NULL with a signer; wiped on free */
     struct jwt_signer *signer;
+    char *ca_pem;            /* oauth_ca_file's certificates (read once), or NULL: the system's */
+    size_t ca_len;
     char *endpoint;
     const char **mailboxes;  /* NULL-terminated, pointing into conf */
     size_t nmailboxes;
@@ -43,7 +48,10 @@ int oauthsetup_config(struct oauth_setup *s, const struct conf *c, const char *c
 /*
  * oauthsetup_credentials - read the client secret, or the certificate and
  * private key (secfile_open's rules: regular, private, owned by root, the
- * reader or s->uid).  Returns 0, or -1 with a message in err.
+ * reader or s->uid), and oauth_ca_file when set (a regular file of at most
+ * OAUTHSETUP_MAX_CA bytes holding a PEM certificate; libcurl gets it from
+ * memory, so a FIFO or a file swapped later can never hang a request).
+ * Returns 0, or -1 with a message in err.
  */
 int oauthsetup_credentials(struct oauth_setup *s, char *err, size_t errlen);
 

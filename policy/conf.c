@@ -211,8 +211,8 @@ static int known_keyword(const char *k)
 /* unknown_directive - the error for k, with the nearest known directive */
 static int unknown_directive(struct parse *p, const char *k)
 {
-    char shown[68];
-    const char *best;
+    char shown[68], key[64];
+    const char *best, *eq;
     size_t i;
 
     /* bytes a terminal would not show plainly are shown as '?' */
@@ -221,6 +221,17 @@ static int unknown_directive(struct parse *p, const char *k)
     snprintf(shown + i, sizeof(shown) - i, "%s", k[i] ? "..." : "");
     if (strncmp(k, "\xef\xbb\xbf", 3) == 0)
         return perr(p, "unknown directive \"%s\" (a UTF-8 byte-order mark?)", shown);
+    /* pasted from a web page or a document: U+00A0 looks like a space and is none */
+    if (strstr(k, "\xc2\xa0"))
+        return perr(p, "unknown directive \"%s\" (a non-breaking space? separate words with "
+                       "spaces or tabs)", shown);
+    /* key=value habit (main.cf): the word before '=' is a directive */
+    if ((eq = strchr(k, '=')) != NULL && (size_t)(eq - k) < sizeof(key)) {
+        snprintf(key, sizeof(key), "%.*s", (int)(eq - k), k);
+        if (known_keyword(key))
+            return perr(p, "unknown directive \"%s\" (write \"%s VALUE\": a space, not =)",
+                        shown, key);
+    }
     if ((best = nearest(k, keyword_at, NULL)) != NULL)
         return perr(p, "unknown directive \"%s\" (did you mean \"%s\"?)", shown, best);
     return perr(p, "unknown directive \"%s\"", shown);
@@ -300,6 +311,19 @@ static int valid_local(const char *s, size_t n)
     return 1;
 }
 
+/* typographic_quote - word holds a quote a word processor makes (U+2018-U+201F, U+00AB,
+ * U+00BB): an address pasted from a document, quotes and all */
+static int typographic_quote(const char *word)
+{
+    const unsigned char *u = (const unsigned char *)word;
+
+    for (; *u; u++)
+        if ((u[0] == 0xe2 && u[1] == 0x80 && u[2] >= 0x98 && u[2] <= 0x9f) ||
+            (u[0] == 0xc2 && (u[1] == 0xab || u[1] == 0xbb)))
+            return 1;
+    return 0;
+}
+
 /* parse_pattern - "user@domain" or "@domain"; allow_domain permits the latter */
 static int parse_pattern(struct parse *p, const char *word, int allow_domain,
                          struct conf_pattern *out, const char *what)
@@ -307,6 +331,10 @@ static int parse_pattern(struct parse *p, const char *word, int allow_domain,
     const char *at = strrchr(word, '@');
 
     out->local = out->domain = NULL;
+    /* UTF-8 local parts are allowed (SMTPUTF8), so these would pass as one, never matching */
+    if (typographic_quote(word))
+        return perr(p, "%s \"%s\": typographic quotes (pasted from a document?): write the "
+                       "address without quotes", what, word);
     if (at == NULL)
         return perr(p, "%s \"%s\": expected user@domain%s", what, word,
                     allow_domain ? " or @domain" : "");
@@ -323,6 +351,10 @@ static int parse_pattern(struct parse *p, const char *word, int allow_domain,
         out->domain = NULL;
         return perr(p, "out of memory");
     }
+    /* a legal local part, but meant as a glob: it matches that one address only */
+    if (at != word && memchr(word, '*', (size_t)(at - word)))
+        pwarn(p, "%s \"%s\": '*' is no wildcard: this is the one address %s (every address of "
+                 "%s: @%s)", what, word, word, out->domain, out->domain);
     return 0;
 }
 
@@ -676,8 +708,16 @@ static int d_oauth(struct parse *p, const char *k, const char *v)
         if ((strstr(k, "_file") || strstr(k, "_dir") || strstr(k, "_certificate") ||
              strstr(k, "_key")) && v[0] != '/')
             return perr(p, "%s \"%s\": expected an absolute path", k, v);
-        if (strcmp(k, "oauth_token_endpoint") == 0 && strncmp(v, "https://", 8) != 0)
+        if (strcmp(k, "oauth_token_endpoint") == 0 &&
+            (strncmp(v, "https://", 8) != 0 || v[8] == '\0' || v[8] == '/'))
             return perr(p, "%s \"%s\": expected an https:// URL", k, v);
+        /* it becomes a path segment of the endpoint's URL: a '/', '?' or '#' would change
+         * which URL gets the secret */
+        if (strcmp(k, "oauth_tenant") == 0 &&
+            strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+                strlen(v))
+            return perr(p, "%s \"%s\": expected the directory (tenant) id or a domain such as "
+                           "contoso.onmicrosoft.com", k, v);
         return set_string(p, (char **)((char *)p->c + strs[i].off), v);
     }
     for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
@@ -984,6 +1024,8 @@ static int resolve_routes(struct parse *p)
             continue;
         p->line = p->route_target_lines[i];
         if (parse_pattern(p, t, 0, &pat, "route target") < 0) {
+            if (typographic_quote(t)) /* parse_pattern said why */
+                return -1;
             if ((near = nearest(t, action_at, NULL)) != NULL)
                 return perr(p, "route %s: the target \"%s\" must be a declared mailbox, reject or "
                                "tempfail (did you mean %s?)", r->text, t, near);

@@ -48,6 +48,8 @@
 #include "oauthsetup.h"
 #include "xoauth2.h"
 
+#define MAX_LIFETIME 86400 /* seconds an access token is believed to live */
+
 /* The token all mailboxes share and how getting it went. */
 struct token_state {
     char *token; /* never logged */
@@ -177,10 +179,11 @@ static void write_states(const struct oauth_setup *s)
     snprintf(ts.state_error, sizeof(ts.state_error), "%s", err);
 }
 
-/* adopt_existing - keep a still valid token a previous run left (no request at restart) */
+/* adopt_existing - keep a still valid token a previous run left (no request at restart),
+ * written again for every mailbox: one added while tokend was stopped has no file yet */
 static void adopt_existing(const struct oauth_setup *s, time_t now)
 {
-    char path[4096], buf[XOAUTH2_MAX_FILE + 1];
+    char path[4096], buf[XOAUTH2_MAX_FILE + 1], err[300];
     const char *tok;
     struct stat st;
     size_t tlen;
@@ -198,8 +201,19 @@ static void adopt_existing(const struct oauth_setup *s, time_t now)
         exp > now + (time_t)s->conf->token_refresh_margin && (ts.token = strndup(tok, tlen))) {
         ts.expires = exp;
         ts.refresh_at = exp - (time_t)s->conf->token_refresh_margin;
-        log_info("keeping the token from the previous run (expires in %lld s)",
-                 (long long)(exp - now));
+        ts.last_refresh = st.st_mtime; /* when that run wrote it */
+        if (write_tokens(s, ts.token, exp, err, sizeof(err)) < 0) {
+            /* not every mailbox can have it: ask for a new one now, as after a failure */
+            log_warn("not keeping the token from the previous run: %s", err);
+            memset(ts.token, 0, tlen);
+            free(ts.token);
+            ts.token = NULL;
+            ts.expires = ts.refresh_at = ts.last_refresh = 0;
+        } else {
+            write_states(s);
+            log_info("keeping the token from the previous run (expires in %lld s)",
+                     (long long)(exp - now));
+        }
     }
     memset(buf, 0, sizeof(buf));
 }
@@ -241,11 +255,15 @@ static time_t refresh_delay(const struct conf *c, long lifetime)
                                                          : backoff(c, ts.short_streak);
 }
 
-/* failed - count a failure, retry with backoff, log it once per change of error */
-static void failed(const struct oauth_setup *s, time_t now)
+/* failed - count a failure, retry with backoff (or after the endpoint's Retry-After, when
+ * later), log it once per change of error */
+static void failed(const struct oauth_setup *s, time_t now, long retry_after)
 {
+    time_t d;
+
     ts.failures++;
-    ts.next_attempt = now + backoff(s->conf, ts.failures);
+    d = backoff(s->conf, ts.failures);
+    ts.next_attempt = now + (retry_after > d ? (time_t)retry_after : d);
     if (strcmp(ts.last_error, ts.logged_error) != 0) {
         log_err("token request to %s failed: %s; retrying with backoff, %s", s->endpoint,
                 ts.last_error,
@@ -258,15 +276,24 @@ static void failed(const struct oauth_setup *s, time_t now)
 /* fetch - one token request; updates ts, the files and the log */
 static int fetch(const struct oauth_setup *s, time_t now)
 {
-    struct oauth_client cl = {s->endpoint,   s->conf->oauth_client_id, s->conf->oauth_scope,
-                              s->secret,     s->signer,                s->conf->oauth_ca_file,
-                              30};
+    struct oauth_client cl = {.endpoint = s->endpoint, .client_id = s->conf->oauth_client_id,
+                              .scope = s->conf->oauth_scope, .secret = s->secret,
+                              .signer = s->signer, .ca_pem = s->ca_pem, .ca_len = s->ca_len,
+                              .timeout = 30};
     struct oauth_result r;
     char err[300];
     int rc;
 
     ts.last_attempt = now;
     rc = oauth_request(&cl, now, &r);
+    /* Entra's access tokens live at most a day (token lifetime policies): a longer
+     * lifetime is not believed, so that a wrong one delays the refresh by a day at most */
+    if (rc == 0 && r.expires_in > MAX_LIFETIME) {
+        log_warn("the token endpoint says its token lives %ld s, longer than an Entra token "
+                 "can (%d s): refreshing as if it lived %d s",
+                 r.expires_in, MAX_LIFETIME, MAX_LIFETIME);
+        r.expires_in = MAX_LIFETIME;
+    }
     if (rc == 0 && write_tokens(s, r.access_token, now + r.expires_in, err, sizeof(err)) < 0) {
         /* a token Postfix cannot read is no token: the old one (if any) stays */
         snprintf(ts.last_error, sizeof(ts.last_error), "token file: %s", err);
@@ -293,7 +320,7 @@ static int fetch(const struct oauth_setup *s, time_t now)
                  r.aadsts[0] ? " " : "", r.aadsts, r.description, r.http_status);
     }
     if (rc != 0)
-        failed(s, now);
+        failed(s, now, r.retry_after);
     write_states(s);
     oauth_result_clear(&r);
     return rc;
@@ -302,9 +329,10 @@ static int fetch(const struct oauth_setup *s, time_t now)
 /* fetch_once - --fetch: one request, the outcome on stdout/stderr, nothing written */
 static int fetch_once(const struct oauth_setup *s)
 {
-    struct oauth_client cl = {s->endpoint,   s->conf->oauth_client_id, s->conf->oauth_scope,
-                              s->secret,     s->signer,                s->conf->oauth_ca_file,
-                              30};
+    struct oauth_client cl = {.endpoint = s->endpoint, .client_id = s->conf->oauth_client_id,
+                              .scope = s->conf->oauth_scope, .secret = s->secret,
+                              .signer = s->signer, .ca_pem = s->ca_pem, .ca_len = s->ca_len,
+                              .timeout = 30};
     struct oauth_result r;
     int rc = oauth_request(&cl, time(NULL), &r);
 
@@ -353,6 +381,7 @@ static int reload(struct oauth_setup *s, struct conf **cp, const char *user)
     *s = fresh;
     *cp = c;
     log_info("reloaded %s: %zu mailboxes", conf_path, s->nmailboxes);
+    daemon_log_conf_warnings(c); /* as at start (daemon_start) and in the other daemons */
     return 0;
 }
 

@@ -171,6 +171,17 @@ def main():
     check("a mailbox without a token is flagged, not given a password entry",
           "#relay@contoso.com relay@contoso.com:PASSWORD" in lines and
           "relay@contoso.com is not in oauth_mailboxes" in err, f"{out!r} {err!r}")
+    # Debian's master.cf runs smtp chrooted in /var/spool/postfix: a token_dir elsewhere is
+    # out of its reach (every sign-in fails "cannot read token file")
+    check("a token_dir outside Postfix's queue directory is flagged (a chrooted smtp)",
+          "token_dir /srv/tokens is outside /var/spool/postfix" in err and
+          "# token_dir /srv/tokens is outside /var/spool/postfix" in out, f"{err!r}")
+    rc, out, err = run(tmp, oauth + "token_dir /var/spool/postfixx/t\n",
+                       "postfix-config", "--snippets", snippets, "sasl_passwd")
+    check("a token_dir that only starts like the queue directory is flagged too",
+          "is outside /var/spool/postfix" in err, f"{err!r}")
+    rc, out, err = run(tmp, oauth, "postfix-config", "--snippets", snippets, "sasl_passwd")
+    check("the default token_dir is not flagged", "outside" not in err + out, f"{err!r}")
     rc, out, err = run(tmp, BASE + "route * relay@contoso.com\noauth_tenant contoso.onmicrosoft.com\n",
                        "postfix-config", "--snippets", snippets)
     lines = out.splitlines()

@@ -6,7 +6,8 @@ Issue 12.10: a 65,535-byte line followed by NUL (and lines around the cap) in th
 and in the mail log: no sanitizer report, the lines after it still count.
 Issue 12.13: a missing file, a directory, garbage: exit 1 with a reason; unreadable lines are
 counted in the report; --since takes 30s/5m/2h/1d/1w and a bad one names the formats.
-Issue 12.11: CSV fields that start with = + - @ tab CR are neutralised; the PowerShell advice
+Issue 12.11: CSV fields that start with = + - @ are neutralised (tab, CR and every other C0 or C1
+control character from a log is shown as ? in every format, so no escape code reaches a terminal); the PowerShell advice
 single-quotes its arguments; the advice quotes the sendas.conf entry that really permitted the
 From (an @domain entry), never an invented line.
 Issue 12.12: Postfix's 4.7.x sign-in deferrals and Exchange Online's codes get advice.
@@ -165,9 +166,11 @@ def main():
     rc, out, err = run("--log", path("evil.log", lines), "--no-maillog", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out, newline="")))
     senders = {r["sender"] for r in rows}
-    check(rc == 0 and senders == {"'" + e for e in evil},
-          "12.11 CSV: fields starting with = + - @ tab CR get a ' (and quotes)", senders)
-    check(all(f'"\'{e}"' in out for e in evil if "\"" not in e),
+    # a tab or CR never reaches a report (it is shown as ?): no formula either way
+    check(rc == 0 and senders == {"'" + e for e in evil[:4]} | {"?x@corp.local"},
+          "12.11 CSV: fields starting with = + - @ get a ' (and quotes); tab and CR become ?",
+          senders)
+    check(all(f'"\'{e}"' in out for e in evil[:4] if "\"" not in e),
           "12.11 CSV: a neutralised field is quoted", out[:400])
     conf = path("sendas.conf", "mailbox relay@contoso.com sendas @contoso.com\n"
                 "route * relay@contoso.com\n")
@@ -188,6 +191,52 @@ def main():
     check("\"@contoso.com\" from the sendas list of mailbox relay@contoso.com (sendas.conf line 1"
           in adv and f"sendas {ps_from}" not in adv,
           "12.11 the advice quotes the @domain entry that permitted the From", adv)
+    # the sendas.conf read now has no entry that permits the From (changed since?): the advice
+    # names none instead of one that does not exist
+    rc, out, err = run("--log", path("ps.log", lines), "--maillog", ml, "--format", "json",
+                       conf=path("nosendas.conf", "mailbox relay@contoso.com\n"
+                                 "route * relay@contoso.com\n"))
+    try:
+        adv = json.loads(out)["senders"][0]["upstream"][0].get("advice", "")
+    except (ValueError, IndexError, KeyError):
+        adv = f"no advice: {out[:300]} {err}"
+    check(f"remove {ps_from} from the sendas list" not in adv and "has none now" in adv,
+          "12.11 with no entry in sendas.conf permitting the From, the advice invents none", adv)
+    # no sendas.conf at all: the advice asks for the entry, whichever it is
+    rc, out, err = run("--log", path("ps.log", lines), "--maillog", ml, "--format", "json",
+                       conf=os.path.join(tmp, "missing.conf"))
+    try:
+        adv = json.loads(out)["senders"][0]["upstream"][0].get("advice", "")
+    except (ValueError, IndexError, KeyError):
+        adv = f"no advice: {out[:300]} {err}"
+    check(f"remove the entry that permits {ps_from} (the address or its @domain) from the "
+          "sendas list of mailbox relay@contoso.com in sendas.conf." in adv,
+          "12.11 without a sendas.conf, the advice asks for the entry that permits the From", adv)
+
+
+    # --- review of 12.3/12.11: no escape code from a log reaches the terminal or a CSV ----------
+    # (the audit log keeps what a client sent, JSON-escaped; a mail log read from the journal
+    # or a file may hold anything): C0 controls, DEL and C1 controls (UTF-8 C2 80-9F, CSI is
+    # C2 9B) in the sender, the From, the mailbox, the client, the reason and the reply
+    esc, csi = "\x1b]0;pwned\x07\x1b[31m", "\u009b31m\u0085"
+    lines = json.dumps({"time": iso(now), "component": "sendas-milter", "queue_id": "5E5C0DE0A1",
+                        "client_addr": "192.0.2.10" + esc, "env_from": "x" + esc + csi + "@corp.local",
+                        "header_from": "y" + csi + "@corp.local", "mailbox": "relay@contoso.com",
+                        "action": "kept", "rule": "*", "reason": "test"}) + "\n"
+    lines += json.dumps({"time": iso(now), "component": "sendas-milter", "queue_id": "NOQUEUE",
+                         "client_addr": "192.0.2.11", "env_from": "z@corp.local",
+                         "header_from": "z@corp.local", "mailbox": "relay@contoso.com",
+                         "action": "refused", "rule": "*", "reason": "r" + esc + csi}) + "\n"
+    ml = path("esc-mail.log", ("%s relay01 postfix/smtp[1]: %s\n" % (
+        journal_iso(now + 1), status("5E5C0DE0A1", "5.7.60", "bounced",
+                                     "host x said: 550 5.7.60 SMTP; " + esc + csi + " denied")))
+              .encode())
+    for fmt in ("table", "csv"):
+        rc, out, err = run("--log", path("esc.log", lines), "--maillog", ml, "--format", fmt)
+        bad = [c for c in out if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f]
+        check(rc == 0 and not bad and "x?" in out and "y?" in out,
+              f"escape codes from the logs never reach the {fmt} output (C0, DEL, C1)",
+              f"rc {rc} {sorted(set(map(hex, map(ord, bad))))} {out[-600:]!r}")
 
     # --- 12.12: deferrals and Exchange Online's codes get advice ------------------------------
     codes = [
@@ -205,6 +254,14 @@ def main():
         ("5.7.233", "bounced", "host smtp.office365.com[52.97.1.2] said: 550 5.7.233 your tenant "
          "has exceeded its daily limit for sending email to external recipients",
          "external recipients"),
+        # review: sign-in and TLS failures Postfix defers (smtp_sasl_auth_soft_bounce = yes;
+        # a TLS failure is always a deferral)
+        ("4.5.127", "deferred", "SASL authentication failed; server smtp.office365.com[52.97.1.2] "
+         "said: 501 5.5.127 Invalid XOAUTH2 auth data - Token will expire soon",
+         "token_refresh_margin"),
+        ("4.7.5", "deferred", "Cannot start TLS: handshake failure", "smtp_tls_CAfile"),
+        ("4.7.4", "deferred", "TLS is required, but was not offered by host "
+         "smtp.office365.com[52.97.1.2]", "STARTTLS"),
     ]
     lines, mlines = "", ""
     for i, (dsn, st, reply, _) in enumerate(codes):

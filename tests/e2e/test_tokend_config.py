@@ -144,6 +144,11 @@ def main():
             os.chown(d, owner, -1)
         return d
 
+    def holding(d):
+        with open(os.path.join(d, "README"), "w") as f:
+            f.write("not a token\n")
+        return d
+
     bad = [
         ("no secret file", conf(files, secret=files.path("missing"))),
         ("a 0644 secret", conf(files, secret=private(files.path("s"), mode=0o644))),
@@ -161,12 +166,29 @@ def main():
         ("token_dir a shared sticky directory (1777)", conf(files, tokdir=shared(0o1777))),
         ("token_dir world-writable (0777)", conf(files, tokdir=shared(0o777))),
         ("token_dir a file", conf(files, tokdir=private(files.path("f")))),
+        # a directory tokend did not make, holding other files: not its to chmod (as root,
+        # a root-owned /etc/sendas or /var/spool/postfix went 0750)
+        ("token_dir an existing 0755 directory with other files",
+         conf(files, tokdir=holding(shared(0o755)))),
+        # the CA file is read like the credentials: a FIFO hung OpenSSL at the first request,
+        # a missing or empty one failed every request of a tokend that said it was fine
+        ("a FIFO as oauth_ca_file", conf(files, secret=private(files.path("s")),
+                                         extra=f"oauth_ca_file {files.fifo('ca')}\n")),
+        ("a missing oauth_ca_file", conf(files, secret=private(files.path("s")),
+                                         extra=f"oauth_ca_file {files.path('none.pem')}\n")),
+        ("an oauth_ca_file with no certificate",
+         conf(files, secret=private(files.path("s")),
+              extra=f"oauth_ca_file {private(files.path('ca.pem'), text='not PEM')}\n")),
     ]
     if root:
         other = private(files.path("s"))
         os.chown(other, nobody, -1)
         bad.append(("a 0600 secret owned by another user", conf(files, secret=other)))
         bad.append(("token_dir owned by another user", conf(files, tokdir=shared(0o750, nobody))))
+        # an empty directory root made for something else (0755: others may list it) is
+        # not handed to the run user (-u / user)
+        bad.append(("token_dir an empty root-owned 0755 directory, user nobody",
+                    conf(files, tokdir=shared(0o755), extra="user nobody\n")))
     good = conf(files, secret=private(files.path("s")))
 
     try:

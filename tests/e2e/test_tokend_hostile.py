@@ -22,10 +22,18 @@ same time for WINDOW seconds with token_retry_min 1 and token_retry_max 4; then,
   - `sendas-tokend --fetch` reports "failed:" (exit 1) for every answer that is not a
     token; an answer over the cap says so ("larger than"); the AADSTS code is shown once;
   - a token that lives 2 seconds (below token_refresh_margin) is not re-requested at once;
+    one said to live 6 days is taken to live 1 day (Entra's longest);
+  - a token_type other than Bearer, and an expires_in of true or "3599abc", are not tokens;
+  - a 429 with Retry-After: 6 is not asked again for 6 seconds;
+  - a restart keeps the previous run's token and writes it for a mailbox added meanwhile;
+  - as root, `sendasctl token` run by nobody says it may not read token_dir (exit 1);
   - a kept token that expires while the endpoint fails is logged once, AADSTS code once.
 
-As root, also: `sendas-tokend -u nobody` creates its token directory for that user and
-writes tokens (finding 4).  Prints one PASS/FAIL line per check, then "N passed, M failed";
+As root, also: `sendas-tokend -u USER` creates its token directory for that user and
+writes tokens, and reloads as that user (finding 4).  USER is a system user the test makes
+like the package's sendas (useradd --system, its own group, not in the token group) and
+removes at the end; nobody when useradd is missing or fails.  Configuration warnings are
+logged at start and again at each SIGHUP.  Prints one PASS/FAIL line per check, then "N passed, M failed";
 exit 0 when all pass, 1 otherwise, 77 when the binaries or python3-aiosmtpd are missing.
 """
 
@@ -35,6 +43,7 @@ import os
 import pwd
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,8 +76,13 @@ CASES = {
     "number": ("number", "a number as token", False),
     "array": ("array", "an array as token", False),
     "huge": ("huge", "a 20 KB token", False),
+    "longlife": ("longlife", "a token said to live 6 days", True),
+    "pop": ("pop", "a token whose token_type is not Bearer", False),
+    "boollife": ("boollife", "expires_in true (not a number)", False),
+    "strlife": ("strlife", "expires_in \"3599abc\"", False),
     "forged": ("forged", "an error text with newlines and escape codes", False),
     "big": ("big", "a 1 MB answer", False),
+    "throttled": ("throttled", "429 with Retry-After: 6 (Entra's throttling)", False),
     "fsize": ("long", "a token file that cannot be written (RLIMIT_FSIZE)", False),
     "isdir": ("valid", "a directory where the token file goes", False),
     "expiring": ("expiring", "a 3 s token, then errors: the kept token expires", False),
@@ -111,6 +125,17 @@ def write_secret(path, owner=None):
         f.write(SECRET + "\n")
     if owner is not None:
         os.chown(path, owner, -1)
+
+
+def service_user():
+    """A system user of the test's own, like the package's sendas (not in the postfix group,
+    no home, no shell), when root can make one; its name, or None (then nobody serves)."""
+    if os.geteuid() != 0 or not shutil.which("useradd"):
+        return None
+    name = f"sdtok{os.getpid()}"
+    r = subprocess.run(["useradd", "--system", "--no-create-home", "--user-group",
+                        "--shell", "/usr/sbin/nologin", name], capture_output=True)
+    return name if r.returncode == 0 else None
 
 
 def requests_for(emu, tenant):
@@ -204,6 +229,7 @@ def main():
     emu = Emulator(os.path.join(tmp, "emu"), {"relay@contoso.com": {"password": "x"}},
                    apps={APP: {"secret": SECRET, "mailboxes": list(MAILBOXES)}})
     cases = []
+    made_user = None
     try:
         emu.start()
         cases = [Case(n, tmp, emu, tokend, ctl, group) for n in CASES]
@@ -224,6 +250,9 @@ def main():
             bad_states = {mb: state_problems(s) for mb, s in states.items() if state_problems(s)}
             failures = [int(m.group(1)) for s in states.values()
                         for m in [re.search(r"^failures=(\d+)$", s, re.M)] if m]
+            if c.name == "throttled":   # the first, then none for 6 s: 2 in 8 s at most
+                check(alive and asked <= 2, f"{c.name}: Retry-After is honoured",
+                      f"{asked} requests in {WINDOW:.0f} s")
             check(alive and asked <= allowed,
                   f"{c.name}: {c.what}: requests follow the backoff schedule",
                   f"{asked} requests in {WINDOW:.0f} s, schedule allows {allowed}; "
@@ -235,6 +264,11 @@ def main():
             if c.token_ok:
                 check(len(files) == 2 and not bad_files, f"{c.name}: the token files are valid",
                       f"{len(files)} files, bad {bad_files}")
+                if c.name == "longlife":   # believed for at most a day: refreshed within one
+                    lives = [int(TOKEN_FILE.fullmatch(t).group(1)) - int(time.time())
+                             for t in files.values() if TOKEN_FILE.fullmatch(t)]
+                    check(lives and max(lives) <= 86400,
+                          f"{c.name}: the token is taken to live at most 1 day", f"{lives} s")
                 continue
             if c.name == "expiring":
                 expired = [ln for ln in tlog.splitlines() if "the token expired" in ln]
@@ -266,6 +300,86 @@ def main():
               "a state file with a forged second expires= line is reported malformed",
               f"exit {r.returncode}: {row[:1]}")
 
+        # --- sendasctl token as a user who may not read token_dir: says so ------------
+        if os.geteuid() == 0:
+            c = next(c for c in cases if c.name == "short")
+            nob = pwd.getpwnam("nobody")
+
+            def as_nobody():
+                os.setgid(nob.pw_gid)
+                os.setgroups([])
+                os.setuid(nob.pw_uid)
+            r = subprocess.run([ctl, "-c", c.conf, "token"], capture_output=True, timeout=30,
+                               preexec_fn=as_nobody)
+            out = (r.stdout + r.stderr).decode("latin-1")
+            check(r.returncode == 1 and "Permission denied" in out
+                  and "is sendas-tokend running" not in out,
+                  "sendasctl token by a user who cannot read token_dir says so (exit 1), "
+                  "not that tokend may not run", f"exit {r.returncode}: {out.strip()[-200:]!r}")
+
+        # --- a restart keeps the previous run's token, and gives it to every mailbox ----
+        # (a mailbox added while tokend was stopped had no token file until the next
+        # refresh, up to 45 minutes later)
+        d = os.path.join(tmp, "restart")
+        os.makedirs(d)
+        rsecret, rconf, rlog = (os.path.join(d, n) for n in ("secret", "sendas.conf", "log"))
+        rtok = os.path.join(d, "tokens")
+        write_secret(rsecret)
+        one = conf_text(emu, "hostile-valid-restart", rsecret, rtok, group).replace(
+            f"mailbox {MAILBOXES[1]}\n", "")
+        for text in (one, conf_text(emu, "hostile-valid-restart", rsecret, rtok, group)):
+            with open(rconf, "w") as f:
+                f.write(text)
+            with open(rlog, "ab") as log:
+                proc = subprocess.Popen([tokend, "-f", "-c", rconf], stdin=subprocess.DEVNULL,
+                                        stdout=log, stderr=log)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not os.path.exists(
+                    os.path.join(rtok, MAILBOXES[0])):
+                time.sleep(0.2)
+            time.sleep(1.5)
+            stop_process(proc)
+        rtext = tail(rlog, 1 << 16)
+        with open(os.path.join(rtok, MAILBOXES[0])) as f0:
+            first = f0.read()
+        second = os.path.join(rtok, MAILBOXES[1])
+        same = os.path.isfile(second) and open(second).read() == first
+        check("keeping the token from the previous run" in rtext and same
+              and len(requests_for(emu, "hostile-valid-restart")) == 1,
+              "a restart keeps the previous token and writes it for a mailbox added meanwhile",
+              f"second mailbox's file {'same' if same else 'missing or other'}; "
+              f"{len(requests_for(emu, 'hostile-valid-restart'))} requests")
+
+        # --- configuration warnings are logged at start and again at each reload -------
+        d = os.path.join(tmp, "warn")
+        os.makedirs(d)
+        wsecret, wconf, wlog = (os.path.join(d, n) for n in ("secret", "sendas.conf", "log"))
+        write_secret(wsecret)
+        with open(wconf, "w") as f:   # line 4 can never match: a warning, not an error
+            f.write(conf_text(emu, "hostile-valid-warn", wsecret, os.path.join(d, "tokens"),
+                              group).replace("route * relay@contoso.com\n",
+                                             "route * relay@contoso.com\n"
+                                             "route sender:@x.example relay@contoso.com\n"))
+        with open(wlog, "ab") as log:
+            proc = subprocess.Popen([tokend, "-f", "-c", wconf], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=log)
+        warning = "warning: configuration: " + wconf + ":4: route sender:@x.example"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "new token" not in tail(wlog, 1 << 16):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "reloaded" not in tail(wlog, 1 << 16):
+            time.sleep(0.2)
+        time.sleep(0.3)
+        stop_process(proc)
+        wtext = tail(wlog, 1 << 16)
+        seen = [ln for ln in wtext.splitlines() if warning in ln]
+        check(len(seen) == 2 and "reloaded" in wtext,
+              "configuration warnings are logged at start and again after SIGHUP",
+              f"{len(seen)} warning lines: {seen[:1]}; "
+              f"{[ln for ln in wtext.splitlines() if 'reload' in ln][-1:]}")
+
         # --- --fetch: every answer that is not a token is a failure --------------------
         for c in cases:
             if c.token_ok or c.name in ("fsize", "isdir", "expiring"):
@@ -284,7 +398,9 @@ def main():
 
         # --- as root: -u USER creates the token directory for that user -----------------
         if os.geteuid() == 0:
-            user = pwd.getpwnam("nobody")
+            made_user = service_user()
+            uname = made_user or "nobody"
+            user = pwd.getpwnam(uname)
             ugroup = "postfix" if any(g.gr_name == "postfix" for g in grp.getgrall()) \
                 else grp.getgrgid(user.pw_gid).gr_name
             d = os.path.join(tmp, "as-user")
@@ -299,7 +415,7 @@ def main():
                 f.write(conf_text(emu, tenant, secret, tokdir, ugroup))
             os.chmod(conf, 0o644)
             log = open(os.path.join(d, "tokend.log"), "ab")
-            proc = subprocess.Popen([tokend, "-f", "-u", "nobody", "-c", conf],
+            proc = subprocess.Popen([tokend, "-f", "-u", uname, "-c", conf],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
             log.close()
             deadline = time.monotonic() + 10
@@ -316,14 +432,14 @@ def main():
             ulog = tail(os.path.join(d, "tokend.log"), 1 << 20)
             check("reloaded" in ulog and "reload failed" not in ulog
                   and len(requests_for(emu, tenant)) > n_before,
-                  "-u nobody: SIGHUP reloads as nobody (secret, token_dir) and fetches",
+                  f"-u {uname}: SIGHUP reloads as that user (secret, token_dir) and fetches",
                   [ln for ln in ulog.splitlines() if "reload" in ln][-1:])
             stop_process(proc)
             st = os.stat(tokdir) if os.path.isdir(tokdir) else None
             written = [mb for mb in MAILBOXES if os.path.isfile(os.path.join(tokdir, mb))]
             check(st and st.st_uid == user.pw_uid and st.st_gid == grp.getgrnam(ugroup).gr_gid
                   and st.st_mode & 0o7777 == 0o2750 and len(written) == 2,
-                  "-u nobody as root: token_dir belongs to nobody, both tokens written",
+                  f"-u {uname} as root: token_dir belongs to {uname}, both tokens written",
                   f"dir {st.st_uid if st else '-'}:{st.st_gid if st else '-'} "
                   f"{oct(st.st_mode & 0o7777) if st else '-'}; written {written}; "
                   + tail(os.path.join(d, "tokend.log"), 300).strip().replace("\n", " | "))
@@ -333,6 +449,9 @@ def main():
         for c in cases:
             c.stop()
         emu.stop()
+        if made_user:
+            r = subprocess.run(["userdel", made_user], capture_output=True, text=True)
+            check(r.returncode == 0, f"the test's user {made_user} is removed", r.stderr.strip())
 
     def diagnostics(failed):
         for c in cases:

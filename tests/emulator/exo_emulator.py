@@ -214,8 +214,8 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ESC = "\x1b[31m\x1b]0;pwned\x07"
 
 
-def _token(value, lifetime=3599):
-    return 200, {"token_type": "Bearer", "expires_in": lifetime, "access_token": value}
+def _token(value, lifetime=3599, token_type="Bearer"):
+    return 200, {"token_type": token_type, "expires_in": lifetime, "access_token": value}
 
 
 HOSTILE_ANSWERS = {
@@ -228,10 +228,20 @@ HOSTILE_ANSWERS = {
     "array": _token(["eyJ0eXAi"]),
     "huge": _token("A" * 20000),
     "long": _token("eyJ0" + "B" * 2996),
+    # a valid-looking token of another type, and lifetimes json-c alone would coerce
+    "pop": _token("eyJ0eXAi.cG9w.c2ln", token_type="pop"),
+    "boollife": _token("eyJ0eXAi.Ym9vbA.c2ln", lifetime=True),
+    "strlife": _token("eyJ0eXAi.c3Ry.c2ln", lifetime="3599abc"),
+    # 6 days: more than Entra's longest access token (1 day, token lifetime policies)
+    "longlife": _token("eyJ0eXAi.bG9uZw.c2ln", lifetime=6 * 86400),
     "forged": (400, {"error": "invalid_client\nexpires=99999999999" + ESC,
                      "error_description": "AADSTS7000215: forged" + ESC +
                      "\nexpires=99999999999\nfailures=0\nlast_error=\r\n"}),
     "big": (200, None),
+    # Entra's throttling: 429 with Retry-After (seconds), which a client must honour
+    "throttled": (429, {"error": "temporarily_unavailable",
+                        "error_description": "AADSTS50196: The server terminated an operation "
+                                             "because it encountered a client request loop."}),
     # a token that lives 3 s, then an outage of answers (503): the kept token expires
     "expiring": (200, None),
 }
@@ -419,6 +429,8 @@ class TokenHTTPHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store, no-cache")
+        if hostile == "throttled":
+            self.send_header("Retry-After", "6")
         self.end_headers()
         self.wfile.write(data)
 

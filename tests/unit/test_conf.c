@@ -61,6 +61,25 @@ static const struct {
     {"route target typo", "mailbox relay@contoso.com\nmailbox scanner@contoso.com\nroute * relay@contoso.co\n", "t.conf:3: route *: relay@contoso.co is not a declared mailbox (did you mean relay@contoso.com?)"},
     {"route target typo in the local part", "mailbox relay@contoso.com\nroute sasl:x rely@contoso.com\nroute * relay@contoso.com\n", "(did you mean relay@contoso.com?)"},
     {"route target far from any mailbox", "mailbox a@b.c\nroute * x@y.example\n", "(add \"mailbox x@y.example\")", "did you mean"},
+    /* text pasted from a document or a web page (review of issue 12.14) */
+    {"typographic quotes around a route target", "mailbox relay@contoso.com\nroute * \xe2\x80\x9crelay@contoso.com\xe2\x80\x9d\n",
+     "t.conf:2: route target \"\xe2\x80\x9crelay@contoso.com\xe2\x80\x9d\": typographic quotes", "add \"mailbox"},
+    {"typographic quotes in a sendas list", "mailbox a@b.c sendas \xe2\x80\x98x@b.c\xe2\x80\x99\nroute * a@b.c\n",
+     "t.conf:1: sendas \"\xe2\x80\x98x@b.c\xe2\x80\x99\": typographic quotes"},
+    {"guillemets around a mailbox", "mailbox \xc2\xaba@b.c\xc2\xbb\nroute * reject\n", "typographic quotes"},
+    {"non-breaking space after a directive", "mailbox a@b.c\nroute\xc2\xa0* a@b.c\n",
+     "t.conf:2: unknown directive \"route??*\" (a non-breaking space? separate words with spaces or tabs)"},
+    {"endpoint without a host", "mailbox a@b.c\nroute * a@b.c\noauth_token_endpoint https://\n",
+     "t.conf:3: oauth_token_endpoint \"https://\": expected an https:// URL"},
+    {"endpoint with an empty host", "mailbox a@b.c\nroute * a@b.c\noauth_token_endpoint https:///t/token\n",
+     "expected an https:// URL"},
+    {"tenant with a path in it", "mailbox a@b.c\nroute * a@b.c\noauth_tenant contoso.onmicrosoft.com/oauth2\n",
+     "t.conf:3: oauth_tenant \"contoso.onmicrosoft.com/oauth2\": expected the directory (tenant) id"},
+    {"tenant with a query in it", "mailbox a@b.c\nroute * a@b.c\noauth_tenant contoso?x=1\n",
+     "expected the directory (tenant) id"},
+    {"directive=value", "mailbox a@b.c\nroute * a@b.c\nadd_reply_to=yes\n",
+     "t.conf:3: unknown directive \"add_reply_to=yes\" (write \"add_reply_to VALUE\": a space, not =)"},
+    {"route=selector", "mailbox a@b.c\nroute=* a@b.c\n", "(write \"route VALUE\": a space, not =)"},
 };
 
 START_TEST(test_bad_configs)
@@ -318,6 +337,10 @@ static const struct {
      "t.conf:3: route sender:U@X.Y can never match: route sender:@x.y (line 2)"},
     {"domain after an address", "mailbox a@b.c\nroute sender:u@x.y a@b.c\nroute sender:@x.y reject\n", NULL},
     {"from after sender", "mailbox a@b.c\nroute sender:@x.y a@b.c\nroute from:@x.y reject\n", NULL},
+    {"star as a wildcard in a sendas list", "mailbox a@b.c sendas *@x.y\nroute * a@b.c\n",
+     "t.conf:1: sendas \"*@x.y\": '*' is no wildcard: this is the one address *@x.y (every address of x.y: @x.y)"},
+    {"star as a wildcard in a route", "mailbox a@b.c\nroute sender:rep*@x.y a@b.c\nroute * a@b.c\n",
+     "t.conf:2: route sender: \"rep*@x.y\": '*' is no wildcard"},
     {"oauth mailbox not declared", "mailbox relay@contoso.com\nroute * relay@contoso.com\noauth_mailboxes relay@contoso.com rleay@contoso.com\n",
      "t.conf:3: oauth_mailboxes: rleay@contoso.com is not a declared mailbox, no route sends through it (did you mean relay@contoso.com?)"},
 };

@@ -22,7 +22,8 @@
 #define CLIENT_ID "11111111-2222-3333-4444-555555555555"
 #define AUD "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
 
-static char dir[64], cert_path[128], key_path[128], enc_path[128], fifo_path[128];
+static char dir[64], cert_path[128], key_path[128], enc_path[128], fifo_path[128],
+    expired_path[128];
 static X509 *cert;
 
 /* make_cert - an RSA key (0600) and a self-signed certificate in a temporary directory */
@@ -60,6 +61,17 @@ static void make_cert(void)
     fclose(f);
     snprintf(fifo_path, sizeof(fifo_path), "%s/fifo", dir);
     ck_assert_int_eq(mkfifo(fifo_path, 0600), 0);
+    /* the same key in a certificate that expired an hour ago */
+    X509_gmtime_adj(X509_getm_notBefore(cert), -7200);
+    X509_gmtime_adj(X509_getm_notAfter(cert), -3600);
+    ck_assert_int_gt(X509_sign(cert, key, EVP_sha256()), 0);
+    snprintf(expired_path, sizeof(expired_path), "%s/expired.pem", dir);
+    ck_assert_ptr_nonnull(f = fopen(expired_path, "w"));
+    PEM_write_X509(f, cert);
+    fclose(f);
+    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    ck_assert_int_gt(X509_sign(cert, key, EVP_sha256()), 0);
     EVP_PKEY_free(key);
 }
 
@@ -69,6 +81,7 @@ static void remove_cert(void)
     unlink(key_path);
     unlink(enc_path);
     unlink(fifo_path);
+    unlink(expired_path);
     rmdir(dir);
     X509_free(cert);
 }
@@ -217,6 +230,16 @@ START_TEST(fifo_as_key_or_certificate_fails_at_once)
 }
 END_TEST
 
+START_TEST(expired_certificate_is_refused)
+{
+    char err[512];
+
+    /* Entra refuses an assertion signed for an expired credential: say so at start-up */
+    ck_assert_ptr_null(jwt_signer_load(expired_path, key_path, SECFILE_NO_USER, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "expired on ") && strstr(err, expired_path), "%s", err);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("jwt");
@@ -229,6 +252,7 @@ static Suite *suite(void)
     tcase_add_test(tc, values_json_would_escape_are_refused);
     tcase_add_test(tc, encrypted_key_fails_without_a_prompt);
     tcase_add_test(tc, fifo_as_key_or_certificate_fails_at_once);
+    tcase_add_test(tc, expired_certificate_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -179,7 +179,8 @@ static const struct {
      "Add-RecipientPermission -Identity 'a@b.c' -Trustee 'relay@contoso.com' -AccessRights SendAs",
      THROTTLED},
     {"send-as 5.7.60 without an entry names no sendas.conf line", "5.7.60", "",
-     "remove a@b.c from the sendas list of mailbox relay@contoso.com in sendas.conf", NULL},
+     "remove the entry that permits a@b.c (the address or its @domain) from the sendas list of "
+     "mailbox relay@contoso.com in sendas.conf", NULL},
     {"send-as 5.2.252", "5.2.252", "554 5.2.252 SendAsDenied", "Add-RecipientPermission",
      THROTTLED},
     {"send-as 5.2.0 SendAsDenied", "5.2.0",

@@ -174,6 +174,69 @@ START_TEST(length_is_authoritative_and_capped)
 }
 END_TEST
 
+START_TEST(answer_fields_of_the_wrong_type_or_kind_are_errors)
+{
+    /* siblings of a token that is not a token: the rest of a 200 answer that is not what
+     * RFC 6749 5.1 says -- a token of another type cannot be sent as "auth=Bearer", and an
+     * expires_in json-c would coerce (true is 1, "3599abc" is 3599) is no lifetime */
+    static const struct {
+        const char *desc, *body, *why;
+    } bad[] = {
+        {"token_type pop", "{\"token_type\":\"pop\",\"expires_in\":3599,\"access_token\":\"eyJ0\"}",
+         "token_type"},
+        {"token_type N_A", "{\"token_type\":\"N_A\",\"expires_in\":3599,\"access_token\":\"eyJ0\"}",
+         "token_type"},
+        {"token_type a number", "{\"token_type\":5,\"expires_in\":3599,\"access_token\":\"eyJ0\"}",
+         "token_type"},
+        {"token_type Bearer with more", "{\"token_type\":\"Bearerx\",\"expires_in\":3599,"
+         "\"access_token\":\"eyJ0\"}", "token_type"},
+        {"expires_in true", "{\"expires_in\":true,\"access_token\":\"eyJ0\"}", "expires_in"},
+        {"expires_in 3599abc", "{\"expires_in\":\"3599abc\",\"access_token\":\"eyJ0\"}",
+         "expires_in"},
+        {"expires_in empty string", "{\"expires_in\":\"\",\"access_token\":\"eyJ0\"}", "expires_in"},
+        {"expires_in -5 string", "{\"expires_in\":\"-5\",\"access_token\":\"eyJ0\"}", "expires_in"},
+        {"expires_in a fraction", "{\"expires_in\":3599.5,\"access_token\":\"eyJ0\"}", "expires_in"},
+        {"expires_in 1e30", "{\"expires_in\":1e30,\"access_token\":\"eyJ0\"}", "expires_in"},
+        {"expires_in 2^63", "{\"expires_in\":9223372036854775808,\"access_token\":\"eyJ0\"}",
+         "expires_in"},
+        {"expires_in an array", "{\"expires_in\":[3599],\"access_token\":\"eyJ0\"}", "expires_in"},
+        {"garbage after the answer", "{\"expires_in\":3599,\"access_token\":\"eyJ0\"}x\033[31m",
+         "after"},
+        {"a second object", "{\"expires_in\":3599,\"access_token\":\"eyJ0\"}{}", "after"},
+    };
+    static const struct {
+        const char *desc, *body;
+        long expires_in;
+    } good[] = {
+        {"token_type bearer (case does not matter)",
+         "{\"token_type\":\"bearer\",\"expires_in\":3599,\"access_token\":\"eyJ0\"}", 3599},
+        {"no token_type", "{\"expires_in\":3599,\"access_token\":\"eyJ0\"}", 3599},
+        {"expires_in as a string of digits (v1 endpoint)",
+         "{\"token_type\":\"Bearer\",\"expires_in\":\"3599\",\"access_token\":\"eyJ0\"}", 3599},
+        {"white space after the answer", "{\"expires_in\":60,\"access_token\":\"eyJ0\"}\r\n \t", 60},
+    };
+    struct oauth_result r;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&r, 0, sizeof(r));
+        ck_assert_msg(oauth_parse_response(bad[i].body, strlen(bad[i].body), 200, &r) == -1,
+                      "accepted: %s", bad[i].desc);
+        ck_assert_ptr_null(r.access_token);
+        ck_assert_str_eq(r.error, "bad_response");
+        ck_assert_msg(strstr(r.description, bad[i].why), "%s: %s", bad[i].desc, r.description);
+        oauth_result_clear(&r);
+    }
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        memset(&r, 0, sizeof(r));
+        ck_assert_msg(oauth_parse_response(good[i].body, strlen(good[i].body), 200, &r) == 0,
+                      "refused: %s: %s", good[i].desc, r.description);
+        ck_assert_int_eq(r.expires_in, good[i].expires_in);
+        oauth_result_clear(&r);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("oauth");
@@ -186,6 +249,7 @@ static Suite *suite(void)
     tcase_add_test(tc, tokens_that_are_not_bearer_tokens_are_errors);
     tcase_add_test(tc, a_token_over_8_kb_is_an_error);
     tcase_add_test(tc, error_texts_are_one_clean_line_with_the_code_once);
+    tcase_add_test(tc, answer_fields_of_the_wrong_type_or_kind_are_errors);
     suite_add_tcase(s, tc);
     return s;
 }
