@@ -53,7 +53,7 @@
 #define ADDR_D_MULTIPLE 0x1000     /* more than one mailbox in the list */
 #define ADDR_D_EMPTY_ITEM 0x2000   /* an empty list element (",a@b", "a@b,", "a@b,,c@d") */
 #define ADDR_D_CAP 0x4000          /* a mailbox over a cap was dropped (see above) */
-#define ADDR_D_LEGACY 0x8000       /* raw ISO-2022-JP or Shift_JIS text (converted to UTF-8) */
+#define ADDR_D_LEGACY 0x8000       /* raw ISO-2022-JP/-KR/-CN or Shift_JIS text (converted) */
 #define ADDR_D_LONG_NAME 0x10000   /* a display name was cut to ADDR_MAX_NAME */
 
 /* Defects that make a header unsafe to pass on unchanged. */

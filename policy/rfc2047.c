@@ -441,6 +441,8 @@ static int iconv_into(iconv_t cd, const char *in, size_t n, struct buf *out, int
 }
 
 #define ESC 0x1b
+#define SO 0x0e /* shift out: into the designated G1 set (ISO-2022-KR/-CN) */
+#define SI 0x0f /* shift in: back to ASCII */
 
 /*
  * utf8_valid - s/len is well-formed UTF-8 (control characters allowed).
@@ -558,6 +560,46 @@ static size_t iso2022_run(const unsigned char *s, size_t len, size_t i, int *jp3
 }
 
 /*
+ * iso2022_g1 - length of an ISO-2022-KR or -CN designation at s/len (ESC $ )
+ * C, ESC $ ) A, ESC $ ) G, ESC $ * H), or 0; *cs names the iconv charset.
+ * These designate a double-byte set once; SO and SI then shift into it and
+ * back, so the text between holds '@', '\\' and '.' as character halves.
+ */
+static size_t iso2022_g1(const unsigned char *s, size_t len, const char **cs)
+{
+    if (len < 4 || s[0] != ESC || s[1] != '$')
+        return 0;
+    if (s[2] == ')' && s[3] == 'C') {
+        *cs = "ISO-2022-KR";
+        return 4;
+    }
+    if ((s[2] == ')' && (s[3] == 'A' || s[3] == 'G')) || (s[2] == '*' && s[3] == 'H')) {
+        *cs = "ISO-2022-CN-EXT";
+        return 4;
+    }
+    return 0;
+}
+
+/*
+ * so_run - end of the shifted run that starts at the SO at i: up to and
+ * including the SI that ends it; without one (a truncated header), up to
+ * the first byte that is no character half, so that a following
+ * "<address>" stays ASCII.
+ */
+static size_t so_run(const unsigned char *s, size_t len, size_t i)
+{
+    size_t k;
+
+    for (k = i + 1; k < len && s[k] >= 0x20 && s[k] <= 0x7e; k++)
+        ;
+    if (k < len && s[k] == SI)
+        return k + 1;
+    for (k = i + 1; k < len && s[k] > 0x20 && s[k] <= 0x7e; k++)
+        ;
+    return k;
+}
+
+/*
  * sjis_likely - s/len reads as Shift_JIS: every 8-bit byte belongs to a
  * character (lead 0x81-0x9F or 0xE0-0xFC with a trail byte, or half-width
  * katakana 0xA1-0xDF), and there is evidence Latin-1 text does not give:
@@ -607,13 +649,34 @@ static int convert_cs(const char *cs, const char *s, size_t n, struct buf *out, 
     return rc;
 }
 
-/* rfc2047_legacy - raw ISO-2022-JP runs and Shift_JIS text to UTF-8, the rest as it is */
+/*
+ * convert_g1 - append the SO run s/n, converted from ISO-2022-KR or -CN to
+ * UTF-8 after the designation desig that preceded it; *bad on any failure.
+ */
+static int convert_g1(const char *cs, const char *desig, const char *s, size_t n, struct buf *out,
+                      int *bad)
+{
+    struct buf tmp;
+    int rc;
+
+    buf_init(&tmp, n + 4);
+    if ((rc = buf_append(&tmp, desig, 4)) == BUF_OK && (rc = buf_append(&tmp, s, n)) == BUF_OK)
+        rc = convert_cs(cs, tmp.data, tmp.len, out, bad);
+    buf_free(&tmp);
+    return rc;
+}
+
+/*
+ * rfc2047_legacy - raw ISO-2022-JP/-KR/-CN runs and Shift_JIS text to UTF-8,
+ * the rest as it is
+ */
 int rfc2047_legacy(const char *s, size_t len, struct buf *out, unsigned *defects)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, j, start = out->len;
+    size_t i = 0, j, n, start = out->len;
     int rc = BUF_OK, bad = 0, ascii, jp3;
     unsigned d = 0;
+    const char *g1 = NULL, *g1cs = NULL;
 
     if (!utf8_valid(u, len) && !mostly_utf8(u, len) && sjis_likely(u, len)) {
         /* CP932: Microsoft's Shift_JIS, which keeps 0x5C and 0x7E as ASCII */
@@ -631,6 +694,19 @@ int rfc2047_legacy(const char *s, size_t len, struct buf *out, unsigned *defects
             return rc;
     }
     while (i < len && rc == BUF_OK) {
+        if (u[i] == ESC && (n = iso2022_g1(u + i, len - i, &g1cs)) != 0) {
+            /* remembered for the SO runs that follow; iconv wants it before each */
+            g1 = s + i;
+            i += n;
+            continue;
+        }
+        if (u[i] == SO && g1 != NULL) {
+            j = so_run(u, len, i);
+            rc = convert_g1(g1cs, g1, s + i, j - i, out, &bad);
+            d |= RFC2047_D_LEGACY | (bad ? RFC2047_D_BAD : 0);
+            i = j;
+            continue;
+        }
         if (u[i] == ESC && iso2022_esc(u + i, len - i, &ascii, &jp3) != 0) {
             j = iso2022_run(u, len, i, &jp3);
             rc = convert_cs(jp3 ? "ISO-2022-JP-3" : "ISO-2022-JP-2", s + i, j - i, out, &bad);
@@ -638,7 +714,7 @@ int rfc2047_legacy(const char *s, size_t len, struct buf *out, unsigned *defects
             i = j;
             continue;
         }
-        for (j = i + 1; j < len && u[j] != ESC; j++)
+        for (j = i + 1; j < len && u[j] != ESC && !(u[j] == SO && g1 != NULL); j++)
             ;
         rc = buf_append(out, s + i, j - i);
         i = j;

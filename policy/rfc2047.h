@@ -47,12 +47,14 @@ int rfc2047_is_ascii(const char *s, size_t len);
 int rfc2047_sanitize(const char *s, size_t len, struct buf *out);
 
 /*
- * rfc2047_legacy - append s/len to out with raw Japanese legacy text made
+ * rfc2047_legacy - append s/len to out with raw CJK legacy text made
  * UTF-8, everything else byte for byte.  Raw (not encoded-word) Japanese
  * mail still comes in two forms whose bytes a header parser misreads:
  * ISO-2022-JP escape runs ("ESC $ B ... ESC ( B", 7-bit, whose character
  * pairs include '<', '"', '(' and '@') and Shift_JIS (8-bit, trail bytes
- * include '@' and '\\').  An escape run is converted wherever it is; Shift_JIS
+ * include '@' and '\\'); Korean and Chinese mail the same way as ISO-2022-KR
+ * and -CN ("ESC $ ) C" once, then "SO ... SI" runs).  An escape or SO run is
+ * converted wherever it is; Shift_JIS
  * only when the whole text is not UTF-8 and reads as Shift_JIS with some
  * certainty (see the source), so that Latin-1 stays Latin-1.  Sets
  * RFC2047_D_LEGACY in *defects (may be NULL) when it converted something,

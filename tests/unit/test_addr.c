@@ -110,6 +110,16 @@ static const struct list_case list_cases[] = {
     {"raw ISO-2022-JP then encoded word then ASCII",
      "\x1b$BEDCf\x1b(B =?UTF-8?B?5aSq6YOO?= Taro <a@b>", 0, D_(LEGACY) | D_(8BIT) | D_(ENCWORD), 1,
      {{"\xe7\x94\xb0\xe4\xb8\xad \xe5\xa4\xaa\xe9\x83\x8e Taro", "a", "b"}}},
+    /* ISO-2022-KR/-CN: the shifted pairs hold '@', '\\', '|' and '.' that are text too */
+    {"raw ISO-2022-KR name holding '@'", "\x1b$)C\x0e" "0|8.@Z\x0f <admin@corp.local>", 0,
+     D_(LEGACY) | D_(8BIT), 1, {{"\xea\xb4\x80\xeb\xa6\xac\xec\x9e\x90", "admin", "corp.local"}}},
+    {"raw ISO-2022-CN name holding '\\' and '@'", "\x1b$)A\x0e" "9\\@mT1\x0f <admin@corp.local>", 0,
+     D_(LEGACY) | D_(8BIT), 1, {{"\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98", "admin", "corp.local"}}},
+    {"raw ISO-2022-KR unterminated (no SI)", "\x1b$)C\x0e" "0|8.@Z <admin@corp.local>", 0,
+     D_(LEGACY) | D_(8BIT), 1, {{"\xea\xb4\x80\xeb\xa6\xac\xec\x9e\x90", "admin", "corp.local"}}},
+    {"SO without a designation is no conversion", "\x0e" "0|8.\x0f <admin@corp.local>", 0,
+     D_(SYNTAX) | D_(OBSOLETE), 1,
+     {{"0|8.", "admin", "corp.local"}}},
     /* raw Shift_JIS: trail bytes '\\' and '@' are text too */
     {"raw Shift_JIS in quotes with a backslash trail byte",
      "\"\x83\x5c\x83\x74\x83\x67\x8aJ\x94\xad\" <a@b>", 0, D_(LEGACY) | D_(8BIT), 1,
