@@ -677,34 +677,94 @@ static int plan_sender(const struct conf *c, const struct rw_msg *m, struct rw_p
 }
 
 /*
- * reply_to_usable - does a Reply-To name an address replies can reach?  An
- * empty one, white space, a group, garbage: no, and sendas replaces it.  A
- * Reply-To it could not read whole (over a cap) counts as usable.  -1 when
- * out of memory.
+ * reply_to_usable - does Reply-To field i name an address replies can reach?
+ * An empty one, white space, a group, garbage: no, and sendas replaces or
+ * drops it.  A field it could not read whole (over a cap, or past the count
+ * cap) counts as usable.  -1 when out of memory.
  */
-static int reply_to_usable(const struct rw_msg *m)
+static int reply_to_usable(const struct rw_msg *m, size_t i)
 {
+    const struct rw_header *h = &m->reply_to.v[i];
     struct addr_list l;
-    size_t i, j;
+    size_t j;
     int rc, ok = 0;
 
-    if (m->reply_to.seen > m->reply_to.n)
+    if (i >= m->reply_to.n || h->oversize)
         return 1;
-    for (i = 0; i < m->reply_to.n && !ok; i++) {
-        const struct rw_header *h = &m->reply_to.v[i];
-
-        if (h->oversize)
-            return 1;
-        if ((rc = addr_parse_list(h->value, h->len, &l)) == ADDR_ENOMEM)
-            return -1;
-        if (rc != ADDR_OK)
-            return 1;
-        for (j = 0; j < l.n; j++)
-            if (l.mb[j].domain && !(l.mb[j].defects & ADDR_D_SYNTAX))
-                ok = 1;
-        addr_list_free(&l);
-    }
+    if ((rc = addr_parse_list(h->value, h->len, &l)) == ADDR_ENOMEM)
+        return -1;
+    if (rc != ADDR_OK)
+        return 1;
+    for (j = 0; j < l.n; j++)
+        if (l.mb[j].domain && !(l.mb[j].defects & ADDR_D_SYNTAX))
+            ok = 1;
+    addr_list_free(&l);
     return ok;
+}
+
+/*
+ * plan_reply_to_merge - several Reply-To fields, some naming addresses:
+ * one field leaves (RFC 5322 allows one, and a reader that takes the empty
+ * one sends replies nowhere).  Fields without an address are deleted; more
+ * than one with addresses become one list in the first, when all of them
+ * were read whole.  ok[i]: field i is usable.
+ */
+static int plan_reply_to_merge(const struct rw_msg *m, struct rw_plan *p, const int *ok)
+{
+    struct buf v;
+    char *value = NULL;
+    size_t i, keep = 0, nok = 0, dropped = 0;
+    int merge, rc = -1;
+
+    for (i = m->reply_to.seen; i > 0; i--)
+        if (ok[i - 1]) {
+            keep = i - 1;
+            nok++;
+        }
+    merge = nok > 1 && m->reply_to.seen == m->reply_to.n;
+    for (i = 0; merge && i < m->reply_to.n; i++)
+        if (m->reply_to.v[i].oversize)
+            merge = 0;
+    buf_init(&v, OUT_MAX);
+    if (merge) {
+        for (i = keep; i < m->reply_to.n; i++) {
+            const struct rw_header *h = &m->reply_to.v[i];
+            size_t a = 0, b = h->len;
+
+            if (!ok[i])
+                continue;
+            while (a < b && strchr(" \t\r\n,", h->value[a]))
+                a++;
+            while (b > a && strchr(" \t\r\n,", h->value[b - 1]))
+                b--;
+            if ((v.len && buf_append(&v, ", ", 2) != BUF_OK) ||
+                buf_append(&v, h->value + a, b - a) != BUF_OK) {
+                merge = 0; /* too long for one field: the extra ones stay */
+                break;
+            }
+        }
+    }
+    /* from the last down, so that the numbers of those still to go hold */
+    for (i = m->reply_to.seen; i > 0; i--) {
+        if (i - 1 == keep || (ok[i - 1] && !merge))
+            continue;
+        if (add_op(p, RW_OP_DELETE, "Reply-To", (int)i, NULL) < 0)
+            goto done;
+        dropped++;
+    }
+    if (merge) {
+        /* every field before keep had no address and is gone: keep is now the first */
+        if ((value = fold_value("Reply-To", &v)) == NULL ||
+            add_op(p, RW_OP_CHANGE, "Reply-To", 1, value) < 0)
+            goto done;
+        reason_add(p, "Reply-To fields merged into one");
+    } else if (dropped) {
+        reason_add(p, "Reply-To without an address removed");
+    }
+    rc = 0;
+done:
+    buf_free(&v);
+    return rc;
 }
 
 /* plan_trace - Reply-To and the trace header keep the original sender recoverable */
@@ -714,7 +774,7 @@ static int plan_trace(const struct conf *c, const struct rw_msg *m, const struct
     struct buf v;
     char *value, why[160];
     size_t i;
-    int usable;
+    int usable, ok[RW_MAX_HEADERS];
 
     buf_init(&v, OUT_MAX);
     if (format_originals(&v, pm, c->qualify_domain, m->smtputf8, 1) != BUF_OK)
@@ -738,9 +798,18 @@ static int plan_trace(const struct conf *c, const struct rw_msg *m, const struct
         return 0;
     }
     if (dropped && c->add_reply_to) {
-        if ((usable = reply_to_usable(m)) < 0)
-            goto fail;
-        if (!usable) {
+        usable = 0;
+        for (i = 0; i < m->reply_to.seen && i < RW_MAX_HEADERS; i++) {
+            if ((ok[i] = reply_to_usable(m, i)) < 0)
+                goto fail;
+            usable |= ok[i];
+        }
+        if (m->reply_to.seen > m->reply_to.n)
+            usable = 1; /* the ones past the count cap were never read: maybe usable */
+        if (usable && m->reply_to.seen > 1 && m->reply_to.seen <= RW_MAX_HEADERS) {
+            if (plan_reply_to_merge(m, p, ok) < 0)
+                goto fail;
+        } else if (!usable) {
             if ((value = fold_value("Reply-To", &v)) == NULL)
                 goto fail;
             for (i = m->reply_to.seen; i > 1; i--)
