@@ -82,6 +82,9 @@ static struct log_limit lim_accept, lim_full, lim_flush;
 /* a client breaking the protocol: one line per 10 s, so that a flood of them is no log flood */
 static struct log_limit lim_peer;
 #define PEER_LOG_INTERVAL 10
+/* Postfix's recipient cap above sendas's: a configuration to fix, said once an hour */
+static struct log_limit lim_rcpt;
+#define RCPT_LOG_INTERVAL 3600
 static struct polreq req;     /* one request at a time: single-threaded */
 
 /* now_ms - wall clock in ms (the counters must survive a restart) */
@@ -251,6 +254,17 @@ static void decide(struct conn *c, const struct polreq *r, struct quota_decision
             }
         }
     }
+    if (r->stage == POLREQ_RCPT && d->verdict == QUOTA_DEFER &&
+        conf_live->limit_recipients_per_message &&
+        rcpt_index > conf_live->limit_recipients_per_message)
+        log_warn_limited(&lim_rcpt, RCPT_LOG_INTERVAL,
+                         "Postfix passed recipient %lu of a message, over "
+                         "limit_recipients_per_message %lu: each 452 from here counts as an "
+                         "smtpd error, and at the 21st Postfix ends the session with nothing "
+                         "queued; set smtpd_recipient_limit = %lu in main.cf (sendasctl "
+                         "postfix-config main.cf prints it)",
+                         rcpt_index, conf_live->limit_recipients_per_message,
+                         conf_live->limit_recipients_per_message);
     if (r->stage == POLREQ_RCPT && d->verdict == QUOTA_DUNNO) {
         snprintf(c->instance, sizeof(c->instance), "%s", r->instance);
         c->rcpts = rcpt_index;

@@ -11,6 +11,8 @@ Runs sendas-policyd and sendas-milter directly on unix sockets in a temporary di
     2. a flood of such connections (FLOOD_S seconds of connect, half a request, close):
        the per-connection complaint is logged at most a few times (rate-limited), not once
        per connection (~7,000 lines a second before), and the daemon still answers;
+       a Postfix whose smtpd_recipient_limit is above limit_recipients_per_message (its
+       RCPT 501 reaches the policy service): 452, and one warning that names the setting;
   sendas-milter
     3. an oversized packet length, a zero length, a truncated command, an unknown command,
        a header without its NUL, a body chunk of 1 MB (over libmilter's packet cap), a
@@ -57,6 +59,7 @@ REQ = (b"request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n
 FLOOD_S = 2.0
 FLOOD_MAX_LINES = 5   # one line, then one per 10 s with the count left out
 STOP_GRACE = 30       # sendas-milter.c
+RCPT_LIMIT = 500      # limit_recipients_per_message's default
 STOP_SLACK = 5
 
 
@@ -197,6 +200,27 @@ def main():
         check(lines <= FLOOD_MAX_LINES and got.startswith("action="),
               f"{n} broken policy connections in {FLOOD_S:.0f} s: at most {FLOOD_MAX_LINES} "
               "log lines, still answering", f"{lines} lines, then {got.strip()!r}")
+
+        # 2b: Postfix passing more recipients than limit_recipients_per_message (its
+        # smtpd_recipient_limit set higher): the 452s end the session at its error limit, so
+        # the policy service says what to change, once
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(psock)
+            replies = []
+            for i in range(RCPT_LIMIT + 3):
+                s.sendall(REQ.replace(b"recipient=x@", b"recipient=r%d@" % i)
+                          .replace(b"instance=1", b"instance=many"))
+                out = b""
+                while not out.endswith(b"\n\n"):
+                    out += s.recv(4096)
+                replies.append(out.decode())
+        text = tail(plog, 1 << 26)
+        warned = [ln for ln in text.splitlines() if "smtpd_recipient_limit" in ln]
+        check(all(r.startswith("action=DUNNO") for r in replies[:RCPT_LIMIT]) and
+              all("452 4.5.3" in r for r in replies[RCPT_LIMIT:]) and len(warned) == 1,
+              f"recipient {RCPT_LIMIT + 1} passed by Postfix: 452 and one warning naming "
+              "smtpd_recipient_limit", f"{replies[RCPT_LIMIT].strip()!r}; {warned}")
 
         # 3: malformed milter packets
         attacks = [
