@@ -536,6 +536,9 @@ static int parse_angle(const struct parser *p, size_t k, size_t e, struct spec *
  * atoms raw, quoted strings unquoted, one space where white space or a
  * comment separated tokens.  Specials that have no place in a phrase are
  * kept as text and recorded as ADDR_D_SYNTAX; a dot as ADDR_D_OBSOLETE.
+ * '@', '[', '\\' and ']' only as ADDR_D_NAME_SYNTAX: the trail bytes of raw
+ * Big5, GBK or Shift_JIS names are those characters, and they say nothing
+ * about the <address> that follows (a '<' or '>' does).
  */
 static int phrase_text(const struct parser *p, size_t a, size_t b, struct buf *txt,
                        unsigned *defects)
@@ -556,6 +559,8 @@ static int phrase_text(const struct parser *p, size_t a, size_t b, struct buf *t
         sep = 0;
         if (t->type == T_SPECIAL && t->c == '.')
             *defects |= ADDR_D_OBSOLETE;
+        else if (t->type == T_SPECIAL && t->c && strchr("@[\\]", t->c) != NULL)
+            *defects |= ADDR_D_NAME_SYNTAX;
         else if (t->type == T_SPECIAL || t->type == T_DLIT)
             *defects |= ADDR_D_SYNTAX;
         if ((rc = put_word(p, k, txt)) != BUF_OK)

@@ -55,12 +55,13 @@
 #define ADDR_D_CAP 0x4000          /* a mailbox over a cap was dropped (see above) */
 #define ADDR_D_LEGACY 0x8000       /* raw ISO-2022-JP/-KR/-CN or Shift_JIS text (converted) */
 #define ADDR_D_LONG_NAME 0x10000   /* a display name was cut to ADDR_MAX_NAME */
+#define ADDR_D_NAME_SYNTAX 0x20000 /* '@', '[', '\\' or ']' in a display name (double-byte trails) */
 
 /* Defects that make a header unsafe to pass on unchanged. */
 #define ADDR_D_BROKEN                                                                             \
     (ADDR_D_SYNTAX | ADDR_D_GROUP | ADDR_D_UNQUALIFIED | ADDR_D_ROUTE | ADDR_D_8BIT |              \
      ADDR_D_NAME_ADDR | ADDR_D_EMPTY | ADDR_D_BAD_ENCWORD | ADDR_D_MULTIPLE | ADDR_D_EMPTY_ITEM |  \
-     ADDR_D_CAP | ADDR_D_LEGACY)
+     ADDR_D_CAP | ADDR_D_LEGACY | ADDR_D_NAME_SYNTAX)
 
 struct addr_mailbox {
     char *name;       /* decoded, sanitized UTF-8 display name; NULL if none */

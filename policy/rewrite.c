@@ -583,6 +583,8 @@ static int plan_from(const struct conf *c, const struct rw_msg *m, const struct 
         reason_add(p, "malformed encoded word");
     if (pm->from_defects & ADDR_D_NAME_ADDR)
         reason_add(p, "display name contains an address");
+    if (pm->from_defects & ADDR_D_NAME_SYNTAX)
+        reason_add(p, "specials in the display name");
     if (pm->from_defects & ADDR_D_SYNTAX)
         reason_add(p, "syntax error");
     if (pm->from_defects & ADDR_D_LEGACY)

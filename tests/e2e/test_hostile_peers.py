@@ -122,18 +122,24 @@ def milter_raw(spec, packets, wait=2.0):
         s.close()
 
 
+def milter_headers_done(spec):
+    """milter_headers_done - a session with one message up to the end of its headers."""
+    s = MilterSession(spec)
+    s.negotiate()
+    s.macro("C", ["j", "relay.test"])
+    s.connect_cmd("app.corp.local", "127.0.0.1", 40000)
+    s.mail(["<nagios@mon01.corp.local>"])
+    s.send("R", b"<oncall@contoso.com>\0")
+    s.recv()
+    s.header("From", "nagios@mon01.corp.local")
+    s.end_of_headers()
+    return s
+
+
 def milter_message(spec):
     """milter_message - one ordinary message; the commands of the end-of-message replies."""
-    s = MilterSession(spec)
+    s = milter_headers_done(spec)
     try:
-        s.negotiate()
-        s.macro("C", ["j", "relay.test"])
-        s.connect_cmd("app.corp.local", "127.0.0.1", 40000)
-        s.mail(["<nagios@mon01.corp.local>"])
-        s.send("R", b"<oncall@contoso.com>\0")
-        s.recv()
-        s.header("From", "nagios@mon01.corp.local")
-        s.end_of_headers()
         return [c for c, _ in s.end_of_message()]
     finally:
         s.close()
@@ -249,14 +255,7 @@ def main():
               f"replies {cmds}")
 
         # 4: SIGTERM while a peer sits in the middle of DATA
-        s = MilterSession(mspec)
-        s.negotiate()
-        s.connect_cmd("app.corp.local", "127.0.0.1", 40001)
-        s.mail(["<nagios@mon01.corp.local>"])
-        s.send("R", b"<oncall@contoso.com>\0")
-        s.recv()
-        s.header("From", "nagios@mon01.corp.local")
-        s.end_of_headers()
+        s = milter_headers_done(mspec)
         s.send("B", b"half a body\r\n")
         s.recv()
         t0 = time.monotonic()
