@@ -902,6 +902,12 @@ static void parser_free(struct parser *p)
 /* addr_parse_list - parse an address-list header value */
 int addr_parse_list(const char *s, size_t len, struct addr_list *out)
 {
+    return addr_parse_list_cs(s, len, NULL, out);
+}
+
+/* addr_parse_list_cs - parse an address-list header value of a message declaring charset */
+int addr_parse_list_cs(const char *s, size_t len, const char *charset, struct addr_list *out)
+{
     struct parser p;
     struct buf leg;
     size_t c, e, i, commas = 0;
@@ -919,7 +925,7 @@ int addr_parse_list(const char *s, size_t len, struct addr_list *out)
      * (A conversion grows the text at most threefold.)
      */
     buf_init(&leg, 4 * len + 16);
-    rc = buf_rc(rfc2047_legacy(s, len, &leg, &ld));
+    rc = buf_rc(rfc2047_legacy_cs(s, len, charset, &leg, &ld));
     if (rc == ADDR_OK)
         rc = unfold(&p, buf_cstr(&leg), leg.len);
     buf_free(&leg);

@@ -83,6 +83,8 @@ struct addr_list {
  * ADDR_D_EMPTY set).  On error *out is empty and needs no free.
  */
 int addr_parse_list(const char *s, size_t len, struct addr_list *out);
+/* addr_parse_list_cs - the same for a message that declares charset (or NULL); see rfc2047_legacy_cs */
+int addr_parse_list_cs(const char *s, size_t len, const char *charset, struct addr_list *out);
 
 /* addr_list_free - release a list filled by addr_parse_list; NULL-safe */
 void addr_list_free(struct addr_list *l);

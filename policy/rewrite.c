@@ -11,6 +11,7 @@
  */
 #include "rewrite.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,33 @@ void rw_msg_reset(struct rw_msg *m)
     rw_msg_init(m);
 }
 
+/*
+ * content_charset - the charset parameter of a Content-Type value into cs
+ * (RW_CHARSET_MAX bytes at most, quotes removed), or leave cs empty
+ */
+static void content_charset(const char *v, size_t len, char *cs)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i + 8 <= len; i++) {
+        if (strncasecmp(v + i, "charset=", 8) != 0 || (i > 0 && !strchr("; \t\r\n", v[i - 1])))
+            continue;
+        i += 8;
+        if (i < len && v[i] == '"')
+            i++;
+        while (i < len && n < RW_CHARSET_MAX && (isalnum((unsigned char)v[i]) || strchr("-_.:", v[i])))
+            cs[n++] = v[i++];
+        break;
+    }
+    cs[n] = '\0';
+}
+
+/* msg_charset - the charset the message declares, or NULL */
+static const char *msg_charset(const struct rw_msg *m)
+{
+    return m->charset[0] ? m->charset : NULL;
+}
+
 /* rw_msg_add_header - keep a header the planner needs */
 int rw_msg_add_header(struct rw_msg *m, const char *name, const char *value, size_t len,
                       size_t max)
@@ -78,6 +106,12 @@ int rw_msg_add_header(struct rw_msg *m, const char *name, const char *value, siz
     struct rw_header *e;
     size_t i;
 
+    if (strcasecmp(name, "Content-Type") == 0 && !m->ct_seen) {
+        /* the top-level one: it says what raw 8-bit header text was written in */
+        m->ct_seen = 1;
+        content_charset(value, len, m->charset);
+        return 0;
+    }
     for (i = 0; i < 5; i++)
         if (canon[i] && strcasecmp(name, canon[i]) == 0) {
             h = sets[i];
@@ -183,7 +217,7 @@ static int parse_message(const struct rw_msg *m, struct parsed *pm)
             pm->from_oversize = 1;
             continue;
         }
-        rc = addr_parse_list(h->value, h->len, &pm->from[pm->nfrom]);
+        rc = addr_parse_list_cs(h->value, h->len, msg_charset(m), &pm->from[pm->nfrom]);
         if (rc == ADDR_ENOMEM)
             return -1;
         if (rc != ADDR_OK) {
@@ -588,7 +622,7 @@ static int plan_from(const struct conf *c, const struct rw_msg *m, const struct 
     if (pm->from_defects & ADDR_D_SYNTAX)
         reason_add(p, "syntax error");
     if (pm->from_defects & ADDR_D_LEGACY)
-        reason_add(p, "raw ISO-2022-JP or Shift_JIS text");
+        reason_add(p, "raw ISO-2022 or double-byte CJK text");
     if (pm->from_defects & ADDR_D_EMPTY_ITEM)
         reason_add(p, "empty list element");
     if (pm->from_defects & ADDR_D_COMMENT)
@@ -693,7 +727,7 @@ static int reply_to_usable(const struct rw_msg *m, size_t i)
 
     if (i >= m->reply_to.n || h->oversize)
         return 1;
-    if ((rc = addr_parse_list(h->value, h->len, &l)) == ADDR_ENOMEM)
+    if ((rc = addr_parse_list_cs(h->value, h->len, msg_charset(m), &l)) == ADDR_ENOMEM)
         return -1;
     if (rc != ADDR_OK)
         return 1;

@@ -18,6 +18,7 @@
 #include <iconv.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #define CHARSET_MAX 64 /* longest charset name accepted */
 #define EW_CHUNK 45    /* input bytes per encoded word: 60 base64 chars, 72 in all */
@@ -667,17 +668,63 @@ static int convert_g1(const char *cs, const char *desig, const char *s, size_t n
 }
 
 /*
- * rfc2047_legacy - raw ISO-2022-JP/-KR/-CN runs and Shift_JIS text to UTF-8,
- * the rest as it is
+ * cjk_charset - the iconv name of a declared charset whose raw 8-bit text is
+ * double-byte CJK (EUC, GBK, Big5, Shift_JIS), or NULL.  Only names from
+ * this table ever reach iconv_open.
  */
+static const char *cjk_charset(const char *declared)
+{
+    static const char *const names[][2] = {
+        {"euc-jp", "EUC-JP"},   {"x-euc-jp", "EUC-JP"},      {"euc-kr", "CP949"},
+        {"ks_c_5601-1987", "CP949"}, {"cp949", "CP949"},     {"gb2312", "GBK"},
+        {"euc-cn", "GBK"},      {"gbk", "GBK"},              {"cp936", "GBK"},
+        {"gb18030", "GB18030"}, {"big5", "CP950"},           {"cp950", "CP950"},
+        {"big5-hkscs", "BIG5-HKSCS"}, {"shift_jis", "CP932"}, {"shift-jis", "CP932"},
+        {"windows-31j", "CP932"}, {"cp932", "CP932"},        {"x-sjis", "CP932"},
+    };
+    size_t i;
+
+    for (i = 0; declared && i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(declared, names[i][0]) == 0)
+            return names[i][1];
+    return NULL;
+}
+
+/* rfc2047_legacy - rfc2047_legacy_cs without a declared charset */
 int rfc2047_legacy(const char *s, size_t len, struct buf *out, unsigned *defects)
+{
+    return rfc2047_legacy_cs(s, len, NULL, out, defects);
+}
+
+/*
+ * rfc2047_legacy_cs - raw ISO-2022-JP/-KR/-CN runs and Shift_JIS text to
+ * UTF-8, the rest as it is; raw 8-bit text in the message's declared CJK
+ * charset first, when all of it converts
+ */
+int rfc2047_legacy_cs(const char *s, size_t len, const char *charset, struct buf *out,
+                      unsigned *defects)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, j, n, start = out->len;
     int rc = BUF_OK, bad = 0, ascii, jp3;
     unsigned d = 0;
-    const char *g1 = NULL, *g1cs = NULL;
+    const char *g1 = NULL, *g1cs = NULL, *cs;
 
+    if ((cs = cjk_charset(charset)) != NULL && !utf8_valid(u, len) && !mostly_utf8(u, len)) {
+        /* EUC, GBK and Big5 look alike byte for byte: only a declaration tells them apart */
+        rc = convert_cs(cs, s, len, out, &bad);
+        if (rc == BUF_OK && !bad) {
+            d |= RFC2047_D_LEGACY;
+            goto done;
+        }
+        if (out->len > start) {
+            out->len = start; /* not in that charset after all (Latin-1 mislabelled) */
+            out->data[start] = '\0';
+        }
+        if (rc != BUF_OK)
+            return rc;
+        bad = 0;
+    }
     if (!utf8_valid(u, len) && !mostly_utf8(u, len) && sjis_likely(u, len)) {
         /* CP932: Microsoft's Shift_JIS, which keeps 0x5C and 0x7E as ASCII */
         rc = convert_cs("CP932", s, len, out, &bad);

@@ -62,6 +62,15 @@ int rfc2047_sanitize(const char *s, size_t len, struct buf *out);
  * The output of a conversion never holds ESC, CR, LF or NUL from the run.
  */
 int rfc2047_legacy(const char *s, size_t len, struct buf *out, unsigned *defects);
+/*
+ * rfc2047_legacy_cs - the same, where the message declares charset (its
+ * Content-Type's charset parameter, or NULL): raw 8-bit text that is not
+ * UTF-8 is read in it first when it is a double-byte CJK charset (EUC-JP,
+ * EUC-KR, GB2312/GBK, Big5, Shift_JIS), which bytes alone cannot tell apart,
+ * and only when all of it converts.
+ */
+int rfc2047_legacy_cs(const char *s, size_t len, const char *charset, struct buf *out,
+                      unsigned *defects);
 
 /* rfc2047_is_utf8 - non-zero when s/len is valid UTF-8 without control characters */
 int rfc2047_is_utf8(const char *s, size_t len);
