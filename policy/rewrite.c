@@ -83,7 +83,8 @@ static void content_charset(const char *v, size_t len, char *cs)
         i += 8;
         if (i < len && v[i] == '"')
             i++;
-        while (i < len && n < RW_CHARSET_MAX && (isalnum((unsigned char)v[i]) || strchr("-_.:", v[i])))
+        while (i < len && n < RW_CHARSET_MAX &&
+               (isalnum((unsigned char)v[i]) || (v[i] && strchr("-_.:", v[i]))))
             cs[n++] = v[i++];
         break;
     }
@@ -738,12 +739,24 @@ static int reply_to_usable(const struct rw_msg *m, size_t i)
     return ok;
 }
 
+/* printable_line - s/n is 7-bit printable text on one line (copied into a new field as is) */
+static int printable_line(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if ((s[i] < 0x20 || s[i] > 0x7e) && s[i] != '\t')
+            return 0;
+    return 1;
+}
+
 /*
  * plan_reply_to_merge - several Reply-To fields, some naming addresses:
  * one field leaves (RFC 5322 allows one, and a reader that takes the empty
  * one sends replies nowhere).  Fields without an address are deleted; more
  * than one with addresses become one list in the first, when all of them
- * were read whole.  ok[i]: field i is usable.
+ * were read whole and are printable 7-bit on one line.  ok[i]: field i is
+ * usable.
  */
 static int plan_reply_to_merge(const struct rw_msg *m, struct rw_plan *p, const int *ok)
 {
@@ -769,10 +782,14 @@ static int plan_reply_to_merge(const struct rw_msg *m, struct rw_plan *p, const 
 
             if (!ok[i])
                 continue;
-            while (a < b && strchr(" \t\r\n,", h->value[a]))
+            while (a < b && h->value[a] && strchr(" \t\r\n,", h->value[a]))
                 a++;
-            while (b > a && strchr(" \t\r\n,", h->value[b - 1]))
+            while (b > a && h->value[b - 1] && strchr(" \t\r\n,", h->value[b - 1]))
                 b--;
+            if (!printable_line(h->value + a, b - a)) {
+                merge = 0; /* folded or 8-bit: not copied into a field sendas writes */
+                break;
+            }
             if ((v.len && buf_append(&v, ", ", 2) != BUF_OK) ||
                 buf_append(&v, h->value + a, b - a) != BUF_OK) {
                 merge = 0; /* too long for one field: the extra ones stay */
