@@ -17,7 +17,9 @@ Runs sendas-policyd and sendas-milter directly on unix sockets in a temporary di
     3. an oversized packet length, a zero length, a truncated command, an unknown command,
        a header without its NUL, a body chunk of 1 MB (over libmilter's packet cap), a
        negotiation of protocol version 2: the milter stays up and rewrites the next message;
-    4. a peer that stops in the middle of DATA holds a SIGTERM for at most STOP_GRACE
+    4. a SIGHUP with sendas.conf broken: both daemons keep running on the configuration they
+       had and log the refusal; sendas-policyd then stops on SIGTERM, exit 0, socket removed;
+    5. a peer that stops in the middle of DATA holds a SIGTERM for at most STOP_GRACE
        seconds (sendas-milter.c) plus slack: the milter then exits 0 and removes its socket.
 Under the sanitizer build, both logs must be free of sanitizer reports.
 
@@ -254,7 +256,31 @@ def main():
         check("e" in cmds and cmds[-1] == "c", "sendas-milter rewrites the next message",
               f"replies {cmds}")
 
-        # 4: SIGTERM while a peer sits in the middle of DATA
+        # 4: a reload that fails (the file broken), then SIGTERM: each daemon keeps the
+        # configuration it runs on, then stops cleanly (its socket removed)
+        with open(conf, "w", encoding="ascii") as f:
+            f.write("this is not sendas.conf\nmailbox\n")
+        mark_p, mark_m = len(tail(plog, 1 << 26)), len(tail(mlog, 1 << 26))
+        policyd.send_signal(signal.SIGHUP)
+        milter.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        got = policy_ask(psock, REQ)
+        try:
+            cmds = milter_message(mspec)
+        except Exception as e:  # noqa: BLE001 - reported
+            cmds = [repr(e)]
+        refused = ("reload refused" in tail(plog, 1 << 26)[mark_p:] and
+                   "reload refused" in tail(mlog, 1 << 26)[mark_m:])
+        check(got.startswith("action=") and "e" in cmds and refused,
+              "a broken sendas.conf on SIGHUP: both keep running on the old one, say so",
+              f"policyd {got.strip()!r}, milter {cmds}, logged {refused}")
+        t0 = time.monotonic()
+        rc = stop_process(policyd)
+        check(rc == 0 and not os.path.exists(psock),
+              "sendas-policyd after the refused reload: SIGTERM, exit 0, socket removed",
+              f"exit {rc} in {time.monotonic() - t0:.2f} s")
+
+        # 5: SIGTERM while a peer sits in the middle of DATA
         s = milter_headers_done(mspec)
         s.send("B", b"half a body\r\n")
         s.recv()
