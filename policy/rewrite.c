@@ -422,7 +422,7 @@ static int sender_ok(const struct rw_msg *m, size_t i, const struct conf_mailbox
 
     if (h->oversize || h->odd_name)
         return 0;
-    if (addr_parse_list(h->value, h->len, &l) != ADDR_OK) {
+    if (addr_parse_list_cs(h->value, h->len, msg_charset(m), &l) != ADDR_OK) {
         *oom = 1; /* caps are far above a sane Sender: treat like an internal error */
         return 0;
     }
