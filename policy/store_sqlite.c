@@ -477,8 +477,8 @@ struct store *store_sqlite_open(const char *dir, int flags, char *err, size_t er
         goto fail;
     }
     s->rw = 1;
-    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        rc = SQLITE_NOTADB; /* a directory or a link where the file goes: as unusable */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        rc = SQLITE_NOTADB; /* a directory or a device where the file goes: as unusable */
     else if ((rc = open_db(s, err, errlen)) == SQLITE_OK &&
              (rc = load(s, s->db, err, errlen)) != SQLITE_OK)
         close_db(s);
