@@ -338,8 +338,17 @@ static void postfix_socket(const char *spec, char *out, size_t outlen)
 /* print_snippet - a shipped snippet with the socket placeholders replaced, and with oauth
  * the XOAUTH2 mechanism instead of LOGIN; -1 when unreadable */
 static int print_snippet(const char *dir, const char *name, const char *milter,
-                         const char *policy, int oauth)
+                         const char *policy, int oauth, unsigned long rcpt_limit)
 {
+    /*
+     * Postfix's recipient caps follow limit_recipients_per_message: with a
+     * higher smtpd_recipient_limit each extra recipient gets the policy
+     * service's 452, counted as an error, and at the 21st the session ends
+     * with nothing queued (issue 9, finding 12).
+     */
+    static const char *const rcpt_params[] = {"smtpd_recipient_limit = ",
+                                              "exo_destination_recipient_limit = "};
+    size_t k;
     static const char mph[] = "unix:/run/sendas/milter.sock", pph[] = "unix:/run/sendas/policy.sock";
     static const char login[] = "smtp_sasl_mechanism_filter = login\n";
     char path[4096], line[4096];
@@ -359,6 +368,14 @@ static int print_snippet(const char *dir, const char *name, const char *milter,
                   "smtp_sasl_mechanism_filter = xoauth2\n",
                   stdout);
             filtered = 1;
+            continue;
+        }
+
+        for (k = 0; rcpt_limit && k < sizeof(rcpt_params) / sizeof(rcpt_params[0]); k++)
+            if (strncmp(line, rcpt_params[k], strlen(rcpt_params[k])) == 0)
+                break;
+        if (rcpt_limit && k < sizeof(rcpt_params) / sizeof(rcpt_params[0])) {
+            printf("%s%lu\n", rcpt_params[k], rcpt_limit);
             continue;
         }
 
@@ -513,12 +530,13 @@ static int cmd_postfix_config(const char *conf_path, int argc, char **argv)
         printf("# ==== add to /etc/postfix/main.cf (from %s/postfix/main.cf and %s)\n", dir,
                conf_path);
     if ((all || strcmp(what, "main.cf") == 0) &&
-        print_snippet(dir, "main.cf", milter, policy, uses_oauth(c)) < 0)
+        print_snippet(dir, "main.cf", milter, policy, uses_oauth(c),
+                      c->limit_recipients_per_message) < 0)
         rc = 1;
     if (all)
         printf("\n# ==== add to /etc/postfix/master.cf\n");
     if ((all || strcmp(what, "master.cf") == 0) &&
-        print_snippet(dir, "master.cf", milter, policy, uses_oauth(c)) < 0)
+        print_snippet(dir, "master.cf", milter, policy, uses_oauth(c), 0) < 0)
         rc = 1;
     if (all)
         printf("\n# ==== /etc/postfix/sasl_passwd\n");

@@ -75,6 +75,18 @@ static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
     }
 }
 
+/* log_line - vlog with a format of its own */
+static void log_line(int prio, const char *tag, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void log_line(int prio, const char *tag, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vlog(prio, tag, fmt, ap);
+    va_end(ap);
+}
+
 #define LOG_FN(fn, prio, tag, cond)                                                                \
     void fn(const char *fmt, ...)                                                                  \
     {                                                                                              \
@@ -91,13 +103,13 @@ LOG_FN(log_info, LOG_INFO, "", 1)
 LOG_FN(log_warn, LOG_WARNING, "warning: ", 1)
 LOG_FN(log_err, LOG_ERR, "error: ", 1)
 
-/* log_err_limited - one line per interval with the count of the lines left out */
-void log_err_limited(struct log_limit *l, int interval_s, const char *fmt, ...)
+/* vlog_limited - vlog at most once per interval with the count of the lines left out */
+static void vlog_limited(struct log_limit *l, int interval_s, int prio, const char *tag,
+                         const char *fmt, va_list ap)
 {
     struct timespec ts;
     long long now;
     char line[1800];
-    va_list ap;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1; /* never 0 */
@@ -105,14 +117,24 @@ void log_err_limited(struct log_limit *l, int interval_s, const char *fmt, ...)
         l->suppressed++;
         return;
     }
-    va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
     if (l->suppressed)
-        log_err("%s (and %lu more like it in the last %llds)", line, l->suppressed,
-                (now - l->last_ms) / 1000);
+        log_line(prio, tag, "%s (and %lu more like it in the last %llds)", line, l->suppressed,
+                 (now - l->last_ms) / 1000);
     else
-        log_err("%s", line);
+        log_line(prio, tag, "%s", line);
     l->last_ms = now;
     l->suppressed = 0;
 }
+
+#define LOG_LIMITED_FN(fn, prio, tag)                                                              \
+    void fn(struct log_limit *l, int interval_s, const char *fmt, ...)                             \
+    {                                                                                              \
+        va_list ap;                                                                                \
+        va_start(ap, fmt);                                                                         \
+        vlog_limited(l, interval_s, prio, tag, fmt, ap);                                           \
+        va_end(ap);                                                                                \
+    }
+
+LOG_LIMITED_FN(log_warn_limited, LOG_WARNING, "warning: ")
+LOG_LIMITED_FN(log_err_limited, LOG_ERR, "error: ")

@@ -29,5 +29,8 @@ struct log_limit {
 /* log_err_limited - log_err at most once per interval_s seconds, saying how many were left out */
 void log_err_limited(struct log_limit *l, int interval_s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* log_warn_limited - the same for log_warn (a peer's repeated protocol errors) */
+void log_warn_limited(struct log_limit *l, int interval_s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -477,8 +477,10 @@ struct store *store_sqlite_open(const char *dir, int flags, char *err, size_t er
         goto fail;
     }
     s->rw = 1;
-    rc = open_db(s, err, errlen);
-    if (rc == SQLITE_OK && (rc = load(s, s->db, err, errlen)) != SQLITE_OK)
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        rc = SQLITE_NOTADB; /* a directory or a device where the file goes: as unusable */
+    else if ((rc = open_db(s, err, errlen)) == SQLITE_OK &&
+             (rc = load(s, s->db, err, errlen)) != SQLITE_OK)
         close_db(s);
     if (damaged(rc)) {
         /* a damaged file must not stop the mail (a restart loop, Postfix 451) */

@@ -536,6 +536,9 @@ static int parse_angle(const struct parser *p, size_t k, size_t e, struct spec *
  * atoms raw, quoted strings unquoted, one space where white space or a
  * comment separated tokens.  Specials that have no place in a phrase are
  * kept as text and recorded as ADDR_D_SYNTAX; a dot as ADDR_D_OBSOLETE.
+ * '@', '[', '\\' and ']' only as ADDR_D_NAME_SYNTAX: the trail bytes of raw
+ * Big5, GBK or Shift_JIS names are those characters, and they say nothing
+ * about the <address> that follows (a '<' or '>' does).
  */
 static int phrase_text(const struct parser *p, size_t a, size_t b, struct buf *txt,
                        unsigned *defects)
@@ -556,6 +559,8 @@ static int phrase_text(const struct parser *p, size_t a, size_t b, struct buf *t
         sep = 0;
         if (t->type == T_SPECIAL && t->c == '.')
             *defects |= ADDR_D_OBSOLETE;
+        else if (t->type == T_SPECIAL && t->c && strchr("@[\\]", t->c) != NULL)
+            *defects |= ADDR_D_NAME_SYNTAX;
         else if (t->type == T_SPECIAL || t->type == T_DLIT)
             *defects |= ADDR_D_SYNTAX;
         if ((rc = put_word(p, k, txt)) != BUF_OK)
@@ -897,6 +902,12 @@ static void parser_free(struct parser *p)
 /* addr_parse_list - parse an address-list header value */
 int addr_parse_list(const char *s, size_t len, struct addr_list *out)
 {
+    return addr_parse_list_cs(s, len, NULL, out);
+}
+
+/* addr_parse_list_cs - parse an address-list header value of a message declaring charset */
+int addr_parse_list_cs(const char *s, size_t len, const char *charset, struct addr_list *out)
+{
     struct parser p;
     struct buf leg;
     size_t c, e, i, commas = 0;
@@ -914,7 +925,7 @@ int addr_parse_list(const char *s, size_t len, struct addr_list *out)
      * (A conversion grows the text at most threefold.)
      */
     buf_init(&leg, 4 * len + 16);
-    rc = buf_rc(rfc2047_legacy(s, len, &leg, &ld));
+    rc = buf_rc(rfc2047_legacy_cs(s, len, charset, &leg, &ld));
     if (rc == ADDR_OK)
         rc = unfold(&p, buf_cstr(&leg), leg.len);
     buf_free(&leg);

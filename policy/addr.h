@@ -53,14 +53,15 @@
 #define ADDR_D_MULTIPLE 0x1000     /* more than one mailbox in the list */
 #define ADDR_D_EMPTY_ITEM 0x2000   /* an empty list element (",a@b", "a@b,", "a@b,,c@d") */
 #define ADDR_D_CAP 0x4000          /* a mailbox over a cap was dropped (see above) */
-#define ADDR_D_LEGACY 0x8000       /* raw ISO-2022-JP or Shift_JIS text (converted to UTF-8) */
+#define ADDR_D_LEGACY 0x8000       /* raw ISO-2022-JP/-KR/-CN or Shift_JIS text (converted) */
 #define ADDR_D_LONG_NAME 0x10000   /* a display name was cut to ADDR_MAX_NAME */
+#define ADDR_D_NAME_SYNTAX 0x20000 /* '@', '[', '\\' or ']' in a display name (double-byte trails) */
 
 /* Defects that make a header unsafe to pass on unchanged. */
 #define ADDR_D_BROKEN                                                                             \
     (ADDR_D_SYNTAX | ADDR_D_GROUP | ADDR_D_UNQUALIFIED | ADDR_D_ROUTE | ADDR_D_8BIT |              \
      ADDR_D_NAME_ADDR | ADDR_D_EMPTY | ADDR_D_BAD_ENCWORD | ADDR_D_MULTIPLE | ADDR_D_EMPTY_ITEM |  \
-     ADDR_D_CAP | ADDR_D_LEGACY)
+     ADDR_D_CAP | ADDR_D_LEGACY | ADDR_D_NAME_SYNTAX)
 
 struct addr_mailbox {
     char *name;       /* decoded, sanitized UTF-8 display name; NULL if none */
@@ -82,6 +83,8 @@ struct addr_list {
  * ADDR_D_EMPTY set).  On error *out is empty and needs no free.
  */
 int addr_parse_list(const char *s, size_t len, struct addr_list *out);
+/* addr_parse_list_cs - the same for a message that declares charset (or NULL); see rfc2047_legacy_cs */
+int addr_parse_list_cs(const char *s, size_t len, const char *charset, struct addr_list *out);
 
 /* addr_list_free - release a list filled by addr_parse_list; NULL-safe */
 void addr_list_free(struct addr_list *l);

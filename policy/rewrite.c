@@ -11,6 +11,7 @@
  */
 #include "rewrite.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,34 @@ void rw_msg_reset(struct rw_msg *m)
     rw_msg_init(m);
 }
 
+/*
+ * content_charset - the charset parameter of a Content-Type value into cs
+ * (RW_CHARSET_MAX bytes at most, quotes removed), or leave cs empty
+ */
+static void content_charset(const char *v, size_t len, char *cs)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i + 8 <= len; i++) {
+        if (strncasecmp(v + i, "charset=", 8) != 0 || (i > 0 && !strchr("; \t\r\n", v[i - 1])))
+            continue;
+        i += 8;
+        if (i < len && v[i] == '"')
+            i++;
+        while (i < len && n < RW_CHARSET_MAX &&
+               (isalnum((unsigned char)v[i]) || (v[i] && strchr("-_.:", v[i]))))
+            cs[n++] = v[i++];
+        break;
+    }
+    cs[n] = '\0';
+}
+
+/* msg_charset - the charset the message declares, or NULL */
+static const char *msg_charset(const struct rw_msg *m)
+{
+    return m->charset[0] ? m->charset : NULL;
+}
+
 /* rw_msg_add_header - keep a header the planner needs */
 int rw_msg_add_header(struct rw_msg *m, const char *name, const char *value, size_t len,
                       size_t max)
@@ -78,6 +107,12 @@ int rw_msg_add_header(struct rw_msg *m, const char *name, const char *value, siz
     struct rw_header *e;
     size_t i;
 
+    if (strcasecmp(name, "Content-Type") == 0 && !m->ct_seen) {
+        /* the top-level one: it says what raw 8-bit header text was written in */
+        m->ct_seen = 1;
+        content_charset(value, len, m->charset);
+        return 0;
+    }
     for (i = 0; i < 5; i++)
         if (canon[i] && strcasecmp(name, canon[i]) == 0) {
             h = sets[i];
@@ -183,7 +218,7 @@ static int parse_message(const struct rw_msg *m, struct parsed *pm)
             pm->from_oversize = 1;
             continue;
         }
-        rc = addr_parse_list(h->value, h->len, &pm->from[pm->nfrom]);
+        rc = addr_parse_list_cs(h->value, h->len, msg_charset(m), &pm->from[pm->nfrom]);
         if (rc == ADDR_ENOMEM)
             return -1;
         if (rc != ADDR_OK) {
@@ -387,7 +422,7 @@ static int sender_ok(const struct rw_msg *m, size_t i, const struct conf_mailbox
 
     if (h->oversize || h->odd_name)
         return 0;
-    if (addr_parse_list(h->value, h->len, &l) != ADDR_OK) {
+    if (addr_parse_list_cs(h->value, h->len, msg_charset(m), &l) != ADDR_OK) {
         *oom = 1; /* caps are far above a sane Sender: treat like an internal error */
         return 0;
     }
@@ -583,10 +618,12 @@ static int plan_from(const struct conf *c, const struct rw_msg *m, const struct 
         reason_add(p, "malformed encoded word");
     if (pm->from_defects & ADDR_D_NAME_ADDR)
         reason_add(p, "display name contains an address");
+    if (pm->from_defects & ADDR_D_NAME_SYNTAX)
+        reason_add(p, "specials in the display name");
     if (pm->from_defects & ADDR_D_SYNTAX)
         reason_add(p, "syntax error");
     if (pm->from_defects & ADDR_D_LEGACY)
-        reason_add(p, "raw ISO-2022-JP or Shift_JIS text");
+        reason_add(p, "raw ISO-2022 or double-byte CJK text");
     if (pm->from_defects & ADDR_D_EMPTY_ITEM)
         reason_add(p, "empty list element");
     if (pm->from_defects & ADDR_D_COMMENT)
@@ -677,34 +714,110 @@ static int plan_sender(const struct conf *c, const struct rw_msg *m, struct rw_p
 }
 
 /*
- * reply_to_usable - does a Reply-To name an address replies can reach?  An
- * empty one, white space, a group, garbage: no, and sendas replaces it.  A
- * Reply-To it could not read whole (over a cap) counts as usable.  -1 when
- * out of memory.
+ * reply_to_usable - does Reply-To field i name an address replies can reach?
+ * An empty one, white space, a group, garbage: no, and sendas replaces or
+ * drops it.  A field it could not read whole (over a cap, or past the count
+ * cap) counts as usable.  -1 when out of memory.
  */
-static int reply_to_usable(const struct rw_msg *m)
+static int reply_to_usable(const struct rw_msg *m, size_t i)
 {
+    const struct rw_header *h = &m->reply_to.v[i];
     struct addr_list l;
-    size_t i, j;
+    size_t j;
     int rc, ok = 0;
 
-    if (m->reply_to.seen > m->reply_to.n)
+    if (i >= m->reply_to.n || h->oversize)
         return 1;
-    for (i = 0; i < m->reply_to.n && !ok; i++) {
-        const struct rw_header *h = &m->reply_to.v[i];
-
-        if (h->oversize)
-            return 1;
-        if ((rc = addr_parse_list(h->value, h->len, &l)) == ADDR_ENOMEM)
-            return -1;
-        if (rc != ADDR_OK)
-            return 1;
-        for (j = 0; j < l.n; j++)
-            if (l.mb[j].domain && !(l.mb[j].defects & ADDR_D_SYNTAX))
-                ok = 1;
-        addr_list_free(&l);
-    }
+    if ((rc = addr_parse_list_cs(h->value, h->len, msg_charset(m), &l)) == ADDR_ENOMEM)
+        return -1;
+    if (rc != ADDR_OK)
+        return 1;
+    for (j = 0; j < l.n; j++)
+        if (l.mb[j].domain && !(l.mb[j].defects & ADDR_D_SYNTAX))
+            ok = 1;
+    addr_list_free(&l);
     return ok;
+}
+
+/* printable_line - s/n is 7-bit printable text on one line (copied into a new field as is) */
+static int printable_line(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if ((s[i] < 0x20 || s[i] > 0x7e) && s[i] != '\t')
+            return 0;
+    return 1;
+}
+
+/*
+ * plan_reply_to_merge - several Reply-To fields, some naming addresses:
+ * one field leaves (RFC 5322 allows one, and a reader that takes the empty
+ * one sends replies nowhere).  Fields without an address are deleted; more
+ * than one with addresses become one list in the first, when all of them
+ * were read whole and are printable 7-bit on one line.  ok[i]: field i is
+ * usable.
+ */
+static int plan_reply_to_merge(const struct rw_msg *m, struct rw_plan *p, const int *ok)
+{
+    struct buf v;
+    char *value = NULL;
+    size_t i, keep = 0, nok = 0, dropped = 0;
+    int merge, rc = -1;
+
+    for (i = m->reply_to.seen; i > 0; i--)
+        if (ok[i - 1]) {
+            keep = i - 1;
+            nok++;
+        }
+    merge = nok > 1 && m->reply_to.seen == m->reply_to.n;
+    for (i = 0; merge && i < m->reply_to.n; i++)
+        if (m->reply_to.v[i].oversize)
+            merge = 0;
+    buf_init(&v, OUT_MAX);
+    if (merge) {
+        for (i = keep; i < m->reply_to.n; i++) {
+            const struct rw_header *h = &m->reply_to.v[i];
+            size_t a = 0, b = h->len;
+
+            if (!ok[i])
+                continue;
+            while (a < b && h->value[a] && strchr(" \t\r\n,", h->value[a]))
+                a++;
+            while (b > a && h->value[b - 1] && strchr(" \t\r\n,", h->value[b - 1]))
+                b--;
+            if (!printable_line(h->value + a, b - a)) {
+                merge = 0; /* folded or 8-bit: not copied into a field sendas writes */
+                break;
+            }
+            if ((v.len && buf_append(&v, ", ", 2) != BUF_OK) ||
+                buf_append(&v, h->value + a, b - a) != BUF_OK) {
+                merge = 0; /* too long for one field: the extra ones stay */
+                break;
+            }
+        }
+    }
+    /* from the last down, so that the numbers of those still to go hold */
+    for (i = m->reply_to.seen; i > 0; i--) {
+        if (i - 1 == keep || (ok[i - 1] && !merge))
+            continue;
+        if (add_op(p, RW_OP_DELETE, "Reply-To", (int)i, NULL) < 0)
+            goto done;
+        dropped++;
+    }
+    if (merge) {
+        /* every field before keep had no address and is gone: keep is now the first */
+        if ((value = fold_value("Reply-To", &v)) == NULL ||
+            add_op(p, RW_OP_CHANGE, "Reply-To", 1, value) < 0)
+            goto done;
+        reason_add(p, "Reply-To fields merged into one");
+    } else if (dropped) {
+        reason_add(p, "Reply-To without an address removed");
+    }
+    rc = 0;
+done:
+    buf_free(&v);
+    return rc;
 }
 
 /* plan_trace - Reply-To and the trace header keep the original sender recoverable */
@@ -714,7 +827,7 @@ static int plan_trace(const struct conf *c, const struct rw_msg *m, const struct
     struct buf v;
     char *value, why[160];
     size_t i;
-    int usable;
+    int usable, ok[RW_MAX_HEADERS];
 
     buf_init(&v, OUT_MAX);
     if (format_originals(&v, pm, c->qualify_domain, m->smtputf8, 1) != BUF_OK)
@@ -738,9 +851,18 @@ static int plan_trace(const struct conf *c, const struct rw_msg *m, const struct
         return 0;
     }
     if (dropped && c->add_reply_to) {
-        if ((usable = reply_to_usable(m)) < 0)
-            goto fail;
-        if (!usable) {
+        usable = 0;
+        for (i = 0; i < m->reply_to.seen && i < RW_MAX_HEADERS; i++) {
+            if ((ok[i] = reply_to_usable(m, i)) < 0)
+                goto fail;
+            usable |= ok[i];
+        }
+        if (m->reply_to.seen > m->reply_to.n)
+            usable = 1; /* the ones past the count cap were never read: maybe usable */
+        if (usable && m->reply_to.seen > 1 && m->reply_to.seen <= RW_MAX_HEADERS) {
+            if (plan_reply_to_merge(m, p, ok) < 0)
+                goto fail;
+        } else if (!usable) {
             if ((value = fold_value("Reply-To", &v)) == NULL)
                 goto fail;
             for (i = m->reply_to.seen; i > 1; i--)

@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "route.h"
 
+#define RW_CHARSET_MAX 40 /* longest charset name kept from Content-Type */
 #define RW_MAX_HEADERS 64 /* headers of each interesting name kept per message */
 
 /* One header of interest as received. */
@@ -45,6 +46,8 @@ struct rw_msg {
     const char *trace_name; /* the configured trace header (conf->trace_header), or NULL */
     struct rw_headers from, sender, reply_to, dkim;
     struct rw_headers trace; /* trace headers already in the message (anyone can write one) */
+    char charset[RW_CHARSET_MAX + 1]; /* the first Content-Type's charset parameter, or "" */
+    int ct_seen;                      /* a Content-Type was seen (only the first counts) */
 };
 
 enum rw_action {

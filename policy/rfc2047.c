@@ -18,6 +18,7 @@
 #include <iconv.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #define CHARSET_MAX 64 /* longest charset name accepted */
 #define EW_CHUNK 45    /* input bytes per encoded word: 60 base64 chars, 72 in all */
@@ -441,6 +442,8 @@ static int iconv_into(iconv_t cd, const char *in, size_t n, struct buf *out, int
 }
 
 #define ESC 0x1b
+#define SO 0x0e /* shift out: into the designated G1 set (ISO-2022-KR/-CN) */
+#define SI 0x0f /* shift in: back to ASCII */
 
 /*
  * utf8_valid - s/len is well-formed UTF-8 (control characters allowed).
@@ -558,6 +561,46 @@ static size_t iso2022_run(const unsigned char *s, size_t len, size_t i, int *jp3
 }
 
 /*
+ * iso2022_g1 - length of an ISO-2022-KR or -CN designation at s/len (ESC $ )
+ * C, ESC $ ) A, ESC $ ) G, ESC $ * H), or 0; *cs names the iconv charset.
+ * These designate a double-byte set once; SO and SI then shift into it and
+ * back, so the text between holds '@', '\\' and '.' as character halves.
+ */
+static size_t iso2022_g1(const unsigned char *s, size_t len, const char **cs)
+{
+    if (len < 4 || s[0] != ESC || s[1] != '$')
+        return 0;
+    if (s[2] == ')' && s[3] == 'C') {
+        *cs = "ISO-2022-KR";
+        return 4;
+    }
+    if ((s[2] == ')' && (s[3] == 'A' || s[3] == 'G')) || (s[2] == '*' && s[3] == 'H')) {
+        *cs = "ISO-2022-CN-EXT";
+        return 4;
+    }
+    return 0;
+}
+
+/*
+ * so_run - end of the shifted run that starts at the SO at i: up to and
+ * including the SI that ends it; without one (a truncated header), up to
+ * the first byte that is no character half, so that a following
+ * "<address>" stays ASCII.
+ */
+static size_t so_run(const unsigned char *s, size_t len, size_t i)
+{
+    size_t k;
+
+    for (k = i + 1; k < len && s[k] >= 0x20 && s[k] <= 0x7e; k++)
+        ;
+    if (k < len && s[k] == SI)
+        return k + 1;
+    for (k = i + 1; k < len && s[k] > 0x20 && s[k] <= 0x7e; k++)
+        ;
+    return k;
+}
+
+/*
  * sjis_likely - s/len reads as Shift_JIS: every 8-bit byte belongs to a
  * character (lead 0x81-0x9F or 0xE0-0xFC with a trail byte, or half-width
  * katakana 0xA1-0xDF), and there is evidence Latin-1 text does not give:
@@ -607,14 +650,81 @@ static int convert_cs(const char *cs, const char *s, size_t n, struct buf *out, 
     return rc;
 }
 
-/* rfc2047_legacy - raw ISO-2022-JP runs and Shift_JIS text to UTF-8, the rest as it is */
+/*
+ * convert_g1 - append the SO run s/n, converted from ISO-2022-KR or -CN to
+ * UTF-8 after the designation desig that preceded it; *bad on any failure.
+ */
+static int convert_g1(const char *cs, const char *desig, const char *s, size_t n, struct buf *out,
+                      int *bad)
+{
+    struct buf tmp;
+    int rc;
+
+    buf_init(&tmp, n + 4);
+    if ((rc = buf_append(&tmp, desig, 4)) == BUF_OK && (rc = buf_append(&tmp, s, n)) == BUF_OK)
+        rc = convert_cs(cs, tmp.data, tmp.len, out, bad);
+    buf_free(&tmp);
+    return rc;
+}
+
+/*
+ * cjk_charset - the iconv name of a declared charset whose raw 8-bit text is
+ * double-byte CJK (EUC, GBK, Big5, Shift_JIS), or NULL.  Only names from
+ * this table ever reach iconv_open.
+ */
+static const char *cjk_charset(const char *declared)
+{
+    static const char *const names[][2] = {
+        {"euc-jp", "EUC-JP"},   {"x-euc-jp", "EUC-JP"},      {"euc-kr", "CP949"},
+        {"ks_c_5601-1987", "CP949"}, {"cp949", "CP949"},     {"gb2312", "GBK"},
+        {"euc-cn", "GBK"},      {"gbk", "GBK"},              {"cp936", "GBK"},
+        {"gb18030", "GB18030"}, {"big5", "CP950"},           {"cp950", "CP950"},
+        {"big5-hkscs", "BIG5-HKSCS"}, {"shift_jis", "CP932"}, {"shift-jis", "CP932"},
+        {"windows-31j", "CP932"}, {"cp932", "CP932"},        {"x-sjis", "CP932"},
+    };
+    size_t i;
+
+    for (i = 0; declared && i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(declared, names[i][0]) == 0)
+            return names[i][1];
+    return NULL;
+}
+
+/* rfc2047_legacy - rfc2047_legacy_cs without a declared charset */
 int rfc2047_legacy(const char *s, size_t len, struct buf *out, unsigned *defects)
 {
+    return rfc2047_legacy_cs(s, len, NULL, out, defects);
+}
+
+/*
+ * rfc2047_legacy_cs - raw ISO-2022-JP/-KR/-CN runs and Shift_JIS text to
+ * UTF-8, the rest as it is; raw 8-bit text in the message's declared CJK
+ * charset first, when all of it converts
+ */
+int rfc2047_legacy_cs(const char *s, size_t len, const char *charset, struct buf *out,
+                      unsigned *defects)
+{
     const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, j, start = out->len;
+    size_t i = 0, j, n, start = out->len;
     int rc = BUF_OK, bad = 0, ascii, jp3;
     unsigned d = 0;
+    const char *g1 = NULL, *g1cs = NULL, *cs;
 
+    if ((cs = cjk_charset(charset)) != NULL && !utf8_valid(u, len) && !mostly_utf8(u, len)) {
+        /* EUC, GBK and Big5 look alike byte for byte: only a declaration tells them apart */
+        rc = convert_cs(cs, s, len, out, &bad);
+        if (rc == BUF_OK && !bad) {
+            d |= RFC2047_D_LEGACY;
+            goto done;
+        }
+        if (out->len > start) {
+            out->len = start; /* not in that charset after all (Latin-1 mislabelled) */
+            out->data[start] = '\0';
+        }
+        if (rc != BUF_OK)
+            return rc;
+        bad = 0;
+    }
     if (!utf8_valid(u, len) && !mostly_utf8(u, len) && sjis_likely(u, len)) {
         /* CP932: Microsoft's Shift_JIS, which keeps 0x5C and 0x7E as ASCII */
         rc = convert_cs("CP932", s, len, out, &bad);
@@ -631,6 +741,19 @@ int rfc2047_legacy(const char *s, size_t len, struct buf *out, unsigned *defects
             return rc;
     }
     while (i < len && rc == BUF_OK) {
+        if (u[i] == ESC && (n = iso2022_g1(u + i, len - i, &g1cs)) != 0) {
+            /* remembered for the SO runs that follow; iconv wants it before each */
+            g1 = s + i;
+            i += n;
+            continue;
+        }
+        if (u[i] == SO && g1 != NULL) {
+            j = so_run(u, len, i);
+            rc = convert_g1(g1cs, g1, s + i, j - i, out, &bad);
+            d |= RFC2047_D_LEGACY | (bad ? RFC2047_D_BAD : 0);
+            i = j;
+            continue;
+        }
         if (u[i] == ESC && iso2022_esc(u + i, len - i, &ascii, &jp3) != 0) {
             j = iso2022_run(u, len, i, &jp3);
             rc = convert_cs(jp3 ? "ISO-2022-JP-3" : "ISO-2022-JP-2", s + i, j - i, out, &bad);
@@ -638,7 +761,7 @@ int rfc2047_legacy(const char *s, size_t len, struct buf *out, unsigned *defects
             i = j;
             continue;
         }
-        for (j = i + 1; j < len && u[j] != ESC; j++)
+        for (j = i + 1; j < len && u[j] != ESC && !(u[j] == SO && g1 != NULL); j++)
             ;
         rc = buf_append(out, s + i, j - i);
         i = j;

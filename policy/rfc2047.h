@@ -47,12 +47,14 @@ int rfc2047_is_ascii(const char *s, size_t len);
 int rfc2047_sanitize(const char *s, size_t len, struct buf *out);
 
 /*
- * rfc2047_legacy - append s/len to out with raw Japanese legacy text made
+ * rfc2047_legacy - append s/len to out with raw CJK legacy text made
  * UTF-8, everything else byte for byte.  Raw (not encoded-word) Japanese
  * mail still comes in two forms whose bytes a header parser misreads:
  * ISO-2022-JP escape runs ("ESC $ B ... ESC ( B", 7-bit, whose character
  * pairs include '<', '"', '(' and '@') and Shift_JIS (8-bit, trail bytes
- * include '@' and '\\').  An escape run is converted wherever it is; Shift_JIS
+ * include '@' and '\\'); Korean and Chinese mail the same way as ISO-2022-KR
+ * and -CN ("ESC $ ) C" once, then "SO ... SI" runs).  An escape or SO run is
+ * converted wherever it is; Shift_JIS
  * only when the whole text is not UTF-8 and reads as Shift_JIS with some
  * certainty (see the source), so that Latin-1 stays Latin-1.  Sets
  * RFC2047_D_LEGACY in *defects (may be NULL) when it converted something,
@@ -60,6 +62,15 @@ int rfc2047_sanitize(const char *s, size_t len, struct buf *out);
  * The output of a conversion never holds ESC, CR, LF or NUL from the run.
  */
 int rfc2047_legacy(const char *s, size_t len, struct buf *out, unsigned *defects);
+/*
+ * rfc2047_legacy_cs - the same, where the message declares charset (its
+ * Content-Type's charset parameter, or NULL): raw 8-bit text that is not
+ * UTF-8 is read in it first when it is a double-byte CJK charset (EUC-JP,
+ * EUC-KR, GB2312/GBK, Big5, Shift_JIS), which bytes alone cannot tell apart,
+ * and only when all of it converts.
+ */
+int rfc2047_legacy_cs(const char *s, size_t len, const char *charset, struct buf *out,
+                      unsigned *defects);
 
 /* rfc2047_is_utf8 - non-zero when s/len is valid UTF-8 without control characters */
 int rfc2047_is_utf8(const char *s, size_t len);

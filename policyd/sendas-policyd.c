@@ -79,6 +79,12 @@ static struct conn *conns, *conns_tail; /* most recently active first */
 static char *unix_path; /* to remove at exit: a copy, a reload frees the configuration */
 static int listen_paused; /* accept stopped until the next tick (out of descriptors) */
 static struct log_limit lim_accept, lim_full, lim_flush;
+/* a client breaking the protocol: one line per 10 s, so that a flood of them is no log flood */
+static struct log_limit lim_peer;
+#define PEER_LOG_INTERVAL 10
+/* Postfix's recipient cap above sendas's: a configuration to fix, said once an hour */
+static struct log_limit lim_rcpt;
+#define RCPT_LOG_INTERVAL 3600
 static struct polreq req;     /* one request at a time: single-threaded */
 
 /* now_ms - wall clock in ms (the counters must survive a restart) */
@@ -248,6 +254,17 @@ static void decide(struct conn *c, const struct polreq *r, struct quota_decision
             }
         }
     }
+    if (r->stage == POLREQ_RCPT && d->verdict == QUOTA_DEFER &&
+        conf_live->limit_recipients_per_message &&
+        rcpt_index > conf_live->limit_recipients_per_message)
+        log_warn_limited(&lim_rcpt, RCPT_LOG_INTERVAL,
+                         "Postfix passed recipient %lu of a message, over "
+                         "limit_recipients_per_message %lu: each 452 from here counts as an "
+                         "smtpd error, and at the 21st Postfix ends the session with nothing "
+                         "queued; set smtpd_recipient_limit = %lu in main.cf (sendasctl "
+                         "postfix-config main.cf prints it)",
+                         rcpt_index, conf_live->limit_recipients_per_message,
+                         conf_live->limit_recipients_per_message);
     if (r->stage == POLREQ_RCPT && d->verdict == QUOTA_DUNNO) {
         snprintf(c->instance, sizeof(c->instance), "%s", r->instance);
         c->rcpts = rcpt_index;
@@ -300,7 +317,7 @@ static int conn_process(struct conn *c)
             return 0;
         }
         if (polreq_parse(&req, c->in.data, end, &used, err, sizeof(err)) != POLREQ_OK) {
-            log_warn("closing the connection: %s", err);
+            log_warn_limited(&lim_peer, PEER_LOG_INTERVAL, "closing the connection: %s", err);
             return -1;
         }
         decide(c, &req, &d);
@@ -352,7 +369,9 @@ static void conn_event(struct conn *c, uint32_t events)
             if (n > 0) {
                 conn_touch(c);
                 if (buf_append(&c->in, chunk, (size_t)n) != BUF_OK) {
-                    log_warn("closing the connection: malformed policy request: request too large");
+                    log_warn_limited(&lim_peer, PEER_LOG_INTERVAL,
+                                     "closing the connection: malformed policy request: "
+                                     "request too large");
                     conn_close(c);
                     return;
                 }
@@ -367,7 +386,9 @@ static void conn_event(struct conn *c, uint32_t events)
             if (n < 0)
                 log_debug("connection error: %s", strerror(errno));
             if (c->in.len)
-                log_warn("connection closed in the middle of a request (%zu bytes)", c->in.len);
+                log_warn_limited(&lim_peer, PEER_LOG_INTERVAL,
+                                 "connection closed in the middle of a request (%zu bytes)",
+                                 c->in.len);
             conn_close(c); /* the client went away */
             return;
         }

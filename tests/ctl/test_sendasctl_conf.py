@@ -189,6 +189,18 @@ def main():
           rc == 0 and "smtp_sasl_mechanism_filter = login" in lines and
           "relay@contoso.com relay@contoso.com:PASSWORD" in lines, f"rc={rc} {err!r}")
 
+    # --- issue 9 review (finding 12): Postfix's recipient cap follows sendas.conf's ---
+    for limit, want in (("100", "100"), ("1000", "1000"), (None, "500")):
+        text = BASE + "route * relay@contoso.com\n" + (
+            f"limit_recipients_per_message {limit}\n" if limit else "")
+        rc, out, err = run(tmp, text, "postfix-config", "--snippets", snippets, "main.cf")
+        lines = out.splitlines()
+        check(f"limit_recipients_per_message {limit or 'default'}: smtpd_recipient_limit and "
+              f"exo_destination_recipient_limit = {want}",
+              rc == 0 and f"smtpd_recipient_limit = {want}" in lines and
+              f"exo_destination_recipient_limit = {want}" in lines,
+              "\n".join(line for line in lines if "recipient_limit" in line) + err)
+
     # --- finding 16: the manuals cover every directive and every command ---
     with open(os.path.join(SRCDIR, "policy", "conf.c")) as f:
         src = f.read()

@@ -243,6 +243,28 @@ def main():
             check(False, "damaged counters.db: moved aside, logged, service starts and answers",
                   str(e).splitlines()[-1] if str(e) else "did not start")
 
+        # 4b: counters.db that is no file at all (a directory, a symlink to /dev/null): the
+        # same as a damaged one, not a restart loop with Postfix answering 451
+        for kind in ("directory", "symlink to /dev/null"):
+            for f in os.listdir(state):
+                subprocess.run(["rm", "-rf", os.path.join(state, f)], check=True)
+            db = os.path.join(state, "counters.db")
+            if kind == "directory":
+                os.mkdir(db)
+            else:
+                os.symlink("/dev/null", db)
+            label = f"counters.db a {kind}: moved aside, logged, service starts and answers"
+            try:
+                p = run_policyd("policyd-notfile.log")
+                answer = policy_request(psock)
+                aside = [f for f in os.listdir(state) if f.startswith("counters.db.corrupt-")]
+                rc, _ = stop(p)
+                check(answer.startswith("action=") and aside and rc == 0 and
+                      os.path.isfile(db) and not os.path.islink(db), label,
+                      f"answer {answer!r}, moved to {aside}, exit {rc}")
+            except RuntimeError as e:
+                check(False, label, str(e).splitlines()[-1] if str(e) else "did not start")
+
         # 5: state_dir removed under the running daemon
         subprocess.run(["rm", "-rf", state], check=True)
         log = os.path.join(tmp, "policyd-rmdir.log")

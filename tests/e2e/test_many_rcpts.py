@@ -17,7 +17,10 @@ the mailbox is known only at the end of the message) and for a single route * (k
      (NOOP 250);
   2. the same session sends the 500 deferred recipients in a second transaction: accepted;
   3. the emulator received the message for exactly the first 500 recipients, and the second
-     one for the other 500: nobody twice, nobody missing.
+     one for the other 500: nobody twice, nobody missing;
+  4. 10,000 recipients in one transaction (single route): the first 500 are queued and
+     delivered, the other 9,500 answered 452, the session still alive (Postfix's default
+     smtpd_recipient_overshoot_limit counted errors past 1,500 and ended the session).
 
 Prints one PASS/FAIL line per check, then "N passed, M failed".  Exit 0 when all pass, 1
 otherwise, 77 (automake SKIP) when Postfix, root, python3-aiosmtpd or the binaries are
@@ -40,6 +43,7 @@ from stack import SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, report, 
 SENDER = "nagios@mon01.corp.local"
 RCPTS = [f"user{i:04d}@contoso.com" for i in range(1000)]
 PER_MESSAGE = 500  # sendas.conf's default limit_recipients_per_message
+BULK = 10000
 SIMPLE_CONF = "\n".join(ln for ln in SENDAS_CONF.splitlines()
                         if not ln.startswith(("route sender:@printers", "route from:"))) + "\n"
 
@@ -106,6 +110,27 @@ def main():
               f"{label}: the emulator has each recipient exactly once",
               f"first message to {len(got1)}, second to {len(got2)}")
 
+    def bulk():
+        """bulk - 10,000 recipients in one transaction (issue 9 review): past Postfix's
+        smtpd_recipient_overshoot_limit (default 1,000 extra) each 452 counted as an error and
+        at the 21st the session ended with nothing queued, as finding 12 had it at 21."""
+        rcpts = [f"bulk{i:05d}@contoso.com" for i in range(BULK)]
+        refused, noop, err = None, None, ""
+        try:
+            with smtplib.SMTP("127.0.0.1", stack.pf.smtp_port, local_hostname="app.corp.local",
+                              timeout=300) as s:
+                refused = s.sendmail(SENDER, rcpts, message("bulk"))
+                noop = s.noop()[0]
+        except (smtplib.SMTPException, OSError) as e:
+            err = f"{type(e).__name__}: {e}"[:300]
+        got = delivered_to(stack, "bulk", PER_MESSAGE, 120 if refused is not None else 3)
+        check(refused is not None and len(refused) == BULK - PER_MESSAGE and noop == 250 and
+              sorted(got) == rcpts[:PER_MESSAGE],
+              f"{BULK:,} recipients in one transaction: the first 500 queued and delivered, the "
+              "rest 452, session alive",
+              f"refused {len(refused) if refused is not None else '-'}, NOOP {noop}, delivered "
+              f"to {len(got)} {err}")
+
     try:
         stack.start()
         # the test tenant's routes: a from: route first, so the route is chosen at the end
@@ -121,6 +146,7 @@ def main():
                 raise RuntimeError("sendas-policyd did not reload")
             time.sleep(0.1)
         batch("one-route")
+        bulk()
     except Exception as e:  # noqa: BLE001 - set-up failures become one FAIL line
         check(False, "[setup]", f"{type(e).__name__}: {e}")
     finally:

@@ -36,6 +36,8 @@ MANIFEST.json "messages", one object per .eml:
                            or X-Original-From of a rewritten message
   expect_reply_to_added    a Reply-To naming original[0] must have been added (or replaced one
                            without an address)
+  expect_reply_to_holds    addresses of the client's own Reply-To fields that the one Reply-To
+                           leaving must still name
   originals_must_not_contain  strings Reply-To and X-Original-From must not contain (a forged
                            trace header, an address guessed from a syntax error)
 Every rewritten message must also carry exactly one X-Original-From and at most one Reply-To,
@@ -202,6 +204,9 @@ def check_delivered(entry, rec, original_raw):
             elif entry["original"] and entry["original"][0].lower() not in \
                     b"\n".join(reply_to).decode("utf-8", "replace").lower():
                 why.append(f"Reply-To {reply_to!r} does not name {entry['original'][0]!r}")
+        for addr in entry.get("expect_reply_to_holds", []):
+            if addr.lower() not in b"\n".join(reply_to).decode("utf-8", "replace").lower():
+                why.append(f"Reply-To {reply_to!r} lost the client's {addr!r}")
 
     for name in entry.get("expect_headers_kept", []):
         if fields_named(d_fields, name) != fields_named(o_fields, name):

@@ -30,6 +30,11 @@ static const struct dec_case dec_cases[] = {
      E_(LEGACY) | E_(8BIT)},
     {"raw Shift_JIS", "\x83\x5c\x83\x74\x83\x67", 0, "\xe3\x82\xbd\xe3\x83\x95\xe3\x83\x88",
      E_(LEGACY) | E_(8BIT)},
+    /* issue 9 review: ISO-2022-KR/-CN designate a set once, then shift with SO/SI */
+    {"raw ISO-2022-KR run", "\x1b$)C\x0e" "0|8.@Z\x0f", 0, "\xea\xb4\x80\xeb\xa6\xac\xec\x9e\x90",
+     E_(LEGACY) | E_(8BIT)},
+    {"raw ISO-2022-CN run between ASCII", "Mr \x1b$)A\x0e" "9\\@mT1\x0f san", 0,
+     "Mr \xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98 san", E_(LEGACY) | E_(8BIT)},
     {"unknown escape is a control, never kept", "a\x1b$Zb", 0, "a $Zb", 0},
     {"empty", "", 0, "", 0},
     {"white space collapsed and trimmed", " \t John  \t Smith \r\n", 0, "John Smith", 0},
