@@ -89,7 +89,17 @@ def policy_ask(path, data, shut=False, timeout=5):
     happened ("closed", "send: ...", "timeout")."""
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(timeout)
-        s.connect(path)
+        # right after a flood the listen queue may still be full: a unix socket with a
+        # timeout answers EAGAIN then instead of waiting, so wait here, up to the timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                s.connect(path)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return "connect: listen queue full"
+                time.sleep(0.05)
         try:
             s.sendall(data)
             if shut:
