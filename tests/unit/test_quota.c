@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "conf.h"
 #include "polreq.h"
 #include "quota.h"
@@ -244,17 +245,11 @@ int main(void)
 {
     Suite *s = suite_create("quota");
     TCase *tc = tcase_create("quota");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_decisions, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_limit_directives);
     tcase_add_test(tc, test_effective);
     tcase_add_test(tc, test_tempfail);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s, CK_FORK_GETENV);
 }
