@@ -64,23 +64,16 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 static int bench_milter_main(int argc, char **argv, const char *name, unsigned long actions,
                              sfsistat (*eom)(SMFICTX *))
 {
+    /* a callback not named is NULL: libmilter answers that event by itself */
     struct smfiDesc filter = {
-        (char *)name,
-        SMFI_VERSION,
-        actions,
-        mlfi_connect,
-        NULL, /* helo */
-        mlfi_envfrom,
-        NULL, /* envrcpt */
-        mlfi_header,
-        NULL, /* eoh */
-        NULL, /* body */
-        eom,
-        NULL, /* abort */
-        NULL, /* close */
-        NULL, /* unknown */
-        NULL, /* data */
-        mlfi_negotiate,
+        .xxfi_name = (char *)name,
+        .xxfi_version = SMFI_VERSION,
+        .xxfi_flags = actions,
+        .xxfi_connect = mlfi_connect,
+        .xxfi_envfrom = mlfi_envfrom,
+        .xxfi_header = mlfi_header,
+        .xxfi_eom = eom,
+        .xxfi_negotiate = mlfi_negotiate,
     };
     const char *sock = NULL;
     int ch;
