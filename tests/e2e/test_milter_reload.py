@@ -31,14 +31,14 @@ import os
 import signal
 import smtplib
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from daemonrun import sanitizer_lines, wait_delivered, wait_log  # noqa: E402
-from stack import SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, tail, report  # noqa: E402
+from stack import (SENDAS_CONF, Stack, checks, e2e_tmpdir, print_tail, report,  # noqa: E402
+                   require_stack, tail)
 
 SENDER = "nagios@mon01.corp.local"
 RECIPIENT = "user@contoso.com"
@@ -73,19 +73,11 @@ def log_size(path):
 
 
 def main():
-    milter_bin = find_milter()
-    why = prerequisites(milter_bin)
-    if why:
-        print(f"SKIP: {why}")
-        return SKIP
+    milter_bin = require_stack()
 
-    tmp = tempfile.mkdtemp(prefix="sendas-reload-")
-    os.chmod(tmp, 0o755)
+    tmp = e2e_tmpdir("reload")
     stack = Stack(tmp, milter_bin)
-    results = []
-
-    def check(ok, label, detail=""):
-        results.append((bool(ok), label, detail))
+    results, check = checks()
 
     def send(tag):
         state, detail = stack.submit_smtp(message(tag), SENDER, [RECIPIENT])
@@ -169,8 +161,7 @@ def main():
 
     def milter_tail(failed):
         if failed:
-            print("# milter log tail:\n" + "\n".join(
-                "#    " + ln for ln in tail(stack.milter_log, 3000).splitlines()))
+            print_tail("milter log tail", stack.milter_log, 3000)
 
     return report(results, tmp, milter_tail)
 
