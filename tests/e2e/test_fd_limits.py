@@ -31,7 +31,7 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from daemonrun import cpu_seconds, sanitizer_lines, wait_delivered  # noqa: E402
-from stack import (SENDAS_CONF, Stack, checks, e2e_tmpdir, print_tail, report,  # noqa: E402
+from stack import (SENDAS_CONF, Stack, checks, e2e_tmpdir, report,  # noqa: E402
                    require_stack, start_daemon)
 
 PRLIMIT = "/usr/bin/prlimit"
@@ -130,12 +130,8 @@ def main():
             s.close()
         stack.stop()
 
-    def logs(failed):
-        if failed:
-            for lg in (stack.milter_log, stack.policyd_log):
-                print_tail(f"{os.path.basename(lg)} tail", lg, 2000, 300)
-
-    return report(results, tmp, logs)
+    return report(results, tmp, tails=[(f"{os.path.basename(lg)} tail", lg, 2000, 300)
+                                       for lg in (stack.milter_log, stack.policyd_log)])
 
 
 if __name__ == "__main__":

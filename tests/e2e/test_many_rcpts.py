@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import (SENDAS_CONF, Stack, checks, e2e_tmpdir, print_tail, report,  # noqa: E402
+from stack import (SENDAS_CONF, Stack, checks, e2e_tmpdir, report,  # noqa: E402
                    require_stack, tail)
 
 SENDER = "nagios@mon01.corp.local"
@@ -118,11 +118,7 @@ def main():
     finally:
         stack.stop()
 
-    def logs(failed):
-        if failed:
-            print_tail("policyd log tail", stack.policyd_log, 1500)
-
-    return report(results, tmp, logs)
+    return report(results, tmp, tails=[("policyd log tail", stack.policyd_log, 1500)])
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import SENDAS_CONF, Stack, e2e_tmpdir, print_tail, report, require_stack  # noqa: E402
+from stack import SENDAS_CONF, Stack, e2e_tmpdir, report, require_stack  # noqa: E402
 
 CORPUS = os.path.join(HERE, "corpus")
 
@@ -295,11 +295,8 @@ def main():
         return f"FAIL {label}: " + "; ".join(reasons) + ("".join(
             f"\n#    {ln}" for ln in details.rstrip("\n").split("\n")) if details else "")
 
-    def milter_tail(failed):
-        if failed:
-            print_tail("milter log tail", stack.milter_log, 3000)
-
-    return report(results, tmp, milter_tail, "postfix/maillog, milter.log, emulator/", line)
+    return report(results, tmp, note="postfix/maillog, milter.log, emulator/", line=line,
+                  tails=[("milter log tail", stack.milter_log, 3000)])
 
 
 if __name__ == "__main__":

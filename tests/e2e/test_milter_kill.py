@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import Stack, checks, e2e_tmpdir, print_tail, report, require_stack, tail  # noqa: E402
+from stack import Stack, checks, e2e_tmpdir, report, require_stack, tail  # noqa: E402
 
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 MESSAGES = 300
@@ -232,11 +232,7 @@ def main():
     for label, value in figures:
         print(f"# {label + ':':45} {value}")
 
-    def milter_tail(failed):
-        if failed:
-            print_tail("milter log tail", stack.milter_log, 2000)
-
-    return report(results, tmp, milter_tail)
+    return report(results, tmp, tails=[("milter log tail", stack.milter_log, 2000)])
 
 
 if __name__ == "__main__":

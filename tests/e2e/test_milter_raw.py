@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from daemonrun import sanitizer_lines, vm_rss_kb, wait_unix  # noqa: E402
 from miltertalk import MilterError, MilterSession  # noqa: E402
-from stack import checks, e2e_tmpdir, find_milter, print_tail, report, skip, tail  # noqa: E402
+from stack import checks, e2e_tmpdir, find_milter, report, skip, tail  # noqa: E402
 
 CONF = """\
 # sendas.conf written by tests/e2e/test_milter_raw.py
@@ -159,11 +159,7 @@ def main():
             proc.kill()
             proc.wait()
 
-    def logs(failed):
-        if failed:
-            print_tail("milter log tail", log, 3000)
-
-    return report(results, tmp, logs)
+    return report(results, tmp, tails=[("milter log tail", log, 3000)])
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from daemonrun import sanitizer_lines, wait_delivered, wait_log  # noqa: E402
-from stack import (SENDAS_CONF, Stack, checks, e2e_tmpdir, print_tail, report,  # noqa: E402
+from stack import (SENDAS_CONF, Stack, checks, e2e_tmpdir, report,  # noqa: E402
                    require_stack, tail)
 
 SENDER = "nagios@mon01.corp.local"
@@ -159,11 +159,7 @@ def main():
         stack.stop()
 
 
-    def milter_tail(failed):
-        if failed:
-            print_tail("milter log tail", stack.milter_log, 3000)
-
-    return report(results, tmp, milter_tail)
+    return report(results, tmp, tails=[("milter log tail", stack.milter_log, 3000)])
 
 
 if __name__ == "__main__":

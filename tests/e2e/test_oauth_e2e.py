@@ -50,7 +50,7 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from stack import (MAILBOXES, SENDAS_CONF, Stack, checks, e2e_tmpdir, find_milter,  # noqa: E402
-                   prerequisites, report, skip, stop_process, tail)
+                   prerequisites, report, skip, start_daemon, stop_process, tail)
 
 OPENSSL = "/usr/bin/openssl"
 TENANT = "contoso.onmicrosoft.com"
@@ -106,12 +106,7 @@ class Tokend:
         self.proc = None
 
     def start(self):
-        log = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen([self.binary, "-f", "-c", self.conf_path],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        finally:
-            log.close()
+        self.proc = start_daemon([self.binary, "-f", "-c", self.conf_path], self.log_path, None)
 
     def signal(self, sig):
         self.proc.send_signal(sig)

@@ -37,7 +37,7 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from pfinstance import PostfixInstance  # noqa: E402
-from stack import e2e_tmpdir, free_port, skip, wait_port  # noqa: E402
+from stack import e2e_tmpdir, free_port, skip, start_daemon, stop_process  # noqa: E402
 
 SENDAS_CONF = """\
 # sendas.conf written by tests/e2e/test_policyd_e2e.py
@@ -83,24 +83,10 @@ class Run:
         })
 
     def start_policyd(self):
-        log = open(self.log, "ab")
-        try:
-            self.proc = subprocess.Popen([self.policyd_bin, "-f", "-c", self.conf],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        finally:
-            log.close()
-        if not wait_port(self.port, self.proc):
-            raise RuntimeError("sendas-policyd did not start:\n" + self.log_text()[-3000:])
+        self.proc = start_daemon([self.policyd_bin, "-f", "-c", self.conf], self.log, self.port)
 
     def stop_policyd(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rc = self.proc.returncode if self.proc else None
+        rc = stop_process(self.proc, sig=sig)
         self.proc = None
         return rc
 

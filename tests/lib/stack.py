@@ -96,12 +96,13 @@ def start_daemon(argv, log_path, port, timeout=15):
     return proc
 
 
-def stop_process(proc, timeout=10):
-    """stop_process - SIGTERM, SIGKILL after timeout; the exit status, or None without one."""
+def stop_process(proc, timeout=10, sig=signal.SIGTERM):
+    """stop_process - sig (SIGTERM), SIGKILL after timeout; the exit status, or None without
+    one."""
     if proc is None:
         return None
     if proc.poll() is None:
-        proc.terminate()
+        proc.send_signal(sig)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -110,11 +111,12 @@ def stop_process(proc, timeout=10):
     return proc.returncode
 
 
-def report(results, tmp, extra=None, note=None, line=None):
+def report(results, tmp, extra=None, note=None, line=None, tails=()):
     """report - print one PASS/FAIL line per (ok, label, detail) check and the closing
     "N passed, M failed" line; keep tmp after a failure or with SENDAS_E2E_KEEP (saying
-    "# kept TMP (note)"; then extra(failed), if given, prints diagnostics), else remove it.
-    line(result), if given, formats a result of another shape.  Returns the exit status."""
+    "# kept TMP (note)"; then extra(failed), if given, prints diagnostics, and after a
+    failure print_tail(*t) for each t in tails), else remove it.  line(result), if given,
+    formats a result of another shape.  Returns the exit status."""
     passed = sum(1 for ok, *_ in results if ok)
     failed = len(results) - passed
     for r in results:
@@ -127,6 +129,8 @@ def report(results, tmp, extra=None, note=None, line=None):
         print(f"# kept {tmp}" + (f" ({note})" if note else ""))
         if extra:
             extra(failed)
+        for t in tails if failed else ():
+            print_tail(*t)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
