@@ -83,6 +83,16 @@ def main():
         state, detail = stack.submit_smtp(message(tag), SENDER, [RECIPIENT])
         return describe(delivered(stack, tag)) if state == "accepted" else detail
 
+    def in_flight(tag, during):
+        """in_flight - MAIL and RCPT, then during() (a reload, a SIGTERM), then DATA of message
+        tag; returns during()'s result and DATA's (code, text)."""
+        with smtplib.SMTP("127.0.0.1", stack.pf.smtp_port, local_hostname="app.corp.local",
+                          timeout=60) as s:
+            s.mail(SENDER)
+            s.rcpt(RECIPIENT)
+            result = during()
+            return result, s.data(message(tag))
+
     def hup(expect):
         """hup - SIGHUP both daemons; True when both logged expect afterwards."""
         marks = (log_size(stack.milter_log), log_size(stack.policyd_log))
@@ -116,13 +126,10 @@ def main():
         check(got == new, "next message uses the new configuration", f"{got}")
 
         # a message in progress keeps the snapshot it took at MAIL FROM
-        with smtplib.SMTP("127.0.0.1", stack.pf.smtp_port, local_hostname="app.corp.local",
-                          timeout=60) as s:
-            s.mail(SENDER)
-            s.rcpt(RECIPIENT)
+        def swap_back():
             stack.write_conf(SENDAS_CONF)
-            m_log, _ = hup("configuration reloaded")
-            code, text = s.data(message("in-flight"))
+            return hup("configuration reloaded")[0]
+        m_log, (code, text) = in_flight("in-flight", swap_back)
         got = describe(delivered(stack, "in-flight"))
         check(m_log and code == 250 and got == new,
               "a message in progress during the reload finishes on its own configuration",
@@ -131,14 +138,11 @@ def main():
         check(got == old, "the message after it uses the reloaded one", f"{got}")
 
         # SIGTERM while a message is in progress
-        with smtplib.SMTP("127.0.0.1", stack.pf.smtp_port, local_hostname="app.corp.local",
-                          timeout=60) as s:
-            s.mail(SENDER)
-            s.rcpt(RECIPIENT)
+        def sigterm():
             mark = log_size(stack.milter_log)
             stack.milter.send_signal(signal.SIGTERM)
             wait_log(stack.milter_log, "stopping", mark)
-            code, text = s.data(message("at-sigterm"))
+        _, (code, text) = in_flight("at-sigterm", sigterm)
         rc = stack.milter.wait(15)
         got = describe(delivered(stack, "at-sigterm", 10 if code == 250 else 2))
         check(code == 250 and got == old and rc == 0,
