@@ -264,7 +264,6 @@ def prerequisites(milter_bin, extra_programs=()):
     return None
 
 
-
 def require_stack(extra_programs=()):
     """require_stack - the sendas-milter binary (find_milter) once prerequisites() holds for
     it and extra_programs; else print the reason and exit with SKIP."""
@@ -273,6 +272,7 @@ def require_stack(extra_programs=()):
     if why:
         skip(why)
     return milter_bin
+
 
 class Stack:
     def __init__(self, tmpdir, milter_bin, sendas_conf=SENDAS_CONF, mailboxes=MAILBOXES,
