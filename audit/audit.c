@@ -192,8 +192,8 @@ static long digits(const char *s, size_t len, size_t *i, int n)
     return v;
 }
 
-/* days_from_civil - days since 1970-01-01 of a proleptic Gregorian date */
-static int64_t days_from_civil(long y, long m, long d)
+/* audit_days_from_civil - days since 1970-01-01 of a proleptic Gregorian date */
+int64_t audit_days_from_civil(long y, long m, long d)
 {
     long era, yoe, doy, doe;
 
@@ -246,7 +246,7 @@ int audit_time_parse(const char *s, size_t len, int64_t *time_us)
     }
     if (i != len)
         return -1;
-    *time_us = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - off) * 1000000 +
+    *time_us = ((audit_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - off) * 1000000 +
                us;
     return 0;
 }

@@ -85,6 +85,15 @@ int daemon_socket_perms(const char *path, unsigned mode, const char *group, char
     return 0;
 }
 
+/* daemon_socket_own - the milter's and the policy service's socket set-up, one place */
+int daemon_socket_own(const char *spec, unsigned mode, const char *group, char *err,
+                      size_t errlen)
+{
+    const char *path = daemon_socket_path(spec);
+
+    return path ? daemon_socket_perms(path, mode, group, err, errlen) : 0;
+}
+
 /* daemon_log_conf_warnings - what the configuration accepts but is surely a mistake */
 void daemon_log_conf_warnings(const struct conf *c)
 {

@@ -59,4 +59,11 @@ const char *daemon_socket_path(const char *spec);
 int daemon_socket_perms(const char *path, unsigned mode, const char *group, char *err,
                         size_t errlen);
 
+/*
+ * daemon_socket_own - daemon_socket_perms for the socket of spec when it is a
+ * unix one; nothing for an inet socket.  Returns 0, or -1 with err set.
+ */
+int daemon_socket_own(const char *spec, unsigned mode, const char *group, char *err,
+                      size_t errlen);
+
 #endif

@@ -637,9 +637,8 @@ int main(int argc, char **argv)
         log_err("cannot open milter socket %s", sock);
         return 1;
     }
-    if ((path = daemon_socket_path(sock)) != NULL &&
-        daemon_socket_perms(path, conf_live->socket_mode, conf_live->socket_group, err,
-                            sizeof(err)) < 0) {
+    if (daemon_socket_own(sock, conf_live->socket_mode, conf_live->socket_group, err,
+                          sizeof(err)) < 0) {
         log_err("%s", err);
         return 1;
     }

@@ -684,7 +684,7 @@ static void run(void)
 int main(int argc, char **argv)
 {
     struct daemon_args args = {"sendas-policyd", SENDAS_CONF, NULL, NULL, 0, 0};
-    const char *user, *sock, *path;
+    const char *user, *sock;
     int ch;
     char err[CONF_ERRLEN];
     struct epoll_event ev;
@@ -713,9 +713,8 @@ int main(int argc, char **argv)
         log_err("cannot listen: %s", err);
         return 1;
     }
-    if ((path = daemon_socket_path(sock)) != NULL &&
-        daemon_socket_perms(path, conf_live->socket_mode, conf_live->socket_group, err,
-                            sizeof(err)) < 0) {
+    if (daemon_socket_own(sock, conf_live->socket_mode, conf_live->socket_group, err,
+                          sizeof(err)) < 0) {
         log_err("%s", err);
         return 1;
     }

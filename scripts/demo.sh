@@ -6,11 +6,8 @@
 # for contrast (tests/demo.py; extra arguments are passed on, e.g. --keep).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/deps.sh"
+"$top/scripts/prepare.sh"   # dependencies, a freshly bootstrapped tree
 cd "$top"
-# a build directory needs a source tree without in-tree configure results
-[ ! -f config.status ] || make distclean >/dev/null 2>&1 || true
-./bootstrap >/dev/null 2>&1
 dir="$top/build-demo"
 rm -rf "$dir"
 echo "== building sendas in $dir"

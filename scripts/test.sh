@@ -9,11 +9,8 @@
 # is missing).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/deps.sh"
+"$top/scripts/prepare.sh"   # dependencies, a freshly bootstrapped tree
 cd "$top"
-# a fresh tree: no in-tree configure results to confuse the build directories
-[ ! -f config.status ] || make distclean >/dev/null 2>&1 || true
-./bootstrap >/dev/null 2>&1
 status=0
 # the third build, with clang: the libFuzzer harnesses, each briefly (tests/fuzz/run-brief.sh)
 variants="plain sanitizers"

@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import SKIP, report  # noqa: E402
+from stack import report, skip  # noqa: E402
 
 SAN_MARKS = ("runtime error", "AddressSanitizer", "UndefinedBehaviorSanitizer", "LeakSanitizer")
 
@@ -69,8 +69,7 @@ def main():
     builddir = os.environ.get("BUILDDIR") or os.getcwd()
     ctl = os.environ.get("SENDASCTL") or os.path.join(builddir, "ctl", "sendasctl")
     if not os.access(ctl, os.X_OK):
-        print(f"SKIP: sendasctl not found: {ctl} (set BUILDDIR)")
-        return SKIP
+        skip(f"sendasctl not found: {ctl} (set BUILDDIR)")
     tmp = tempfile.mkdtemp(prefix="sendas-audit-cli-")
     results = []
 

@@ -30,7 +30,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, tail  # noqa: E402
+from stack import (SENDAS_CONF, SKIP, Stack, e2e_tmpdir, find_milter, prerequisites,  # noqa: E402
+                   skip, tail)
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -44,11 +45,6 @@ MIX = [
     ("hr@contoso.com", "HR <hr@contoso.com>", "refused-upstream"),
     ("blocked@legacy.local", "blocked@legacy.local", "refused-here"),
 ]
-
-
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(SKIP)
 
 
 def message(sender, frm, i):
@@ -67,8 +63,7 @@ def main():
     if not os.access(ctl, os.X_OK):
         skip(f"sendasctl not found: {ctl} (set BUILDDIR)")
 
-    tmp = tempfile.mkdtemp(prefix="sendas-audit-e2e-")
-    os.chmod(tmp, 0o755)
+    tmp = e2e_tmpdir("audit-e2e")
     audit_log = os.path.join(tmp, "audit.log")
     conf = SENDAS_CONF.replace(
         "mailbox relay@contoso.com sendas ",

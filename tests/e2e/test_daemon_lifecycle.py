@@ -33,7 +33,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,7 +40,8 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from daemonrun import sanitizer_lines, wait_log, wait_unix  # noqa: E402
-from stack import SKIP, find_milter, find_policyd, report, stop_process, tail  # noqa: E402
+from stack import (checks, e2e_tmpdir, find_milter, find_policyd, print_tail, report,  # noqa: E402
+                   skip, stop_process, tail)
 
 CONF = """\
 # sendas.conf written by tests/e2e/test_daemon_lifecycle.py
@@ -112,20 +112,15 @@ def main():
     milter_bin, policyd_bin = find_milter(), find_policyd()
     for b in (milter_bin, policyd_bin):
         if not (os.path.isfile(b) and os.access(b, os.X_OK)):
-            print(f"SKIP: {b} not built")
-            return SKIP
-    tmp = tempfile.mkdtemp(prefix="sendas-life-")
-    os.chmod(tmp, 0o755)
+            skip(f"{b} not built")
+    tmp = e2e_tmpdir("life")
     conf = os.path.join(tmp, "sendas.conf")
     with open(conf, "w", encoding="utf-8") as f:
         f.write(CONF.format(tmp=tmp))
     msock, psock = os.path.join(tmp, "milter.sock"), os.path.join(tmp, "policy.sock")
     state = os.path.join(tmp, "state")
-    results = []
+    results, check = checks()
     procs = []
-
-    def check(ok, label, detail=""):
-        results.append((bool(ok), label, detail))
 
     def run_policyd(log, fsize=None):
         p = start([policyd_bin, "-f", "-c", conf], os.path.join(tmp, log), psock, fsize)
@@ -302,8 +297,7 @@ def main():
         if failed:
             for name in sorted(os.listdir(tmp)):
                 if name.endswith(".log"):
-                    print(f"# {name}:\n" + "\n".join(
-                        "#    " + ln for ln in tail(os.path.join(tmp, name), 1500).splitlines()))
+                    print_tail(name, os.path.join(tmp, name), 1500)
 
     return report(results, tmp, logs)
 

@@ -24,7 +24,6 @@ binaries are missing.  SENDAS_E2E_KEEP=1 keeps the temporary directory.
 import os
 import socket
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,8 +31,8 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from daemonrun import cpu_seconds, sanitizer_lines, wait_delivered  # noqa: E402
-from stack import (SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, report,  # noqa: E402
-                   start_daemon, tail)
+from stack import (SENDAS_CONF, Stack, checks, e2e_tmpdir, report,  # noqa: E402
+                   require_stack, start_daemon)
 
 PRLIMIT = "/usr/bin/prlimit"
 NOFILE = 64
@@ -80,19 +79,11 @@ def message(tag):
 
 
 def main():
-    milter_bin = find_milter()
-    why = prerequisites(milter_bin, (PRLIMIT,))
-    if why:
-        print(f"SKIP: {why}")
-        return SKIP
-    tmp = tempfile.mkdtemp(prefix="sendas-fd-")
-    os.chmod(tmp, 0o755)
+    milter_bin = require_stack((PRLIMIT,))
+    tmp = e2e_tmpdir("fd")
     stack = LimitedStack(tmp, milter_bin, sendas_conf=SENDAS_CONF + "idle_timeout 2\n")
-    results = []
+    results, check = checks()
     held = []
-
-    def check(ok, label, detail=""):
-        results.append((bool(ok), label, detail))
 
     try:
         stack.start()
@@ -139,13 +130,8 @@ def main():
             s.close()
         stack.stop()
 
-    def logs(failed):
-        if failed:
-            for lg in (stack.milter_log, stack.policyd_log):
-                print(f"# {os.path.basename(lg)} tail:\n" + "\n".join(
-                    "#    " + ln[:300] for ln in tail(lg, 2000).splitlines()))
-
-    return report(results, tmp, logs)
+    return report(results, tmp, tails=[(f"{os.path.basename(lg)} tail", lg, 2000, 300)
+                                       for lg in (stack.milter_log, stack.policyd_log)])
 
 
 if __name__ == "__main__":

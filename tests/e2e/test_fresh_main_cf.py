@@ -41,15 +41,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import (DEPLOY, SKIP, find_ctl, find_milter, find_policyd,  # noqa: E402
-                   prerequisites, report, start_daemon, stop_process, tail)
+from stack import (DEPLOY, checks, e2e_tmpdir, find_ctl, find_milter, find_policyd,  # noqa: E402
+                   prerequisites, report, skip, start_daemon, stop_process, tail)
 
 IP = "/usr/sbin/ip"
 POSTFIX = "/usr/sbin/postfix"
@@ -273,16 +272,11 @@ def main():
         why = f"Debian's stock master.cf is missing ({DEBIAN_MASTER_CF})"
     why = why or netns_usable()
     if why:
-        print(f"SKIP: {why}")
-        return SKIP
+        skip(why)
 
-    tmp = tempfile.mkdtemp(prefix="sendas-fresh-")
-    os.chmod(tmp, 0o755)
-    results = []
+    tmp = e2e_tmpdir("fresh")
+    results, check = checks()
     procs = []
-
-    def check(ok, label, detail=""):
-        results.append((bool(ok), label, detail))
 
     def show(r):
         return f"{r.get('stage')}: {r.get('code')} {r.get('text')}"

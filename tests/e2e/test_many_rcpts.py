@@ -31,14 +31,14 @@ import os
 import signal
 import smtplib
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, report, tail  # noqa: E402
+from stack import (SENDAS_CONF, Stack, checks, e2e_tmpdir, report,  # noqa: E402
+                   require_stack, tail)
 
 SENDER = "nagios@mon01.corp.local"
 RCPTS = [f"user{i:04d}@contoso.com" for i in range(1000)]
@@ -67,18 +67,10 @@ def delivered_to(stack, tag, want, timeout=120):
 
 
 def main():
-    milter_bin = find_milter()
-    why = prerequisites(milter_bin)
-    if why:
-        print(f"SKIP: {why}")
-        return SKIP
-    tmp = tempfile.mkdtemp(prefix="sendas-rcpts-")
-    os.chmod(tmp, 0o755)
+    milter_bin = require_stack()
+    tmp = e2e_tmpdir("rcpts")
     stack = Stack(tmp, milter_bin)
-    results = []
-
-    def check(ok, label, detail=""):
-        results.append((bool(ok), label, detail))
+    results, check = checks()
 
     def batch(label):
         """batch - the three checks for one configuration; label goes into tags and lines."""
@@ -152,12 +144,7 @@ def main():
     finally:
         stack.stop()
 
-    def logs(failed):
-        if failed:
-            print("# policyd log tail:\n" + "\n".join(
-                "#    " + ln for ln in tail(stack.policyd_log, 1500).splitlines()))
-
-    return report(results, tmp, logs)
+    return report(results, tmp, tails=[("policyd log tail", stack.policyd_log, 1500)])
 
 
 if __name__ == "__main__":

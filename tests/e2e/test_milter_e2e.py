@@ -53,22 +53,15 @@ import email.parser
 import email.policy
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, tail  # noqa: E402
+from stack import SENDAS_CONF, Stack, e2e_tmpdir, report, require_stack  # noqa: E402
 
 CORPUS = os.path.join(HERE, "corpus")
-
-
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(SKIP)
 
 
 # --- raw message handling -------------------------------------------------------------------
@@ -229,16 +222,12 @@ def first_diff(a, b):
 
 
 def main():
-    milter_bin = find_milter()
-    why = prerequisites(milter_bin)
-    if why:
-        skip(why)
+    milter_bin = require_stack()
 
     with open(os.path.join(CORPUS, "MANIFEST.json"), encoding="utf-8") as f:
         manifest = json.load(f)["messages"]
 
-    tmp = tempfile.mkdtemp(prefix="sendas-e2e-")
-    os.chmod(tmp, 0o755)
+    tmp = e2e_tmpdir("e2e")
     # Postfix hands a milter no more than about 60 KB of one header (measured with 3.7), so
     # the corpus's From over max_header_bytes needs a limit below the default 64 KiB.
     stack = Stack(tmp, milter_bin, sendas_conf=SENDAS_CONF + "max_header_bytes 32768\n")
@@ -304,25 +293,15 @@ def main():
     finally:
         stack.stop()
 
-    passed = sum(1 for ok, *_ in results if ok)
-    failed = len(results) - passed
-    for ok, label, reasons, details in results:
+    def line(r):
+        ok, label, reasons, details = r
         if ok:
-            print(f"PASS {label}" + (f" ({details})" if details else ""))
-        else:
-            print(f"FAIL {label}: " + "; ".join(reasons))
-            if details:
-                for line in details.rstrip("\n").split("\n"):
-                    print(f"#    {line}")
-    if failed or os.environ.get("SENDAS_E2E_KEEP"):
-        print(f"# kept {tmp} (postfix/maillog, milter.log, emulator/)")
-        if failed:
-            print("# milter log tail:\n" + "\n".join(
-                "#    " + ln for ln in tail(stack.milter_log, 3000).splitlines()))
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+            return f"PASS {label}" + (f" ({details})" if details else "")
+        return f"FAIL {label}: " + "; ".join(reasons) + ("".join(
+            f"\n#    {ln}" for ln in details.rstrip("\n").split("\n")) if details else "")
+
+    return report(results, tmp, note="postfix/maillog, milter.log, emulator/", line=line,
+                  tails=[("milter log tail", stack.milter_log, 3000)])
 
 
 if __name__ == "__main__":

@@ -34,14 +34,13 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import SKIP, Stack, find_milter, prerequisites, tail, report  # noqa: E402
+from stack import Stack, checks, e2e_tmpdir, report, require_stack, tail  # noqa: E402
 
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 MESSAGES = 300
@@ -52,11 +51,6 @@ MAILBOX = "relay@contoso.com"
 OUTAGE = 2.0  # seconds between kill -9 and the restart
 
 QID = r"[0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}"
-
-
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(SKIP)
 
 
 def count_rewritten(text):
@@ -135,18 +129,11 @@ def check_message(rec):
 
 
 def main():
-    milter_bin = find_milter()
-    why = prerequisites(milter_bin, (SMTP_SOURCE,))
-    if why:
-        skip(why)
+    milter_bin = require_stack((SMTP_SOURCE,))
 
-    tmp = tempfile.mkdtemp(prefix="sendas-kill-")
-    os.chmod(tmp, 0o755)
+    tmp = e2e_tmpdir("kill")
     stack = Stack(tmp, milter_bin)
-    results = []  # (ok, label, detail)
-
-    def check(ok, label, detail=""):
-        results.append((bool(ok), label, detail))
+    results, check = checks()
 
     figures = []
     try:
@@ -245,12 +232,7 @@ def main():
     for label, value in figures:
         print(f"# {label + ':':45} {value}")
 
-    def milter_tail(failed):
-        if failed:
-            print("# milter log tail:\n" + "\n".join(
-                "#    " + ln for ln in tail(stack.milter_log, 2000).splitlines()))
-
-    return report(results, tmp, milter_tail)
+    return report(results, tmp, tails=[("milter log tail", stack.milter_log, 2000)])
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,7 +30,7 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from daemonrun import sanitizer_lines, vm_rss_kb, wait_unix  # noqa: E402
 from miltertalk import MilterError, MilterSession  # noqa: E402
-from stack import SKIP, find_milter, report, tail  # noqa: E402
+from stack import checks, e2e_tmpdir, find_milter, report, skip, tail  # noqa: E402
 
 CONF = """\
 # sendas.conf written by tests/e2e/test_milter_raw.py
@@ -59,10 +58,8 @@ def start_session(spec, sender="<nagios@mon01.corp.local>"):
 def main():
     milter_bin = find_milter()
     if not (os.path.isfile(milter_bin) and os.access(milter_bin, os.X_OK)):
-        print(f"SKIP: {milter_bin} not built")
-        return SKIP
-    tmp = tempfile.mkdtemp(prefix="sendas-raw-")
-    os.chmod(tmp, 0o755)
+        skip(f"{milter_bin} not built")
+    tmp = e2e_tmpdir("raw")
     conf = os.path.join(tmp, "sendas.conf")
     with open(conf, "w", encoding="utf-8") as f:
         f.write(CONF.format(tmp=tmp))
@@ -71,10 +68,7 @@ def main():
     env = dict(os.environ)
     # ASan keeps freed memory in quarantine (256 MB): RSS would measure the quarantine
     env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=1").lstrip(":")
-    results = []
-
-    def check(ok, label, detail=""):
-        results.append((bool(ok), label, detail))
+    results, check = checks()
 
     proc = None
     try:
@@ -165,12 +159,7 @@ def main():
             proc.kill()
             proc.wait()
 
-    def logs(failed):
-        if failed:
-            print("# milter log tail:\n" + "\n".join(
-                "#    " + ln for ln in tail(log, 3000).splitlines()))
-
-    return report(results, tmp, logs)
+    return report(results, tmp, tails=[("milter log tail", log, 3000)])
 
 
 if __name__ == "__main__":

@@ -31,14 +31,14 @@ import os
 import signal
 import smtplib
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from daemonrun import sanitizer_lines, wait_delivered, wait_log  # noqa: E402
-from stack import SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, tail, report  # noqa: E402
+from stack import (SENDAS_CONF, Stack, checks, e2e_tmpdir, report,  # noqa: E402
+                   require_stack, tail)
 
 SENDER = "nagios@mon01.corp.local"
 RECIPIENT = "user@contoso.com"
@@ -73,23 +73,25 @@ def log_size(path):
 
 
 def main():
-    milter_bin = find_milter()
-    why = prerequisites(milter_bin)
-    if why:
-        print(f"SKIP: {why}")
-        return SKIP
+    milter_bin = require_stack()
 
-    tmp = tempfile.mkdtemp(prefix="sendas-reload-")
-    os.chmod(tmp, 0o755)
+    tmp = e2e_tmpdir("reload")
     stack = Stack(tmp, milter_bin)
-    results = []
-
-    def check(ok, label, detail=""):
-        results.append((bool(ok), label, detail))
+    results, check = checks()
 
     def send(tag):
         state, detail = stack.submit_smtp(message(tag), SENDER, [RECIPIENT])
         return describe(delivered(stack, tag)) if state == "accepted" else detail
+
+    def in_flight(tag, during):
+        """in_flight - MAIL and RCPT, then during() (a reload, a SIGTERM), then DATA of message
+        tag; returns during()'s result and DATA's (code, text)."""
+        with smtplib.SMTP("127.0.0.1", stack.pf.smtp_port, local_hostname="app.corp.local",
+                          timeout=60) as s:
+            s.mail(SENDER)
+            s.rcpt(RECIPIENT)
+            result = during()
+            return result, s.data(message(tag))
 
     def hup(expect):
         """hup - SIGHUP both daemons; True when both logged expect afterwards."""
@@ -124,13 +126,10 @@ def main():
         check(got == new, "next message uses the new configuration", f"{got}")
 
         # a message in progress keeps the snapshot it took at MAIL FROM
-        with smtplib.SMTP("127.0.0.1", stack.pf.smtp_port, local_hostname="app.corp.local",
-                          timeout=60) as s:
-            s.mail(SENDER)
-            s.rcpt(RECIPIENT)
+        def swap_back():
             stack.write_conf(SENDAS_CONF)
-            m_log, _ = hup("configuration reloaded")
-            code, text = s.data(message("in-flight"))
+            return hup("configuration reloaded")[0]
+        m_log, (code, text) = in_flight("in-flight", swap_back)
         got = describe(delivered(stack, "in-flight"))
         check(m_log and code == 250 and got == new,
               "a message in progress during the reload finishes on its own configuration",
@@ -139,14 +138,11 @@ def main():
         check(got == old, "the message after it uses the reloaded one", f"{got}")
 
         # SIGTERM while a message is in progress
-        with smtplib.SMTP("127.0.0.1", stack.pf.smtp_port, local_hostname="app.corp.local",
-                          timeout=60) as s:
-            s.mail(SENDER)
-            s.rcpt(RECIPIENT)
+        def sigterm():
             mark = log_size(stack.milter_log)
             stack.milter.send_signal(signal.SIGTERM)
             wait_log(stack.milter_log, "stopping", mark)
-            code, text = s.data(message("at-sigterm"))
+        _, (code, text) = in_flight("at-sigterm", sigterm)
         rc = stack.milter.wait(15)
         got = describe(delivered(stack, "at-sigterm", 10 if code == 250 else 2))
         check(code == 250 and got == old and rc == 0,
@@ -167,12 +163,7 @@ def main():
         stack.stop()
 
 
-    def milter_tail(failed):
-        if failed:
-            print("# milter log tail:\n" + "\n".join(
-                "#    " + ln for ln in tail(stack.milter_log, 3000).splitlines()))
-
-    return report(results, tmp, milter_tail)
+    return report(results, tmp, tails=[("milter log tail", stack.milter_log, 3000)])
 
 
 if __name__ == "__main__":

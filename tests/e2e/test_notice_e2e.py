@@ -39,15 +39,14 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import (MAILBOXES, SENDAS_CONF, SKIP, Stack, find_milter, free_port,  # noqa: E402
-                   prerequisites, report)
+from stack import (MAILBOXES, SENDAS_CONF, Stack, checks, e2e_tmpdir, free_port,  # noqa: E402
+                   report, require_stack)
 
 MAILBOX = "relay@contoso.com"
 SENDER = "nagios@mon01.corp.local"
@@ -202,18 +201,10 @@ def no_loop(milter_bin, tmp, check):
 
 
 def main():
-    milter_bin = find_milter()
-    why = prerequisites(milter_bin)
-    if why:
-        print(f"SKIP: {why}")
-        return SKIP
+    milter_bin = require_stack()
 
-    tmp = tempfile.mkdtemp(prefix="sendas-notice-")
-    os.chmod(tmp, 0o755)
-    results = []
-
-    def check(ok, label, detail=""):
-        results.append((bool(ok), label, detail))
+    tmp = e2e_tmpdir("notice")
+    results, check = checks()
 
     for part in (bounce_and_delay, no_loop):
         try:

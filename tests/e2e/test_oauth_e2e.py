@@ -42,7 +42,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -50,7 +49,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import MAILBOXES, SENDAS_CONF, SKIP, Stack, find_milter, prerequisites, tail, report  # noqa: E402
+from stack import (MAILBOXES, SENDAS_CONF, Stack, checks, e2e_tmpdir, find_milter,  # noqa: E402
+                   prerequisites, report, skip, start_daemon, stop_process, tail)
 
 OPENSSL = "/usr/bin/openssl"
 TENANT = "contoso.onmicrosoft.com"
@@ -106,24 +106,13 @@ class Tokend:
         self.proc = None
 
     def start(self):
-        log = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen([self.binary, "-f", "-c", self.conf_path],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        finally:
-            log.close()
+        self.proc = start_daemon([self.binary, "-f", "-c", self.conf_path], self.log_path, None)
 
     def signal(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def log(self):
         return tail(self.log_path, 1 << 24)
@@ -183,15 +172,10 @@ def main():
     if not why and not os.path.exists(plugin):
         why = f"XOAUTH2 plugin not found: {plugin} (set SENDAS_SASL_PLUGIN or BUILDDIR)"
     if why:
-        print(f"SKIP: {why}")
-        return SKIP
+        skip(why)
 
-    tmp = tempfile.mkdtemp(prefix="sendas-oauth-")
-    os.chmod(tmp, 0o755)
-    results = []
-
-    def check(ok, label, detail=""):
-        results.append((bool(ok), label, detail))
+    tmp = e2e_tmpdir("oauth")
+    results, check = checks()
 
     tokdir = os.path.join(tmp, "tokens")
     sasl_dir = private_plugin_dir(tmp, plugin)

@@ -30,7 +30,6 @@ import smtplib
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,9 +37,7 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from pfinstance import PostfixInstance  # noqa: E402
-from stack import free_port, wait_port  # noqa: E402
-
-SKIP = 77
+from stack import e2e_tmpdir, free_port, skip, start_daemon, stop_process  # noqa: E402
 
 SENDAS_CONF = """\
 # sendas.conf written by tests/e2e/test_policyd_e2e.py
@@ -59,11 +56,6 @@ limit_recipients_per_message 4
 limit_message_size 20000
 limit_headroom 50
 """
-
-
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(SKIP)
 
 
 def message(sender, rcpts, body="test\r\n"):
@@ -91,24 +83,10 @@ class Run:
         })
 
     def start_policyd(self):
-        log = open(self.log, "ab")
-        try:
-            self.proc = subprocess.Popen([self.policyd_bin, "-f", "-c", self.conf],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        finally:
-            log.close()
-        if not wait_port(self.port, self.proc):
-            raise RuntimeError("sendas-policyd did not start:\n" + self.log_text()[-3000:])
+        self.proc = start_daemon([self.policyd_bin, "-f", "-c", self.conf], self.log, self.port)
 
     def stop_policyd(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rc = self.proc.returncode if self.proc else None
+        rc = stop_process(self.proc, sig=sig)
         self.proc = None
         return rc
 
@@ -177,8 +155,7 @@ def main():
     if os.geteuid() != 0:
         skip("a private Postfix instance needs root")
 
-    tmp = tempfile.mkdtemp(prefix="sendas-policyd-e2e-")
-    os.chmod(tmp, 0o755)
+    tmp = e2e_tmpdir("policyd-e2e")
     results = []
 
     def check(name, ok, detail=""):

@@ -32,7 +32,6 @@ import re
 import smtplib
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,8 +39,8 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from pfinstance import _parse_main_cf  # noqa: E402
-from stack import (DEPLOY, SKIP, Stack, find_ctl, find_milter, prerequisites, tail,  # noqa: E402
-                   report)
+from stack import (DEPLOY, Stack, checks, e2e_tmpdir, find_ctl, report, require_stack,  # noqa: E402
+                   tail)
 
 OPENSSL = "/usr/bin/openssl"
 OUTSIDER = "127.0.0.2"
@@ -119,19 +118,11 @@ def wait_for(pred, timeout):
 
 
 def main():
-    milter_bin = find_milter()
-    why = prerequisites(milter_bin, (OPENSSL,))
-    if why:
-        print(f"SKIP: {why}")
-        return SKIP
+    milter_bin = require_stack((OPENSSL,))
 
-    tmp = tempfile.mkdtemp(prefix="sendas-relay-")
-    os.chmod(tmp, 0o755)
+    tmp = e2e_tmpdir("relay")
     stack = Stack(tmp, milter_bin)
-    results = []
-
-    def check(ok, label, detail=""):
-        results.append((bool(ok), label, detail))
+    results, check = checks()
 
     try:
         stack.start()

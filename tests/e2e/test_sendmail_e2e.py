@@ -43,10 +43,8 @@ import glob
 import json
 import os
 import shutil
-import smtplib
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,7 +54,8 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 sys.path.insert(0, HERE)
 
 from emulator import Emulator  # noqa: E402
-from stack import MAILBOXES, SKIP, find_milter, free_port, tail, wait_port  # noqa: E402
+from stack import (MAILBOXES, e2e_tmpdir, find_milter, free_port, report, skip,  # noqa: E402
+                   smtp_send, stop_process, tail, wait_port)
 import test_milter_e2e as e2e  # noqa: E402
 
 PACKAGES = ("sendmail-bin", "sendmail-cf")
@@ -75,11 +74,6 @@ milter_socket inet:{port}@127.0.0.1
 SENDMAIL_REFUSES = {"46-lf-only-smtp.eml", "49-smtp-unqualified-root.eml"}
 # Header checks the Postfix corpus makes that Sendmail's own header processing defeats.
 SENDMAIL_CHANGES = {"to", "cc", "date", "message-id"}
-
-
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(SKIP)
 
 
 def fetch_debs(cache):
@@ -165,13 +159,7 @@ class Sendmail:
                 f"-OPidFile={self.base}/sendmail.pid", *args]
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def queued(self):
         return [f for f in os.listdir(self.queue) if f.startswith("qf")]
@@ -199,22 +187,8 @@ def other_ca(directory):
 
 
 def submit(port, raw, sender, rcpts, source="127.0.0.1"):
-    if raw.endswith(b"\n") and not raw.endswith(b"\r\n"):
-        raw = raw[:-1] + b"\r\n"
-    try:
-        with smtplib.SMTP("127.0.0.1", port, local_hostname="legacy-app.corp.local", timeout=60,
-                          source_address=(source, 0)) as s:
-            s.sendmail(sender, rcpts, raw)
-        return ("accepted", None)
-    except smtplib.SMTPSenderRefused as e:
-        return ("refused", f"MAIL: {e.smtp_code} {e.smtp_error.decode(errors='replace')}")
-    except smtplib.SMTPRecipientsRefused as e:
-        code, text = next(iter(e.recipients.values()))
-        return ("refused", f"RCPT: {code} {text.decode(errors='replace')}")
-    except smtplib.SMTPDataError as e:
-        return ("refused", f"DATA: {e.smtp_code} {e.smtp_error.decode(errors='replace')}")
-    except (smtplib.SMTPException, OSError) as e:
-        return ("refused", f"SMTP: {e}")
+    """submit - smtp_send from the loopback address source (default: this host)."""
+    return smtp_send(port, raw, sender, rcpts, source=source)
 
 
 def main():
@@ -235,8 +209,7 @@ def main():
                     (m["expect_mailbox"] == MAILBOX or m.get("expect_reject")) and
                     m["file"] not in SENDMAIL_REFUSES]
 
-    tmp = tempfile.mkdtemp(prefix="sendas-sendmail-")
-    os.chmod(tmp, 0o755)
+    tmp = e2e_tmpdir("sendmail")
     results = []
     emu = sm = milter = None
     try:
@@ -352,16 +325,8 @@ def main():
         if emu:
             emu.stop()
 
-    passed = sum(1 for ok, *_ in results if ok)
-    failed = len(results) - passed
-    for ok, label, reasons in results:
-        print(f"PASS {label}" if ok else f"FAIL {label}: " + "; ".join(reasons))
-    if failed or os.environ.get("SENDAS_E2E_KEEP"):
-        print(f"# kept {tmp} (sendmail/sendmail.log, milter.log, emulator/)")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return report(results, tmp, note="sendmail/sendmail.log, milter.log, emulator/",
+                  line=lambda r: f"PASS {r[1]}" if r[0] else f"FAIL {r[1]}: " + "; ".join(r[2]))
 
 
 if __name__ == "__main__":

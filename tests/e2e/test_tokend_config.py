@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import SKIP, report  # noqa: E402
+from stack import report, skip  # noqa: E402
 
 OPENSSL = "/usr/bin/openssl"
 APP = "6d1f1f5e-1c2b-4a57-9a53-0f4f0f6a1a01"
@@ -128,8 +128,7 @@ def main():
     ctl = os.environ.get("SENDASCTL") or os.path.join(build_dir(), "ctl", "sendasctl")
     for prog in (tokend, ctl, OPENSSL):
         if not os.access(prog, os.X_OK):
-            print(f"SKIP: {prog} not found (set BUILDDIR)")
-            return SKIP
+            skip(f"{prog} not found (set BUILDDIR)")
     tmp = tempfile.mkdtemp(prefix="sendas-tokconf-")
     results = []
     files = Files(tmp)

@@ -47,7 +47,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,7 +54,7 @@ SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from emulator import Emulator  # noqa: E402
-from stack import SKIP, report, stop_process, tail  # noqa: E402
+from stack import checks, e2e_tmpdir, report, skip, stop_process, tail  # noqa: E402
 
 APP = "6d1f1f5e-1c2b-4a57-9a53-0f4f0f6a1a01"
 SECRET = "Qx~8Q~sendas-test-secret-Yh2bC0d3"
@@ -212,18 +211,12 @@ def main():
     ctl = binary("SENDASCTL", "ctl", "sendasctl")
     for prog in (tokend, ctl):
         if not os.access(prog, os.X_OK):
-            print(f"SKIP: {prog} not built (set BUILDDIR)")
-            return SKIP
+            skip(f"{prog} not built (set BUILDDIR)")
     if importlib.util.find_spec("aiosmtpd") is None:
-        print("SKIP: python3-aiosmtpd is missing (run with /usr/bin/python3)")
-        return SKIP
+        skip("python3-aiosmtpd is missing (run with /usr/bin/python3)")
 
-    tmp = tempfile.mkdtemp(prefix="sendas-hostile-")
-    os.chmod(tmp, 0o755)
-    results = []
-
-    def check(ok, label, detail=""):
-        results.append((bool(ok), label, detail))
+    tmp = e2e_tmpdir("hostile")
+    results, check = checks()
 
     group = grp.getgrgid(os.getgid()).gr_name
     emu = Emulator(os.path.join(tmp, "emu"), {"relay@contoso.com": {"password": "x"}},

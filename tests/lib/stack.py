@@ -35,6 +35,7 @@ import smtplib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -95,12 +96,13 @@ def start_daemon(argv, log_path, port, timeout=15):
     return proc
 
 
-def stop_process(proc, timeout=10):
-    """stop_process - SIGTERM, SIGKILL after timeout; the exit status, or None without one."""
+def stop_process(proc, timeout=10, sig=signal.SIGTERM):
+    """stop_process - sig (SIGTERM), SIGKILL after timeout; the exit status, or None without
+    one."""
     if proc is None:
         return None
     if proc.poll() is None:
-        proc.terminate()
+        proc.send_signal(sig)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -109,18 +111,26 @@ def stop_process(proc, timeout=10):
     return proc.returncode
 
 
-def report(results, tmp, extra=None):
+def report(results, tmp, extra=None, note=None, line=None, tails=()):
     """report - print one PASS/FAIL line per (ok, label, detail) check and the closing
-    "N passed, M failed" line; keep tmp after a failure or with SENDAS_E2E_KEEP (then
-    extra(failed), if given, prints diagnostics), else remove it.  Returns the exit status."""
+    "N passed, M failed" line; keep tmp after a failure or with SENDAS_E2E_KEEP (saying
+    "# kept TMP (note)"; then extra(failed), if given, prints diagnostics, and after a
+    failure print_tail(*t) for each t in tails), else remove it.  line(result), if given,
+    formats a result of another shape.  Returns the exit status."""
     passed = sum(1 for ok, *_ in results if ok)
     failed = len(results) - passed
-    for ok, label, detail in results:
-        print(("PASS " if ok else "FAIL ") + label + (f" ({detail})" if detail else ""))
+    for r in results:
+        if line:
+            print(line(r))
+        else:
+            ok, label, detail = r
+            print(("PASS " if ok else "FAIL ") + label + (f" ({detail})" if detail else ""))
     if failed or os.environ.get("SENDAS_E2E_KEEP"):
-        print(f"# kept {tmp}")
+        print(f"# kept {tmp}" + (f" ({note})" if note else ""))
         if extra:
             extra(failed)
+        for t in tails if failed else ():
+            print_tail(*t)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
@@ -148,6 +158,62 @@ def tail(path, n=4000):
             return f.read()[-n:]
     except OSError:
         return ""
+
+
+def smtp_send(port, raw, sender, rcpts, helo="legacy-app.corp.local", source=None):
+    """smtp_send - one message over SMTP to 127.0.0.1:port, from the loopback address source
+    when given (127.0.0.2: a client that is not this host, whose headers Postfix does not
+    rewrite).  Returns ("accepted", None) or ("refused", "STAGE: code text")."""
+    # smtplib appends CRLF to bytes that do not end with one: a final bare LF would
+    # become an extra empty line.  Only the last line end is fixed; bare LFs inside stay
+    # (Postfix's smtpd takes them as line ends, as legacy clients rely on).
+    if raw.endswith(b"\n") and not raw.endswith(b"\r\n"):
+        raw = raw[:-1] + b"\r\n"
+    try:
+        with smtplib.SMTP("127.0.0.1", port, local_hostname=helo, timeout=60,
+                          source_address=(source, 0) if source else None) as s:
+            s.sendmail(sender, rcpts, raw)
+        return ("accepted", None)
+    except smtplib.SMTPSenderRefused as e:
+        return ("refused", f"MAIL: {e.smtp_code} {e.smtp_error.decode(errors='replace')}")
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = next(iter(e.recipients.values()))
+        return ("refused", f"RCPT: {code} {text.decode(errors='replace')}")
+    except smtplib.SMTPDataError as e:
+        return ("refused", f"DATA: {e.smtp_code} {e.smtp_error.decode(errors='replace')}")
+    except (smtplib.SMTPException, OSError) as e:
+        return ("refused", f"SMTP: {e}")
+
+
+def skip(why):
+    """skip - print automake's SKIP line with the reason and exit with its status (77)."""
+    print(f"SKIP: {why}")
+    sys.exit(SKIP)
+
+
+def e2e_tmpdir(name):
+    """e2e_tmpdir - a new temporary directory /tmp/sendas-NAME-*, mode 0755 so that
+    Postfix's unprivileged daemons reach what a test puts there; report() removes it."""
+    tmp = tempfile.mkdtemp(prefix=f"sendas-{name}-")
+    os.chmod(tmp, 0o755)
+    return tmp
+
+
+def checks():
+    """checks - (results, check): the list report() prints, and check(ok, label, detail="")
+    that adds one (ok, label, detail) line to it."""
+    results = []
+
+    def check(ok, label, detail=""):
+        results.append((bool(ok), label, detail))
+    return results, check
+
+
+def print_tail(title, path, n=3000, width=None):
+    """print_tail - the last n characters of the log at path as "# TITLE:" and indented
+    comment lines, each cut to width characters when width is given."""
+    print(f"# {title}:\n" + "\n".join(
+        "#    " + ln[:width] for ln in tail(path, n).splitlines()))
 
 
 def find_milter():
@@ -196,6 +262,16 @@ def prerequisites(milter_bin, extra_programs=()):
     if importlib.util.find_spec("aiosmtpd") is None:
         return "python3-aiosmtpd is missing (run with /usr/bin/python3)"
     return None
+
+
+def require_stack(extra_programs=()):
+    """require_stack - the sendas-milter binary (find_milter) once prerequisites() holds for
+    it and extra_programs; else print the reason and exit with SKIP."""
+    milter_bin = find_milter()
+    why = prerequisites(milter_bin, extra_programs)
+    if why:
+        skip(why)
+    return milter_bin
 
 
 class Stack:
@@ -374,29 +450,8 @@ class Stack:
 
     def submit_smtp(self, raw, sender, rcpts, pf=None, helo="legacy-app.corp.local", source=None):
         """submit_smtp - one message over SMTP to the relay (or to pf), from the loopback
-        address source when given (127.0.0.2: a client that is not this host, whose headers
-        Postfix does not rewrite).  Returns ("accepted", None) or ("refused", "STAGE: code
-        text")."""
-        pf = pf or self.pf
-        # smtplib appends CRLF to bytes that do not end with one: a final bare LF would
-        # become an extra empty line.  Only the last line end is fixed; bare LFs inside stay
-        # (Postfix's smtpd takes them as line ends, as legacy clients rely on).
-        if raw.endswith(b"\n") and not raw.endswith(b"\r\n"):
-            raw = raw[:-1] + b"\r\n"
-        try:
-            with smtplib.SMTP("127.0.0.1", pf.smtp_port, local_hostname=helo, timeout=60,
-                              source_address=(source, 0) if source else None) as s:
-                s.sendmail(sender, rcpts, raw)
-            return ("accepted", None)
-        except smtplib.SMTPSenderRefused as e:
-            return ("refused", f"MAIL: {e.smtp_code} {e.smtp_error.decode(errors='replace')}")
-        except smtplib.SMTPRecipientsRefused as e:
-            code, text = next(iter(e.recipients.values()))
-            return ("refused", f"RCPT: {code} {text.decode(errors='replace')}")
-        except smtplib.SMTPDataError as e:
-            return ("refused", f"DATA: {e.smtp_code} {e.smtp_error.decode(errors='replace')}")
-        except (smtplib.SMTPException, OSError) as e:
-            return ("refused", f"SMTP: {e}")
+        address source when given (see smtp_send)."""
+        return smtp_send((pf or self.pf).smtp_port, raw, sender, rcpts, helo, source)
 
     def sendmail(self, raw, sender, rcpts, pf=None):
         """sendmail - one message through the instance's sendmail(1) (the non-SMTP path).

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "unit.h"
 #include "addr.h"
 
 #define D_(x) ADDR_D_##x
@@ -807,11 +808,5 @@ static Suite *suite(void)
 /* main - run the suite; exit status for the automake test driver */
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(suite(), CK_FORK_GETENV);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "audit.h"
 #include "buf.h"
 
@@ -173,8 +174,6 @@ int main(void)
 {
     Suite *s = suite_create("audit");
     TCase *tc = tcase_create("audit");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_cap_worst_case);
@@ -182,9 +181,5 @@ int main(void)
     tcase_add_loop_test(tc, test_times, 0, sizeof(times) / sizeof(times[0]));
     tcase_add_test(tc, test_not_records);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s, CK_FORK_GETENV);
 }

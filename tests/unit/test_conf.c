@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "unit.h"
 #include "conf.h"
 #include "route.h"
 
@@ -447,8 +448,6 @@ int main(void)
 {
     Suite *s = suite_create("conf");
     TCase *tc = tcase_create("conf");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_bad_configs, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
     tcase_add_test(tc, test_defaults_and_settings);
@@ -464,9 +463,5 @@ int main(void)
     tcase_add_test(tc, test_comment_inside_directive);
     tcase_add_test(tc, test_keywords_known);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s, CK_FORK_GETENV);
 }

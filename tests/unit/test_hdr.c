@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "hdr.h"
 
 struct fold_case {
@@ -183,11 +184,5 @@ static Suite *suite(void)
 /* main - run the suite; exit status for the automake test driver */
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(suite(), CK_FORK_GETENV);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "lines.h"
 
 struct feed {
@@ -170,16 +171,10 @@ int main(void)
 {
     Suite *s = suite_create("lines");
     TCase *tc = tcase_create("lines");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_65535_then_nul);
     tcase_add_test(tc, test_read_error);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s, CK_FORK_GETENV);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "maillog.h"
 
 #define T0 1795842721000000LL /* 2026-11-28T05:12:01Z */
@@ -343,8 +344,6 @@ int main(void)
 {
     Suite *s = suite_create("maillog");
     TCase *tc = tcase_create("maillog");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_not_nul_terminated);
@@ -354,9 +353,5 @@ int main(void)
     tcase_add_test(tc, test_advice_entry);
     tcase_add_test(tc, test_no_advice);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s, CK_FORK_GETENV);
 }

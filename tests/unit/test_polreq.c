@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "buf.h"
 #include "polreq.h"
 
@@ -227,8 +228,6 @@ int main(void)
 {
     Suite *s = suite_create("polreq");
     TCase *tc = tcase_create("polreq");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_postfix_fields);
@@ -236,9 +235,5 @@ int main(void)
     tcase_add_test(tc, test_nul_byte);
     tcase_add_test(tc, test_caps);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s, CK_FORK_GETENV);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "conf.h"
 #include "polreq.h"
 #include "quota.h"
@@ -170,27 +171,30 @@ START_TEST(test_limit_directives)
         {"limit_message_size 99999999999999999999", "expected 0 to"},
         {"limit_bogus 3", "unknown directive \"limit_bogus\""},
     };
+    /* the defaults, then the values conf_text sets */
+    static const struct {
+        const char *text;
+        unsigned long per_minute, per_day, per_message;
+        unsigned long long size;
+        unsigned headroom;
+    } good[] = {
+        {"mailbox a@b.c\nroute * a@b.c\n", 30, 10000, 500, 36700160, 90},
+        {conf_text, 10, 100, 5, 10000, 50},
+    };
     char err[CONF_ERRLEN], text[512];
     struct conf *c;
     size_t i;
 
-    c = conf_parse("t.conf", "mailbox a@b.c\nroute * a@b.c\n", 28, err, sizeof(err));
-    ck_assert_msg(c != NULL, "%s", err);
-    ck_assert_uint_eq(c->limit_messages_per_minute, 30);
-    ck_assert_uint_eq(c->limit_recipients_per_day, 10000);
-    ck_assert_uint_eq(c->limit_recipients_per_message, 500);
-    ck_assert_uint_eq(c->limit_message_size, 36700160);
-    ck_assert_uint_eq(c->limit_headroom, 90);
-    conf_free(c);
-
-    c = conf_parse("t.conf", conf_text, strlen(conf_text), err, sizeof(err));
-    ck_assert_msg(c != NULL, "%s", err);
-    ck_assert_uint_eq(c->limit_messages_per_minute, 10);
-    ck_assert_uint_eq(c->limit_recipients_per_day, 100);
-    ck_assert_uint_eq(c->limit_recipients_per_message, 5);
-    ck_assert_uint_eq(c->limit_message_size, 10000);
-    ck_assert_uint_eq(c->limit_headroom, 50);
-    conf_free(c);
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        c = conf_parse("t.conf", good[i].text, strlen(good[i].text), err, sizeof(err));
+        ck_assert_msg(c != NULL, "%s", err);
+        ck_assert_uint_eq(c->limit_messages_per_minute, good[i].per_minute);
+        ck_assert_uint_eq(c->limit_recipients_per_day, good[i].per_day);
+        ck_assert_uint_eq(c->limit_recipients_per_message, good[i].per_message);
+        ck_assert_uint_eq(c->limit_message_size, good[i].size);
+        ck_assert_uint_eq(c->limit_headroom, good[i].headroom);
+        conf_free(c);
+    }
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(text, sizeof(text), "mailbox a@b.c\nroute * a@b.c\n%s\n", bad[i].line);
@@ -244,17 +248,11 @@ int main(void)
 {
     Suite *s = suite_create("quota");
     TCase *tc = tcase_create("quota");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_decisions, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_limit_directives);
     tcase_add_test(tc, test_effective);
     tcase_add_test(tc, test_tempfail);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s, CK_FORK_GETENV);
 }

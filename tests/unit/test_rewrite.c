@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "buf.h"
 #include "conf.h"
 #include "rewrite.h"
@@ -483,17 +484,11 @@ int main(void)
 {
     Suite *s = suite_create("rewrite");
     TCase *tc = tcase_create("rewrite");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_plan, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_envelope_stage);
     tcase_add_test(tc, test_oversize_header);
     tcase_add_test(tc, test_many_from);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s, CK_FORK_GETENV);
 }

@@ -16,6 +16,8 @@
 
 #include <sasl/sasl.h>
 
+#include "unit.h"
+
 #ifndef PLUGIN_DIR
 #define PLUGIN_DIR "sasl"
 #endif
@@ -251,11 +253,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(suite(), CK_FORK_GETENV);
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "unit.h"
 #include "store.h"
 
 #define T0 1700000000000LL
@@ -260,8 +261,6 @@ int main(void)
 {
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("store");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_restart_restores_exactly);
@@ -272,9 +271,5 @@ int main(void)
     tcase_add_test(tc, test_damaged_file_moved_aside);
     tcase_add_test(tc, test_removed_directory_recreated);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s, CK_FORK_GETENV);
 }

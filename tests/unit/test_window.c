@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "window.h"
 
 enum op { END, ADD, TOTAL, FREE_AT, EMPTY_AT };
@@ -196,17 +197,11 @@ int main(void)
 {
     Suite *s = suite_create("window");
     TCase *tc = tcase_create("window");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_window_script, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_loop_test(tc, test_never_over_limit, 0, 2);
     tcase_add_test(tc, test_encode_decode);
     tcase_add_test(tc, test_bad_geometry);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s, CK_FORK_GETENV);
 }
