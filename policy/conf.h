@@ -130,8 +130,17 @@ struct conf {
     size_t nwarnings;
 };
 
-/* conf_keywords - every directive the parser knows, NULL-terminated */
-extern const char *const conf_keywords[];
+/* Which programs read a directive (conf_keyword_progs). */
+#define CONF_FOR_MILTER 1u
+#define CONF_FOR_POLICYD 2u
+#define CONF_FOR_TOKEND 4u
+
+/* conf_keyword - directive i of the settings table (every directive the parser knows), NULL
+ * past the last */
+const char *conf_keyword(size_t i);
+
+/* conf_keyword_progs - the CONF_FOR_* programs that read directive k; 0 when k is none */
+unsigned conf_keyword_progs(const char *k);
 
 /*
  * conf_load - read and validate path.  On success returns a snapshot with one

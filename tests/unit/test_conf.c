@@ -422,12 +422,12 @@ START_TEST(test_keywords_known)
     size_t i;
     struct conf *c;
 
-    for (i = 0; conf_keywords[i]; i++) {
-        snprintf(text, sizeof(text), "mailbox a@b.c\nroute * a@b.c\n%s %s\n", conf_keywords[i],
-                 strcmp(conf_keywords[i], "mailbox") == 0 ? "x@b.c" : "@@bogus@@");
+    for (i = 0; conf_keyword(i); i++) {
+        snprintf(text, sizeof(text), "mailbox a@b.c\nroute * a@b.c\n%s %s\n", conf_keyword(i),
+                 strcmp(conf_keyword(i), "mailbox") == 0 ? "x@b.c" : "@@bogus@@");
         c = parse(text, err);
         ck_assert_msg(c != NULL || strstr(err, "unknown directive") == NULL, "%s: %s",
-                      conf_keywords[i], err);
+                      conf_keyword(i), err);
         conf_free(c);
     }
     ck_assert_uint_ge(i, 30);
