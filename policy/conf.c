@@ -1200,7 +1200,7 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, char *er
         free(p.seg_off);
         return NULL;
     }
-    p.c->refs = 1;
+    atomic_init(&p.c->refs, 1);
     buf_init(&logical, CONF_MAX_LINE);
     if (len > CONF_MAX_FILE) {
         rc = perr(&p, "file too large (more than %d bytes)", CONF_MAX_FILE);
@@ -1322,6 +1322,21 @@ struct conf *conf_load(const char *path, char *err, size_t errlen)
     c = conf_parse(path, buf_cstr(&text), text.len, err, errlen);
     buf_free(&text);
     return c;
+}
+
+/* conf_ref - one more reference */
+struct conf *conf_ref(struct conf *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+/* conf_unref - drop a reference; the thread that drops the last frees, after every other
+ * thread's use of the snapshot (acq_rel orders their reads before the free) */
+void conf_unref(struct conf *c)
+{
+    if (c != NULL && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+        conf_free(c);
 }
 
 /* conf_free - release a snapshot */
