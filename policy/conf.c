@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "sockspec.h"
 
 /* Each physical line adds a space and at least one word to the logical line. */
 #define MAX_SEGMENTS (CONF_MAX_LINE / 2 + 1)
@@ -714,24 +715,6 @@ static int set_string(struct parse *p, char **slot, const char *v)
     return 0;
 }
 
-/* valid_socket - libmilter socket syntax: unix:PATH, local:PATH, inet:PORT@HOST, inet6:PORT@HOST */
-static int valid_socket(const char *s)
-{
-    const char *colon = strchr(s, ':');
-    char *end;
-    long port;
-
-    if (colon == NULL)
-        return s[0] == '/';
-    if (strncmp(s, "unix:", 5) == 0 || strncmp(s, "local:", 6) == 0)
-        return colon[1] == '/';
-    if (strncmp(s, "inet:", 5) == 0 || strncmp(s, "inet6:", 6) == 0) {
-        port = strtol(colon + 1, &end, 10);
-        return end != colon + 1 && port > 0 && port < 65536 && (*end == '\0' || *end == '@');
-    }
-    return 0;
-}
-
 /* d_oauth_mailboxes - "oauth_mailboxes ADDRESS..." (which mailboxes sign in with OAuth) */
 static int d_oauth_mailboxes(struct parse *p, char **av, int ac)
 {
@@ -756,10 +739,12 @@ static int d_oauth_mailboxes(struct parse *p, char **av, int ac)
     return 0;
 }
 
-/* check_socket - milter_socket, policy_socket: the libmilter syntax (conf_socket_parse) */
+/* check_socket - milter_socket, policy_socket: the libmilter syntax (lib/sockspec) */
 static int check_socket(struct parse *p, const char *k, const char *v)
 {
-    if (!valid_socket(v))
+    struct sockspec ss;
+
+    if (sockspec_parse(v, &ss) < 0)
         return perr(p, "%s \"%s\": expected unix:PATH or inet:PORT@HOST", k, v);
     return 0;
 }
