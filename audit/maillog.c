@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "clock.h"
 
 /* copy - n bytes of s into out (outlen), cut, NUL-terminated */
 static void copy(char *out, size_t outlen, const char *s, size_t n)
@@ -46,18 +47,6 @@ static long num(const char *s, size_t len, size_t *i, int max)
     return n ? v : -1;
 }
 
-/* days_from_civil - days since 1970-01-01 */
-static int64_t days_from_civil(long y, long m, long d)
-{
-    long era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return (int64_t)era * 146097 + doe - 719468;
-}
 
 /* parse_time - the leading timestamp; returns the offset after it and its space, or 0 */
 static size_t parse_time(const char *s, size_t len, int year, int64_t *t)
@@ -93,7 +82,7 @@ static size_t parse_time(const char *s, size_t len, int year, int64_t *t)
             ;
     if (i >= len || s[i] != ' ')
         return 0;
-    *t = ((days_from_civil(year, mo + 1, d) * 86400) + h * 3600 + mi * 60 + sec) * 1000000;
+    *t = ((clock_days_from_civil(year, mo + 1, d) * 86400) + h * 3600 + mi * 60 + sec) * 1000000;
     return i + 1;
 }
 

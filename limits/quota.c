@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "route.h"
 
 /* quota_counters_init - empty windows of the fixed geometry (the store relies on it) */
@@ -64,11 +65,7 @@ const char *quota_verdict_name(enum quota_verdict v)
 /* quota_format_time - ISO 8601 UTC, seconds rounded up (a reply must not promise too early) */
 void quota_format_time(int64_t ms, char *out, size_t outlen)
 {
-    time_t t = (time_t)((ms + 999) / 1000);
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, outlen, "@%lld", (long long)t);
+    clock_format_rfc3339((ms + 999) / 1000 * 1000000, 0, out, outlen);
 }
 
 /* quota_tempfail - an internal error: defer, never pass or refuse for good */

@@ -44,6 +44,7 @@
 #include "audit.h"
 #include "auditfile.h"
 #include "buf.h"
+#include "clock.h"
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
@@ -85,19 +86,13 @@ static struct polreq req;     /* one request at a time: single-threaded */
 /* now_ms - wall clock in ms (the counters must survive a restart) */
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_now_ms();
 }
 
 /* mono_ms - monotonic clock in ms, for the flush timer */
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_mono_ms();
 }
 
 /*
