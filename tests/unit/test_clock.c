@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "unit.h"
 
 /* Fixed dates: the epoch, a leap day, before 1970, microseconds. */
 START_TEST(test_fixed)
@@ -84,17 +85,11 @@ int main(void)
 {
     Suite *s = suite_create("clock");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_fixed);
     tcase_add_test(tc, test_sweep_gmtime);
     tcase_add_test(tc, test_small_buffer);
     tcase_add_test(tc, test_clocks);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return unit_run(s, CK_FORK_GETENV);
 }

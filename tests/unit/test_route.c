@@ -12,6 +12,7 @@
 #include "quota.h"
 #include "rewrite.h"
 #include "route.h"
+#include "unit.h"
 
 static const char conf_text[] = "mailbox relay@contoso.com\n"
                                 "route sender:blocked@legacy.local reject\n"
@@ -126,16 +127,10 @@ int main(void)
 {
     Suite *s = suite_create("route");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_decide_and_callers_agree, 0,
                         (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, test_undecided);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return unit_run(s, CK_FORK_GETENV);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sockspec.h"
+#include "unit.h"
 
 /* What the daemons accept, and where the pieces are. */
 START_TEST(test_forms)
@@ -77,15 +78,9 @@ int main(void)
 {
     Suite *s = suite_create("sockspec");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_forms);
     tcase_add_test(tc, test_host_cap);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return unit_run(s, CK_FORK_GETENV);
 }
