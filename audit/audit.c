@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 struct audit_reader {
     struct json_tokener *tok;
 };
@@ -166,17 +168,7 @@ int audit_format(const struct audit_rec *r, struct buf *out)
 /* audit_time_format - RFC 3339 UTC with microseconds */
 void audit_time_format(int64_t time_us, char *out, size_t outlen)
 {
-    time_t t = (time_t)(time_us / 1000000);
-    long us = (long)(time_us % 1000000);
-    struct tm tm;
-
-    if (us < 0) {
-        us += 1000000;
-        t--;
-    }
-    gmtime_r(&t, &tm);
-    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us);
+    clock_format_rfc3339(time_us, 1, out, outlen);
 }
 
 /* digits - n decimal digits at s[*i]; -1 when they are not there */
@@ -190,19 +182,6 @@ static long digits(const char *s, size_t len, size_t *i, int n)
         v = v * 10 + (s[(*i)++] - '0');
     }
     return v;
-}
-
-/* audit_days_from_civil - days since 1970-01-01 of a proleptic Gregorian date */
-int64_t audit_days_from_civil(long y, long m, long d)
-{
-    long era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return (int64_t)era * 146097 + doe - 719468;
 }
 
 /* audit_time_parse - RFC 3339 (or its "+hhmm" offset) or "YYYY-MM-DD[ HH:MM[:SS]]" */
@@ -246,7 +225,7 @@ int audit_time_parse(const char *s, size_t len, int64_t *time_us)
     }
     if (i != len)
         return -1;
-    *time_us = ((audit_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - off) * 1000000 +
+    *time_us = ((clock_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - off) * 1000000 +
                us;
     return 0;
 }

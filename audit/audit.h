@@ -97,10 +97,4 @@ void audit_time_format(int64_t time_us, char *out, size_t outlen);
  */
 int audit_time_parse(const char *s, size_t len, int64_t *time_us);
 
-/*
- * audit_days_from_civil - days since 1970-01-01 of the proleptic Gregorian date
- * y-m-d (m 1-12; negative before 1970); shared with the mail log parser.
- */
-int64_t audit_days_from_civil(long y, long m, long d);
-
 #endif

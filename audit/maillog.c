@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "clock.h"
 
 /* copy - n bytes of s into out (outlen), cut, NUL-terminated */
 static void copy(char *out, size_t outlen, const char *s, size_t n)
@@ -80,7 +81,7 @@ static size_t parse_time(const char *s, size_t len, int year, int64_t *t)
             ;
     if (i >= len || s[i] != ' ')
         return 0;
-    *t = ((audit_days_from_civil(year, mo + 1, d) * 86400) + h * 3600 + mi * 60 + sec) * 1000000;
+    *t = ((clock_days_from_civil(year, mo + 1, d) * 86400) + h * 3600 + mi * 60 + sec) * 1000000;
     return i + 1;
 }
 

@@ -17,6 +17,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "sockspec.h"
 
 /* daemon_drop_privileges - setgroups, setgid, setuid, each checked */
 int daemon_drop_privileges(const char *user, char *err, size_t errlen)
@@ -49,13 +50,9 @@ int daemon_drop_privileges(const char *user, char *err, size_t errlen)
 /* daemon_socket_path - path of a unix socket spec */
 const char *daemon_socket_path(const char *spec)
 {
-    if (strncmp(spec, "unix:", 5) == 0)
-        return spec + 5;
-    if (strncmp(spec, "local:", 6) == 0)
-        return spec + 6;
-    if (spec[0] == '/')
-        return spec;
-    return NULL;
+    struct sockspec ss;
+
+    return sockspec_parse(spec, &ss) == 0 && ss.kind == SOCKSPEC_UNIX ? ss.path : NULL;
 }
 
 /* daemon_socket_perms - chmod and chgrp a unix socket */

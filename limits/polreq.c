@@ -4,11 +4,12 @@
  */
 #include "polreq.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-/* The attributes kept, and where each goes. */
+/* The attributes kept. */
 enum key {
     K_REQUEST,
     K_STATE,
@@ -24,10 +25,38 @@ enum key {
     K_COUNT,
 };
 
-static const char *const key_names[K_COUNT] = {
-    "request",        "protocol_state", "queue_id",      "sender",   "recipient",
-    "client_address", "client_name",    "sasl_username", "instance", "recipient_count",
-    "size",
+enum attr_kind {
+    A_CHECKED, /* checked by check_request, not kept */
+    A_STRING,  /* a const char * member of struct polreq */
+    A_NUMBER,  /* an unsigned long long member */
+};
+
+/* Each kept attribute's name and the member it fills, keyed by the enum (designated
+ * initialisers: the mapping never depends on the order of the lines above). */
+static const struct {
+    const char *name;
+    enum attr_kind kind;
+    size_t off;
+} attrs[K_COUNT] = {
+    [K_REQUEST] = {"request", A_CHECKED, 0},
+    [K_STATE] = {"protocol_state", A_STRING, offsetof(struct polreq, protocol_state)},
+    [K_QUEUE_ID] = {"queue_id", A_STRING, offsetof(struct polreq, queue_id)},
+    [K_SENDER] = {"sender", A_STRING, offsetof(struct polreq, sender)},
+    [K_RECIPIENT] = {"recipient", A_STRING, offsetof(struct polreq, recipient)},
+    [K_CLIENT_ADDRESS] = {"client_address", A_STRING, offsetof(struct polreq, client_address)},
+    [K_CLIENT_NAME] = {"client_name", A_STRING, offsetof(struct polreq, client_name)},
+    [K_SASL_USERNAME] = {"sasl_username", A_STRING, offsetof(struct polreq, sasl_username)},
+    [K_INSTANCE] = {"instance", A_STRING, offsetof(struct polreq, instance)},
+    [K_RECIPIENT_COUNT] = {"recipient_count", A_NUMBER, offsetof(struct polreq, recipient_count)},
+    [K_SIZE] = {"size", A_NUMBER, offsetof(struct polreq, size)},
+};
+
+/* The values of the kept attributes in the request's buffer, and where the scan ended. */
+struct scan {
+    const char *vals[K_COUNT]; /* NULL: absent */
+    size_t vlens[K_COUNT];
+    size_t pos;  /* bytes through the empty line */
+    size_t line; /* lines through the empty line */
 };
 
 static const struct {
@@ -70,7 +99,7 @@ static enum key find_key(const char *s, size_t n)
     int i;
 
     for (i = 0; i < K_COUNT; i++)
-        if (strlen(key_names[i]) == n && memcmp(key_names[i], s, n) == 0)
+        if (attrs[i].name && strlen(attrs[i].name) == n && memcmp(attrs[i].name, s, n) == 0)
             return (enum key)i;
     return K_COUNT;
 }
@@ -111,101 +140,116 @@ static const char *keep(struct polreq *r, const char *s, size_t n)
     return d;
 }
 
-/* polreq_parse - one request from the start of buf */
-int polreq_parse(struct polreq *r, const char *buf, size_t len, size_t *used, char *err,
-                 size_t errlen)
+/*
+ * scan_request - cut the lines of one request (through the empty line) with the caps,
+ * noting the kept attributes' values; POLREQ_OK, POLREQ_MORE or POLREQ_BAD
+ */
+static int scan_request(struct scan *sc, const char *buf, size_t len, char *err, size_t errlen)
 {
-    const char *vals[K_COUNT] = {NULL};
-    size_t vlens[K_COUNT] = {0};
-    size_t pos = 0, line = 0, i;
-    const char *request_val = NULL;
-    size_t request_len = 0;
-
-    *used = 0;
+    memset(sc, 0, sizeof(*sc));
     for (;;) {
-        const char *l = buf + pos, *nl, *eq;
-        size_t avail = len - pos, n;
+        const char *l = buf + sc->pos, *nl, *eq;
+        size_t avail = len - sc->pos, n;
         enum key k;
 
-        if (pos >= POLREQ_MAX_REQUEST)
-            return fail(err, errlen, "request too large", line + 1);
+        if (sc->pos >= POLREQ_MAX_REQUEST)
+            return fail(err, errlen, "request too large", sc->line + 1);
         nl = memchr(l, '\n', avail);
         if (nl == NULL) {
             if (avail > POLREQ_MAX_LINE)
-                return fail(err, errlen, "line too long", line + 1);
+                return fail(err, errlen, "line too long", sc->line + 1);
             if (len > POLREQ_MAX_REQUEST)
-                return fail(err, errlen, "request too large", line + 1);
+                return fail(err, errlen, "request too large", sc->line + 1);
             return POLREQ_MORE;
         }
         n = (size_t)(nl - l);
-        line++;
+        sc->line++;
         if (n > POLREQ_MAX_LINE)
-            return fail(err, errlen, "line too long", line);
-        if (pos + n + 1 > POLREQ_MAX_REQUEST)
-            return fail(err, errlen, "request too large", line);
-        pos += n + 1;
+            return fail(err, errlen, "line too long", sc->line);
+        if (sc->pos + n + 1 > POLREQ_MAX_REQUEST)
+            return fail(err, errlen, "request too large", sc->line);
+        sc->pos += n + 1;
         if (n == 0)
-            break; /* the empty line ends the request */
-        if (line > POLREQ_MAX_ATTRS)
-            return fail(err, errlen, "too many attributes", line);
+            return POLREQ_OK; /* the empty line ends the request */
+        if (sc->line > POLREQ_MAX_ATTRS)
+            return fail(err, errlen, "too many attributes", sc->line);
         if (memchr(l, '\0', n))
-            return fail(err, errlen, "NUL byte", line);
+            return fail(err, errlen, "NUL byte", sc->line);
         if ((eq = memchr(l, '=', n)) == NULL)
-            return fail(err, errlen, "line without '='", line);
+            return fail(err, errlen, "line without '='", sc->line);
         if (!valid_name(l, (size_t)(eq - l)))
-            return fail(err, errlen, "invalid attribute name", line);
-        k = find_key(l, (size_t)(eq - l));
-        if (k == K_COUNT)
+            return fail(err, errlen, "invalid attribute name", sc->line);
+        if ((k = find_key(l, (size_t)(eq - l))) == K_COUNT)
             continue;
-        if (vals[k])
-            return fail(err, errlen, "attribute given twice", line);
-        vals[k] = eq + 1;
-        vlens[k] = n - (size_t)(eq - l) - 1;
-        if (k == K_REQUEST) {
-            request_val = vals[k];
-            request_len = vlens[k];
-        }
+        if (sc->vals[k])
+            return fail(err, errlen, "attribute given twice", sc->line);
+        sc->vals[k] = eq + 1;
+        sc->vlens[k] = n - (size_t)(eq - l) - 1;
     }
-    if (line - 1 == 0)
-        return fail(err, errlen, "empty request", line);
-    if (request_val == NULL)
-        return fail(err, errlen, "no request attribute", line);
-    if (request_len != 19 || memcmp(request_val, "smtpd_access_policy", 19) != 0)
-        return fail(err, errlen, "request is not smtpd_access_policy", line);
-    if (vals[K_STATE] == NULL)
-        return fail(err, errlen, "no protocol_state attribute", line);
+}
+
+/* check_request - what makes it a policy request at all; POLREQ_OK or POLREQ_BAD */
+static int check_request(const struct scan *sc, char *err, size_t errlen)
+{
+    if (sc->line - 1 == 0)
+        return fail(err, errlen, "empty request", sc->line);
+    if (sc->vals[K_REQUEST] == NULL)
+        return fail(err, errlen, "no request attribute", sc->line);
+    if (sc->vlens[K_REQUEST] != 19 || memcmp(sc->vals[K_REQUEST], "smtpd_access_policy", 19) != 0)
+        return fail(err, errlen, "request is not smtpd_access_policy", sc->line);
+    if (sc->vals[K_STATE] == NULL)
+        return fail(err, errlen, "no protocol_state attribute", sc->line);
+    return POLREQ_OK;
+}
+
+/* fill_request - the kept values into r through the attrs table (numbers first, as their
+ * errors are the ones a request can have); POLREQ_OK or POLREQ_BAD */
+static int fill_request(struct polreq *r, const struct scan *sc, char *err, size_t errlen)
+{
+    char what[64];
+    size_t i;
 
     memset(r, 0, offsetof(struct polreq, arena));
     r->arena_used = 0;
-    r->nattrs = line - 1;
-    r->recipient_count = r->size = 0;
-    if (vals[K_RECIPIENT_COUNT] &&
-        parse_number(vals[K_RECIPIENT_COUNT], vlens[K_RECIPIENT_COUNT], &r->recipient_count) < 0)
-        return fail(err, errlen, "recipient_count is not a number", line);
-    if (vals[K_SIZE] && parse_number(vals[K_SIZE], vlens[K_SIZE], &r->size) < 0)
-        return fail(err, errlen, "size is not a number", line);
-    {
-        const char **slots[] = {NULL,
-                                &r->protocol_state,
-                                &r->queue_id,
-                                &r->sender,
-                                &r->recipient,
-                                &r->client_address,
-                                &r->client_name,
-                                &r->sasl_username,
-                                &r->instance};
+    r->nattrs = sc->line - 1;
+    for (i = 0; i < K_COUNT; i++) {
+        unsigned long long *num = (unsigned long long *)((char *)r + attrs[i].off);
 
-        for (i = K_STATE; i <= K_INSTANCE; i++) {
-            *slots[i] = keep(r, vals[i] ? vals[i] : "", vals[i] ? vlens[i] : 0);
-            if (*slots[i] == NULL)
-                return fail(err, errlen, "request too large", line);
+        if (attrs[i].kind == A_NUMBER && sc->vals[i] &&
+            parse_number(sc->vals[i], sc->vlens[i], num) < 0) {
+            snprintf(what, sizeof(what), "%s is not a number", attrs[i].name);
+            return fail(err, errlen, what, sc->line);
         }
+    }
+    for (i = 0; i < K_COUNT; i++) {
+        const char **str = (const char **)((char *)r + attrs[i].off);
+
+        if (attrs[i].kind != A_STRING)
+            continue;
+        *str = keep(r, sc->vals[i] ? sc->vals[i] : "", sc->vals[i] ? sc->vlens[i] : 0);
+        if (*str == NULL)
+            return fail(err, errlen, "request too large", sc->line);
     }
     r->stage = POLREQ_OTHER;
     for (i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
         if (strcasecmp(r->protocol_state, stages[i].name) == 0)
             r->stage = stages[i].stage;
-    *used = pos;
+    return POLREQ_OK;
+}
+
+/* polreq_parse - one request from the start of buf */
+int polreq_parse(struct polreq *r, const char *buf, size_t len, size_t *used, char *err,
+                 size_t errlen)
+{
+    struct scan sc;
+    int rc;
+
+    *used = 0;
+    if ((rc = scan_request(&sc, buf, len, err, errlen)) != POLREQ_OK ||
+        (rc = check_request(&sc, err, errlen)) != POLREQ_OK ||
+        (rc = fill_request(r, &sc, err, errlen)) != POLREQ_OK)
+        return rc;
+    *used = sc.pos;
     return POLREQ_OK;
 }
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "route.h"
 
 /* quota_counters_init - empty windows of the fixed geometry (the store relies on it) */
@@ -64,11 +65,7 @@ const char *quota_verdict_name(enum quota_verdict v)
 /* quota_format_time - ISO 8601 UTC, seconds rounded up (a reply must not promise too early) */
 void quota_format_time(int64_t ms, char *out, size_t outlen)
 {
-    time_t t = (time_t)((ms + 999) / 1000);
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, outlen, "@%lld", (long long)t);
+    clock_format_rfc3339((ms + 999) / 1000 * 1000000, 0, out, outlen);
 }
 
 /* quota_tempfail - an internal error: defer, never pass or refuse for good */
@@ -93,11 +90,17 @@ static void refuse_route(const struct conf *c, const struct polreq *r, int temp,
                          struct quota_decision *d)
 {
     char who[600];
+    int n;
 
     d->verdict = temp ? QUOTA_TEMPFAIL : QUOTA_REJECT;
     snprintf(d->reason, sizeof(d->reason), "%s", why);
-    snprintf(d->action, sizeof(d->action), "%s Sender %s %s: %s", temp ? "450 4.7.1" : "550 5.7.1",
-             sender_text(r, who, sizeof(who)), temp ? "temporarily refused" : "refused", why);
+    /* a long sender and rule may be cut at the end of the reply (Postfix takes what
+     * fits); d->reason keeps the rule whole for the log */
+    n = snprintf(d->action, sizeof(d->action), "%s Sender %s %s: ",
+                 temp ? "450 4.7.1" : "550 5.7.1", sender_text(r, who, sizeof(who)),
+                 temp ? "temporarily refused" : "refused");
+    if (n > 0 && (size_t)n < sizeof(d->action))
+        snprintf(d->action + n, sizeof(d->action) - (size_t)n, "%s", why);
     (void)c;
 }
 
@@ -107,6 +110,7 @@ void quota_route(const struct conf *c, const struct polreq *r, struct quota_deci
     struct route_input in;
     struct addr_mailbox env;
     enum route_status st;
+    enum route_verdict v;
     int is_null = 0, env_ok;
     char why[300];
 
@@ -145,20 +149,17 @@ void quota_route(const struct conf *c, const struct polreq *r, struct quota_deci
             goto done;
         }
     }
-    if (st == ROUTE_NOMATCH) {
-        if (c->no_route == NOROUTE_ACCEPT) {
-            snprintf(d->reason, sizeof(d->reason), "no route matches (no_route accept)");
-            goto done;
-        }
-        snprintf(why, sizeof(why), "no sendas route covers this sender (no_route %s)",
-                 c->no_route == NOROUTE_REJECT ? "reject" : "tempfail");
-        refuse_route(c, r, c->no_route == NOROUTE_TEMPFAIL, why, d);
+    v = route_decide(c, st, d->route, why, sizeof(why));
+    if (v == ROUTE_PASS) {
+        snprintf(d->reason, sizeof(d->reason), "no route matches (no_route accept)");
         goto done;
     }
-    if (d->route->target != TARGET_MAILBOX) {
-        snprintf(why, sizeof(why), "route \"%s\" (%s line %d) says %s", d->route->text, c->path,
-                 d->route->line, d->route->target == TARGET_REJECT ? "reject" : "tempfail");
-        refuse_route(c, r, d->route->target == TARGET_TEMPFAIL, why, d);
+    if (v == ROUTE_REJECT || v == ROUTE_TEMPFAIL) {
+        refuse_route(c, r, v == ROUTE_TEMPFAIL, why, d);
+        goto done;
+    }
+    if (v == ROUTE_UNDECIDED) { /* not after the fallback above */
+        d->route = NULL;
         goto done;
     }
     d->mailbox = d->route->mailbox;

@@ -91,25 +91,12 @@ static struct conf *conf_acquire(void)
 {
     struct conf *c;
 
+    /* the lock keeps a reload from dropping conf_live's last reference between the
+     * read and conf_ref */
     pthread_mutex_lock(&conf_lock);
-    c = conf_live;
-    c->refs++;
+    c = conf_ref(conf_live);
     pthread_mutex_unlock(&conf_lock);
     return c;
-}
-
-/* conf_release - drop a reference; the last one frees a replaced snapshot */
-static void conf_release(struct conf *c)
-{
-    int last;
-
-    if (c == NULL)
-        return;
-    pthread_mutex_lock(&conf_lock);
-    last = --c->refs == 0;
-    pthread_mutex_unlock(&conf_lock);
-    if (last)
-        conf_free(c);
 }
 
 /*
@@ -130,7 +117,7 @@ static void conf_reload(void)
     old = conf_live;
     conf_live = c;
     pthread_mutex_unlock(&conf_lock);
-    conf_release(old);
+    conf_unref(old);
     log_set_debug(c->log_level > 0);
     log_info("configuration reloaded from %s: %zu mailboxes, %zu routes", conf_path,
              c->nmailboxes, c->nroutes);
@@ -183,7 +170,7 @@ static void ctx_message_reset(struct ctx *x)
     free(x->sasl_login);
     free(x->message_id);
     x->env_sender = x->sasl_login = x->message_id = NULL;
-    conf_release(x->conf);
+    conf_unref(x->conf);
     x->conf = NULL;
     x->failed = 0;
     /* freed blocks stay in this thread's malloc arena otherwise, for the whole process */
@@ -695,7 +682,7 @@ int main(int argc, char **argv)
         unlink(path);
     free(sock_copy);
     auditfile_close();
-    conf_release(conf_live);
+    conf_unref(conf_live);
     log_info("stopped");
     return mrc;
 }

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "jwt.h"
 #include "oauth.h"
+#include "secfile.h"
 #include "xoauth2.h"
 
 /* oauth_global_init - libcurl's one-time set-up */
@@ -28,10 +29,7 @@ int oauth_global_init(void)
 /* oauth_result_clear - forget a result, wiping the token */
 void oauth_result_clear(struct oauth_result *r)
 {
-    if (r->access_token) {
-        memset(r->access_token, 0, strlen(r->access_token));
-        free(r->access_token);
-    }
+    secret_free(r->access_token);
     memset(r, 0, sizeof(*r));
 }
 
@@ -248,7 +246,7 @@ static int add_field(CURL *h, struct buf *body, const char *name, const char *va
     if (!esc)
         return -1;
     rc = buf_printf(body, "%s%s=%s", body->len ? "&" : "", name, esc);
-    memset(esc, 0, strlen(esc));
+    secret_wipe(esc, strlen(esc));
     curl_free(esc);
     return rc == BUF_OK ? 0 : -1;
 }
@@ -333,16 +331,11 @@ int oauth_request(const struct oauth_client *c, time_t now, struct oauth_result 
     if (rc != 0 && curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry) == CURLE_OK && retry > 0)
         r->retry_after = retry > OAUTH_MAX_RETRY_AFTER ? OAUTH_MAX_RETRY_AFTER : (long)retry;
 done:
-    if (body.data)
-        memset(body.data, 0, body.len);
-    if (answer.b.data)
-        memset(answer.b.data, 0, answer.b.len);
+    secret_wipe(body.data, body.len);
+    secret_wipe(answer.b.data, answer.b.len);
     buf_free(&body);
     buf_free(&answer.b);
-    if (assertion) {
-        memset(assertion, 0, strlen(assertion));
-        free(assertion);
-    }
+    secret_free(assertion);
     if (h)
         curl_easy_cleanup(h);
     return rc;

@@ -36,40 +36,8 @@ int oauthsetup_wanted(const struct conf *c)
 /* read_secret - the client secret from its private file (trailing white space dropped) */
 static char *read_secret(const struct oauth_setup *s, char *err, size_t errlen)
 {
-    const char *path = s->conf->oauth_client_secret_file;
-    char buf[MAX_SECRET + 1], *out;
-    ssize_t r;
-    size_t n = 0;
-    int fd = secfile_open("oauth_client_secret_file", path, 1, s->uid, err, errlen);
-
-    if (fd < 0)
-        return NULL;
-    while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) != 0) {
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            snprintf(err, errlen, "oauth_client_secret_file %s: %s", path, strerror(errno));
-            close(fd);
-            return NULL;
-        }
-        n += (size_t)r;
-    }
-    close(fd);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                     buf[n - 1] == '\t'))
-        n--;
-    if (n == 0 || n >= MAX_SECRET || memchr(buf, '\0', n) || memchr(buf, '\n', n)) {
-        snprintf(err, errlen, "oauth_client_secret_file %s: expected the client secret on one line",
-                 path);
-        memset(buf, 0, sizeof(buf));
-        return NULL;
-    }
-    buf[n] = '\0';
-    out = strdup(buf);
-    memset(buf, 0, sizeof(buf));
-    if (!out)
-        snprintf(err, errlen, "out of memory");
-    return out;
+    return secfile_read_line("oauth_client_secret_file", s->conf->oauth_client_secret_file,
+                             s->uid, MAX_SECRET, err, errlen);
 }
 
 /* endpoint_url - oauth_token_endpoint, or the public cloud's URL for the tenant */
@@ -335,10 +303,7 @@ int oauthsetup_token_dir(const struct oauth_setup *s, int create, char *err, siz
 /* oauthsetup_free - wipe the secret, free the rest */
 void oauthsetup_free(struct oauth_setup *s)
 {
-    if (s->secret) {
-        memset(s->secret, 0, strlen(s->secret));
-        free(s->secret);
-    }
+    secret_free(s->secret);
     jwt_signer_free(s->signer);
     free(s->ca_pem);
     free(s->endpoint);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,4 +55,64 @@ int secfile_open(const char *what, const char *path, int private_, uid_t service
 fail:
     close(fd);
     return -1;
+}
+
+/* secfile_read_line - one line of a private credential file */
+char *secfile_read_line(const char *what, const char *path, uid_t service_uid, size_t max,
+                        char *err, size_t errlen)
+{
+    char *buf, *out = NULL;
+    ssize_t r;
+    size_t n = 0;
+    int fd;
+
+    if (max < 2 || (buf = malloc(max + 1)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if ((fd = secfile_open(what, path, 1, service_uid, err, errlen)) < 0) {
+        free(buf);
+        return NULL;
+    }
+    /* one byte past max tells a file that is too long from one that just fits */
+    while (n < max && (r = read(fd, buf + n, max - n)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+            goto done;
+        }
+        n += (size_t)r;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+                     buf[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n >= max || memchr(buf, '\0', n) || memchr(buf, '\n', n)) {
+        snprintf(err, errlen, "%s %s: expected the client secret on one line", what, path);
+        goto done;
+    }
+    buf[n] = '\0';
+    if ((out = strdup(buf)) == NULL)
+        snprintf(err, errlen, "out of memory");
+done:
+    close(fd);
+    secret_wipe(buf, max + 1);
+    free(buf);
+    return out;
+}
+
+/* secret_wipe - zero memory that held a secret; explicit_bzero is never optimised away */
+void secret_wipe(void *p, size_t n)
+{
+    if (p != NULL && n > 0)
+        explicit_bzero(p, n);
+}
+
+/* secret_free - wipe and free a secret string */
+void secret_free(char *s)
+{
+    if (s != NULL) {
+        secret_wipe(s, strlen(s));
+        free(s);
+    }
 }

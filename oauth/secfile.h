@@ -4,7 +4,8 @@
  * secret, private key, certificate) so that a wrong file fails at once with a
  * reason instead of hanging or leaking: never blocks on a FIFO or device, takes
  * regular files only, and a private file must be private and owned by someone
- * trusted with it.
+ * trusted with it.  Secrets in memory are wiped with secret_wipe, which the
+ * compiler may not drop as a dead store (memset before free it may).
  */
 #ifndef SENDAS_SECFILE_H
 #define SENDAS_SECFILE_H
@@ -25,5 +26,21 @@
  */
 int secfile_open(const char *what, const char *path, int private_, uid_t service_uid, char *err,
                  size_t errlen);
+
+/*
+ * secfile_read_line - the one line of a private credential file (trailing
+ * white space dropped), at most max - 1 bytes, as a new string the caller
+ * frees with secret_free.  NULL with a message in err when the file fails
+ * secfile_open's private checks, is empty, longer, or holds NUL or a
+ * second line.  The read buffer is wiped either way.
+ */
+char *secfile_read_line(const char *what, const char *path, uid_t service_uid, size_t max,
+                        char *err, size_t errlen);
+
+/* secret_wipe - zero n bytes at p so that the stores stay (explicit_bzero) */
+void secret_wipe(void *p, size_t n);
+
+/* secret_free - wipe the string s and free it (NULL is ignored) */
+void secret_free(char *s);
 
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "sockspec.h"
 
 /* Each physical line adds a space and at least one word to the logical line. */
 #define MAX_SEGMENTS (CONF_MAX_LINE / 2 + 1)
@@ -46,19 +47,138 @@ struct parse {
     size_t warnings_dropped;
 };
 
-/* Every directive, for the "did you mean" of an unknown one (test_conf checks that
- * the parser knows each). */
-const char *const conf_keywords[] = {
-    "mailbox", "route", "no_route", "keep_display_name", "add_reply_to", "trace_header",
-    "rewrite_envelope", "sender_header", "qualify_domain", "remove_dkim_from",
-    "max_header_bytes", "milter_socket", "policy_socket", "socket_mode", "socket_group", "user",
-    "log_level", "audit_log", "state_dir", "limit_messages_per_minute",
-    "limit_recipients_per_day", "limit_recipients_per_message", "limit_message_size",
-    "limit_headroom", "oauth_tenant", "oauth_client_id", "oauth_client_secret_file",
-    "oauth_certificate", "oauth_private_key", "oauth_token_endpoint", "oauth_scope",
-    "oauth_ca_file", "oauth_mailboxes", "token_dir", "token_group", "token_refresh_margin",
-    "token_retry_min", "token_retry_max", "idle_timeout", NULL,
+/* Programs that read a setting (conf_setting's progs), for the manual and the checks. */
+#define P_MILTER CONF_FOR_MILTER
+#define P_POLICYD CONF_FOR_POLICYD
+#define P_TOKEND CONF_FOR_TOKEND
+#define P_DAEMONS (P_MILTER | P_POLICYD | P_TOKEND)
+
+/* How a setting's value is parsed; each type's parse, default and free live in set_value,
+ * defaults and conf_free, all driven by the table below. */
+enum set_type {
+    T_DIRECTIVE, /* structured: its own parser gets the whole directive */
+    T_BOOL,      /* int: yes/no */
+    T_STRING,    /* char *, after the entry's check */
+    T_NONE_STR,  /* char *, "none" (any case) makes it NULL */
+    T_DOMAIN,    /* char *, a valid domain, lower-cased */
+    T_NUMBER,    /* unsigned of the field's size, decimal, min..max */
+    T_OCTAL,     /* unsigned, octal, at most max */
+    T_CHOICE,    /* int or enum: the index of the word in choices */
 };
+
+/* How a number out of range is explained. */
+enum num_hint { H_NUMBER, H_SECONDS, H_LIMIT };
+
+struct parse;
+struct setting {
+    const char *name;
+    enum set_type type;
+    size_t off, size;     /* the field in struct conf */
+    const char *def_str;  /* T_STRING, T_NONE_STR: strdup'd before the file is read */
+    unsigned long long def, min, max; /* numbers, flags and choices */
+    int (*check)(struct parse *p, const char *k, const char *v); /* < 0: refused */
+    int (*directive)(struct parse *p, char **av, int ac);        /* T_DIRECTIVE */
+    const char *const *choices; /* T_CHOICE, NULL-terminated */
+    enum num_hint hint;
+    const char *unit;     /* H_LIMIT: what is counted */
+    unsigned progs;       /* CONF_FOR_* */
+};
+
+static int d_mailbox(struct parse *p, char **av, int ac);
+static int d_route(struct parse *p, char **av, int ac);
+static int d_oauth_mailboxes(struct parse *p, char **av, int ac);
+static int check_socket(struct parse *p, const char *k, const char *v);
+static int check_socket_mode(struct parse *p, const char *k, const char *v);
+static int check_trace_header(struct parse *p, const char *k, const char *v);
+static int check_word(struct parse *p, const char *k, const char *v);
+static int check_path(struct parse *p, const char *k, const char *v);
+static int check_endpoint(struct parse *p, const char *k, const char *v);
+static int check_tenant(struct parse *p, const char *k, const char *v);
+
+#define FIELD(f) offsetof(struct conf, f), sizeof(((struct conf *)0)->f)
+#define DIRECTIVE(n, fn, pr) {.name = n, .type = T_DIRECTIVE, .directive = fn, .progs = pr}
+#define BOOL(f, d, pr) {.name = #f, .type = T_BOOL, FIELD(f), .def = d, .progs = pr}
+#define STRING(f, d, chk, pr) {.name = #f, .type = T_STRING, FIELD(f), .def_str = d, .check = chk, .progs = pr}
+#define NUMBER(f, d, lo, hi, h, u, pr)                                                            \
+    {.name = #f, .type = T_NUMBER, FIELD(f), .def = d, .min = lo, .max = hi, .hint = h,            \
+     .unit = u, .progs = pr}
+#define CHOICE(f, words, pr) {.name = #f, .type = T_CHOICE, FIELD(f), .choices = words, .progs = pr}
+
+static const char *const sender_header_words[] = {"remove", "rewrite", NULL}; /* enum sender_mode */
+static const char *const no_route_words[] = {"reject", "tempfail", "accept", NULL}; /* enum noroute_action */
+static const char *const log_level_words[] = {"info", "debug", NULL};
+/* T_BOOL and T_CHOICE store an int */
+_Static_assert(sizeof(enum sender_mode) == sizeof(int) && sizeof(enum noroute_action) == sizeof(int),
+               "choices are stored as int");
+
+/* Every directive: the one place a setting is named, parsed, defaulted and freed (the
+ * manual's list, test_sendasctl_conf.py, reads the names from here). */
+static const struct setting settings[] = {
+    DIRECTIVE("mailbox", d_mailbox, P_DAEMONS),
+    DIRECTIVE("route", d_route, P_MILTER | P_POLICYD),
+    CHOICE(no_route, no_route_words, P_MILTER | P_POLICYD),
+    BOOL(keep_display_name, 1, P_MILTER),
+    BOOL(add_reply_to, 1, P_MILTER),
+    {.name = "trace_header", .type = T_NONE_STR, FIELD(trace_header), .def_str = "X-Original-From",
+     .check = check_trace_header, .progs = P_MILTER},
+    BOOL(rewrite_envelope, 1, P_MILTER),
+    CHOICE(sender_header, sender_header_words, P_MILTER),
+    /* its default is the host's name: see defaults */
+    {.name = "qualify_domain", .type = T_DOMAIN, FIELD(qualify_domain), .progs = P_MILTER},
+    BOOL(remove_dkim_from, 0, P_MILTER),
+    NUMBER(max_header_bytes, 64 * 1024, 1024, 1024 * 1024, H_NUMBER, NULL, P_MILTER),
+    STRING(milter_socket, "unix:/run/sendas/milter.sock", check_socket, P_MILTER),
+    STRING(policy_socket, "unix:/run/sendas/policy.sock", check_socket, P_POLICYD),
+    {.name = "socket_mode", .type = T_OCTAL, FIELD(socket_mode), .def = 0660, .max = 0777,
+     .check = check_socket_mode, .progs = P_MILTER | P_POLICYD},
+    STRING(socket_group, "postfix", NULL, P_MILTER | P_POLICYD),
+    STRING(user, NULL, NULL, P_DAEMONS),
+    CHOICE(log_level, log_level_words, P_DAEMONS),
+    STRING(audit_log, NULL, NULL, P_MILTER | P_POLICYD),
+    STRING(state_dir, "/var/lib/sendas", NULL, P_POLICYD),
+    NUMBER(limit_messages_per_minute, 30, 0, 1000000, H_LIMIT, "messages per minute per mailbox",
+           P_POLICYD),
+    NUMBER(limit_recipients_per_day, 10000, 0, 100000000, H_LIMIT,
+           "recipients per 24 hours per mailbox", P_POLICYD),
+    NUMBER(limit_recipients_per_message, 500, 0, 1000000, H_LIMIT, "recipients of one message",
+           P_POLICYD),
+    NUMBER(limit_message_size, 35ULL * 1024 * 1024, 0, 1ULL << 40, H_LIMIT, "bytes", P_POLICYD),
+    NUMBER(limit_headroom, 90, 1, 100, H_LIMIT, "percent", P_POLICYD),
+    STRING(oauth_tenant, NULL, check_tenant, P_TOKEND),
+    STRING(oauth_client_id, NULL, check_word, P_TOKEND),
+    STRING(oauth_client_secret_file, NULL, check_path, P_TOKEND),
+    STRING(oauth_certificate, NULL, check_path, P_TOKEND),
+    STRING(oauth_private_key, NULL, check_path, P_TOKEND),
+    STRING(oauth_token_endpoint, NULL, check_endpoint, P_TOKEND),
+    STRING(oauth_scope, "https://outlook.office365.com/.default", check_word, P_TOKEND),
+    STRING(oauth_ca_file, NULL, check_path, P_TOKEND),
+    DIRECTIVE("oauth_mailboxes", d_oauth_mailboxes, P_TOKEND),
+    STRING(token_dir, "/var/spool/postfix/sendas/tokens", check_path, P_TOKEND),
+    STRING(token_group, "postfix", check_word, P_TOKEND),
+    NUMBER(token_refresh_margin, 900, 1, 86400, H_SECONDS, NULL, P_TOKEND),
+    NUMBER(token_retry_min, 5, 1, 3600, H_SECONDS, NULL, P_TOKEND),
+    NUMBER(token_retry_max, 300, 1, 86400, H_SECONDS, NULL, P_TOKEND),
+    /* above Postfix's smtpd_timeout (300 s), the longest a healthy session is silent */
+    NUMBER(idle_timeout, 360, 1, 86400, H_SECONDS, NULL, P_MILTER | P_POLICYD),
+};
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+/* conf_keyword - the name of directive i, NULL past the last */
+const char *conf_keyword(size_t i)
+{
+    return i < NSETTINGS ? settings[i].name : NULL;
+}
+
+/* conf_keyword_progs - which programs read directive k (CONF_FOR_*), 0 when none is called k */
+unsigned conf_keyword_progs(const char *k)
+{
+    size_t i;
+
+    for (i = 0; i < NSETTINGS; i++)
+        if (strcmp(k, settings[i].name) == 0)
+            return settings[i].progs;
+    return 0;
+}
 
 /* vplace - "FILE:LINE: message" (or "FILE: message" about the whole file) into out; a
  * control character from the file becomes '?', so no message can drive a terminal */
@@ -183,10 +303,10 @@ static const char *nearest(const char *word, const char *(*cand)(size_t, const v
     return best;
 }
 
-/* keyword_at - nearest's view of conf_keywords */
+/* keyword_at - nearest's view of the settings table */
 static const char *keyword_at(size_t i, const void *arg __attribute__((unused)))
 {
-    return conf_keywords[i];
+    return conf_keyword(i);
 }
 
 /* mailbox_at - nearest's view of the declared mailboxes */
@@ -200,12 +320,7 @@ static const char *mailbox_at(size_t i, const void *arg)
 /* known_keyword - is k a directive? */
 static int known_keyword(const char *k)
 {
-    size_t i;
-
-    for (i = 0; conf_keywords[i]; i++)
-        if (strcmp(k, conf_keywords[i]) == 0)
-            return 1;
-    return 0;
+    return conf_keyword_progs(k) != 0;
 }
 
 /* unknown_directive - the error for k, with the nearest known directive */
@@ -600,140 +715,6 @@ static int set_string(struct parse *p, char **slot, const char *v)
     return 0;
 }
 
-/* valid_socket - libmilter socket syntax: unix:PATH, local:PATH, inet:PORT@HOST, inet6:PORT@HOST */
-static int valid_socket(const char *s)
-{
-    const char *colon = strchr(s, ':');
-    char *end;
-    long port;
-
-    if (colon == NULL)
-        return s[0] == '/';
-    if (strncmp(s, "unix:", 5) == 0 || strncmp(s, "local:", 6) == 0)
-        return colon[1] == '/';
-    if (strncmp(s, "inet:", 5) == 0 || strncmp(s, "inet6:", 6) == 0) {
-        port = strtol(colon + 1, &end, 10);
-        return end != colon + 1 && port > 0 && port < 65536 && (*end == '\0' || *end == '@');
-    }
-    return 0;
-}
-
-/* d_limit - limit_* directives of sendas-policyd: a number in range, 0 for no limit */
-static int d_limit(struct parse *p, const char *k, const char *v)
-{
-    static const struct {
-        const char *name;
-        unsigned long long min, max;
-        const char *hint;
-    } limits[] = {
-        {"limit_messages_per_minute", 0, 1000000, "messages per minute per mailbox"},
-        {"limit_recipients_per_day", 0, 100000000, "recipients per 24 hours per mailbox"},
-        {"limit_recipients_per_message", 0, 1000000, "recipients of one message"},
-        {"limit_message_size", 0, 1ULL << 40, "bytes"},
-        {"limit_headroom", 1, 100, "percent"},
-    };
-    unsigned long long n;
-    char *end;
-    size_t i;
-
-    for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
-        if (strcmp(k, limits[i].name) != 0)
-            continue;
-        errno = 0;
-        n = strtoull(v, &end, 10);
-        if (*v < '0' || *v > '9' || *end != '\0' || errno || n < limits[i].min ||
-            n > limits[i].max)
-            return perr(p, "%s \"%s\": expected %llu to %llu (%s%s)", k, v, limits[i].min,
-                        limits[i].max, limits[i].hint, limits[i].min == 0 ? "; 0: no limit" : "");
-        switch (i) {
-        case 0:
-            p->c->limit_messages_per_minute = (unsigned long)n;
-            break;
-        case 1:
-            p->c->limit_recipients_per_day = (unsigned long)n;
-            break;
-        case 2:
-            p->c->limit_recipients_per_message = (unsigned long)n;
-            break;
-        case 3:
-            p->c->limit_message_size = n;
-            break;
-        default:
-            p->c->limit_headroom = (unsigned)n;
-            break;
-        }
-        return 0;
-    }
-    return unknown_directive(p, k);
-}
-
-/* d_oauth - sendas-tokend's oauth_* and token_* settings */
-static int d_oauth(struct parse *p, const char *k, const char *v)
-{
-    static const struct {
-        const char *name;
-        size_t off;
-    } strs[] = {
-        {"oauth_tenant", offsetof(struct conf, oauth_tenant)},
-        {"oauth_client_id", offsetof(struct conf, oauth_client_id)},
-        {"oauth_client_secret_file", offsetof(struct conf, oauth_client_secret_file)},
-        {"oauth_certificate", offsetof(struct conf, oauth_certificate)},
-        {"oauth_private_key", offsetof(struct conf, oauth_private_key)},
-        {"oauth_token_endpoint", offsetof(struct conf, oauth_token_endpoint)},
-        {"oauth_scope", offsetof(struct conf, oauth_scope)},
-        {"oauth_ca_file", offsetof(struct conf, oauth_ca_file)},
-        {"token_dir", offsetof(struct conf, token_dir)},
-        {"token_group", offsetof(struct conf, token_group)},
-    };
-    static const struct {
-        const char *name;
-        size_t off;
-        unsigned long min, max;
-    } nums[] = {
-        {"token_refresh_margin", offsetof(struct conf, token_refresh_margin), 1, 86400},
-        {"token_retry_min", offsetof(struct conf, token_retry_min), 1, 3600},
-        {"token_retry_max", offsetof(struct conf, token_retry_max), 1, 86400},
-    };
-    const char *q;
-    char *end;
-    unsigned long n;
-    size_t i;
-
-    for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-        if (strcmp(k, strs[i].name) != 0)
-            continue;
-        for (q = v; *q; q++)
-            if ((unsigned char)*q <= ' ' || *q == 0x7f || *q == '"' || *q == '\\')
-                return perr(p, "%s: no spaces, quotes or control characters allowed", k);
-        if ((strstr(k, "_file") || strstr(k, "_dir") || strstr(k, "_certificate") ||
-             strstr(k, "_key")) && v[0] != '/')
-            return perr(p, "%s \"%s\": expected an absolute path", k, v);
-        if (strcmp(k, "oauth_token_endpoint") == 0 &&
-            (strncmp(v, "https://", 8) != 0 || v[8] == '\0' || v[8] == '/'))
-            return perr(p, "%s \"%s\": expected an https:// URL", k, v);
-        /* it becomes a path segment of the endpoint's URL: a '/', '?' or '#' would change
-         * which URL gets the secret */
-        if (strcmp(k, "oauth_tenant") == 0 &&
-            strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
-                strlen(v))
-            return perr(p, "%s \"%s\": expected the directory (tenant) id or a domain such as "
-                           "contoso.onmicrosoft.com", k, v);
-        return set_string(p, (char **)((char *)p->c + strs[i].off), v);
-    }
-    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-        if (strcmp(k, nums[i].name) != 0)
-            continue;
-        errno = 0;
-        n = strtoul(v, &end, 10);
-        if (*v < '0' || *v > '9' || *end != '\0' || errno || n < nums[i].min || n > nums[i].max)
-            return perr(p, "%s \"%s\": expected seconds from %lu to %lu", k, v, nums[i].min,
-                        nums[i].max);
-        *(unsigned long *)((char *)p->c + nums[i].off) = n;
-        return 0;
-    }
-    return unknown_directive(p, k);
-}
-
 /* d_oauth_mailboxes - "oauth_mailboxes ADDRESS..." (which mailboxes sign in with OAuth) */
 static int d_oauth_mailboxes(struct parse *p, char **av, int ac)
 {
@@ -758,143 +739,211 @@ static int d_oauth_mailboxes(struct parse *p, char **av, int ac)
     return 0;
 }
 
-/* d_setting - every "keyword VALUE" directive */
-static int d_setting(struct parse *p, char **av, int ac)
+/* check_socket - milter_socket, policy_socket: the libmilter syntax (lib/sockspec) */
+static int check_socket(struct parse *p, const char *k, const char *v)
 {
-    struct conf *c = p->c;
-    const char *k = av[0], *v;
-    int *flag = NULL, yn;
-    char *end;
+    struct sockspec ss;
 
-    if (!known_keyword(k))
-        return unknown_directive(p, k);
-    if (ac != 2)
-        return perr(p, "%s: expected exactly one value", k);
-    v = av[1];
-    at_word(p, 1);
-    if (strcmp(k, "keep_display_name") == 0)
-        flag = &c->keep_display_name;
-    else if (strcmp(k, "add_reply_to") == 0)
-        flag = &c->add_reply_to;
-    else if (strcmp(k, "rewrite_envelope") == 0)
-        flag = &c->rewrite_envelope;
-    else if (strcmp(k, "remove_dkim_from") == 0)
-        flag = &c->remove_dkim_from;
-    if (flag) {
-        if ((yn = conf_yesno(v)) < 0)
-            return perr(p, "%s: \"%s\" is not yes or no", k, v);
-        *flag = yn;
-        return 0;
-    }
-    if (strcmp(k, "milter_socket") == 0 || strcmp(k, "policy_socket") == 0) {
-        if (!valid_socket(v))
-            return perr(p, "%s \"%s\": expected unix:PATH or inet:PORT@HOST", k, v);
-        return set_string(p, k[0] == 'm' ? &c->milter_socket : &c->policy_socket, v);
-    }
-    if (strcmp(k, "socket_mode") == 0) {
-        unsigned long m = strtoul(v, &end, 8);
-
-        if (*v == '\0' || *end != '\0' || m > 0777)
-            return perr(p, "socket_mode \"%s\": expected an octal mode such as 0660", v);
-        if (m & 0007)
-            return perr(p, "socket_mode %s: refusing a socket that everybody may use (use 0660 and socket_group)", v);
-        c->socket_mode = (unsigned)m;
-        return 0;
-    }
-    if (strcmp(k, "socket_group") == 0)
-        return set_string(p, &c->socket_group, v);
-    if (strcmp(k, "user") == 0)
-        return set_string(p, &c->user, v);
-    if (strcmp(k, "audit_log") == 0)
-        return set_string(p, &c->audit_log, v);
-    if (strcmp(k, "state_dir") == 0)
-        return set_string(p, &c->state_dir, v);
-    if (strncmp(k, "oauth_", 6) == 0 || strncmp(k, "token_", 6) == 0)
-        return d_oauth(p, k, v);
-    if (strcmp(k, "trace_header") == 0) {
-        const char *q;
-
-        if (strcasecmp(v, "none") == 0) {
-            free(c->trace_header);
-            c->trace_header = NULL;
-            return 0;
-        }
-        for (q = v; *q; q++)
-            if (*q <= ' ' || *q >= 0x7f || *q == ':')
-                return perr(p, "trace_header \"%s\": not a valid header name", v);
-        if (strcasecmp(v, "From") == 0 || strcasecmp(v, "Sender") == 0 ||
-            strcasecmp(v, "Reply-To") == 0)
-            return perr(p, "trace_header %s: must not be a header the rewrite changes", v);
-        return set_string(p, &c->trace_header, v);
-    }
-    if (strcmp(k, "sender_header") == 0) {
-        if (strcmp(v, "remove") == 0)
-            c->sender_header = SENDER_REMOVE;
-        else if (strcmp(v, "rewrite") == 0)
-            c->sender_header = SENDER_REWRITE;
-        else
-            return perr(p, "sender_header \"%s\": expected remove or rewrite", v);
-        return 0;
-    }
-    if (strcmp(k, "no_route") == 0) {
-        if (strcmp(v, "reject") == 0)
-            c->no_route = NOROUTE_REJECT;
-        else if (strcmp(v, "tempfail") == 0)
-            c->no_route = NOROUTE_TEMPFAIL;
-        else if (strcmp(v, "accept") == 0)
-            c->no_route = NOROUTE_ACCEPT;
-        else
-            return perr(p, "no_route \"%s\": expected reject, tempfail or accept", v);
-        return 0;
-    }
-    if (strcmp(k, "qualify_domain") == 0) {
-        if (!valid_domain(v))
-            return perr(p, "qualify_domain \"%s\": not a valid domain", v);
-        free(c->qualify_domain);
-        if ((c->qualify_domain = xstrdup_lower(v)) == NULL)
-            return perr(p, "out of memory");
-        return 0;
-    }
-    if (strcmp(k, "max_header_bytes") == 0) {
-        unsigned long n = strtoul(v, &end, 10);
-
-        if (*v == '\0' || *end != '\0' || n < 1024 || n > 1024 * 1024)
-            return perr(p, "max_header_bytes \"%s\": expected a number from 1024 to 1048576", v);
-        c->max_header_bytes = n;
-        return 0;
-    }
-    if (strncmp(k, "limit_", 6) == 0)
-        return d_limit(p, k, v);
-    if (strcmp(k, "idle_timeout") == 0) {
-        unsigned long n = strtoul(v, &end, 10);
-
-        if (*v < '0' || *v > '9' || *end != '\0' || n < 1 || n > 86400)
-            return perr(p, "idle_timeout \"%s\": expected seconds from 1 to 86400", v);
-        c->idle_timeout = n;
-        return 0;
-    }
-    if (strcmp(k, "log_level") == 0) {
-        if (strcmp(v, "info") == 0)
-            c->log_level = 0;
-        else if (strcmp(v, "debug") == 0)
-            c->log_level = 1;
-        else
-            return perr(p, "log_level \"%s\": expected info or debug", v);
-        return 0;
-    }
-    return unknown_directive(p, k);
+    if (sockspec_parse(v, &ss) < 0)
+        return perr(p, "%s \"%s\": expected unix:PATH or inet:PORT@HOST", k, v);
+    return 0;
 }
 
-/* directive - dispatch one logical line split into words */
+/* check_socket_mode - a socket everybody may use lets anybody rewrite or count mail */
+static int check_socket_mode(struct parse *p, const char *k __attribute__((unused)), const char *v)
+{
+    if (strtoul(v, NULL, 8) & 0007)
+        return perr(p, "socket_mode %s: refusing a socket that everybody may use (use 0660 and socket_group)", v);
+    return 0;
+}
+
+/* check_trace_header - a header name, and not one the rewrite changes */
+static int check_trace_header(struct parse *p, const char *k __attribute__((unused)), const char *v)
+{
+    const char *q;
+
+    for (q = v; *q; q++)
+        if (*q <= ' ' || *q >= 0x7f || *q == ':')
+            return perr(p, "trace_header \"%s\": not a valid header name", v);
+    if (strcasecmp(v, "From") == 0 || strcasecmp(v, "Sender") == 0 ||
+        strcasecmp(v, "Reply-To") == 0)
+        return perr(p, "trace_header %s: must not be a header the rewrite changes", v);
+    return 0;
+}
+
+/* check_word - the token service's strings: no spaces, quotes or control characters */
+static int check_word(struct parse *p, const char *k, const char *v)
+{
+    const char *q;
+
+    for (q = v; *q; q++)
+        if ((unsigned char)*q <= ' ' || *q == 0x7f || *q == '"' || *q == '\\')
+            return perr(p, "%s: no spaces, quotes or control characters allowed", k);
+    return 0;
+}
+
+/* check_path - a word and an absolute path */
+static int check_path(struct parse *p, const char *k, const char *v)
+{
+    if (check_word(p, k, v) < 0)
+        return -1;
+    if (v[0] != '/')
+        return perr(p, "%s \"%s\": expected an absolute path", k, v);
+    return 0;
+}
+
+/* check_endpoint - a word and an https:// URL with a host */
+static int check_endpoint(struct parse *p, const char *k, const char *v)
+{
+    if (check_word(p, k, v) < 0)
+        return -1;
+    if (strncmp(v, "https://", 8) != 0 || v[8] == '\0' || v[8] == '/')
+        return perr(p, "%s \"%s\": expected an https:// URL", k, v);
+    return 0;
+}
+
+/* check_tenant - it becomes a path segment of the endpoint's URL: a '/', '?' or '#' would
+ * change which URL gets the secret */
+static int check_tenant(struct parse *p, const char *k, const char *v)
+{
+    if (check_word(p, k, v) < 0)
+        return -1;
+    if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(v))
+        return perr(p, "%s \"%s\": expected the directory (tenant) id or a domain such as "
+                       "contoso.onmicrosoft.com", k, v);
+    return 0;
+}
+
+/* slot - where setting s lives in c */
+static void *slot(struct conf *c, const struct setting *s)
+{
+    return (char *)c + s->off;
+}
+
+/* store_number - n into a numeric field of s->size bytes (unsigned, unsigned long, size_t...) */
+static void store_number(struct conf *c, const struct setting *s, unsigned long long n)
+{
+    if (s->size == sizeof(unsigned)) {
+        unsigned u = (unsigned)n;
+
+        memcpy(slot(c, s), &u, sizeof(u));
+    } else if (s->size == sizeof(unsigned long)) {
+        unsigned long ul = (unsigned long)n;
+
+        memcpy(slot(c, s), &ul, sizeof(ul));
+    } else {
+        memcpy(slot(c, s), &n, sizeof(n));
+    }
+}
+
+/* number_error - the explanation of a number out of range, in the setting's terms */
+static int number_error(struct parse *p, const struct setting *s, const char *v)
+{
+    if (s->hint == H_LIMIT)
+        return perr(p, "%s \"%s\": expected %llu to %llu (%s%s)", s->name, v, s->min, s->max,
+                    s->unit, s->min == 0 ? "; 0: no limit" : "");
+    if (s->hint == H_SECONDS)
+        return perr(p, "%s \"%s\": expected seconds from %llu to %llu", s->name, v, s->min,
+                    s->max);
+    return perr(p, "%s \"%s\": expected a number from %llu to %llu", s->name, v, s->min, s->max);
+}
+
+/* choice_error - "expected a, b or c" from the setting's words */
+static int choice_error(struct parse *p, const struct setting *s, const char *v)
+{
+    char list[128];
+    size_t i, n, len = 0;
+
+    for (n = 0; s->choices[n]; n++)
+        ;
+    list[0] = '\0';
+    for (i = 0; i < n && len < sizeof(list); i++)
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+                                i == 0 ? "" : i + 1 == n ? " or " : ", ", s->choices[i]);
+    return perr(p, "%s \"%s\": expected %s", s->name, v, list);
+}
+
+/* set_value - parse v for setting s into the configuration */
+static int set_value(struct parse *p, const struct setting *s, const char *v)
+{
+    unsigned long long n;
+    char *end;
+    int yn;
+    size_t i;
+
+    if (s->check && s->type != T_OCTAL && !(s->type == T_NONE_STR && strcasecmp(v, "none") == 0) &&
+        s->check(p, s->name, v) < 0)
+        return -1;
+    switch (s->type) {
+    case T_BOOL:
+        if ((yn = conf_yesno(v)) < 0)
+            return perr(p, "%s: \"%s\" is not yes or no", s->name, v);
+        memcpy(slot(p->c, s), &yn, sizeof(yn));
+        return 0;
+    case T_NONE_STR:
+        if (strcasecmp(v, "none") == 0) {
+            free(*(char **)slot(p->c, s));
+            *(char **)slot(p->c, s) = NULL;
+            return 0;
+        }
+        return set_string(p, slot(p->c, s), v);
+    case T_STRING:
+        return set_string(p, slot(p->c, s), v);
+    case T_DOMAIN:
+        if (!valid_domain(v))
+            return perr(p, "%s \"%s\": not a valid domain", s->name, v);
+        if (set_string(p, slot(p->c, s), v) < 0)
+            return -1;
+        for (end = *(char **)slot(p->c, s); *end; end++)
+            *end = (char)tolower((unsigned char)*end);
+        return 0;
+    case T_NUMBER:
+        errno = 0;
+        n = strtoull(v, &end, 10);
+        if (*v < '0' || *v > '9' || *end != '\0' || errno || n < s->min || n > s->max)
+            return number_error(p, s, v);
+        store_number(p->c, s, n);
+        return 0;
+    case T_OCTAL:
+        errno = 0;
+        n = strtoull(v, &end, 8);
+        if (*v < '0' || *v > '9' || *end != '\0' || errno || n > s->max)
+            return perr(p, "%s \"%s\": expected an octal mode such as 0660", s->name, v);
+        if (s->check && s->check(p, s->name, v) < 0)
+            return -1;
+        store_number(p->c, s, n);
+        return 0;
+    case T_CHOICE:
+        for (i = 0; s->choices[i]; i++)
+            if (strcmp(v, s->choices[i]) == 0) {
+                yn = (int)i;
+                memcpy(slot(p->c, s), &yn, sizeof(yn));
+                return 0;
+            }
+        return choice_error(p, s, v);
+    case T_DIRECTIVE:
+        break;
+    }
+    return perr(p, "%s: internal error (unknown setting type)", s->name);
+}
+
+/* directive - dispatch one logical line split into words, through the settings table */
 static int directive(struct parse *p, char **av, int ac)
 {
-    if (strcmp(av[0], "mailbox") == 0)
-        return d_mailbox(p, av, ac);
-    if (strcmp(av[0], "route") == 0)
-        return d_route(p, av, ac);
-    if (strcmp(av[0], "oauth_mailboxes") == 0)
-        return d_oauth_mailboxes(p, av, ac);
-    return d_setting(p, av, ac);
+    const struct setting *s = NULL;
+    size_t i;
+
+    for (i = 0; i < NSETTINGS && s == NULL; i++)
+        if (strcmp(av[0], settings[i].name) == 0)
+            s = &settings[i];
+    if (s == NULL)
+        return unknown_directive(p, av[0]);
+    if (s->type == T_DIRECTIVE)
+        return s->directive(p, av, ac);
+    if (ac != 2)
+        return perr(p, "%s: expected exactly one value", s->name);
+    at_word(p, 1);
+    return set_value(p, s, av[1]);
 }
 
 /*
@@ -958,46 +1007,40 @@ static int flush_line(struct parse *p, struct buf *logical, int start_line)
     return rc;
 }
 
-/* defaults - settings before the file is read */
+/* defaults - settings before the file is read, from the settings table */
 static int defaults(struct conf *c)
 {
+    const struct setting *s;
     char host[256];
+    int n;
 
-    c->socket_mode = 0660;
-    c->keep_display_name = 1;
-    c->add_reply_to = 1;
-    c->rewrite_envelope = 1;
-    c->sender_header = SENDER_REMOVE;
-    c->no_route = NOROUTE_REJECT;
-    c->max_header_bytes = 64 * 1024;
-    /* above Postfix's smtpd_timeout (300 s), the longest a healthy session is silent */
-    c->idle_timeout = 360;
-    c->limit_messages_per_minute = 30;
-    c->limit_recipients_per_day = 10000;
-    c->limit_recipients_per_message = 500;
-    c->limit_message_size = 35ULL * 1024 * 1024;
-    c->limit_headroom = 90;
-    c->milter_socket = strdup("unix:/run/sendas/milter.sock");
-    c->policy_socket = strdup("unix:/run/sendas/policy.sock");
-    c->socket_group = strdup("postfix");
-    c->trace_header = strdup("X-Original-From");
-    c->state_dir = strdup("/var/lib/sendas");
-    c->oauth_scope = strdup("https://outlook.office365.com/.default");
-    c->token_dir = strdup("/var/spool/postfix/sendas/tokens");
-    c->token_group = strdup("postfix");
-    c->token_refresh_margin = 900;
-    c->token_retry_min = 5;
-    c->token_retry_max = 300;
+    for (s = settings; s < settings + NSETTINGS; s++) {
+        switch (s->type) {
+        case T_STRING:
+        case T_NONE_STR:
+            if (s->def_str && (*(char **)slot(c, s) = strdup(s->def_str)) == NULL)
+                return -1;
+            break;
+        case T_BOOL:
+        case T_CHOICE:
+            n = (int)s->def;
+            memcpy(slot(c, s), &n, sizeof(n));
+            break;
+        case T_NUMBER:
+        case T_OCTAL:
+            store_number(c, s, s->def);
+            break;
+        case T_DOMAIN:
+        case T_DIRECTIVE:
+            break;
+        }
+    }
     /* unqualified addresses ("root") get the host's name, as Postfix's myorigin does */
     if (gethostname(host, sizeof(host)) == 0 && memchr(host, '\0', sizeof(host)) && valid_domain(host))
         c->qualify_domain = xstrdup_lower(host);
     else
         c->qualify_domain = strdup("localhost.localdomain");
-    return c->milter_socket && c->policy_socket && c->socket_group && c->trace_header &&
-                   c->state_dir && c->qualify_domain && c->oauth_scope && c->token_dir &&
-                   c->token_group
-               ? 0
-               : -1;
+    return c->qualify_domain ? 0 : -1;
 }
 
 /* action_at - nearest's view of the targets that are not mailboxes */
@@ -1142,7 +1185,7 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, char *er
         free(p.seg_off);
         return NULL;
     }
-    p.c->refs = 1;
+    atomic_init(&p.c->refs, 1);
     buf_init(&logical, CONF_MAX_LINE);
     if (len > CONF_MAX_FILE) {
         rc = perr(&p, "file too large (more than %d bytes)", CONF_MAX_FILE);
@@ -1266,9 +1309,25 @@ struct conf *conf_load(const char *path, char *err, size_t errlen)
     return c;
 }
 
+/* conf_ref - one more reference */
+struct conf *conf_ref(struct conf *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+/* conf_unref - drop a reference; the thread that drops the last frees, after every other
+ * thread's use of the snapshot (acq_rel orders their reads before the free) */
+void conf_unref(struct conf *c)
+{
+    if (c != NULL && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+        conf_free(c);
+}
+
 /* conf_free - release a snapshot */
 void conf_free(struct conf *c)
 {
+    const struct setting *s;
     size_t i, j;
 
     if (c == NULL)
@@ -1294,28 +1353,13 @@ void conf_free(struct conf *c)
     }
     free(c->routes);
     free(c->path);
-    free(c->milter_socket);
-    free(c->policy_socket);
-    free(c->socket_group);
-    free(c->user);
-    free(c->trace_header);
-    free(c->qualify_domain);
-    free(c->audit_log);
-    free(c->state_dir);
-    free(c->oauth_tenant);
-    free(c->oauth_client_id);
-    free(c->oauth_client_secret_file);
-    free(c->oauth_certificate);
-    free(c->oauth_private_key);
-    free(c->oauth_token_endpoint);
-    free(c->oauth_scope);
-    free(c->oauth_ca_file);
+    for (s = settings; s < settings + NSETTINGS; s++)
+        if (s->type == T_STRING || s->type == T_NONE_STR || s->type == T_DOMAIN)
+            free(*(char **)slot(c, s));
     if (c->oauth_mailboxes)
         for (i = 0; c->oauth_mailboxes[i]; i++)
             free(c->oauth_mailboxes[i]);
     free(c->oauth_mailboxes);
-    free(c->token_dir);
-    free(c->token_group);
     for (i = 0; i < c->nwarnings; i++)
         free(c->warnings[i]);
     free(c->warnings);

@@ -15,8 +15,9 @@
 #ifndef SENDAS_CONF_H
 #define SENDAS_CONF_H
 
-#include <stddef.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
+#include <stddef.h>
 
 #define CONF_MAX_LINE 8192       /* logical line, after joining continuations */
 #define CONF_MAX_FILE (4 << 20)  /* bytes in the whole file */
@@ -73,7 +74,7 @@ enum sender_mode { SENDER_REMOVE, SENDER_REWRITE };
 enum noroute_action { NOROUTE_REJECT, NOROUTE_TEMPFAIL, NOROUTE_ACCEPT };
 
 struct conf {
-    int refs; /* protected by the owner's lock, see conf_ref/conf_unref */
+    atomic_int refs; /* conf_ref/conf_unref; conf_load gives the first */
     char *path;
 
     struct conf_mailbox *mailboxes;
@@ -130,8 +131,17 @@ struct conf {
     size_t nwarnings;
 };
 
-/* conf_keywords - every directive the parser knows, NULL-terminated */
-extern const char *const conf_keywords[];
+/* Which programs read a directive (conf_keyword_progs). */
+#define CONF_FOR_MILTER 1u
+#define CONF_FOR_POLICYD 2u
+#define CONF_FOR_TOKEND 4u
+
+/* conf_keyword - directive i of the settings table (every directive the parser knows), NULL
+ * past the last */
+const char *conf_keyword(size_t i);
+
+/* conf_keyword_progs - the CONF_FOR_* programs that read directive k; 0 when k is none */
+unsigned conf_keyword_progs(const char *k);
 
 /*
  * conf_load - read and validate path.  On success returns a snapshot with one
@@ -141,6 +151,17 @@ struct conf *conf_load(const char *path, char *err, size_t errlen);
 
 /* conf_parse - the same from memory (name is used in messages) */
 struct conf *conf_parse(const char *name, const char *text, size_t len, char *err, size_t errlen);
+
+/*
+ * conf_ref - take one more reference to c (returns c).  The count is atomic;
+ * the caller must still make "read the live pointer, take a reference" one
+ * step against a reload that drops the live pointer's last reference (the
+ * milter holds its conf lock across both).
+ */
+struct conf *conf_ref(struct conf *c);
+
+/* conf_unref - drop a reference; the last one frees c (NULL is ignored) */
+void conf_unref(struct conf *c);
 
 /* conf_free - release a snapshot regardless of references (use conf_unref) */
 void conf_free(struct conf *c);

@@ -520,22 +520,15 @@ static int route_decision(const struct conf *c, const struct rw_msg *m, enum rou
                           struct rw_plan *p)
 {
     char why[300];
+    enum route_verdict v = route_decide(c, st, p->route, why, sizeof(why));
 
-    if (st == ROUTE_NOMATCH) {
-        if (c->no_route == NOROUTE_ACCEPT) {
-            p->action = RW_KEEP;
-            snprintf(p->reason, sizeof(p->reason), "no route matches; passed unchanged (no_route accept)");
-            return 1;
-        }
-        snprintf(why, sizeof(why), "no sendas route covers this sender (no_route %s)",
-                 c->no_route == NOROUTE_REJECT ? "reject" : "tempfail");
-        refuse(p, m, c->no_route == NOROUTE_TEMPFAIL, why);
+    if (v == ROUTE_PASS) {
+        p->action = RW_KEEP;
+        snprintf(p->reason, sizeof(p->reason), "no route matches; passed unchanged (no_route accept)");
         return 1;
     }
-    if (st == ROUTE_MATCH && p->route->target != TARGET_MAILBOX) {
-        snprintf(why, sizeof(why), "route \"%s\" (%s line %d) says %s", p->route->text, c->path,
-                 p->route->line, p->route->target == TARGET_REJECT ? "reject" : "tempfail");
-        refuse(p, m, p->route->target == TARGET_TEMPFAIL, why);
+    if (v == ROUTE_REJECT || v == ROUTE_TEMPFAIL) {
+        refuse(p, m, v == ROUTE_TEMPFAIL, why);
         return 1;
     }
     return 0;

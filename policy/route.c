@@ -5,6 +5,7 @@
 #include "route.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -78,4 +79,29 @@ int route_set_client(struct route_input *in, const char *ip)
     else if (inet_pton(AF_INET6, ip, in->addr) == 1)
         in->family = AF_INET6;
     return in->family ? 0 : -1;
+}
+
+/* route_decide - turn the route table's answer into a verdict and its reason */
+enum route_verdict route_decide(const struct conf *c, enum route_status st,
+                                const struct conf_route *r, char *why, size_t whylen)
+{
+    if (whylen)
+        why[0] = '\0';
+    switch (st) {
+    case ROUTE_NEED_FROM:
+        return ROUTE_UNDECIDED;
+    case ROUTE_NOMATCH:
+        if (c->no_route == NOROUTE_ACCEPT)
+            return ROUTE_PASS;
+        snprintf(why, whylen, "no sendas route covers this sender (no_route %s)",
+                 c->no_route == NOROUTE_REJECT ? "reject" : "tempfail");
+        return c->no_route == NOROUTE_TEMPFAIL ? ROUTE_TEMPFAIL : ROUTE_REJECT;
+    case ROUTE_MATCH:
+        break;
+    }
+    if (r->target == TARGET_MAILBOX)
+        return ROUTE_TO_MAILBOX;
+    snprintf(why, whylen, "route \"%s\" (%s line %d) says %s", r->text, c->path, r->line,
+             r->target == TARGET_REJECT ? "reject" : "tempfail");
+    return r->target == TARGET_TEMPFAIL ? ROUTE_TEMPFAIL : ROUTE_REJECT;
 }

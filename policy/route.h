@@ -34,6 +34,25 @@ enum route_status {
 enum route_status route_select(const struct conf *c, const struct route_input *in,
                                const struct conf_route **out);
 
+/* What the route table's answer means for the message: the one decision the milter, the
+ * policy service and `sendasctl test` share (so they refuse with the same words). */
+enum route_verdict {
+    ROUTE_TO_MAILBOX, /* a route names a mailbox: the route's mailbox */
+    ROUTE_PASS,       /* no route matches and no_route is accept: leave the message alone */
+    ROUTE_REJECT,     /* refused for good (5.7.1): why says by which rule */
+    ROUTE_TEMPFAIL,   /* refused for now (4.7.1): why says by which rule */
+    ROUTE_UNDECIDED,  /* ROUTE_NEED_FROM: decide again when the From header is known */
+};
+
+/*
+ * route_decide - the verdict on route_select's answer st (r its route when st is
+ * ROUTE_MATCH).  For a refusal, why gets the reason the logs and the SMTP reply
+ * give: "no sendas route covers this sender (no_route reject)" or
+ * "route \"sender:x@y.z\" (FILE line N) says reject"; otherwise why is "".
+ */
+enum route_verdict route_decide(const struct conf *c, enum route_status st,
+                                const struct conf_route *r, char *why, size_t whylen);
+
 /* route_set_client - fill in family/addr from a textual IP; returns 0, or -1 if not an IP */
 int route_set_client(struct route_input *in, const char *ip);
 

@@ -44,11 +44,13 @@
 #include "audit.h"
 #include "auditfile.h"
 #include "buf.h"
+#include "clock.h"
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
 #include "polreq.h"
 #include "quota.h"
+#include "sockspec.h"
 #include "store.h"
 
 #define MAX_CONNS 4096         /* clients at once; Postfix opens one per smtpd process */
@@ -90,19 +92,13 @@ static struct polreq req;     /* one request at a time: single-threaded */
 /* now_ms - wall clock in ms (the counters must survive a restart) */
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_now_ms();
 }
 
 /* mono_ms - monotonic clock in ms, for the flush timer */
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_mono_ms();
 }
 
 /*
@@ -564,25 +560,24 @@ static int listen_on(const char *spec, char *err, size_t errlen)
         umask(0077);
         return fd;
     } else {
-        const char *colon = strchr(spec, ':'), *at = strchr(spec, '@');
         struct addrinfo hints, *res = NULL;
-        char port[16], host[256];
+        struct sockspec ss;
+        char port[16];
         int rc;
 
-        if (colon == NULL || (size_t)((at ? at : spec + strlen(spec)) - colon - 1) >= sizeof(port)) {
+        if (sockspec_parse(spec, &ss) < 0 || ss.kind == SOCKSPEC_UNIX) {
             snprintf(err, errlen, "%s: expected unix:PATH or inet:PORT@HOST", spec);
             return -1;
         }
-        snprintf(port, sizeof(port), "%.*s", (int)((at ? at : spec + strlen(spec)) - colon - 1),
-                 colon + 1);
+        snprintf(port, sizeof(port), "%u", ss.port);
         /* without @HOST only this host may connect: a policy service is not for the world */
-        snprintf(host, sizeof(host), "%s",
-                 at ? at + 1 : strncmp(spec, "inet6:", 6) == 0 ? "::1" : "127.0.0.1");
+        if (ss.host[0] == '\0')
+            snprintf(ss.host, sizeof(ss.host), "%s", ss.kind == SOCKSPEC_INET6 ? "::1" : "127.0.0.1");
         memset(&hints, 0, sizeof(hints));
-        hints.ai_family = strncmp(spec, "inet6:", 6) == 0 ? AF_INET6 : AF_INET;
+        hints.ai_family = ss.kind == SOCKSPEC_INET6 ? AF_INET6 : AF_INET;
         hints.ai_socktype = SOCK_STREAM;
         hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-        if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+        if ((rc = getaddrinfo(ss.host, port, &hints, &res)) != 0) {
             snprintf(err, errlen, "%s: %s", spec, gai_strerror(rc));
             return -1;
         }

@@ -65,7 +65,7 @@ static void xo_dispose(void *conn_context, const sasl_utils_t *utils)
     if (!c)
         return;
     if (c->response) {
-        memset(c->response, 0, c->rlen);
+        explicit_bzero(c->response, c->rlen); /* memset before free may be dropped */
         utils->free(c->response);
     }
     utils->free(c);
@@ -261,7 +261,7 @@ static int xo_step(void *conn_context, sasl_client_params_t *params, const char 
     else {
         rc = params->canon_user(u->conn, login, 0, SASL_CU_AUTHID | SASL_CU_AUTHZID, oparams);
     }
-    memset(file, 0, sizeof(file));
+    explicit_bzero(file, sizeof(file));
     if (rc != SASL_OK)
         return rc;
     *clientout = c->response;

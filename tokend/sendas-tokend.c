@@ -46,6 +46,7 @@
 #include "log.h"
 #include "oauth.h"
 #include "oauthsetup.h"
+#include "secfile.h"
 #include "xoauth2.h"
 
 #define MAX_LIFETIME 86400 /* seconds an access token is believed to live */
@@ -153,7 +154,7 @@ static int write_tokens(const struct oauth_setup *s, const char *token, time_t e
         if (write_atomic(s, s->mailboxes[i], file, len, rc ? more : err,
                          rc ? sizeof(more) : errlen) < 0)
             rc = -1; /* the first reason is the one reported */
-    memset(file, 0, sizeof(file));
+    secret_wipe(file, sizeof(file));
     return rc;
 }
 
@@ -205,8 +206,7 @@ static void adopt_existing(const struct oauth_setup *s, time_t now)
         if (write_tokens(s, ts.token, exp, err, sizeof(err)) < 0) {
             /* not every mailbox can have it: ask for a new one now, as after a failure */
             log_warn("not keeping the token from the previous run: %s", err);
-            memset(ts.token, 0, tlen);
-            free(ts.token);
+            secret_free(ts.token);
             ts.token = NULL;
             ts.expires = ts.refresh_at = ts.last_refresh = 0;
         } else {
@@ -215,7 +215,7 @@ static void adopt_existing(const struct oauth_setup *s, time_t now)
                      (long long)(exp - now));
         }
     }
-    memset(buf, 0, sizeof(buf));
+    secret_wipe(buf, sizeof(buf));
 }
 
 /* backoff - the next retry delay: exponential, capped, with jitter in [d/2, d] */
@@ -299,10 +299,7 @@ static int fetch(const struct oauth_setup *s, time_t now)
         snprintf(ts.last_error, sizeof(ts.last_error), "token file: %s", err);
         rc = -1;
     } else if (rc == 0) {
-        if (ts.token) {
-            memset(ts.token, 0, strlen(ts.token));
-            free(ts.token);
-        }
+        secret_free(ts.token);
         ts.token = r.access_token;
         r.access_token = NULL;
         ts.expires = now + r.expires_in;
@@ -511,10 +508,7 @@ int main(int argc, char **argv)
         log_info("certificate thumbprint (x5t) %s", jwt_signer_x5t(s.signer));
     adopt_existing(&s, time(NULL));
     rc = run(&s, &c, args.user, &sigs);
-    if (ts.token) {
-        memset(ts.token, 0, strlen(ts.token));
-        free(ts.token);
-    }
+    secret_free(ts.token);
     oauthsetup_free(&s);
     conf_free(c);
     curl_global_cleanup();

@@ -12,7 +12,7 @@
                  sasl_passwd entries naming each mailbox's token file (no PASSWORD); a
                  declared mailbox left out of oauth_mailboxes is flagged; without oauth_*
                  the Basic-authentication lines stay;
-  manuals        sendas.conf(5) documents every directive the parser knows (conf_keywords),
+  manuals        sendas.conf(5) documents every directive the parser knows (conf.c's settings[]),
                  sendasctl(8)'s synopsis has every command `sendasctl help` lists.
 
 Prints one PASS/FAIL line per check, then "N passed, M failed"; exit 0 when all pass, 1
@@ -204,8 +204,10 @@ def main():
     # --- finding 16: the manuals cover every directive and every command ---
     with open(os.path.join(SRCDIR, "policy", "conf.c")) as f:
         src = f.read()
-    table = src[src.index("conf_keywords[] = {"):]
-    keywords = re.findall(r'"([a-z_]+)"', table[:table.index("NULL")])
+    # the settings table: DIRECTIVE("name", ...), BOOL(name, ...), {.name = "name", ...
+    table = src[src.index("settings[] = {"):]
+    table = table[:table.index("\n};")]
+    keywords = re.findall(r'^\s*(?:DIRECTIVE\("|[A-Z]+\(|\{\.name = ")([a-z_]+)\b', table, re.M)
     with open(os.path.join(SRCDIR, "doc", "sendas.conf.5")) as f:
         man5 = f.read()
     undocumented = [k for k in keywords

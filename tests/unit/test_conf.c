@@ -423,15 +423,35 @@ START_TEST(test_keywords_known)
     size_t i;
     struct conf *c;
 
-    for (i = 0; conf_keywords[i]; i++) {
-        snprintf(text, sizeof(text), "mailbox a@b.c\nroute * a@b.c\n%s %s\n", conf_keywords[i],
-                 strcmp(conf_keywords[i], "mailbox") == 0 ? "x@b.c" : "@@bogus@@");
+    for (i = 0; conf_keyword(i); i++) {
+        snprintf(text, sizeof(text), "mailbox a@b.c\nroute * a@b.c\n%s %s\n", conf_keyword(i),
+                 strcmp(conf_keyword(i), "mailbox") == 0 ? "x@b.c" : "@@bogus@@");
         c = parse(text, err);
         ck_assert_msg(c != NULL || strstr(err, "unknown directive") == NULL, "%s: %s",
-                      conf_keywords[i], err);
+                      conf_keyword(i), err);
         conf_free(c);
     }
     ck_assert_uint_ge(i, 30);
+}
+END_TEST
+
+/* conf_ref/conf_unref: the snapshot lives until the last reference goes (ASan sees a
+ * use after free or a leak otherwise), and conf_unref(NULL) is harmless. */
+START_TEST(test_refcount)
+{
+    char err[CONF_ERRLEN];
+    struct conf *c = parse("mailbox a@b.c\nroute * a@b.c\n", err), *r;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(atomic_load(&c->refs), 1);
+    r = conf_ref(c);
+    ck_assert_ptr_eq(r, c);
+    ck_assert_int_eq(atomic_load(&c->refs), 2);
+    conf_unref(c);
+    ck_assert_int_eq(atomic_load(&r->refs), 1);
+    ck_assert_str_eq(r->mailboxes[0].address, "a@b.c");
+    conf_unref(r);
+    conf_unref(NULL);
 }
 END_TEST
 
@@ -451,6 +471,7 @@ int main(void)
 
     tcase_add_loop_test(tc, test_bad_configs, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
     tcase_add_test(tc, test_defaults_and_settings);
+    tcase_add_test(tc, test_refcount);
     tcase_add_test(tc, test_idle_timeout);
     tcase_add_test(tc, test_permits);
     tcase_add_loop_test(tc, test_routes, 0, sizeof(route_cases) / sizeof(route_cases[0]));

@@ -195,6 +195,58 @@ START_TEST(key_readable_by_others_is_refused)
 }
 END_TEST
 
+/* put_secret - write text to dir/secret with mode, return its path */
+static const char *put_secret(const char *text, size_t len, mode_t mode)
+{
+    static char path[160];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/secret", dir);
+    unlink(path);
+    ck_assert_ptr_nonnull(f = fopen(path, "w"));
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    fclose(f);
+    ck_assert_int_eq(chmod(path, mode), 0);
+    return path;
+}
+
+/* secfile_read_line: the one line of a private file, trailing white space dropped; the cap,
+ * a second line, a NUL, an empty file and a file others may read are refused. */
+START_TEST(secret_file_one_line_private_capped)
+{
+    char err[256], big[64];
+    char *v;
+
+    v = secfile_read_line("oauth_client_secret_file", put_secret("s3cr\"et \r\n", 10, 0600),
+                          SECFILE_NO_USER, 4096, err, sizeof(err));
+    ck_assert_ptr_nonnull(v);
+    ck_assert_str_eq(v, "s3cr\"et");
+    secret_free(v);
+    secret_free(NULL);
+    ck_assert_ptr_null(secfile_read_line("x", put_secret("abc", 3, 0644), SECFILE_NO_USER, 4096,
+                                         err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "0644"));
+    ck_assert_ptr_null(secfile_read_line("x", put_secret("a\nb", 3, 0600), SECFILE_NO_USER, 4096,
+                                         err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "on one line"));
+    ck_assert_ptr_null(secfile_read_line("x", put_secret("a\0b", 3, 0600), SECFILE_NO_USER, 4096,
+                                         err, sizeof(err)));
+    ck_assert_ptr_null(secfile_read_line("x", put_secret("\n", 1, 0600), SECFILE_NO_USER, 4096,
+                                         err, sizeof(err)));
+    /* max 16: 15 bytes fit, 16 do not */
+    memset(big, 'k', sizeof(big));
+    v = secfile_read_line("x", put_secret(big, 15, 0600), SECFILE_NO_USER, 16, err, sizeof(err));
+    ck_assert_ptr_nonnull(v);
+    ck_assert_uint_eq(strlen(v), 15);
+    secret_free(v);
+    ck_assert_ptr_null(secfile_read_line("x", put_secret(big, 16, 0600), SECFILE_NO_USER, 16, err,
+                                         sizeof(err)));
+    ck_assert_ptr_null(secfile_read_line("x", put_secret(big, 64, 0600), SECFILE_NO_USER, 16, err,
+                                         sizeof(err)));
+    unlink(put_secret("", 0, 0600));
+}
+END_TEST
+
 START_TEST(values_json_would_escape_are_refused)
 {
     char err[256];
@@ -250,6 +302,7 @@ static Suite *suite(void)
     tcase_add_test(tc, assertion_verifies_against_the_certificate);
     tcase_add_test(tc, two_assertions_have_different_jti);
     tcase_add_test(tc, key_readable_by_others_is_refused);
+    tcase_add_test(tc, secret_file_one_line_private_capped);
     tcase_add_test(tc, values_json_would_escape_are_refused);
     tcase_add_test(tc, encrypted_key_fails_without_a_prompt);
     tcase_add_test(tc, fifo_as_key_or_certificate_fails_at_once);

@@ -129,6 +129,34 @@ START_TEST(test_postfix_fields)
 }
 END_TEST
 
+/* Every kept attribute, each with its own value, lands in its own field (in an order
+ * unlike the parser's table, so a mapping that follows the order would show). */
+START_TEST(test_each_attribute_its_field)
+{
+    static const char q[] = "size=77\ninstance=I\nsasl_username=U\nclient_name=N\n"
+                            "client_address=192.0.2.9\nrecipient=R@x.y\nsender=S@x.y\n"
+                            "queue_id=Q\nprotocol_state=END-OF-MESSAGE\nrecipient_count=3\n"
+                            "request=smtpd_access_policy\n\n";
+    char err[256];
+    size_t used;
+
+    ck_assert_int_eq(polreq_parse(&req, q, strlen(q), &used, err, sizeof(err)), POLREQ_OK);
+    ck_assert_uint_eq(used, strlen(q));
+    ck_assert_int_eq(req.stage, POLREQ_EOM);
+    ck_assert_str_eq(req.protocol_state, "END-OF-MESSAGE");
+    ck_assert_str_eq(req.queue_id, "Q");
+    ck_assert_str_eq(req.sender, "S@x.y");
+    ck_assert_str_eq(req.recipient, "R@x.y");
+    ck_assert_str_eq(req.client_address, "192.0.2.9");
+    ck_assert_str_eq(req.client_name, "N");
+    ck_assert_str_eq(req.sasl_username, "U");
+    ck_assert_str_eq(req.instance, "I");
+    ck_assert_uint_eq(req.recipient_count, 3);
+    ck_assert_uint_eq(req.size, 77);
+    ck_assert_uint_eq(req.nattrs, 11);
+}
+END_TEST
+
 /* Two requests back to back (a pipelining client): one at a time, each consumed exactly. */
 START_TEST(test_two_requests)
 {
@@ -231,6 +259,7 @@ int main(void)
 
     tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_postfix_fields);
+    tcase_add_test(tc, test_each_attribute_its_field);
     tcase_add_test(tc, test_two_requests);
     tcase_add_test(tc, test_nul_byte);
     tcase_add_test(tc, test_caps);
