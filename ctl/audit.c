@@ -12,7 +12,10 @@
  */
 #include "config.h"
 
+#include "auditin.h"
+#include "auditout.h"
 #include "auditrep.h"
+#include "ctl.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -126,20 +129,6 @@ static void *xcalloc(size_t n, size_t size)
         exit(1);
     }
     return p;
-}
-
-/* au_time - RFC 3339 UTC to the second */
-void au_time(int64_t us, char *out, size_t outlen)
-{
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-
-    if (us == 0) {
-        snprintf(out, outlen, "-");
-        return;
-    }
-    gmtime_r(&t, &tm);
-    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* list_add - count v in l; returns its index, or 255 when it did not fit */

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "token.h"
+#include "ctl.h"
 #include "tokstate.h"
 #include "xoauth2.h"
 
