@@ -47,8 +47,17 @@ static int add_header_arg(struct rw_msg *m, const char *arg, size_t max)
     return rw_msg_add_header(m, name, v, strlen(v), max);
 }
 
-/* cmd_test - the dry run */
-int cmd_test(const char *conf_path, int argc, char **argv)
+/* The command line of `sendasctl test`. */
+struct test_args {
+    const char *conf_path;
+    const char *from, *hfrom, *client, *sasl;
+    const char *headers[64];
+    size_t nheaders;
+    int no_from, non_smtp, utf8;
+};
+
+/* parse_args - the options into a; 0, or the exit status of a usage error (said why) */
+static int parse_args(struct test_args *a, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"from", required_argument, NULL, 'f'},   {"header-from", required_argument, NULL, 'F'},
@@ -57,96 +66,97 @@ int cmd_test(const char *conf_path, int argc, char **argv)
         {"non-smtp", no_argument, NULL, 'l'},     {"smtputf8", no_argument, NULL, 'u'},
         {"config", required_argument, NULL, 'c'}, {NULL, 0, NULL, 0},
     };
-    const char *from = NULL, *hfrom = NULL, *client = NULL, *sasl = NULL;
-    const char *headers[64];
-    size_t nheaders = 0, i;
-    int ch, no_from = 0, non_smtp = 0, utf8 = 0, rc;
-    char err[CONF_ERRLEN], env[1024];
-    struct conf *c;
-    struct rw_msg m;
-    struct rw_plan p;
+    int ch;
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
         switch (ch) {
         case 'c':
-            conf_path = optarg;
+            a->conf_path = optarg;
             break;
         case 'f':
-            from = optarg;
+            a->from = optarg;
             break;
         case 'F':
-            hfrom = optarg;
+            a->hfrom = optarg;
             break;
         case 'N':
-            no_from = 1;
+            a->no_from = 1;
             break;
         case 'H':
-            if (nheaders >= sizeof(headers) / sizeof(headers[0])) {
+            if (a->nheaders >= sizeof(a->headers) / sizeof(a->headers[0])) {
                 fprintf(stderr, "sendasctl: too many --header options\n");
                 return 2;
             }
-            headers[nheaders++] = optarg;
+            a->headers[a->nheaders++] = optarg;
             break;
         case 'a':
-            client = optarg;
+            a->client = optarg;
             break;
         case 's':
-            sasl = optarg;
+            a->sasl = optarg;
             break;
         case 'l':
-            non_smtp = 1;
+            a->non_smtp = 1;
             break;
         case 'u':
-            utf8 = 1;
+            a->utf8 = 1;
             break;
         default:
             return 2;
         }
     }
-    if (from == NULL) {
+    if (a->from == NULL) {
         fprintf(stderr, "sendasctl test: --from ADDR is required (use --from '' for the null sender)\n");
         return 2;
     }
-    if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
-        fprintf(stderr, "sendasctl: %s\n", err);
-        return 1;
-    }
-    snprintf(env, sizeof(env), "<%s>", from);
-    rw_msg_init(&m);
-    m.env_sender = env;
-    m.trace_name = c->trace_header;
-    m.client_addr = client;
-    m.sasl_login = sasl;
-    m.non_smtp = non_smtp;
-    m.smtputf8 = utf8;
-    rc = 0;
-    if (!no_from && hfrom == NULL && *from)
-        rc = rw_msg_add_header(&m, "From", from, strlen(from), c->max_header_bytes);
-    else if (!no_from && hfrom)
-        rc = rw_msg_add_header(&m, "From", hfrom, strlen(hfrom), c->max_header_bytes);
-    for (i = 0; i < nheaders && rc == 0; i++)
-        rc = add_header_arg(&m, headers[i], c->max_header_bytes);
-    if (rc < 0) {
-        rw_msg_reset(&m);
-        conf_free(c);
-        return 1;
-    }
-    rw_plan_message(c, &m, &p);
-    printf("route:        %s", p.route ? p.route->text : "(none)");
-    if (p.route)
-        printf(" (%s line %d)", c->path, p.route->line);
-    printf("\nmailbox:      %s\n", p.mailbox ? p.mailbox->address : "-");
-    printf("action:       %s\n", rw_plan_outcome(&p));
-    printf("reason:       %s\n", p.reason);
-    if (p.action == RW_REJECT || p.action == RW_TEMPFAIL)
-        printf("reply:        %s %s %s\n", p.rcode, p.xcode, p.text);
-    if (p.new_env_sender)
-        printf("envelope:     <%s> -> %s\n", p.orig_env ? p.orig_env : "", p.new_env_sender);
+    return 0;
+}
+
+/* build_msg - the message the milter would see, from the command line (env holds the
+ * envelope sender m points to); 0, or -1 when a header is refused (said why) */
+static int build_msg(const struct conf *c, const struct test_args *a, struct rw_msg *m,
+                     char *env, size_t envlen)
+{
+    size_t i;
+    int rc = 0;
+
+    snprintf(env, envlen, "<%s>", a->from);
+    rw_msg_init(m);
+    m->env_sender = env;
+    m->trace_name = c->trace_header;
+    m->client_addr = a->client;
+    m->sasl_login = a->sasl;
+    m->non_smtp = a->non_smtp;
+    m->smtputf8 = a->utf8;
+    if (!a->no_from && a->hfrom == NULL && *a->from)
+        rc = rw_msg_add_header(m, "From", a->from, strlen(a->from), c->max_header_bytes);
+    else if (!a->no_from && a->hfrom)
+        rc = rw_msg_add_header(m, "From", a->hfrom, strlen(a->hfrom), c->max_header_bytes);
+    for (i = 0; i < a->nheaders && rc == 0; i++)
+        rc = add_header_arg(m, a->headers[i], c->max_header_bytes);
+    return rc < 0 ? -1 : 0;
+}
+
+/* print_plan - what the milter would do: route, mailbox, action, envelope, header changes */
+static void print_plan(const struct conf *c, const struct rw_plan *p)
+{
+    size_t i;
+
+    printf("route:        %s", p->route ? p->route->text : "(none)");
+    if (p->route)
+        printf(" (%s line %d)", c->path, p->route->line);
+    printf("\nmailbox:      %s\n", p->mailbox ? p->mailbox->address : "-");
+    printf("action:       %s\n", rw_plan_outcome(p));
+    printf("reason:       %s\n", p->reason);
+    if (p->action == RW_REJECT || p->action == RW_TEMPFAIL)
+        printf("reply:        %s %s %s\n", p->rcode, p->xcode, p->text);
+    if (p->new_env_sender)
+        printf("envelope:     <%s> -> %s\n", p->orig_env ? p->orig_env : "", p->new_env_sender);
     else
-        printf("envelope:     <%s> (unchanged)\n", p.orig_env ? p.orig_env : "");
-    for (i = 0; i < p.nops; i++) {
-        const struct rw_op *op = &p.ops[i];
+        printf("envelope:     <%s> (unchanged)\n", p->orig_env ? p->orig_env : "");
+    for (i = 0; i < p->nops; i++) {
+        const struct rw_op *op = &p->ops[i];
 
         switch (op->kind) {
         case RW_OP_CHANGE:
@@ -162,6 +172,31 @@ int cmd_test(const char *conf_path, int argc, char **argv)
             break;
         }
     }
+}
+
+/* cmd_test - the dry run */
+int cmd_test(const char *conf_path, int argc, char **argv)
+{
+    struct test_args a = {.conf_path = conf_path};
+    char err[CONF_ERRLEN], env[1024];
+    struct conf *c;
+    struct rw_msg m;
+    struct rw_plan p;
+    int rc;
+
+    if ((rc = parse_args(&a, argc, argv)) != 0)
+        return rc;
+    if ((c = conf_load(a.conf_path, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "sendasctl: %s\n", err);
+        return 1;
+    }
+    if (build_msg(c, &a, &m, env, sizeof(env)) < 0) {
+        rw_msg_reset(&m);
+        conf_free(c);
+        return 1;
+    }
+    rw_plan_message(c, &m, &p);
+    print_plan(c, &p);
     rc = p.action == RW_REJECT || p.action == RW_TEMPFAIL ? EXIT_REFUSED : 0;
     rw_plan_free(&p);
     rw_msg_reset(&m);
