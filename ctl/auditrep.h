@@ -9,7 +9,7 @@
  * (memory stays flat as logs grow); ctl/auditin.c opens the inputs (files,
  * standard input, the journal, auditin.h); ctl/auditout.c prints the result
  * as a table, JSON, CSV or one HTML page (auditout.h).  The calls go one way:
- * audit.c -> auditin.c, auditout.c -> auditrep.c.
+ * audit.c -> auditin.c, auditout.c, auditrep.c; auditout.c -> auditrep.c.
  */
 #ifndef SENDAS_CTL_AUDITREP_H
 #define SENDAS_CTL_AUDITREP_H
