@@ -543,6 +543,7 @@ static int tokend(int argc, char **argv, int once)
     return rc;
 }
 
+/* main - its own copy of the command line, then tokend() */
 int main(int argc, char **argv)
 {
     char **nargv;
