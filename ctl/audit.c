@@ -12,7 +12,10 @@
  */
 #include "config.h"
 
+#include "auditin.h"
+#include "auditout.h"
 #include "auditrep.h"
+#include "ctl.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -126,20 +129,6 @@ static void *xcalloc(size_t n, size_t size)
         exit(1);
     }
     return p;
-}
-
-/* au_time - RFC 3339 UTC to the second */
-void au_time(int64_t us, char *out, size_t outlen)
-{
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-
-    if (us == 0) {
-        snprintf(out, outlen, "-");
-        return;
-    }
-    gmtime_r(&t, &tm);
-    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* list_add - count v in l; returns its index, or 255 when it did not fit */
@@ -747,8 +736,31 @@ static int check_inputs(const struct src *au, const struct src *ml)
     return rc;
 }
 
-/* cmd_audit - sendasctl audit */
-int cmd_audit(const char *conf_path, int argc, char **argv)
+/* clock_init - now, the local offset and the current year (mail log stamps have no year) */
+static void clock_init(void)
+{
+    struct timespec ts;
+    struct tm tm;
+    time_t now;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    now = ts.tv_sec;
+    localtime_r(&now, &tm);
+    gmtoff = tm.tm_gmtoff;
+    this_year = tm.tm_year + 1900;
+}
+
+/* The command line of `sendasctl audit`. */
+struct audit_args {
+    struct src *au, *ml;    /* --log, --maillog/--journal */
+    const char *format;
+    int journal, no_maillog;
+};
+
+/* parse_args - the options into a and r's time range; 0 to go on, or -1 with the exit
+ * status in *rc (said why, or --help printed) */
+static int parse_args(struct audit_args *a, struct au_report *r, int argc, char **argv, int *rc)
 {
     static const struct option opts[] = {
         {"since", required_argument, NULL, 's'}, {"until", required_argument, NULL, 'u'},
@@ -756,15 +768,104 @@ int cmd_audit(const char *conf_path, int argc, char **argv)
         {"journal", no_argument, NULL, 'j'},     {"no-maillog", no_argument, NULL, 'n'},
         {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    int ch;
+
+    *rc = 1;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+        case 'u':
+            if (parse_when(optarg, ch == 's' ? &r->since : &r->until) < 0) {
+                fprintf(stderr, "sendasctl audit: bad time \"%s\" for --%s: use " WHEN_FORMATS "\n",
+                        optarg, ch == 's' ? "since" : "until");
+                *rc = 2;
+                return -1;
+            }
+            break;
+        case 'l':
+        case 'm':
+            if (add_input(ch == 'l' ? a->au : a->ml, optarg, AU_IN_FILE) < 0)
+                return -1;
+            break;
+        case 'j':
+            if (!a->journal++ && add_input(a->ml, NULL, AU_IN_JOURNAL) < 0)
+                return -1;
+            break;
+        case 'n':
+            a->no_maillog = 1;
+            break;
+        case 'f':
+            a->format = optarg;
+            if (strcmp(a->format, "table") && strcmp(a->format, "json") &&
+                strcmp(a->format, "csv") && strcmp(a->format, "html")) {
+                fprintf(stderr, "sendasctl audit: unknown format \"%s\"\n", a->format);
+                *rc = 2;
+                return -1;
+            }
+            break;
+        case 'h':
+            audit_usage(stdout);
+            *rc = 0;
+            return -1;
+        default:
+            audit_usage(stderr);
+            *rc = 2;
+            return -1;
+        }
+    }
+    if (optind < argc || (a->no_maillog && a->ml->n)) {
+        audit_usage(stderr);
+        *rc = 2;
+        return -1;
+    }
+    return 0;
+}
+
+/* merge - read both series in time order into the report */
+static void merge(struct src *au, struct src *ml, struct au_report *r, struct qtab *q)
+{
+    src_order(au);
+    src_order(ml);
+    src_next(au, r);
+    src_next(ml, r);
+    while (!au->eof || !ml->eof) {
+        /* an audit record is written before Postfix logs the message's delivery */
+        if (!au->eof && (ml->eof || au->t <= ml->t + SLACK_US)) {
+            shown_audit(&au->a);
+            on_audit(r, q, &au->a);
+            src_next(au, r);
+        } else {
+            shown(ml->m.reply);
+            on_maillog(r, q, &ml->m);
+            src_next(ml, r);
+        }
+    }
+}
+
+/* warn_unread - what was not read or matched nothing, on stderr */
+static void warn_unread(const struct au_report *r, const struct src *au)
+{
+    if (r->bad_records)
+        fprintf(stderr, "sendasctl audit: warning: %lu audit log lines unreadable\n",
+                r->bad_records);
+    if (r->maillog_bad)
+        fprintf(stderr, "sendasctl audit: warning: %lu of %lu mail log lines unreadable\n",
+                r->maillog_bad, r->maillog_lines);
+    if (r->records == 0 && !au->failed)
+        fprintf(stderr, "sendasctl audit: warning: no audit record%s\n",
+                r->since || r->until ? " in that time" : "");
+}
+
+/* cmd_audit - sendasctl audit */
+int cmd_audit(const char *conf_path, int argc, char **argv)
+{
     struct src au, ml;
+    struct audit_args a = {.au = &au, .ml = &ml, .format = "table"};
     struct au_report r;
     struct qtab q;
-    const char *format = "table";
     struct conf *c = NULL;
-    struct timespec ts;
-    struct tm tm;
-    time_t now;
-    int ch, rc = 1, journal = 0, no_maillog = 0;
+    int rc = 1;
     char err[CONF_ERRLEN];
 
     memset(&r, 0, sizeof(r));
@@ -773,60 +874,10 @@ int cmd_audit(const char *conf_path, int argc, char **argv)
     memset(&ml, 0, sizeof(ml));
     r.hour0 = -1;
     au.is_audit = 1;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    now = ts.tv_sec;
-    localtime_r(&now, &tm);
-    gmtoff = tm.tm_gmtoff;
-    this_year = tm.tm_year + 1900;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 's':
-        case 'u':
-            if (parse_when(optarg, ch == 's' ? &r.since : &r.until) < 0) {
-                fprintf(stderr, "sendasctl audit: bad time \"%s\" for --%s: use " WHEN_FORMATS "\n",
-                        optarg, ch == 's' ? "since" : "until");
-                rc = 2;
-                goto out;
-            }
-            break;
-        case 'l':
-        case 'm':
-            if (add_input(ch == 'l' ? &au : &ml, optarg, AU_IN_FILE) < 0)
-                goto out;
-            break;
-        case 'j':
-            if (!journal++ && add_input(&ml, NULL, AU_IN_JOURNAL) < 0)
-                goto out;
-            break;
-        case 'n':
-            no_maillog = 1;
-            break;
-        case 'f':
-            format = optarg;
-            if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv") &&
-                strcmp(format, "html")) {
-                fprintf(stderr, "sendasctl audit: unknown format \"%s\"\n", format);
-                rc = 2;
-                goto out;
-            }
-            break;
-        case 'h':
-            audit_usage(stdout);
-            rc = 0;
-            goto out;
-        default:
-            audit_usage(stderr);
-            rc = 2;
-            goto out;
-        }
-    }
-    if (optind < argc || (no_maillog && ml.n)) {
-        audit_usage(stderr);
-        rc = 2;
+    clock_init();
+    if (parse_args(&a, &r, argc, argv, &rc) < 0)
         goto out;
-    }
+    rc = 1;
     /* the configuration names the audit log, and the sendas entries the advice quotes */
     c = conf_load(conf_path, err, sizeof(err));
     if (au.n == 0) {
@@ -842,40 +893,17 @@ int cmd_audit(const char *conf_path, int argc, char **argv)
             goto out;
     }
     r.conf = c;
-    if (ml.n == 0 && !no_maillog)
+    if (ml.n == 0 && !a.no_maillog)
         default_maillog(&ml);
     if (check_inputs(&au, &ml) < 0 || (reader = audit_reader_new()) == NULL)
         goto out;
-    src_order(&au);
-    src_order(&ml);
-    src_next(&au, &r);
-    src_next(&ml, &r);
-    while (!au.eof || !ml.eof) {
-        /* an audit record is written before Postfix logs the message's delivery */
-        if (!au.eof && (ml.eof || au.t <= ml.t + SLACK_US)) {
-            shown_audit(&au.a);
-            on_audit(&r, &q, &au.a);
-            src_next(&au, &r);
-        } else {
-            shown(ml.m.reply);
-            on_maillog(&r, &q, &ml.m);
-            src_next(&ml, &r);
-        }
-    }
+    merge(&au, &ml, &r, &q);
     audit_reader_free(reader);
-    if (r.bad_records)
-        fprintf(stderr, "sendasctl audit: warning: %lu audit log lines unreadable\n",
-                r.bad_records);
-    if (r.maillog_bad)
-        fprintf(stderr, "sendasctl audit: warning: %lu of %lu mail log lines unreadable\n",
-                r.maillog_bad, r.maillog_lines);
-    if (r.records == 0 && !au.failed)
-        fprintf(stderr, "sendasctl audit: warning: no audit record%s\n",
-                r.since || r.until ? " in that time" : "");
+    warn_unread(&r, &au);
     if (au_sort(&r) < 0)
         rc = 1;
     else
-        rc = au_print(&r, format) < 0 ? 1 : 0;
+        rc = au_print(&r, a.format) < 0 ? 1 : 0;
     if (fflush(stdout) != 0)
         rc = 1;
     if (au.failed || ml.failed)

@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "auditrep.h"
+#include "auditin.h"
 
 /* gz_read - the lines callback on a zlib stream (plain data passes through) */
 static ssize_t gz_read(void *ctx, char *buf, size_t n)

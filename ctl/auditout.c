@@ -12,35 +12,10 @@
 #include <string.h>
 
 #include "audit.h"
+#include "auditout.h"
 #include "auditrep.h"
 #include "conf.h"
 #include "maillog.h"
-
-/* cmp_sender - most messages first, then by address */
-static int cmp_sender(const void *a, const void *b)
-{
-    const struct au_sender *x = *(const struct au_sender *const *)a;
-    const struct au_sender *y = *(const struct au_sender *const *)b;
-
-    if (x->msgs != y->msgs)
-        return x->msgs > y->msgs ? -1 : 1;
-    return strcmp(x->addr, y->addr);
-}
-
-/* au_sort - r->sorted: senders by messages, most first */
-int au_sort(struct au_report *r)
-{
-    size_t i, n = 0;
-
-    r->sorted = calloc(r->nsenders ? r->nsenders : 1, sizeof(*r->sorted));
-    if (r->sorted == NULL)
-        return -1;
-    for (i = 0; i < r->tabsize; i++)
-        for (struct au_sender *s = r->tab[i]; s; s = s->next)
-            r->sorted[n++] = s;
-    qsort(r->sorted, n, sizeof(*r->sorted), cmp_sender);
-    return 0;
-}
 
 /* name - a sender for display ("<>" for the null sender) */
 static const char *name(const struct au_sender *s)

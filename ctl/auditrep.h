@@ -1,22 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * audit - `sendasctl audit`: what sendas decided and what Exchange Online
+ * auditrep - `sendasctl audit`'s report: what sendas decided and what Exchange Online
  * answered, per original sender.
  *
- * ctl/audit.c reads the audit logs and Postfix's mail logs in time order and
- * aggregates as it reads (memory stays flat as logs grow); ctl/auditin.c opens
- * the inputs (files, standard input, the journal); ctl/auditout.c prints the
- * result as a table, JSON, CSV or one HTML page.
+ * auditrep.h (with ctl/auditrep.c) is the report's data, which every part
+ * uses and which uses none of them: ctl/audit.c reads the audit logs and
+ * Postfix's mail logs in time order and aggregates into it as it reads
+ * (memory stays flat as logs grow); ctl/auditin.c opens the inputs (files,
+ * standard input, the journal, auditin.h); ctl/auditout.c prints the result
+ * as a table, JSON, CSV or one HTML page (auditout.h).  The calls go one way:
+ * audit.c -> auditin.c, auditout.c, auditrep.c; auditout.c -> auditrep.c.
  */
-#ifndef SENDAS_CTL_AUDIT_H
-#define SENDAS_CTL_AUDIT_H
+#ifndef SENDAS_CTL_AUDITREP_H
+#define SENDAS_CTL_AUDITREP_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
-#include <zlib.h>
-
-#include "lines.h"
 
 #define AU_MAX_LIST 8      /* distinct clients, Froms, mailboxes, reasons kept per sender */
 #define AU_MAX_OUTCOMES 16 /* distinct (status, dsn, From, mailbox) kept per sender */
@@ -75,52 +74,10 @@ struct au_report {
     size_t peak_qids;              /* most queue ids followed at once */
 };
 
-#define AU_LINE_MAX 65536 /* bytes of one log line; longer ones are cut and counted unreadable */
-
-/* Where a log comes from. */
-enum au_in_kind {
-    AU_IN_FILE,    /* a file, plain or gzip */
-    AU_IN_STDIN,   /* "-" */
-    AU_IN_JOURNAL, /* journalctl's output (Postfix logging to journald only) */
-};
-
-struct au_input {
-    char *path; /* AU_IN_FILE */
-    enum au_in_kind kind;
-    int64_t t;  /* time of its first record, for the order files are read in */
-};
-
-/* One input being read. */
-struct au_stream {
-    const struct au_input *in;
-    gzFile gz;
-    pid_t pid; /* journalctl, or -1 */
-    struct lines lr;
-    int failed;
-    int quiet; /* a look ahead (the first timestamp): the real read reports the errors */
-};
-
-/* au_input_name - how the input is named in messages */
-const char *au_input_name(const struct au_input *in);
-/* au_input_check - can it be read (exists, not a directory)?  0, or -1 with err */
-int au_input_check(const struct au_input *in, char *err, size_t errlen);
-/* au_stream_open - start reading (journalctl: from since_us, 0 for all); 0, or -1 (said why) */
-int au_stream_open(struct au_stream *st, const struct au_input *in, int64_t since_us);
-/* au_stream_next - the next line (see lines_next); 1, 0 at the end, -1 read error (said why) */
-int au_stream_next(struct au_stream *st, const char **line, size_t *len, int *flags);
-/* au_stream_close - finish; 0, or -1 when the input failed (read error, journalctl's status) */
-int au_stream_close(struct au_stream *st);
-
-/* cmd_audit - the `sendasctl audit` command (argv[0] is "audit"); returns the exit status */
-int cmd_audit(const char *conf_path, int argc, char **argv);
-
 /* au_sort - r->sorted: senders by messages, most first */
 int au_sort(struct au_report *r);
 
-/* au_print - print in format "table", "json", "csv" or "html"; 0, or -1 on a write error */
-int au_print(struct au_report *r, const char *format);
-
-/* au_time - RFC 3339 UTC to the second ("-" for 0) */
+/* au_time - a report time (microseconds since the epoch) in RFC 3339 UTC to the second ("-" for 0) */
 void au_time(int64_t us, char *out, size_t outlen);
 
 #endif

@@ -578,38 +578,25 @@ static void usage(FILE *f)
                SENDAS_CONF);
 }
 
-int main(int argc, char **argv)
+/* start_listening - libmilter on sock, the signal pipe, the socket with its mode and group,
+ * then the privileges dropped and the audit log opened; 0, or -1 (logged) */
+static int start_listening(const char *sock, const char *user)
 {
-    struct daemon_args args = {"sendas-milter", SENDAS_CONF, NULL, NULL, 0, 0};
-    const char *user, *sock, *path;
-    char *sock_copy;
-    int ch, mrc = 1;
+    const char *path;
     char err[CONF_ERRLEN];
     struct sigaction sa;
-    struct stat st;
-    sigset_t none;
-    pthread_t tid;
 
-    if ((conf_live = daemon_start(&args, argc, argv, usage, &ch)) == NULL)
-        return ch;
-    conf_path = args.conf_path;
-    user = args.user;
-    /* a copy: a reload frees the configuration the socket came from */
-    if ((sock = sock_copy = strdup(args.sock ? args.sock : conf_live->milter_socket)) == NULL) {
-        log_err("out of memory");
-        return 1;
-    }
     /* a file size limit (ulimit -f) must fail the audit write (logged), not kill the milter */
     signal(SIGXFSZ, SIG_IGN);
     if (smfi_setconn((char *)sock) != MI_SUCCESS || smfi_register(filter) != MI_SUCCESS ||
         smfi_settimeout((int)conf_live->idle_timeout) != MI_SUCCESS) {
         log_err("cannot set up libmilter on %s", sock);
-        return 1;
+        return -1;
     }
     /* before the socket exists: a SIGHUP (logrotate) during start-up must not kill */
     if (pipe2(sig_pipe, O_CLOEXEC) != 0) {
         log_err("pipe: %s", strerror(errno));
-        return 1;
+        return -1;
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -622,36 +609,28 @@ int main(int argc, char **argv)
     umask(0177);
     if (smfi_opensocket(1) != MI_SUCCESS) {
         log_err("cannot open milter socket %s", sock);
-        return 1;
+        return -1;
     }
     if (daemon_socket_own(sock, conf_live->socket_mode, conf_live->socket_group, err,
                           sizeof(err)) < 0) {
         log_err("%s", err);
-        return 1;
+        return -1;
     }
     if (daemon_drop_privileges(user, err, sizeof(err)) < 0) {
         log_err("%s", err);
-        return 1;
+        return -1;
     }
     umask(0077);
     /* after dropping privileges, so that a reopen on SIGHUP can do what this did */
     auditfile_open(conf_live->audit_log);
+    return 0;
+}
 
-    ch = guard_init((long)conf_live->idle_timeout);
-    log_info("starting on %s: %zu mailboxes, %zu routes, sessions silent for %lus end, "
-             "descriptors for sessions %d (sendas %s)",
-             sock, conf_live->nmailboxes, conf_live->nroutes, conf_live->idle_timeout, ch,
-             PACKAGE_VERSION);
-    if (daemon_socket_path(sock) == NULL)
-        log_warn("listening on %s, a network socket: anything that can reach it can talk to "
-                 "libmilter, which trusts its peer (doc/libmilter-macro-bug.md); the safe "
-                 "default is a unix socket of group postfix (milter_socket "
-                 "unix:/run/sendas/milter.sock)",
-                 sock);
-    if (pthread_create(&tid, NULL, milter_thread, &mrc) != 0) {
-        log_err("cannot start the milter thread");
-        return 1;
-    }
+/* wait_signals - until SIGTERM, SIGINT or libmilter stops by itself; SIGHUP reloads */
+static void wait_signals(void)
+{
+    sigset_t none;
+
     /* libmilter masks the signals in its own threads; this thread keeps them */
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, NULL);
@@ -668,6 +647,16 @@ int main(int argc, char **argv)
         }
         break; /* SIGTERM, SIGINT, or libmilter stopped by itself */
     }
+}
+
+/* stop - finish the messages in progress (up to STOP_GRACE), stop libmilter's thread tid,
+ * remove the unix socket */
+static void stop(const char *sock, pthread_t tid)
+{
+    const char *path;
+    struct stat st;
+    int ch;
+
     pthread_mutex_lock(&flight_lock);
     ch = in_flight;
     pthread_mutex_unlock(&flight_lock);
@@ -680,6 +669,44 @@ int main(int argc, char **argv)
     /* libmilter leaves its socket behind when it runs as root */
     if ((path = daemon_socket_path(sock)) != NULL && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
         unlink(path);
+}
+
+/* main - start, serve until a stop signal, finish the messages in progress */
+int main(int argc, char **argv)
+{
+    struct daemon_args args = {"sendas-milter", SENDAS_CONF, NULL, NULL, 0, 0};
+    const char *sock;
+    char *sock_copy;
+    int ch, mrc = 1;
+    pthread_t tid;
+
+    if ((conf_live = daemon_start(&args, argc, argv, usage, &ch)) == NULL)
+        return ch;
+    conf_path = args.conf_path;
+    /* a copy: a reload frees the configuration the socket came from */
+    if ((sock = sock_copy = strdup(args.sock ? args.sock : conf_live->milter_socket)) == NULL) {
+        log_err("out of memory");
+        return 1;
+    }
+    if (start_listening(sock, args.user) < 0)
+        return 1;
+    ch = guard_init((long)conf_live->idle_timeout);
+    log_info("starting on %s: %zu mailboxes, %zu routes, sessions silent for %lus end, "
+             "descriptors for sessions %d (sendas %s)",
+             sock, conf_live->nmailboxes, conf_live->nroutes, conf_live->idle_timeout, ch,
+             PACKAGE_VERSION);
+    if (daemon_socket_path(sock) == NULL)
+        log_warn("listening on %s, a network socket: anything that can reach it can talk to "
+                 "libmilter, which trusts its peer (doc/libmilter-macro-bug.md); the safe "
+                 "default is a unix socket of group postfix (milter_socket "
+                 "unix:/run/sendas/milter.sock)",
+                 sock);
+    if (pthread_create(&tid, NULL, milter_thread, &mrc) != 0) {
+        log_err("cannot start the milter thread");
+        return 1;
+    }
+    wait_signals();
+    stop(sock, tid);
     free(sock_copy);
     auditfile_close();
     conf_unref(conf_live);

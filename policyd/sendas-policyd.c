@@ -676,19 +676,84 @@ static void run(void)
     }
 }
 
+/* start_serving - the socket with its mode and group, the state directory, privileges
+ * dropped, the counters opened, the audit log opened; 0, or -1 (logged) */
+static int start_serving(const char *sock, const char *user)
+{
+    char err[CONF_ERRLEN];
+
+    umask(0077); /* the counters are nobody else's business */
+    if ((listen_fd = listen_on(sock, err, sizeof(err))) < 0) {
+        log_err("cannot listen: %s", err);
+        return -1;
+    }
+    if (daemon_socket_own(sock, conf_live->socket_mode, conf_live->socket_group, err,
+                          sizeof(err)) < 0) {
+        log_err("%s", err);
+        return -1;
+    }
+    if (prepare_state_dir(conf_live->state_dir, user, err, sizeof(err)) < 0 ||
+        daemon_drop_privileges(user, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        return -1;
+    }
+    if ((store = store_sqlite_open(conf_live->state_dir, 0, err, sizeof(err))) == NULL) {
+        log_err("cannot open the counters: %s", err);
+        return -1;
+    }
+    auditfile_open(conf_live->audit_log); /* as the user a SIGHUP reopens it as */
+    return 0;
+}
+
+/* loop_setup - the signalfd for sigs and the epoll set with it and the listening socket;
+ * 0, or -1 (logged) */
+static int loop_setup(const sigset_t *sigs)
+{
+    struct epoll_event ev;
+
+    if ((sig_fd = signalfd(-1, sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+        (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        goto fail;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.ptr = &listen_fd;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
+        goto fail;
+    ev.data.ptr = &sig_fd;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, sig_fd, &ev) < 0)
+        goto fail;
+    return 0;
+fail:
+    log_err("cannot set up the event loop: %s", strerror(errno));
+    return -1;
+}
+
+/* shut_down - close every connection, save the counters, remove the unix socket */
+static void shut_down(void)
+{
+    while (conns)
+        conn_close(conns);
+    flush_store();
+    if (store_dirty(store))
+        log_err("stopping with %zu mailboxes' counters not saved", store_dirty(store));
+    store_close(store);
+    close(listen_fd);
+    if (unix_path)
+        unlink(unix_path);
+    free(unix_path);
+}
+
+/* main - start, serve until a stop signal, save the counters */
 int main(int argc, char **argv)
 {
     struct daemon_args args = {"sendas-policyd", SENDAS_CONF, NULL, NULL, 0, 0};
-    const char *user, *sock;
+    const char *sock;
     int ch;
-    char err[CONF_ERRLEN];
-    struct epoll_event ev;
     sigset_t sigs;
 
     if ((conf_live = daemon_start(&args, argc, argv, usage, &ch)) == NULL)
         return ch;
     conf_path = args.conf_path;
-    user = args.user;
     sock = args.sock ? args.sock : conf_live->policy_socket;
     signal(SIGPIPE, SIG_IGN);
     /* a file size limit (ulimit -f) must fail the write (EFBIG, logged), not kill the service */
@@ -703,39 +768,8 @@ int main(int argc, char **argv)
         log_err("sigprocmask: %s", strerror(errno));
         return 1;
     }
-    umask(0077); /* the counters are nobody else's business */
-    if ((listen_fd = listen_on(sock, err, sizeof(err))) < 0) {
-        log_err("cannot listen: %s", err);
+    if (start_serving(sock, args.user) < 0 || loop_setup(&sigs) < 0)
         return 1;
-    }
-    if (daemon_socket_own(sock, conf_live->socket_mode, conf_live->socket_group, err,
-                          sizeof(err)) < 0) {
-        log_err("%s", err);
-        return 1;
-    }
-    if (prepare_state_dir(conf_live->state_dir, user, err, sizeof(err)) < 0 ||
-        daemon_drop_privileges(user, err, sizeof(err)) < 0) {
-        log_err("%s", err);
-        return 1;
-    }
-    if ((store = store_sqlite_open(conf_live->state_dir, 0, err, sizeof(err))) == NULL) {
-        log_err("cannot open the counters: %s", err);
-        return 1;
-    }
-    auditfile_open(conf_live->audit_log); /* as the user a SIGHUP reopens it as */
-    if ((sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
-        (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
-        log_err("cannot set up the event loop: %s", strerror(errno));
-        return 1;
-    }
-    memset(&ev, 0, sizeof(ev));
-    ev.events = EPOLLIN;
-    ev.data.ptr = &listen_fd;
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
-        goto loopfail;
-    ev.data.ptr = &sig_fd;
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, sig_fd, &ev) < 0)
-        goto loopfail;
     log_info("starting on %s: %zu mailboxes, %zu routes, counters in %s, at most %d clients "
              "(sendas %s)",
              sock, conf_live->nmailboxes, conf_live->nroutes, conf_live->state_dir, max_conns,
@@ -746,21 +780,9 @@ int main(int argc, char **argv)
                  "(policy_socket unix:/run/sendas/policy.sock)",
                  sock);
     run();
-    while (conns)
-        conn_close(conns);
-    flush_store();
-    if (store_dirty(store))
-        log_err("stopping with %zu mailboxes' counters not saved", store_dirty(store));
-    store_close(store);
-    close(listen_fd);
-    if (unix_path)
-        unlink(unix_path);
-    free(unix_path);
+    shut_down();
     auditfile_close();
     conf_free(conf_live);
     log_info("stopped");
     return 0;
-loopfail:
-    log_err("cannot set up the event loop: %s", strerror(errno));
-    return 1;
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""check_source.py - the tree's C sources against three rules (issue 13), run by make check:
+"""check_source.py - the tree's C sources against four rules (issue 13), run by make check:
 
 1. no banned function (BANNED below, with the reason each is printed with);
 2. every quoted #include follows the layering table tests/layering.txt (which folder
    may include which, and which system headers a folder must not include);
-3. no include cycle between files.
+3. no include cycle between files;
+4. no function of a front end (FRONT_ENDS) longer than MAX_FUNC_LINES lines between its
+   braces: the front ends stay thin, and a reader of one does not get lost.
 
 Comments and string literals are blanked before calls are looked for.  A quoted include
 is resolved as the compiler's -I list does here: the including file's folder first, then
@@ -38,6 +40,10 @@ BANNED = {
     "tmpnam": "racy: mkstemp",
     "mktemp": "racy: mkstemp or mkdtemp",
 }
+
+# the thin front ends, whose functions stay short (rule 4)
+FRONT_ENDS = ("milter/", "policyd/", "tokend/", "ctl/", "sasl/")
+MAX_FUNC_LINES = 80
 
 # top-level folders that hold build products, never sources
 SKIP_TOP = re.compile(r"^(\..*|build.*|_build|_inst|autom4te\.cache|sendas-.*|debian)$")
@@ -73,6 +79,36 @@ def strip_c(text):
             out.append(c)
             i += 1
     return "".join(out)
+
+
+def functions(code):
+    """functions - (name, line of its opening brace, lines between its braces) for each
+    function definition of code (comments and literals already blanked): a brace at file
+    level that follows a closing parenthesis"""
+    code = re.sub(r"(?m)^[ \t]*#.*(?:\\\n.*)*", lambda m: re.sub(r"[^\n]", " ", m.group(0)), code)
+    found, depth, start = [], 0, None
+    for i, c in enumerate(code):
+        if c == "{":
+            if depth == 0:
+                start = None
+                j = len(code[:i].rstrip()) - 1
+                if j >= 0 and code[j] == ")":
+                    k, d = j, 0
+                    while k >= 0:  # back to the parenthesis that opens the parameters
+                        d += {")": 1, "(": -1}.get(code[k], 0)
+                        if d == 0:
+                            break
+                        k -= 1
+                    m = re.search(r"(\w+)\s*$", code[:max(k, 0)])
+                    start = (m.group(1) if m else "?", code.count("\n", 0, i) + 1)
+            depth += 1
+        elif c == "}" and depth > 0:
+            depth -= 1
+            if depth == 0 and start:
+                end = code.count("\n", 0, i) + 1
+                found.append((start[0], start[1], end - start[1] - 1))
+                start = None
+    return found
 
 
 def read_table(path):
@@ -155,6 +191,12 @@ def check(root, table_path):
         for m in CALL.finditer(code):
             line = code.count("\n", 0, m.start()) + 1
             findings.append(f"{p}:{line}: {m.group(1)}() is banned: {BANNED[m.group(1)]}")
+        if p.startswith(FRONT_ENDS):
+            for name, line, n in functions(code):
+                if n > MAX_FUNC_LINES:
+                    findings.append(f"{p}:{line}: {name}() is {n} lines, a front end's function "
+                                    f"has at most {MAX_FUNC_LINES}: split it where a reader "
+                                    f"would get lost")
         graph[p] = []
         for m in INCLUDE.finditer(text):
             line = text.count("\n", 0, m.start()) + 1
@@ -229,7 +271,8 @@ def main():
     for f in findings:
         print(f)
     print(f"check_source: {n_files} files, {n_inc} includes ({n_tree} of the tree), "
-          f"{len(BANNED)} banned functions: {len(findings)} findings")
+          f"{len(BANNED)} banned functions, front-end functions <= {MAX_FUNC_LINES} lines: "
+          f"{len(findings)} findings")
     return 1 if findings else 0
 
 

@@ -426,39 +426,89 @@ static int tokend_check(const struct conf *c, const char *path, const char *user
     return oauthsetup_check(c, path, user, err, errlen);
 }
 
-int main(int argc, char **argv)
+/* own_argv - a copy of argv without --fetch (ours; daemon_start knows the options every
+ * daemon shares), with -f added for --fetch (a one-off request never detaches); NULL when
+ * out of memory.  The caller's argv is left as it is. */
+static char **own_argv(int argc, char **argv, int *nargc, int *once)
+{
+    char **nargv = calloc((size_t)argc + 2, sizeof(*nargv));
+    int i, n = 0, foreground = 0;
+
+    if (nargv == NULL)
+        return NULL;
+    *once = 0;
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--fetch") == 0) {
+            *once = 1;
+            continue;
+        }
+        if (i > 0 && strcmp(argv[i], "-f") == 0)
+            foreground = 1;
+        nargv[n++] = argv[i];
+    }
+    if (*once && !foreground)
+        nargv[n++] = (char *)"-f";
+    nargv[n] = NULL;
+    *nargc = n;
+    return nargv;
+}
+
+/* setup - settings; token_dir made the run user's while root; then, as that user, the
+ * credentials (read again as that user on SIGHUP); 0, or -1 (logged, and said on stderr
+ * for --fetch) */
+static int setup(struct oauth_setup *s, const struct conf *c, const char *user, int once)
+{
+    char err[CONF_ERRLEN];
+
+    if (oauthsetup_config(s, c, conf_path, user, err, sizeof(err)) < 0 ||
+        (!once && oauthsetup_token_dir(s, 1, err, sizeof(err)) < 0) ||
+        (!once && daemon_drop_privileges(user, err, sizeof(err)) < 0) ||
+        oauthsetup_credentials(s, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        if (once)
+            fprintf(stderr, "sendas-tokend: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* serve - the service: signals blocked for run()'s signalfd, tokens adopted, refreshed
+ * until stopped; the exit status */
+static int serve(struct oauth_setup *s, struct conf **c, const char *user)
+{
+    sigset_t sigs;
+    int rc;
+
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGUSR1);
+    if (sigprocmask(SIG_BLOCK, &sigs, NULL) < 0) {
+        log_err("sigprocmask: %s", strerror(errno));
+        return 1;
+    }
+    log_info("starting: %zu mailboxes, tokens in %s, refresh %lu s before expiry, endpoint %s "
+             "(%s; sendas %s)",
+             s->nmailboxes, s->conf->token_dir, s->conf->token_refresh_margin, s->endpoint,
+             s->secret ? "client secret" : "certificate", PACKAGE_VERSION);
+    if (s->signer)
+        log_info("certificate thumbprint (x5t) %s", jwt_signer_x5t(s->signer));
+    adopt_existing(s, time(NULL));
+    rc = run(s, c, user, &sigs);
+    secret_free(ts.token);
+    ts.token = NULL;
+    return rc;
+}
+
+/* tokend - start (argv as daemon_start reads it), then one request or the service */
+static int tokend(int argc, char **argv, int once)
 {
     struct daemon_args args = {"sendas-tokend", SENDAS_CONF, NULL, NULL, 0, 0, tokend_check};
-    char err[CONF_ERRLEN];
     struct oauth_setup s;
     struct conf *c;
-    sigset_t sigs;
-    int i, j, once = 0, rc;
+    int rc;
 
-    /* --fetch is ours; daemon_start knows the options every daemon shares */
-    for (i = j = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--fetch") == 0)
-            once = 1;
-        else
-            argv[j++] = argv[i];
-    }
-    argv[j] = NULL;
-    argc = j;
-    if (once) {
-        int k;
-
-        for (k = 1; k < argc; k++)
-            if (strcmp(argv[k], "-f") == 0)
-                break;
-        if (k == argc && argc < 64) { /* never detach for a one-off request */
-            static char *nargv[66];
-
-            memcpy(nargv, argv, (size_t)argc * sizeof(char *));
-            nargv[argc++] = (char *)"-f";
-            nargv[argc] = NULL;
-            argv = nargv;
-        }
-    }
     if ((c = daemon_start(&args, argc, argv, usage, &rc)) == NULL)
         return rc;
     conf_path = args.conf_path;
@@ -471,47 +521,34 @@ int main(int argc, char **argv)
         log_err("cannot initialise libcurl");
         return 1;
     }
-    /* settings; token_dir made the run user's while root; then, as that user, the
-     * credentials (read again as that user on SIGHUP) */
-    if (oauthsetup_config(&s, c, conf_path, args.user, err, sizeof(err)) < 0 ||
-        (!once && oauthsetup_token_dir(&s, 1, err, sizeof(err)) < 0) ||
-        (!once && daemon_drop_privileges(args.user, err, sizeof(err)) < 0) ||
-        oauthsetup_credentials(&s, err, sizeof(err)) < 0) {
-        log_err("%s", err);
-        if (once)
-            fprintf(stderr, "sendas-tokend: %s\n", err);
+    if (setup(&s, c, args.user, once) < 0) {
         oauthsetup_free(&s);
         conf_free(c);
         return 1;
     }
     if (once) {
         rc = fetch_once(&s);
-        oauthsetup_free(&s);
-        conf_free(c);
-        curl_global_cleanup();
-        return rc;
+    } else {
+        rc = serve(&s, &c, args.user);
+        log_info("stopped");
     }
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGUSR1);
-    if (sigprocmask(SIG_BLOCK, &sigs, NULL) < 0) {
-        log_err("sigprocmask: %s", strerror(errno));
-        return 1;
-    }
-    log_info("starting: %zu mailboxes, tokens in %s, refresh %lu s before expiry, endpoint %s "
-             "(%s; sendas %s)",
-             s.nmailboxes, s.conf->token_dir, s.conf->token_refresh_margin, s.endpoint,
-             s.secret ? "client secret" : "certificate", PACKAGE_VERSION);
-    if (s.signer)
-        log_info("certificate thumbprint (x5t) %s", jwt_signer_x5t(s.signer));
-    adopt_existing(&s, time(NULL));
-    rc = run(&s, &c, args.user, &sigs);
-    secret_free(ts.token);
     oauthsetup_free(&s);
     conf_free(c);
     curl_global_cleanup();
-    log_info("stopped");
+    return rc;
+}
+
+/* main - its own copy of the command line, then tokend() */
+int main(int argc, char **argv)
+{
+    char **nargv;
+    int nargc, once, rc;
+
+    if ((nargv = own_argv(argc, argv, &nargc, &once)) == NULL) {
+        fputs("sendas-tokend: out of memory\n", stderr);
+        return 1;
+    }
+    rc = tokend(nargc, nargv, once);
+    free(nargv);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token - sendasctl token: reads the MAILBOX.state files sendas-tokend writes
+ * cmd_token - sendasctl token: reads the MAILBOX.state files sendas-tokend writes
  * beside the token files (they hold no token) and shows, per mailbox, when the
  * token expires (from the token file itself when it can be read), when it was
  * last refreshed and the last error.  A state file that is not exactly what
@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "token.h"
+#include "ctl.h"
 #include "tokstate.h"
 #include "xoauth2.h"
 
@@ -96,13 +96,61 @@ static const char *ago(long long when, long long now, char *buf, size_t len)
     return buf;
 }
 
+/* run_fetch - `token --fetch`: the token service's own code does the request (one client,
+ * one set of checks); returns only when sendas-tokend cannot be run */
+static int run_fetch(const char *conf_path)
+{
+    char *args[] = {NULL, (char *)"-c", (char *)conf_path, (char *)"--fetch", NULL};
+    const char *tokend;
+
+    tokend = getenv("SENDAS_TOKEND") ? getenv("SENDAS_TOKEND") : SENDAS_SBINDIR "/sendas-tokend";
+    args[0] = (char *)tokend;
+    fflush(stdout);
+    execv(tokend, args);
+    fprintf(stderr, "sendasctl: cannot run %s: %s\n", tokend, strerror(errno));
+    return 1;
+}
+
+/* show_mailbox - one mailbox's line; 0 when its token is usable, 3 when it is not (missing,
+ * expired, malformed state, last refresh failed), 1 when its state cannot be read */
+static int show_mailbox(const struct conf *c, const char *mb, long long now)
+{
+    char b1[64], b2[64];
+    struct tokstate t;
+    int st, rc = 0;
+
+    if ((st = state_read(c->token_dir, mb, &t)) == -3) {
+        /* not "is tokend running?": the state is there, this user may not see it */
+        printf("%-32s %-12s %-14s %-8s cannot read its state file: %s (root and "
+               "token_group %s may)\n",
+               mb, "?", "?", "-", strerror(errno), c->token_group);
+        return 1;
+    }
+    if (st < 0) {
+        printf("%-32s %-12s %-14s %-8s %s\n", mb, "no token", "never", "-",
+               st == -2 ? "malformed state file in token_dir"
+                        : "no state file in token_dir (is sendas-tokend running?)");
+        return 3;
+    }
+    if (t.expires > now)
+        snprintf(b1, sizeof(b1), "%lld min", (t.expires - now) / 60);
+    else {
+        snprintf(b1, sizeof(b1), "%s", t.expires ? "EXPIRED" : "no token");
+        rc = 3;
+    }
+    if (t.failures)
+        rc = 3; /* the last attempt failed: a token that runs out will not be replaced */
+    printf("%-32s %-12s %-14s %-8lu %s\n", mb, b1, ago(t.last_refresh, now, b2, sizeof(b2)),
+           t.failures, t.last_error[0] ? t.last_error : "-");
+    return rc;
+}
+
 /* cmd_token - show the token states, or run one request */
 int cmd_token(const char *conf_path, int argc, char **argv)
 {
-    const char *only = NULL, *tokend;
-    char err[CONF_ERRLEN], b1[64], b2[64];
+    const char *only = NULL;
+    char err[CONF_ERRLEN];
     struct conf *c;
-    struct tokstate t;
     long long now = (long long)time(NULL);
     size_t i, n, shown = 0;
     int fetch = 0, rc = 0, st;
@@ -117,17 +165,8 @@ int cmd_token(const char *conf_path, int argc, char **argv)
             return 2;
         }
     }
-    if (fetch) {
-        char *args[] = {NULL, (char *)"-c", (char *)conf_path, (char *)"--fetch", NULL};
-
-        /* the token service's own code does the request: one client, one set of checks */
-        tokend = getenv("SENDAS_TOKEND") ? getenv("SENDAS_TOKEND") : SENDAS_SBINDIR "/sendas-tokend";
-        args[0] = (char *)tokend;
-        fflush(stdout);
-        execv(tokend, args);
-        fprintf(stderr, "sendasctl: cannot run %s: %s\n", tokend, strerror(errno));
-        return 1;
-    }
+    if (fetch)
+        return run_fetch(conf_path);
     if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
         fprintf(stderr, "sendasctl: %s\n", err);
         return 1;
@@ -152,31 +191,11 @@ int cmd_token(const char *conf_path, int argc, char **argv)
         if (only && strcasecmp(only, mb) != 0)
             continue;
         shown++;
-        if ((st = state_read(c->token_dir, mb, &t)) == -3) {
-            /* not "is tokend running?": the state is there, this user may not see it */
-            printf("%-32s %-12s %-14s %-8s cannot read its state file: %s (root and "
-                   "token_group %s may)\n",
-                   mb, "?", "?", "-", strerror(errno), c->token_group);
-            rc = 1;
-            continue;
-        }
-        if (st < 0) {
-            printf("%-32s %-12s %-14s %-8s %s\n", mb, "no token", "never", "-",
-                   st == -2 ? "malformed state file in token_dir"
-                            : "no state file in token_dir (is sendas-tokend running?)");
-            rc = rc == 1 ? 1 : 3; /* an error outranks a token state */
-            continue;
-        }
-        if (t.expires > now)
-            snprintf(b1, sizeof(b1), "%lld min", (t.expires - now) / 60);
-        else {
-            snprintf(b1, sizeof(b1), "%s", t.expires ? "EXPIRED" : "no token");
-            rc = rc == 1 ? 1 : 3;
-        }
-        if (t.failures && rc != 1)
-            rc = 3; /* the last attempt failed: a token that runs out will not be replaced */
-        printf("%-32s %-12s %-14s %-8lu %s\n", mb, b1, ago(t.last_refresh, now, b2, sizeof(b2)),
-               t.failures, t.last_error[0] ? t.last_error : "-");
+        st = show_mailbox(c, mb, now);
+        if (st == 1 || rc == 1)
+            rc = 1; /* an error outranks a token state */
+        else if (st == 3)
+            rc = 3;
     }
     if (only && !shown) {
         fprintf(stderr, "sendasctl: %s: not a mailbox that signs in with OAuth in %s\n", only,

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_check - `sendasctl check`: loads the configuration file as the daemons
+ * do, prints its warnings, and runs sendas-tokend's start-up checks when the
+ * token service is configured.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "conf.h"
+#include "ctl.h"
+#include "oauthsetup.h"
+
+/* cmd_check - errors exit 1; warnings (accepted, but surely mistakes) are printed and exit 0 */
+int cmd_check(const char *conf_path, int argc, char **argv)
+{
+    char err[CONF_ERRLEN];
+    struct conf *c;
+
+    (void)argc;
+    (void)argv;
+    if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "sendasctl: %s\n", err);
+        return 1;
+    }
+    /* warnings do not change the exit status: the daemons accept the file (and log them) */
+    for (size_t w = 0; w < c->nwarnings; w++)
+        fprintf(stderr, "sendasctl: warning: %s\n", c->warnings[w]);
+    /* sendas-tokend's own start-up checks, when it is configured */
+    if (oauthsetup_wanted(c) &&
+        oauthsetup_check(c, conf_path, oauthsetup_service_user(c), err, sizeof(err)) < 0) {
+        fprintf(stderr, "sendasctl: %s\n", err);
+        conf_free(c);
+        return 1;
+    }
+    printf("%s: configuration OK: %zu mailboxes, %zu routes", conf_path, c->nmailboxes,
+           c->nroutes);
+    if (c->nwarnings)
+        printf(", %zu warning%s", c->nwarnings, c->nwarnings == 1 ? "" : "s");
+    putchar('\n');
+    conf_free(c);
+    return 0;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_quota - `sendasctl quota`: reads sendas-policyd's counters (state_dir)
+ * and prints each mailbox's usage against its limits and when each window
+ * frees up.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "ctl.h"
+#include "quota.h"
+#include "store.h"
+
+/* What cmd_quota prints, per mailbox. */
+struct quota_show {
+    const struct conf *c;
+    const char *only; /* one mailbox, or NULL */
+    int64_t now;
+    int shown;
+};
+
+/* show_window - one limit: "used/limit", when one more fits, when it is empty */
+static void show_window(const char *what, struct window *w, unsigned long long limit,
+                        unsigned headroom, int64_t now)
+{
+    unsigned long long eff = quota_effective(limit, headroom);
+    uint64_t used = window_total(w, now);
+    char next[40], empty[40];
+    int64_t at;
+
+    if (eff == 0) {
+        printf("  %-18s %llu (no limit)\n", what, (unsigned long long)used);
+        return;
+    }
+    at = window_free_at(w, now, eff, 1);
+    if (at == now)
+        snprintf(next, sizeof(next), "now");
+    else
+        quota_format_time(at, next, sizeof(next));
+    if (used == 0)
+        snprintf(empty, sizeof(empty), "-");
+    else
+        quota_format_time(window_empty_at(w, now), empty, sizeof(empty));
+    printf("  %-18s %llu/%llu (%u%% of %llu)  next free: %s  empty: %s%s\n", what,
+           (unsigned long long)used, eff, headroom, limit, next, empty,
+           used >= eff ? "  FULL" : "");
+}
+
+/* show_mailbox - the block of one mailbox */
+static void show_mailbox(struct quota_show *q, const char *mailbox, struct quota_counters *qc)
+{
+    const struct conf *c = q->c;
+    int declared = 0;
+    size_t i;
+
+    for (i = 0; i < c->nmailboxes; i++)
+        if (strcmp(c->mailboxes[i].address, mailbox) == 0)
+            declared = 1;
+    printf("%s%s\n", mailbox, declared ? "" : "  (no longer declared in the configuration)");
+    show_window("messages/minute", &qc->msgs, c->limit_messages_per_minute, c->limit_headroom,
+                q->now);
+    show_window("recipients/24h", &qc->rcpts, c->limit_recipients_per_day, c->limit_headroom,
+                q->now);
+    q->shown++;
+}
+
+/* quota_each - store_each callback */
+static int quota_each(void *arg, const char *mailbox, struct quota_counters *qc)
+{
+    struct quota_show *q = arg;
+
+    if (q->only == NULL || strcasecmp(q->only, mailbox) == 0)
+        show_mailbox(q, mailbox, qc);
+    return 0;
+}
+
+/* cmd_quota - usage of every mailbox (declared ones without usage too) */
+int cmd_quota(const char *conf_path, int argc, char **argv)
+{
+    char err[CONF_ERRLEN];
+    struct quota_show q;
+    struct timespec ts;
+    struct store *st;
+    struct conf *c;
+    size_t i;
+
+    if (argc > 2) {
+        fprintf(stderr, "usage: sendasctl [-c FILE] quota [MAILBOX]\n");
+        return 2;
+    }
+    if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "sendasctl: %s\n", err);
+        return 1;
+    }
+    if ((st = store_sqlite_open(c->state_dir, STORE_RDONLY, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "sendasctl: %s\n", err);
+        conf_free(c);
+        return 1;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    memset(&q, 0, sizeof(q));
+    q.c = c;
+    q.only = argc == 2 ? argv[1] : NULL;
+    q.now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    store_each(st, quota_each, &q);
+    /* declared mailboxes with nothing counted yet */
+    for (i = 0; i < c->nmailboxes; i++) {
+        struct quota_counters empty;
+        const char *a = c->mailboxes[i].address;
+
+        if (store_get(st, a, 0) || (q.only && strcasecmp(q.only, a) != 0))
+            continue;
+        if (quota_counters_init(&empty) < 0)
+            break;
+        show_mailbox(&q, a, &empty);
+        quota_counters_free(&empty);
+    }
+    if (q.only && q.shown == 0)
+        fprintf(stderr, "sendasctl: %s: no such mailbox in %s or %s\n", q.only, conf_path,
+                c->state_dir);
+    store_close(st);
+    conf_free(c);
+    return q.only && q.shown == 0 ? 1 : 0;
+}
