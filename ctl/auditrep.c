@@ -12,19 +12,15 @@
 #include <time.h>
 
 #include "auditrep.h"
+#include "clock.h"
 
 /* au_time - RFC 3339 UTC to the second */
 void au_time(int64_t us, char *out, size_t outlen)
 {
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-
-    if (us == 0) {
+    if (us == 0)
         snprintf(out, outlen, "-");
-        return;
-    }
-    gmtime_r(&t, &tm);
-    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    else
+        clock_format_rfc3339(us, 0, out, outlen);
 }
 
 /* cmp_sender - most messages first, then by address */

@@ -15,32 +15,27 @@
 #include <sys/stat.h>
 
 #include "conf.h"
+#include "sockspec.h"
 #include "ctl.h"
 
 /* postfix_socket - a libmilter socket spec in Postfix's syntax; a unix socket in Postfix's
  * queue directory becomes chroot-relative, as a chrooted smtpd/cleanup sees it */
 static void postfix_socket(const char *spec, char *out, size_t outlen)
 {
-    const char *at, *path = NULL;
-    int v6 = strncmp(spec, "inet6:", 6) == 0;
+    static const char spool[] = "/var/spool/postfix/";
+    struct sockspec ss;
 
-    if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0)
-        path = strchr(spec, ':') + 1;
-    else if (spec[0] == '/')
-        path = spec;
-    if (path) {
-        static const char spool[] = "/var/spool/postfix/";
+    if (sockspec_parse(spec, &ss) < 0 || (ss.kind != SOCKSPEC_UNIX && ss.host[0] == '\0')) {
+        snprintf(out, outlen, "%s", spec); /* conf_load refuses what sockspec cannot read */
+    } else if (ss.kind == SOCKSPEC_UNIX) {
+        const char *path = ss.path;
 
         if (strncmp(path, spool, sizeof(spool) - 1) == 0)
             path += sizeof(spool) - 2;
         snprintf(out, outlen, "unix:%s", path);
-    } else if ((strncmp(spec, "inet:", 5) == 0 || v6) && (at = strchr(spec, '@')) != NULL) {
-        const char *port = spec + (v6 ? 6 : 5);
-
-        snprintf(out, outlen, v6 ? "inet:[%s]:%.*s" : "inet:%s:%.*s", at + 1,
-                 (int)(at - port), port);
     } else {
-        snprintf(out, outlen, "%s", spec);
+        snprintf(out, outlen, ss.kind == SOCKSPEC_INET6 ? "inet:[%s]:%u" : "inet:%s:%u", ss.host,
+                 ss.port);
     }
 }
 

@@ -582,7 +582,6 @@ static void usage(FILE *f)
  * then the privileges dropped and the audit log opened; 0, or -1 (logged) */
 static int start_listening(const char *sock, const char *user)
 {
-    const char *path;
     char err[CONF_ERRLEN];
     struct sigaction sa;
 
