@@ -54,7 +54,8 @@ void log_set_debug(int on)
 }
 
 /* vlog - format once, send to syslog and maybe stderr */
-static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vlog(int prio, const char *tag,
+                                                        const char *fmt, va_list ap)
 {
     char line[2048];
     int n;
@@ -104,8 +105,9 @@ LOG_FN(log_warn, LOG_WARNING, "warning: ", 1)
 LOG_FN(log_err, LOG_ERR, "error: ", 1)
 
 /* vlog_limited - vlog at most once per interval with the count of the lines left out */
-static void vlog_limited(struct log_limit *l, int interval_s, int prio, const char *tag,
-                         const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 0))) static void
+vlog_limited(struct log_limit *l, int interval_s, int prio, const char *tag, const char *fmt,
+             va_list ap)
 {
     struct timespec ts;
     long long now;

@@ -182,7 +182,9 @@ unsigned conf_keyword_progs(const char *k)
 
 /* vplace - "FILE:LINE: message" (or "FILE: message" about the whole file) into out; a
  * control character from the file becomes '?', so no message can drive a terminal */
-static void vplace(const struct parse *p, char *out, size_t outlen, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void vplace(const struct parse *p, char *out,
+                                                          size_t outlen, const char *fmt,
+                                                          va_list ap)
 {
     char msg[CONF_ERRLEN];
     char *q;

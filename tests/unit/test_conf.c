@@ -67,7 +67,7 @@ static const struct {
      "t.conf:2: route target \"\xe2\x80\x9crelay@contoso.com\xe2\x80\x9d\": typographic quotes", "add \"mailbox"},
     {"typographic quotes in a sendas list", "mailbox a@b.c sendas \xe2\x80\x98x@b.c\xe2\x80\x99\nroute * a@b.c\n",
      "t.conf:1: sendas \"\xe2\x80\x98x@b.c\xe2\x80\x99\": typographic quotes"},
-    {"guillemets around a mailbox", "mailbox \xc2\xaba@b.c\xc2\xbb\nroute * reject\n", "typographic quotes"},
+    {"guillemets around a mailbox", "mailbox \xc2\xab" "a@b.c\xc2\xbb\nroute * reject\n", "typographic quotes"},
     {"non-breaking space after a directive", "mailbox a@b.c\nroute\xc2\xa0* a@b.c\n",
      "t.conf:2: unknown directive \"route??*\" (a non-breaking space? separate words with spaces or tabs)"},
     {"endpoint without a host", "mailbox a@b.c\nroute * a@b.c\noauth_token_endpoint https://\n",
