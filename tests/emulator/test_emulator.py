@@ -426,6 +426,19 @@ def test_states(tmp):
         check("--basic-auth-disabled 5.7.30: LOGIN -> 550 5.7.30, XOAUTH2 -> 235",
               r1 == R_BASIC_530 and r2 == R_OK, f"{r1} / {r2}")
 
+    # a misspelt state is a startup error, not silently "enabled"
+    for name, conf in (("bad-tenant", {"mailboxes": MAILBOXES, "smtp_auth_disabled": "yes"}),
+                       ("bad-box", {"x@contoso.com": {"password": "p",
+                                                      "basic_auth_disabled": "5.7.31"}})):
+        try:
+            Emulator(os.path.join(tmp, name), conf, startup_timeout=10).start().stop()
+            got = "started"
+        except RuntimeError as exc:
+            got = str(exc)
+        check(f"bad state value ({name}) refused at startup",
+              "did not start" in got and ("must be true or false" in got
+                                          or "basic_auth_disabled must be" in got), got[-300:])
+
     # counting accepted messages: auth-only sessions, refusals and RSET leave it unchanged
     with Emulator(os.path.join(tmp, "count"), boxes) as emu:
         check("accepted_count() starts at 0", emu.accepted_count() == 0, str(emu.accepted_count()))
