@@ -364,6 +364,11 @@ def basic(emu, user, password, mech="PLAIN"):
     return r
 
 
+def both(emu, user, password, mech="PLAIN"):
+    """The answers to a basic AUTH and to XOAUTH2 with a fresh token, for one mailbox."""
+    return basic(emu, user, password, mech), xoauth2(emu, user, get_token(emu))
+
+
 def test_states(tmp):
     boxes = dict(MAILBOXES)
     boxes["off@contoso.com"] = {"password": "pw-off", "smtp_auth_disabled": True}
@@ -388,7 +393,7 @@ def test_states(tmp):
                   basic(emu, "basic@contoso.com", "pw-basic", "LOGIN"))
         check("mailbox basic_auth_disabled 5.7.30: PLAIN and LOGIN -> 550 5.7.30",
               r1 == R_BASIC_530 and r2 == R_BASIC_530, f"{r1} / {r2}")
-        r = xoauth2(emu, "basic@contoso.com", token)
+        r = xoauth2(emu, "basic@contoso.com", get_token(emu))
         check("mailbox basic_auth_disabled: XOAUTH2 still works", r == R_OK, r)
         check("states log no secret", not any(p in emu.log_text()
                                               for p in ("pw-off", "pw-basic", token)))
@@ -396,15 +401,14 @@ def test_states(tmp):
     # SMTP AUTH off for the tenant; a mailbox setting $false overrides it (as in EXO)
     with Emulator(os.path.join(tmp, "tenant-off"), boxes, apps=APPS, tenant=TENANT,
                   smtp_auth_disabled=True) as emu:
-        token = get_token(emu)
-        r1, r2 = basic(emu, "relay@contoso.com", "secret1"), xoauth2(emu, "relay@contoso.com", token)
+        r1, r2 = both(emu, "relay@contoso.com", "secret1")
         check("tenant smtp_auth_disabled: PLAIN and XOAUTH2 -> 535 5.7.139 ... for the Tenant.",
               r1 == R_TENANT_OFF and r2 == R_TENANT_OFF, f"{r1} / {r2}")
         r = basic(emu, "relay@contoso.com", "wrong-password")
         check("tenant smtp_auth_disabled: wrong password still -> 535 5.7.3", r == R_BAD, r)
         r = basic(emu, "off@contoso.com", "pw-off")
         check("tenant and mailbox disabled: the mailbox form", r == R_MAILBOX_OFF, r)
-        r1, r2 = basic(emu, "on@contoso.com", "pw-on"), xoauth2(emu, "on@contoso.com", token)
+        r1, r2 = both(emu, "on@contoso.com", "pw-on")
         check("mailbox smtp_auth_disabled false overrides the tenant",
               r1 == R_OK and r2 == R_OK, f"{r1} / {r2}")
 
@@ -412,17 +416,14 @@ def test_states(tmp):
     with Emulator(os.path.join(tmp, "tenant-basic-off"),
                   {"mailboxes": boxes, "basic_auth_disabled": True},
                   apps=APPS, tenant=TENANT) as emu:
-        token = get_token(emu)
-        r1, r2 = basic(emu, "relay@contoso.com", "secret1"), xoauth2(emu, "relay@contoso.com", token)
+        r1, r2 = both(emu, "relay@contoso.com", "secret1")
         check("tenant basic_auth_disabled: PLAIN -> 535 5.7.139 basic, XOAUTH2 -> 235",
               r1 == R_BASIC_OFF and r2 == R_OK, f"{r1} / {r2}")
         r = basic(emu, "basic@contoso.com", "pw-basic")
         check("mailbox basic_auth_disabled form wins over the tenant's", r == R_BASIC_530, r)
     with Emulator(os.path.join(tmp, "flag-530"), boxes, basic_auth_disabled="5.7.30",
                   apps=APPS, tenant=TENANT) as emu:
-        token = get_token(emu)
-        r1, r2 = (basic(emu, "relay@contoso.com", "secret1", "LOGIN"),
-                  xoauth2(emu, "relay@contoso.com", token))
+        r1, r2 = both(emu, "relay@contoso.com", "secret1", "LOGIN")
         check("--basic-auth-disabled 5.7.30: LOGIN -> 550 5.7.30, XOAUTH2 -> 235",
               r1 == R_BASIC_530 and r2 == R_OK, f"{r1} / {r2}")
 
