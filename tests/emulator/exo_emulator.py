@@ -10,7 +10,7 @@ Usage:
   exo_emulator.py --listen 127.0.0.1:PORT --mailboxes FILE --store DIR
                   [--cert FILE --key FILE] [--log FILE]
                   [--strict-envelope | --no-strict-envelope] [--rate-limit N]
-                  [--max-connections 3] [--basic-auth-disabled]
+                  [--max-connections 3] [--basic-auth-disabled [5.7.139|5.7.30]]
                   [--token-lifetime SECONDS]
 
   PORT 0 picks a free port.  When listening, exactly one line "READY HOST:PORT" goes to stdout
@@ -21,7 +21,8 @@ Usage:
 
 Mailboxes file: {"mailboxes": {"relay@contoso.com": {"password": "secret1",
                  "sendas": ["alerts@contoso.com", "@shared.contoso.com"]}},
-                 "tenant": "contoso.onmicrosoft.com",
+                 "tenant": "contoso.onmicrosoft.com", "smtp_auth_disabled": false,
+                 "basic_auth_disabled": false,
                  "apps": {"CLIENT-ID": {"secret": "s3cret", "certificate": "/path/cert.pem",
                                         "mailboxes": ["relay@contoso.com"]}}}
   A mailbox may always send as itself; "@domain" grants every address at that domain.
@@ -30,6 +31,28 @@ Mailboxes file: {"mailboxes": {"relay@contoso.com": {"password": "secret1",
   All comparisons are case-insensitive.  "apps" (optional) are Entra applications for the
   token endpoint: a client secret and/or a certificate (PEM) whose key signs client
   assertions, and the mailboxes the app may sign in as (FullAccess granted).
+
+Tenant and mailbox states (what `sendasctl doctor --remote` must tell apart; defaults: all off):
+  * "smtp_auth_disabled": true at the top level is SMTP AUTH off for the tenant
+    (Set-TransportConfig -SmtpClientAuthenticationDisabled $true): AUTH with good credentials,
+    LOGIN, PLAIN and XOAUTH2 alike, gets "535 5.7.139 Authentication unsuccessful,
+    SmtpClientAuthentication is disabled for the Tenant." (exo-facts.md's text; EXO may append
+    "Visit https://aka.ms/smtp_auth_disabled for more information.").  In a mailbox entry it is
+    Set-CASMailbox -SmtpClientAuthenticationDisabled: true gets the mailbox form "... disabled
+    for the Mailbox." (worded after the tenant form; not recorded in exo-facts.md), false
+    enables the mailbox even when the tenant is off, absent follows the tenant.  Checked after
+    the credentials, so a wrong password or token still gets 535 5.7.3 (emulator choice).
+  * "basic_auth_disabled" at the top level (or --basic-auth-disabled) or in a mailbox entry:
+    AUTH LOGIN/PLAIN are refused before the password is looked at, XOAUTH2 still works.
+    true or "5.7.139": "535 5.7.139 Authentication unsuccessful, basic authentication is
+    disabled."; "5.7.30": "550 5.7.30 Basic authentication is not supported for Client
+    Submission".  The mailbox's form wins over the tenant's, the tenant's over the flag's.
+  * A wrong password (or unknown user, or refused token) gets "535 5.7.3 Authentication
+    unsuccessful", as before.
+  Any other value for these keys is a startup error (exit 2).
+  Counting mail: each accepted message is logged "result 250 stored NNNNNN accepted=N" (N
+  since start) and stored as DIR/NNNNNN.json; every MAIL command answered after AUTH is
+  logged as "MAIL FROM:<...>" (tests/lib/emulator.py: accepted_count(), transactions()).
 
 Token endpoint (Microsoft identity platform, client credentials grant): HTTPS on the same
   loopback address and certificate, a free port, its base URL written to
@@ -110,6 +133,13 @@ R_NOT_AUTHENTICATED = "530 5.7.57 Client not authenticated to send mail"
 R_AUTH_OK = "235 2.7.0 Authentication successful"
 R_AUTH_FAILED = "535 5.7.3 Authentication unsuccessful"
 R_BASIC_DISABLED = "535 5.7.139 Authentication unsuccessful, basic authentication is disabled."
+R_BASIC_NOT_SUPPORTED = "550 5.7.30 Basic authentication is not supported for Client Submission"
+R_SMTP_AUTH_TENANT = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is "
+                      "disabled for the Tenant.")
+R_SMTP_AUTH_MAILBOX = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is "
+                       "disabled for the Mailbox.")
+# the basic_auth_disabled forms: true is EXO's usual 5.7.139, "5.7.30" the other seen reply
+BASIC_REPLIES = {"5.7.139": R_BASIC_DISABLED, "5.7.30": R_BASIC_NOT_SUPPORTED}
 R_AUTH_BEFORE_TLS = "504 5.7.4 Unrecognized authentication type"
 R_CONCURRENCY = ("432 4.3.2 Concurrent connections limit exceeded. Visit "
                  "https://aka.ms/concurrent_sending for more information.")
@@ -147,6 +177,8 @@ class Mailboxes:
         if not isinstance(boxes, dict):
             raise ValueError(f"{path}: expected {{\"mailboxes\": {{...}}}}")
         self.tenant = data.get("tenant")
+        self.smtp_auth_disabled = flag(data, "smtp_auth_disabled", path, "tenant")
+        self.basic_auth_disabled = basic_form(data, path, "tenant")
         self.apps = {}
         for cid, spec in (data.get("apps") or {}).items():
             if not isinstance(spec, dict):
@@ -172,6 +204,9 @@ class Mailboxes:
                 "addresses": {g for g in grants if not g.startswith("@")} | {addr.strip().lower()},
                 "domains": {g[1:] for g in grants if g.startswith("@")},
                 "blocked": bool(spec.get("blocked")),
+                # None: follow the tenant; True/False: the mailbox's own Set-CASMailbox value
+                "smtp_auth_disabled": flag(spec, "smtp_auth_disabled", path, addr, None),
+                "basic_auth_disabled": basic_form(spec, path, addr),
             }
 
     def check_password(self, user, password):
@@ -179,6 +214,23 @@ class Mailboxes:
         # compare_digest even for unknown users, so both failures cost the same
         expected = box["password"] if box else "\0unknown"
         return hmac.compare_digest(expected.encode("utf-8"), password.encode("utf-8")) and bool(box)
+
+    def smtp_auth_refusal(self, mailbox):
+        """EXO's 5.7.139 reply when SMTP AUTH is off for `mailbox` (its own setting wins over
+        the tenant's, as Set-CASMailbox's does over Set-TransportConfig's), else None."""
+        own = self.boxes[mailbox]["smtp_auth_disabled"]
+        if own is True:
+            return R_SMTP_AUTH_MAILBOX
+        if own is None and self.smtp_auth_disabled:
+            return R_SMTP_AUTH_TENANT
+        return None
+
+    def basic_refusal(self, user, default=None):
+        """The reply refusing AUTH LOGIN/PLAIN for `user` when Basic is off (the mailbox's
+        form, else the tenant's, else `default`, the --basic-auth-disabled flag), or None."""
+        box = self.boxes.get(user.lower())
+        form = (box and box["basic_auth_disabled"]) or self.basic_auth_disabled or default
+        return BASIC_REPLIES[form] if form else None
 
     def canonical(self, user):
         return user.lower() if user.lower() in self.boxes else None
@@ -190,6 +242,27 @@ class Mailboxes:
         address = address.lower()
         local, at, domain = address.rpartition("@")
         return address in box["addresses"] or bool(at and local and domain in box["domains"])
+
+
+def flag(spec, key, path, where, default=False):
+    """An optional boolean setting; anything but true/false is a configuration error."""
+    value = spec.get(key, default)
+    if value is not default and not isinstance(value, bool):
+        raise ValueError(f"{path}: {where}: {key} must be true or false")
+    return value
+
+
+def basic_form(spec, path, where):
+    """basic_auth_disabled: false/absent (None), true ("5.7.139"), "5.7.139" or "5.7.30"."""
+    value = spec.get("basic_auth_disabled", False)
+    if value is True:
+        return "5.7.139"
+    if value is False:
+        return None
+    if value not in BASIC_REPLIES:
+        raise ValueError(f"{path}: {where}: basic_auth_disabled must be true, false, "
+                         + " or ".join(f'"{k}"' for k in BASIC_REPLIES))
+    return value
 
 
 def b64url(data):
@@ -580,7 +653,10 @@ class ExoHandler:
         self.strict_envelope = strict_envelope
         self.rate_limit = rate_limit
         self.max_connections = max_connections
-        self.basic_auth_disabled = basic_auth_disabled
+        # the --basic-auth-disabled flag: None, or a BASIC_REPLIES key (True = "5.7.139")
+        self.basic_auth_disabled = "5.7.139" if basic_auth_disabled is True else (
+            basic_auth_disabled or None)
+        self.accepted = 0                                # messages stored since start
         self.active = collections.Counter()              # mailbox -> authenticated sessions
         self.sent = collections.defaultdict(collections.deque)  # mailbox -> accept times
         self.sessions = set()                            # live ExoSMTP, closed on shutdown
@@ -593,8 +669,15 @@ class ExoHandler:
         return bool(self.issuer) and self.issuer.valid(user, token)
 
     def _grant(self, server, mechanism, user):
-        """Credentials are good: apply the concurrency limit, then mark the session authed."""
+        """Credentials are good: refuse if SMTP AUTH is off for the mailbox or its tenant
+        (EXO checks this after the credentials: a wrong password still gets 5.7.3), then apply
+        the concurrency limit and mark the session authed."""
         mailbox = self.mailboxes.canonical(user)
+        refusal = self.mailboxes.smtp_auth_refusal(mailbox)
+        if refusal:
+            log.info("conn=%s auth %s fail user=%s (smtp auth disabled)",
+                     server.conn_id, mechanism, clean(mailbox))
+            return AuthResult(success=False, handled=False, message=refusal)
         if self.max_connections > 0 and self.active[mailbox] >= self.max_connections:
             log.info("conn=%s auth %s user=%s refused: concurrency limit (%d active)",
                      server.conn_id, mechanism, clean(user), self.active[mailbox])
@@ -609,10 +692,11 @@ class ExoHandler:
         try:
             assert isinstance(auth_data, LoginPassword)
             user = auth_data.login.decode("utf-8", "replace")
-            if self.basic_auth_disabled:
+            refusal = self.mailboxes.basic_refusal(user, self.basic_auth_disabled)
+            if refusal:
                 log.info("conn=%s auth %s fail user=%s (basic auth disabled)",
                          server.conn_id, mechanism, clean(user))
-                return AuthResult(success=False, handled=False, message=R_BASIC_DISABLED)
+                return AuthResult(success=False, handled=False, message=refusal)
             if not self.mailboxes.check_password(user, auth_data.password.decode("utf-8", "replace")):
                 log.info("conn=%s auth %s fail user=%s", server.conn_id, mechanism, clean(user))
                 return AuthResult(success=False, handled=False, message=R_AUTH_FAILED)
@@ -733,8 +817,9 @@ class ExoHandler:
         })
         if self.rate_limit > 0:
             self.sent[mailbox].append(time.monotonic())
-        log.info("conn=%s result 250 stored %06d From: %s rcpts=%d", server.conn_id, seq,
-                 clean(raw_header(raw, "From")), len(envelope.rcpt_tos))
+        self.accepted += 1
+        log.info("conn=%s result 250 stored %06d accepted=%d From: %s rcpts=%d", server.conn_id,
+                 seq, self.accepted, clean(raw_header(raw, "From")), len(envelope.rcpt_tos))
         return f"250 2.6.0 {message_id} [InternalId={seq}, Hostname={HOSTNAME}] Queued mail for delivery"
 
     def handle_STARTTLS(self, server, session, envelope):
@@ -926,8 +1011,10 @@ def parse_args(argv=None):
                    help="messages per minute per mailbox (default: unlimited)")
     p.add_argument("--max-connections", type=int, default=3, metavar="N",
                    help="concurrent authenticated sessions per mailbox (0: unlimited)")
-    p.add_argument("--basic-auth-disabled", action="store_true",
-                   help="refuse AUTH LOGIN/PLAIN with 535 5.7.139")
+    p.add_argument("--basic-auth-disabled", nargs="?", const="5.7.139", default=None,
+                   choices=sorted(BASIC_REPLIES), metavar="5.7.139|5.7.30",
+                   help="refuse AUTH LOGIN/PLAIN for every mailbox with 535 5.7.139 "
+                        "(default) or 550 5.7.30")
     p.add_argument("--token-lifetime", type=int, default=3599, metavar="SECONDS",
                    help="lifetime of the access tokens the token endpoint issues (3599)")
     args = p.parse_args(argv)

@@ -12,6 +12,7 @@ import ssl
 import sys
 import tempfile
 import time
+import urllib.parse
 import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -321,9 +322,145 @@ def test_options(tmp):
         check("restart reuses the generated certificate", f.read() == cert_before)
 
 
+# --- tenant and mailbox states `sendasctl doctor --remote` must tell apart (issue 11) ------
+
+R_TENANT_OFF = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled "
+                "for the Tenant.")
+R_MAILBOX_OFF = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled "
+                 "for the Mailbox.")
+R_BASIC_OFF = "535 5.7.139 Authentication unsuccessful, basic authentication is disabled."
+R_BASIC_530 = "550 5.7.30 Basic authentication is not supported for Client Submission"
+R_BAD = "535 5.7.3 Authentication unsuccessful"
+R_OK = "235 2.7.0 Authentication successful"
+TENANT = "contoso.onmicrosoft.com"
+APPS = {"app-1": {"secret": "app-secret", "mailboxes": ["relay@contoso.com", "off@contoso.com",
+                                                        "on@contoso.com", "basic@contoso.com"]}}
+
+
+def get_token(emu, tenant=TENANT):
+    """A token from the emulator's endpoint (client secret grant) for app-1."""
+    import json
+    import urllib.request
+    form = urllib.parse.urlencode({
+        "grant_type": "client_credentials", "client_id": "app-1", "client_secret": "app-secret",
+        "scope": "https://outlook.office365.com/.default"}).encode()
+    with urllib.request.urlopen(emu.token_endpoint(tenant), data=form, timeout=10,
+                                context=emu.client_tls_context()) as r:
+        return json.load(r)["access_token"]
+
+
+def xoauth2(emu, user, token):
+    s = Session(emu)
+    blob = base64.b64encode(f"user={user}\x01auth=Bearer {token}\x01\x01".encode()).decode()
+    r = reply(s.s.docmd("AUTH", "XOAUTH2 " + blob))
+    s.close()
+    return r
+
+
+def basic(emu, user, password, mech="PLAIN"):
+    s = Session(emu)
+    r = s.auth(user, password, mech)
+    s.close()
+    return r
+
+
+def both(emu, user, password, mech="PLAIN"):
+    """The answers to a basic AUTH and to XOAUTH2 with a fresh token, for one mailbox."""
+    return basic(emu, user, password, mech), xoauth2(emu, user, get_token(emu))
+
+
+def test_states(tmp):
+    boxes = dict(MAILBOXES)
+    boxes["off@contoso.com"] = {"password": "pw-off", "smtp_auth_disabled": True}
+    boxes["on@contoso.com"] = {"password": "pw-on", "smtp_auth_disabled": False}
+    boxes["basic@contoso.com"] = {"password": "pw-basic", "basic_auth_disabled": "5.7.30"}
+
+    # one tenant, SMTP AUTH on: one mailbox has it off, one has basic off (5.7.30 form)
+    with Emulator(os.path.join(tmp, "mailbox-states"), boxes, apps=APPS, tenant=TENANT) as emu:
+        token = get_token(emu)
+        r1, r2 = basic(emu, "off@contoso.com", "pw-off"), basic(emu, "off@contoso.com", "pw-off",
+                                                                  "LOGIN")
+        check("mailbox smtp_auth_disabled: PLAIN and LOGIN -> 535 5.7.139 ... for the Mailbox.",
+              r1 == R_MAILBOX_OFF and r2 == R_MAILBOX_OFF, f"{r1} / {r2}")
+        r = xoauth2(emu, "off@contoso.com", token)
+        check("mailbox smtp_auth_disabled: XOAUTH2 -> 535 5.7.139 (OAuth too)",
+              r == R_MAILBOX_OFF, r)
+        r = basic(emu, "off@contoso.com", "wrong-password")
+        check("mailbox smtp_auth_disabled: wrong password still -> 535 5.7.3", r == R_BAD, r)
+        r = basic(emu, "relay@contoso.com", "secret1")
+        check("other mailboxes of the tenant unaffected", r == R_OK, r)
+        r1, r2 = (basic(emu, "basic@contoso.com", "pw-basic"),
+                  basic(emu, "basic@contoso.com", "pw-basic", "LOGIN"))
+        check("mailbox basic_auth_disabled 5.7.30: PLAIN and LOGIN -> 550 5.7.30",
+              r1 == R_BASIC_530 and r2 == R_BASIC_530, f"{r1} / {r2}")
+        r = xoauth2(emu, "basic@contoso.com", get_token(emu))
+        check("mailbox basic_auth_disabled: XOAUTH2 still works", r == R_OK, r)
+        check("states log no secret", not any(p in emu.log_text()
+                                              for p in ("pw-off", "pw-basic", token)))
+
+    # SMTP AUTH off for the tenant; a mailbox setting $false overrides it (as in EXO)
+    with Emulator(os.path.join(tmp, "tenant-off"), boxes, apps=APPS, tenant=TENANT,
+                  smtp_auth_disabled=True) as emu:
+        r1, r2 = both(emu, "relay@contoso.com", "secret1")
+        check("tenant smtp_auth_disabled: PLAIN and XOAUTH2 -> 535 5.7.139 ... for the Tenant.",
+              r1 == R_TENANT_OFF and r2 == R_TENANT_OFF, f"{r1} / {r2}")
+        r = basic(emu, "relay@contoso.com", "wrong-password")
+        check("tenant smtp_auth_disabled: wrong password still -> 535 5.7.3", r == R_BAD, r)
+        r = basic(emu, "off@contoso.com", "pw-off")
+        check("tenant and mailbox disabled: the mailbox form", r == R_MAILBOX_OFF, r)
+        r1, r2 = both(emu, "on@contoso.com", "pw-on")
+        check("mailbox smtp_auth_disabled false overrides the tenant",
+              r1 == R_OK and r2 == R_OK, f"{r1} / {r2}")
+
+    # Basic off for the tenant (mailboxes file), 5.7.139 form; then the 5.7.30 form by flag
+    with Emulator(os.path.join(tmp, "tenant-basic-off"),
+                  {"mailboxes": boxes, "basic_auth_disabled": True},
+                  apps=APPS, tenant=TENANT) as emu:
+        r1, r2 = both(emu, "relay@contoso.com", "secret1")
+        check("tenant basic_auth_disabled: PLAIN -> 535 5.7.139 basic, XOAUTH2 -> 235",
+              r1 == R_BASIC_OFF and r2 == R_OK, f"{r1} / {r2}")
+        r = basic(emu, "basic@contoso.com", "pw-basic")
+        check("mailbox basic_auth_disabled form wins over the tenant's", r == R_BASIC_530, r)
+    with Emulator(os.path.join(tmp, "flag-530"), boxes, basic_auth_disabled="5.7.30",
+                  apps=APPS, tenant=TENANT) as emu:
+        r1, r2 = both(emu, "relay@contoso.com", "secret1", "LOGIN")
+        check("--basic-auth-disabled 5.7.30: LOGIN -> 550 5.7.30, XOAUTH2 -> 235",
+              r1 == R_BASIC_530 and r2 == R_OK, f"{r1} / {r2}")
+
+    # a misspelt state is a startup error, not silently "enabled"
+    for name, conf in (("bad-tenant", {"mailboxes": MAILBOXES, "smtp_auth_disabled": "yes"}),
+                       ("bad-box", {"x@contoso.com": {"password": "p",
+                                                      "basic_auth_disabled": "5.7.31"}})):
+        try:
+            Emulator(os.path.join(tmp, name), conf, startup_timeout=10).start().stop()
+            got = "started"
+        except RuntimeError as exc:
+            got = str(exc)
+        check(f"bad state value ({name}) refused at startup",
+              "did not start" in got and ("must be true or false" in got
+                                          or "basic_auth_disabled must be" in got), got[-300:])
+
+    # counting accepted messages: auth-only sessions, refusals and RSET leave it unchanged
+    with Emulator(os.path.join(tmp, "count"), boxes) as emu:
+        check("accepted_count() starts at 0", emu.accepted_count() == 0, str(emu.accepted_count()))
+        s = Session(emu)
+        s.auth("relay@contoso.com", "secret1")
+        s.s.mail("relay@contoso.com")
+        s.s.rset()
+        r = s.send("relay@contoso.com", ["bob@example.org"], message("ceo@contoso.com"))
+        check("auth, MAIL+RSET and a refused message: count 0, two MAIL transactions seen",
+              r.startswith("550") and emu.accepted_count() == 0
+              and emu.transactions() == 2, f"{r} {emu.accepted_count()} {emu.transactions()}")
+        r = s.send("relay@contoso.com", ["bob@example.org"], message("alerts@contoso.com"))
+        s.close()
+        check("an accepted message: count 1", r.startswith("250 2.6.0")
+              and emu.accepted_count() == 1 and emu.transactions() == 3,
+              f"{r} {emu.accepted_count()} {emu.transactions()}")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="exo-emu-test-") as tmp:
-        for test in (test_main, test_options):
+        for test in (test_main, test_options, test_states):
             try:
                 test(tmp)
             except Exception as exc:    # a crash is a failure, and must not hide the count

@@ -8,12 +8,18 @@
         msg = emu.messages()[0]        # the .json record plus msg["raw"] (bytes of the .eml)
         emu.refused()                  # records from refused.jsonl
         emu.inbox("relay@contoso.com") # accepted messages addressed to that mailbox
+        emu.accepted_count()           # how many messages were accepted (stored)
+        emu.transactions()             # how many MAIL commands were answered after AUTH
 
 Options (keyword arguments, mapped to the emulator's flags): host ("127.0.0.1" or "::1"),
 port (0 = free port), cert, key, log (default STORE/emulator.log), strict_envelope (bool),
-rate_limit (int), max_connections (int), basic_auth_disabled (bool), token_lifetime (s),
-apps and tenant (the token endpoint's applications, see exo_emulator.py), python (interpreter,
+rate_limit (int), max_connections (int), basic_auth_disabled (False, True or "5.7.139": AUTH
+LOGIN/PLAIN get 535 5.7.139; "5.7.30": 550 5.7.30), token_lifetime (s), apps and tenant (the
+token endpoint's applications, see exo_emulator.py), smtp_auth_disabled (bool: SMTP AUTH off
+for the tenant, 535 5.7.139 ... for the Tenant.), python (interpreter,
 default /usr/bin/python3 because the emulator needs Debian's aiosmtpd), startup_timeout (s).
+Per mailbox, its entry may set "smtp_auth_disabled" (true/false, wins over the tenant's) and
+"basic_auth_disabled" (true, "5.7.139" or "5.7.30"); see exo_emulator.py.
 After start(), token_endpoint(tenant) is the token URL, token_requests() the log lines of the
 requests it answered, and token_endpoint_down(True/False) starts and ends an outage.
 """
@@ -35,7 +41,7 @@ class Emulator:
     def __init__(self, store_dir, mailboxes, *, host="127.0.0.1", port=0, cert=None, key=None,
                  log=None, strict_envelope=True, rate_limit=None, max_connections=None,
                  basic_auth_disabled=False, token_lifetime=None, apps=None, tenant=None,
-                 python="/usr/bin/python3", startup_timeout=20):
+                 smtp_auth_disabled=False, python="/usr/bin/python3", startup_timeout=20):
         self.store_dir = os.path.abspath(store_dir)
         # accept both the bare mapping and the file's {"mailboxes": {...}} shape
         self.mailboxes = dict(mailboxes if "mailboxes" in mailboxes else {"mailboxes": mailboxes})
@@ -43,6 +49,8 @@ class Emulator:
             self.mailboxes["apps"] = apps
         if tenant:
             self.mailboxes["tenant"] = tenant
+        if smtp_auth_disabled:
+            self.mailboxes["smtp_auth_disabled"] = True
         self.token_lifetime = token_lifetime
         self.host, self.requested_port = host, port
         self.cert, self.key = cert, key
@@ -79,6 +87,8 @@ class Emulator:
             cmd += ["--max-connections", str(self.max_connections)]
         if self.basic_auth_disabled:
             cmd.append("--basic-auth-disabled")
+            if self.basic_auth_disabled is not True:
+                cmd.append(str(self.basic_auth_disabled))
         if self.token_lifetime is not None:
             cmd += ["--token-lifetime", str(self.token_lifetime)]
         return cmd
@@ -163,6 +173,16 @@ class Emulator:
         mailbox = mailbox.lower()
         return [m for m in self.messages()
                 if any(r.lower() == mailbox for r in m.get("rcpt_tos", []))]
+
+    def accepted_count(self):
+        """How many messages were accepted (stored), e.g. to prove a check sent none."""
+        return sum(1 for n in os.listdir(self.store_dir)
+                   if n.endswith(".json") and n[:-5].isdigit())
+
+    def transactions(self):
+        """How many MAIL commands the emulator answered after AUTH (a check that sends no mail
+        should start none; a refused or reset transaction counts too)."""
+        return sum(1 for ln in self.log_text().splitlines() if " MAIL FROM:<" in ln)
 
     def refused(self):
         """Refusals from refused.jsonl, oldest first."""
