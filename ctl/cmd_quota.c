@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "clock.h"
 #include "ctl.h"
 #include "quota.h"
 #include "store.h"
@@ -85,7 +86,6 @@ int cmd_quota(const char *conf_path, int argc, char **argv)
 {
     char err[CONF_ERRLEN];
     struct quota_show q;
-    struct timespec ts;
     struct store *st;
     struct conf *c;
     size_t i;
@@ -103,11 +103,10 @@ int cmd_quota(const char *conf_path, int argc, char **argv)
         conf_free(c);
         return 1;
     }
-    clock_gettime(CLOCK_REALTIME, &ts);
     memset(&q, 0, sizeof(q));
     q.c = c;
     q.only = argc == 2 ? argv[1] : NULL;
-    q.now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    q.now = clock_now_ms();
     store_each(st, quota_each, &q);
     /* declared mailboxes with nothing counted yet */
     for (i = 0; i < c->nmailboxes; i++) {

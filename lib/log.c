@@ -6,6 +6,7 @@
  * so lines from libmilter's threads never interleave on stderr.
  */
 #include "log.h"
+#include "clock.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -109,12 +110,9 @@ __attribute__((format(printf, 5, 0))) static void
 vlog_limited(struct log_limit *l, int interval_s, int prio, const char *tag, const char *fmt,
              va_list ap)
 {
-    struct timespec ts;
-    long long now;
+    long long now = clock_mono_ms() + 1; /* never 0: 0 means never logged */
     char line[1800];
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1; /* never 0 */
     if (l->last_ms && now - l->last_ms < (long long)interval_s * 1000) {
         l->suppressed++;
         return;

@@ -39,6 +39,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "clock.h"
 
 #define RESERVED_FDS 32      /* kept for the audit log, syslog, the signal pipe */
 #define MAX_SESSION_FD 65536 /* table size when the descriptor limit is higher */
@@ -52,10 +53,7 @@ static long long *last_io; /* per descriptor below fd_cap: ms of its last byte i
 /* now_ms - monotonic milliseconds, never 0 */
 static long long now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+    return clock_mono_ms() + 1; /* 0 marks a descriptor that is not a session */
 }
 
 /*
