@@ -57,17 +57,17 @@ static void show_window(const char *what, struct window *w, unsigned long long l
 static void show_mailbox(struct quota_show *q, const char *mailbox, struct quota_counters *qc)
 {
     const struct conf *c = q->c;
-    int declared = 0;
+    const struct conf_mailbox *mb = NULL;
+    struct conf_limits lim;
     size_t i;
 
     for (i = 0; i < c->nmailboxes; i++)
         if (strcmp(c->mailboxes[i].address, mailbox) == 0)
-            declared = 1;
-    printf("%s%s\n", mailbox, declared ? "" : "  (no longer declared in the configuration)");
-    show_window("messages/minute", &qc->msgs, c->limit_messages_per_minute, c->limit_headroom,
-                q->now);
-    show_window("recipients/24h", &qc->rcpts, c->limit_recipients_per_day, c->limit_headroom,
-                q->now);
+            mb = &c->mailboxes[i];
+    conf_mailbox_limits(c, mb, &lim);
+    printf("%s%s\n", mailbox, mb ? "" : "  (no longer declared in the configuration)");
+    show_window("messages/minute", &qc->msgs, lim.messages_per_minute, lim.headroom, q->now);
+    show_window("recipients/24h", &qc->rcpts, lim.recipients_per_day, lim.headroom, q->now);
     q->shown++;
 }
 

@@ -178,7 +178,7 @@ static void frees_text(int64_t at, int64_t now, char *out, size_t outlen)
 }
 
 /* defer_limit - a rate limit is reached: DEFER_IF_PERMIT naming mailbox, limit and time */
-static void defer_limit(const struct conf *c, struct quota_decision *d, const char *what,
+static void defer_limit(const struct conf_limits *c, struct quota_decision *d, const char *what,
                         unsigned long long eff, unsigned long long limit, int64_t at,
                         int64_t now)
 {
@@ -187,35 +187,38 @@ static void defer_limit(const struct conf *c, struct quota_decision *d, const ch
     frees_text(at, now, frees, sizeof(frees));
     d->verdict = QUOTA_DEFER;
     snprintf(d->reason, sizeof(d->reason), "mailbox %s reached %llu %s (%u%% of %llu); frees up %s",
-             d->mailbox->address, eff, what, c->limit_headroom, limit, frees);
+             d->mailbox->address, eff, what, c->headroom, limit, frees);
     snprintf(d->action, sizeof(d->action),
              "DEFER_IF_PERMIT 4.7.0 Mailbox %s has reached its limit of %llu %s "
              "(%u%% of Exchange Online's %llu); try again %s",
-             d->mailbox->address, eff, what, c->limit_headroom, limit, frees);
+             d->mailbox->address, eff, what, c->headroom, limit, frees);
 }
 
 /* quota_limits - check the mailbox's limits */
-void quota_limits(const struct conf *c, const struct polreq *r, unsigned long rcpt_index,
+void quota_limits(const struct conf *conf, const struct polreq *r, unsigned long rcpt_index,
                   struct quota_counters *q, int64_t now, struct quota_decision *d)
 {
-    unsigned long long m_eff = quota_effective(c->limit_messages_per_minute, c->limit_headroom);
-    unsigned long long r_eff = quota_effective(c->limit_recipients_per_day, c->limit_headroom);
-    unsigned long long need_r, rpm = c->limit_recipients_per_message;
+    struct conf_limits lim, *c = &lim;
+    unsigned long long m_eff, r_eff, need_r, rpm;
     int at_end = r->stage == POLREQ_DATA || r->stage == POLREQ_EOM;
     const char *mb;
     int64_t at;
 
     if (d->mailbox == NULL)
         return;
+    conf_mailbox_limits(conf, d->mailbox, &lim);
+    m_eff = quota_effective(c->messages_per_minute, c->headroom);
+    r_eff = quota_effective(c->recipients_per_day, c->headroom);
+    rpm = c->recipients_per_message;
     mb = d->mailbox->address;
     d->count_msgs = d->count_rcpts = 0;
-    if (c->limit_message_size && r->size > c->limit_message_size) {
+    if (c->message_size && r->size > c->message_size) {
         d->verdict = QUOTA_REJECT;
         snprintf(d->reason, sizeof(d->reason), "message size %llu exceeds %llu bytes (mailbox %s)",
-                 r->size, c->limit_message_size, mb);
+                 r->size, c->message_size, mb);
         snprintf(d->action, sizeof(d->action),
                  "552 5.3.4 Message size %llu exceeds the limit of %llu bytes of mailbox %s",
-                 r->size, c->limit_message_size, mb);
+                 r->size, c->message_size, mb);
         return;
     }
     if (r->stage == POLREQ_RCPT && rpm && rcpt_index > rpm) {
@@ -248,11 +251,11 @@ void quota_limits(const struct conf *c, const struct polreq *r, unsigned long rc
         return;
     }
     if (m_eff && (at = window_free_at(&q->msgs, now, m_eff, 1)) != now) {
-        defer_limit(c, d, "messages per minute", m_eff, c->limit_messages_per_minute, at, now);
+        defer_limit(c, d, "messages per minute", m_eff, c->messages_per_minute, at, now);
         return;
     }
     if (r_eff && (at = window_free_at(&q->rcpts, now, r_eff, need_r)) != now) {
-        defer_limit(c, d, "recipients per 24 hours", r_eff, c->limit_recipients_per_day, at, now);
+        defer_limit(c, d, "recipients per 24 hours", r_eff, c->recipients_per_day, at, now);
         return;
     }
     d->verdict = QUOTA_DUNNO;

@@ -513,6 +513,22 @@ const struct conf_mailbox *conf_find_mailbox(const struct conf *c, const char *l
     return NULL;
 }
 
+/* conf_mailbox_limits - the mailbox's own limits over the global ones */
+void conf_mailbox_limits(const struct conf *c, const struct conf_mailbox *mb,
+                         struct conf_limits *out)
+{
+    unsigned set = mb ? mb->limits_set : 0;
+
+    out->messages_per_minute = set & CONF_LIM_MPM ? mb->limits.messages_per_minute
+                                                  : c->limit_messages_per_minute;
+    out->recipients_per_day = set & CONF_LIM_RPD ? mb->limits.recipients_per_day
+                                                 : c->limit_recipients_per_day;
+    out->recipients_per_message = set & CONF_LIM_RPM ? mb->limits.recipients_per_message
+                                                     : c->limit_recipients_per_message;
+    out->message_size = set & CONF_LIM_SIZE ? mb->limits.message_size : c->limit_message_size;
+    out->headroom = set & CONF_LIM_HEADROOM ? mb->limits.headroom : c->limit_headroom;
+}
+
 /* d_mailbox - mailbox ADDRESS [sendas PATTERN ...] */
 static int d_mailbox(struct parse *p, char **av, int ac)
 {

@@ -33,12 +33,30 @@ struct conf_pattern {
     char *domain; /* lower-case; NULL for an unqualified address pattern */
 };
 
+/* Exchange Online's per-mailbox limits as sendas applies them; 0 = no limit. */
+struct conf_limits {
+    unsigned long messages_per_minute;    /* 30 */
+    unsigned long recipients_per_day;     /* 10000, rolling 24 hours */
+    unsigned long recipients_per_message; /* 500 */
+    unsigned long long message_size;      /* 36700160 bytes (35 MiB) */
+    unsigned headroom; /* percent of the two rate limits actually used (90) */
+};
+
+/* Which of a mailbox's own limits are set (conf_mailbox.limits_set). */
+#define CONF_LIM_MPM 1u
+#define CONF_LIM_RPD 2u
+#define CONF_LIM_RPM 4u
+#define CONF_LIM_SIZE 8u
+#define CONF_LIM_HEADROOM 16u
+
 struct conf_mailbox {
     char *address; /* as configured (lower-cased domain) */
     char *local;
     char *domain;
     struct conf_pattern *sendas; /* extra permitted addresses and domains */
     size_t nsendas;
+    struct conf_limits limits; /* its own values, where limits_set says so */
+    unsigned limits_set;       /* CONF_LIM_* */
     int line; /* where it was declared, for messages */
 };
 
@@ -169,6 +187,13 @@ void conf_free(struct conf *c);
 /* conf_find_mailbox - the declared mailbox with this address, or NULL */
 const struct conf_mailbox *conf_find_mailbox(const struct conf *c, const char *local,
                                              const char *domain);
+
+/*
+ * conf_mailbox_limits - the limits that apply to mailbox mb: its own where
+ * it sets them, else the global limit_* values (mb NULL: the global ones).
+ */
+void conf_mailbox_limits(const struct conf *c, const struct conf_mailbox *mb,
+                         struct conf_limits *out);
 
 /*
  * conf_mailbox_permits - non-zero when mailbox mb may send as local@domain

@@ -226,6 +226,23 @@ static void audit(const struct polreq *r, const struct quota_decision *d)
     auditfile_write(&a);
 }
 
+/* warn_rcpt_limit - Postfix passed a recipient over the mailbox's per-message limit */
+static void warn_rcpt_limit(const struct conf_mailbox *mb, unsigned long rcpt_index)
+{
+    struct conf_limits lim;
+
+    conf_mailbox_limits(conf_live, mb, &lim);
+    if (lim.recipients_per_message == 0 || rcpt_index <= lim.recipients_per_message)
+        return;
+    log_warn_limited(&lim_rcpt, RCPT_LOG_INTERVAL,
+                     "Postfix passed recipient %lu of a message, over "
+                     "limit_recipients_per_message %lu: each 452 from here counts as an "
+                     "smtpd error, and at the 21st Postfix ends the session with nothing "
+                     "queued; set smtpd_recipient_limit = %lu in main.cf (sendasctl "
+                     "postfix-config main.cf prints it)",
+                     rcpt_index, lim.recipients_per_message, lim.recipients_per_message);
+}
+
 /* decide - the engine's answer to one request, logged when it is not DUNNO */
 static void decide(struct conn *c, const struct polreq *r, struct quota_decision *d)
 {
@@ -250,17 +267,8 @@ static void decide(struct conn *c, const struct polreq *r, struct quota_decision
             }
         }
     }
-    if (r->stage == POLREQ_RCPT && d->verdict == QUOTA_DEFER &&
-        conf_live->limit_recipients_per_message &&
-        rcpt_index > conf_live->limit_recipients_per_message)
-        log_warn_limited(&lim_rcpt, RCPT_LOG_INTERVAL,
-                         "Postfix passed recipient %lu of a message, over "
-                         "limit_recipients_per_message %lu: each 452 from here counts as an "
-                         "smtpd error, and at the 21st Postfix ends the session with nothing "
-                         "queued; set smtpd_recipient_limit = %lu in main.cf (sendasctl "
-                         "postfix-config main.cf prints it)",
-                         rcpt_index, conf_live->limit_recipients_per_message,
-                         conf_live->limit_recipients_per_message);
+    if (r->stage == POLREQ_RCPT && d->verdict == QUOTA_DEFER && d->mailbox)
+        warn_rcpt_limit(d->mailbox, rcpt_index);
     if (r->stage == POLREQ_RCPT && d->verdict == QUOTA_DUNNO) {
         snprintf(c->instance, sizeof(c->instance), "%s", r->instance);
         c->rcpts = rcpt_index;
