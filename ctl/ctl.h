@@ -35,4 +35,8 @@ int cmd_token(const char *conf_path, int argc, char **argv);
  * answered (ctl/audit.c) */
 int cmd_audit(const char *conf_path, int argc, char **argv);
 
+/* cmd_doctor - "doctor [--remote] [--dns] [--format table|json] ...": every part of the relay
+ * chain checked, a fix per problem; exit 0 all OK, 1 warnings, 2 failures (ctl/doctor.c) */
+int cmd_doctor(const char *conf_path, int argc, char **argv);
+
 #endif

@@ -10,6 +10,8 @@
  *
  *   sendasctl postfix-config [-c FILE] [--snippets DIR] [main.cf|master.cf|sasl_passwd]
  *
+ *   sendasctl doctor [--remote] [--dns] [--format table|json] [--postfix-dir DIR] ...
+ *
  *   sendasctl audit [--since TIME] [--until TIME] [--log FILE ...] [--maillog FILE ...]
  *                   [--format table|json|csv|html]
  *
@@ -50,6 +52,11 @@ static void usage(FILE *f)
             "       per sender: what sendas decided (audit log) and what Exchange Online\n"
             "       answered (Postfix's mail log, rotated and .gz files too, or the journal),\n"
             "       with advice\n"
+            "  doctor [--remote] [--dns] [--format table|json] [--postfix-dir DIR]\n"
+            "       [--relayhost HOST[:PORT]] [--ca-file FILE] [--dns-server IP[:PORT]]\n"
+            "       check the whole chain (configuration, daemons, Postfix, tokens; with\n"
+            "       --remote Exchange Online's TLS and AUTH, with --dns SPF and MX), a fix per\n"
+            "       problem; changes nothing, sends no mail (exit 0 OK, 1 warnings, 2 failures)\n"
             "  token [--fetch] [MAILBOX]\n"
             "       each mailbox's OAuth token (sendas-tokend): expires in, last refresh, last\n"
             "       error; --fetch asks for one token and shows Microsoft's answer\n"
@@ -68,6 +75,7 @@ static const struct {
     {"audit", cmd_audit},
     {"postfix-config", cmd_postfix_config},
     {"check", cmd_check},
+    {"doctor", cmd_doctor},
 };
 
 /* main - [-c FILE] COMMAND [ARGS]: hand the command its arguments (argv[0] is its name) */
