@@ -76,6 +76,25 @@ void doc_print_json(const struct doc_report *r, FILE *out);
 /* doc_report_free - release the checks */
 void doc_report_free(struct doc_report *r);
 
+/*
+ * doc_run - run argv (no shell; argv[0] looked up in PATH) with stdin and
+ * stderr on /dev/null; its stdout into out (cut to outlen - 1, the rest
+ * read and dropped), killed after timeout seconds.  Returns the exit
+ * status, or -1 (could not run, killed, timed out: out is then empty).
+ */
+int doc_run(char *const argv[], char *out, size_t outlen, unsigned timeout);
+
+/* doc_postconf - `postconf [-c DIR] -h PARAM` into out (no trailing newline); 0, or -1 */
+int doc_postconf(const struct doc_opts *o, const char *param, char *out, size_t outlen);
+
+/*
+ * doc_postmap_query - `postmap [-c DIR] -q KEY MAP` (MAP as in main.cf,
+ * "hash:/etc/postfix/sasl_passwd"): 1 found (value in out), 0 not found,
+ * -1 error (map missing or unreadable, postmap absent).
+ */
+int doc_postmap_query(const struct doc_opts *o, const char *map, const char *key, char *out,
+                      size_t outlen);
+
 /* The checks.  c is the loaded configuration, or NULL when it did not load
  * (the config check has then already failed; the others do what they can). */
 void doctor_local(struct doc_report *r, const struct conf *c, const struct doc_opts *o);
