@@ -321,6 +321,16 @@ static const struct advice {
      "sends to (look for old or mistyped ones)." THROTTLE},
     {"45", "7.139", "basic authentication is disabled",
      "basic authentication for SMTP AUTH is off for %m's tenant: " OAUTH},
+    /* the reply names where SMTP AUTH is off: say that one first (a mailbox's own
+     * setting wins over the tenant's, so the tenant advice offers both) */
+    {"45", "7.139", "disabled for the Tenant",
+     "SMTP AUTH is disabled for the whole tenant of %m, or Entra security defaults block it: "
+     "Set-TransportConfig -SmtpClientAuthenticationDisabled $false (with security defaults on, "
+     "turn them off or use Conditional Access), or for this mailbox alone: Set-CASMailbox "
+     "-Identity %M -SmtpClientAuthenticationDisabled $false. OAuth needs SMTP AUTH enabled too"},
+    {"45", "7.139", "disabled for the Mailbox",
+     "SMTP AUTH is disabled for the mailbox %m: Set-CASMailbox -Identity %M "
+     "-SmtpClientAuthenticationDisabled $false. OAuth needs SMTP AUTH enabled too"},
     {"45", "7.139", NULL,
      "SMTP AUTH is disabled for %m, for the tenant, or by Entra security defaults: "
      "Set-CASMailbox -Identity %M -SmtpClientAuthenticationDisabled $false (the tenant: "

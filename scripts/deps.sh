@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config libmilter-dev libssl-dev
 libsasl2-dev libsasl2-modules check postfix swaks python3 python3-aiosmtpd
 python3-cryptography clang libclang-rt-dev libsqlite3-dev sqlite3 postfwd valgrind
-libcurl4-openssl-dev libjson-c-dev
+libcurl4-openssl-dev libjson-c-dev libc-ares-dev python3-dnslib
 openssl m4 liblockfile1 libwrap0 debhelper dpkg-dev systemd zlib1g-dev chromium iproute2
 strace"
 # openssl: test certificates.  m4, liblockfile1, libwrap0: the Sendmail e2e test runs
@@ -19,6 +19,8 @@ strace"
 # renders the audit report's HTML page headless (about 30 s to install).
 # iproute2: tests/e2e/test_fresh_main_cf.py puts a relay and a LAN neighbour in network
 # namespaces of its own (ip netns).
+# libc-ares-dev: sendasctl doctor --dns.  python3-dnslib: tests/e2e/test_doctor_dns.py serves
+# its SPF and MX zones from a small DNS server on loopback.
 # strace: tests/pkg/test-prefix.sh traces `make install` for writes outside the prefix.
 missing=""
 for p in $PKGS; do

@@ -208,6 +208,15 @@ static const struct {
      "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
      "Tenant.",
      "SmtpClientAuthenticationDisabled $false", NULL},
+    {"SMTP AUTH disabled for the mailbox 5.7.139", "5.7.139",
+     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
+     "Mailbox.",
+     "disabled for the mailbox relay@contoso.com: Set-CASMailbox -Identity 'relay@contoso.com' "
+     "-SmtpClientAuthenticationDisabled $false", "OAuth needs"},
+    {"SMTP AUTH disabled for the tenant names Set-TransportConfig", "5.7.139",
+     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
+     "Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.",
+     "whole tenant", "Set-TransportConfig -SmtpClientAuthenticationDisabled $false"},
     {"basic auth gone 5.7.139", "5.7.139",
      "535 5.7.139 Authentication unsuccessful, basic authentication is disabled.", "OAuth",
      "sendas-tokend"},
