@@ -495,9 +495,12 @@ static int session(struct doc_report *rep, struct smtp *s, SSL_CTX *ctx, const s
         } else {
             snprintf(fix, sizeof(fix), "the relayhost must be an SMTP server: "
                                        "[smtp.office365.com]:587");
+            if (s->err == SMTP_TIMEOUT)
+                snprintf(s->why, sizeof(s->why), "no greeting within %u s", s->timeout);
         }
         if (verbose)
-            doc_add(rep, DOC_FAIL, "remote", "greeting", fix, "%s: %s", addr, s->why);
+            doc_add(rep, DOC_FAIL, "remote", "greeting", fix, "%s port %s: %s", addr, t->port,
+                    s->why);
         return -1;
     }
     if (verbose) {
