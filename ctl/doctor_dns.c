@@ -601,7 +601,8 @@ static void find_self(const struct doc_opts *o, struct self *s)
         freeifaddrs(ifs);
     }
     if (doc_postconf(o, "proxy_interfaces", v, sizeof(v)) == 0)
-        for (char *t = strtok(v, ", \t"); t; t = strtok(NULL, ", \t"))
+        for (char *save = NULL, *t = strtok_r(v, ", \t", &save); t;
+             t = strtok_r(NULL, ", \t", &save))
             add_addr(s, 0, NULL, t);
 }
 

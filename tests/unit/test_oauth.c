@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "unit.h"
+#include "aadsts.h"
 #include "oauth.h"
 
 START_TEST(token_answer)
@@ -46,6 +47,24 @@ START_TEST(bad_secret_gives_invalid_client_and_the_aadsts_code)
     ck_assert_ptr_null(strstr(r.description, "Trace ID")); /* first line only */
     ck_assert_int_eq(r.http_status, 401);
     oauth_result_clear(&r);
+}
+END_TEST
+
+/* the identity platform's codes as fixes (doctor --remote shows tokend's last error): a
+ * known code anywhere in the text, the whole code only (AADSTS70001 is not AADSTS700016) */
+START_TEST(aadsts_codes_give_their_fix)
+{
+    const char *a = aadsts_advice("invalid_client AADSTS7000215: Invalid client secret (HTTP 401)");
+
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(strstr(a, "client secret is wrong"));
+    ck_assert_ptr_nonnull(strstr(aadsts_advice("AADSTS700016: app not found"), "oauth_client_id"));
+    ck_assert_ptr_nonnull(strstr(aadsts_advice("x AADSTS7000222 y"), "expired"));
+    ck_assert_ptr_null(aadsts_advice("AADSTS70001: prefix of a known code"));
+    ck_assert_ptr_null(aadsts_advice("AADSTS7000215999999999999: longer than any code"));
+    ck_assert_ptr_null(aadsts_advice("AADSTS"));
+    ck_assert_ptr_null(aadsts_advice("network: timeout"));
+    ck_assert_ptr_null(aadsts_advice(NULL));
 }
 END_TEST
 
@@ -246,6 +265,7 @@ static Suite *suite(void)
     tcase_add_test(tc, token_answer);
     tcase_add_test(tc, bad_secret_gives_invalid_client_and_the_aadsts_code);
     tcase_add_test(tc, malformed_answers_are_errors);
+    tcase_add_test(tc, aadsts_codes_give_their_fix);
     tcase_add_test(tc, length_is_authoritative_and_capped);
     tcase_add_test(tc, tokens_that_are_not_bearer_tokens_are_errors);
     tcase_add_test(tc, a_token_over_8_kb_is_an_error);
