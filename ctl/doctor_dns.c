@@ -92,12 +92,14 @@ static void pump(struct dns *d, int64_t deadline)
     ares_socket_t socks[ARES_GETSOCK_MAXNUM];
     struct pollfd p[ARES_GETSOCK_MAXNUM];
     struct timeval max, tv, *tvp;
-    int bits = ares_getsock(d->ch, socks, ARES_GETSOCK_MAXNUM), n = 0, ms;
+    /* the bits as unsigned: c-ares's ARES_GETSOCK_WRITABLE shifts a signed 1 by up to 31 */
+    unsigned bits = (unsigned)ares_getsock(d->ch, socks, ARES_GETSOCK_MAXNUM);
+    int n = 0, ms;
     int64_t left = deadline - clock_mono_ms();
 
     for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-        short ev = (ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-                   (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0);
+        short ev = (bits & (1u << i) ? POLLIN : 0) |
+                   (bits & (1u << (i + ARES_GETSOCK_MAXNUM)) ? POLLOUT : 0);
 
         if (ev)
             p[n].fd = socks[i], p[n].events = ev, p[n].revents = 0, n++;

@@ -476,7 +476,7 @@ static int tls_start(struct doc_report *rep, struct smtp *s, SSL_CTX *ctx, const
 static int session(struct doc_report *rep, struct smtp *s, SSL_CTX *ctx, const struct target *t,
                    int verbose, char *mechs, size_t mechslen)
 {
-    char addr[NI_MAXHOST] = "", said[SMTP_LINE_MAX + 8], cmd[300], fix[DOC_MAX_TEXT];
+    char addr[64] = "", said[SMTP_LINE_MAX + 8], cmd[300], fix[DOC_MAX_TEXT];
     struct reply r;
 
     if (tcp_connect(s, t, addr, sizeof(addr)) < 0) {

@@ -83,6 +83,8 @@ DOMAINS = ["noinclude.test", "plusall.test", "bareall.test", "qall.test", "tooma
            "nospf.test", "twospf.test", "brokeninclude.test", "relayname.test",
            "relayaddr.test", "othermx.test"]
 
+CRASHES = []  # sanitizer reports, exits beyond 0/1/2
+
 SENDAS_CONF = ("mailbox relay@good.test sendas " + " ".join("@" + d for d in DOMAINS) +
                "\nroute * relay@good.test\n")
 
@@ -95,6 +97,8 @@ def doctor(ctl, conf, pfdir, server, fmt="json", timeout=None):
         cmd += ["--timeout", str(timeout)]
     t0 = time.monotonic()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if "Sanitizer" in p.stderr or "runtime error" in p.stderr or p.returncode > 2:
+        CRASHES.append(f"exit {p.returncode}: {p.stderr[-1500:]}")
     return p.returncode, p.stdout, time.monotonic() - t0
 
 
@@ -200,6 +204,8 @@ def main():
         check(not wide and "FAIL  dns: spf all plusall.test" in table,
               "table: every line fits 100 columns", wide[0] if wide else "")
     dead_servers(check, ctl, conf, pfdir)
+    check(not CRASHES, "sendasctl exited 0, 1 or 2 every time, no sanitizer report",
+          CRASHES[0] if CRASHES else "")
     return report(results, tmp)
 
 

@@ -69,6 +69,7 @@ class Case:
         self.pf = PostfixInstance(os.path.join(tmp, "postfix"), free_port())
         self.tokens = os.path.join(tmp, "tokens")
         os.makedirs(self.tokens)
+        self.crashes = []  # sanitizer reports, exits beyond 0/1/2
 
     def emulator(self, boxes=None, **options):
         boxes = boxes or {m: {"password": p, "sendas": []} for m, p in PASSWORDS.items()}
@@ -89,8 +90,11 @@ class Case:
         if timeout:
             cmd += ["--timeout", str(timeout)]
         t0 = time.monotonic()
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=180).stdout
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
         secs = time.monotonic() - t0
+        out = p.stdout
+        if "Sanitizer" in p.stderr or "runtime error" in p.stderr or p.returncode > 2:
+            self.crashes.append(f"exit {p.returncode}: {p.stderr[-1500:]}")
         return (json.loads(out) if fmt == "json" else out), secs
 
 
@@ -299,6 +303,8 @@ def main():
     check(accepted == 0 and mails == 0 and auths > 0,
           "no mail sent: the emulator accepted nothing and saw no MAIL over all runs",
           f"accepted {accepted}, MAIL commands {mails}, AUTH attempts {auths}")
+    check(not case.crashes, "sendasctl exited 0, 1 or 2 every time, no sanitizer report",
+          case.crashes[0] if case.crashes else "")
     return report(results, tmp)
 
 
