@@ -403,8 +403,7 @@ static const char *verify_fix(long v)
 }
 
 /* tls_start - STARTTLS, the handshake, the certificate check; 0, or -1 (reported) */
-static int tls_start(struct doc_report *rep, struct smtp *s, SSL_CTX *ctx, const struct target *t,
-                     int verbose)
+static int tls_start(struct doc_report *rep, struct smtp *s, SSL_CTX *ctx, const struct target *t)
 {
     int64_t deadline = clock_mono_ms() + (int64_t)s->timeout * 1000;
     struct in6_addr a6;
@@ -464,27 +463,25 @@ static int tls_start(struct doc_report *rep, struct smtp *s, SSL_CTX *ctx, const
                 "%s with %s", SSL_get_version(s->ssl), SSL_get_cipher_name(s->ssl));
         return -1;
     }
-    if (verbose)
-        doc_add(rep, DOC_OK, "remote", "tls", NULL, "%s, %s; certificate of %s verified (CA file %s)",
-                SSL_get_version(s->ssl), SSL_get_cipher_name(s->ssl), t->host,
-                t->ca_file[0] ? t->ca_file : "the system's");
+    doc_add(rep, DOC_OK, "remote", "tls", NULL, "%s, %s; certificate of %s verified (CA file %s)",
+            SSL_get_version(s->ssl), SSL_get_cipher_name(s->ssl), t->host,
+            t->ca_file[0] ? t->ca_file : "the system's");
     return 0;
 }
 
-/* session - connect, banner, EHLO, STARTTLS, EHLO; 0 with the AUTH mechanisms in mechs, or
- * -1 (reported when verbose, else why in s->why) */
+/* session - connect, banner, EHLO, STARTTLS, EHLO, each step reported; 0 with the AUTH
+ * mechanisms in mechs, or -1 */
 static int session(struct doc_report *rep, struct smtp *s, SSL_CTX *ctx, const struct target *t,
-                   int verbose, char *mechs, size_t mechslen)
+                   char *mechs, size_t mechslen)
 {
     char addr[64] = "", said[SMTP_LINE_MAX + 8], cmd[300], fix[DOC_MAX_TEXT];
     struct reply r;
 
     if (tcp_connect(s, t, addr, sizeof(addr)) < 0) {
-        if (verbose)
-            doc_add(rep, DOC_FAIL, "remote", "connect",
-                    "let this host reach the relayhost (firewall, outbound port 587; relayhost "
-                    "= [smtp.office365.com]:587)",
-                    "%s", s->why);
+        doc_add(rep, DOC_FAIL, "remote", "connect",
+                "let this host reach the relayhost (firewall, outbound port 587; relayhost "
+                "= [smtp.office365.com]:587)",
+                "%s", s->why);
         return -1;
     }
     if (smtp_reply(s, &r) < 0 || r.code != 220) {
@@ -498,55 +495,47 @@ static int session(struct doc_report *rep, struct smtp *s, SSL_CTX *ctx, const s
             if (s->err == SMTP_TIMEOUT)
                 snprintf(s->why, sizeof(s->why), "no greeting within %u s", s->timeout);
         }
-        if (verbose)
-            doc_add(rep, DOC_FAIL, "remote", "greeting", fix, "%s port %s: %s", addr, t->port,
-                    s->why);
+        doc_add(rep, DOC_FAIL, "remote", "greeting", fix, "%s port %s: %s", addr, t->port,
+                s->why);
         return -1;
     }
-    if (verbose) {
-        first_line(&r, said, sizeof(said));
-        doc_add(rep, DOC_OK, "remote", "connect", NULL, "%s port %s (%s): %s", t->host, t->port,
-                addr, said);
-    }
+    first_line(&r, said, sizeof(said));
+    doc_add(rep, DOC_OK, "remote", "connect", NULL, "%s port %s (%s): %s", t->host, t->port,
+            addr, said);
     snprintf(cmd, sizeof(cmd), "EHLO %s", t->helo);
     if (smtp_cmd(s, cmd, &r) < 0 || r.code != 250) {
-        if (verbose)
-            doc_add(rep, DOC_FAIL, "remote", "ehlo", "see the server's answer",
-                    "EHLO refused: %s", s->err == SMTP_OK ? (first_line(&r, said, sizeof(said)),
-                                                             said)
-                                                          : s->why);
+        doc_add(rep, DOC_FAIL, "remote", "ehlo", "see the server's answer",
+                "EHLO refused: %s", s->err == SMTP_OK ? (first_line(&r, said, sizeof(said)),
+                                                         said)
+                                                      : s->why);
         return -1;
     }
     if (!ehlo_has(&r, "STARTTLS", NULL, 0)) {
-        if (verbose)
-            doc_add(rep, DOC_FAIL, "remote", "starttls",
-                    "Exchange Online offers STARTTLS on port 587: relayhost = "
-                    "[smtp.office365.com]:587; nothing in between may strip STARTTLS",
-                    "%s offers no STARTTLS", t->host);
+        doc_add(rep, DOC_FAIL, "remote", "starttls",
+                "Exchange Online offers STARTTLS on port 587: relayhost = "
+                "[smtp.office365.com]:587; nothing in between may strip STARTTLS",
+                "%s offers no STARTTLS", t->host);
         return -1;
     }
-    if (tls_start(rep, s, ctx, t, verbose) < 0)
+    if (tls_start(rep, s, ctx, t) < 0)
         return -1;
     if (smtp_cmd(s, cmd, &r) < 0 || r.code != 250) {
-        if (verbose)
-            doc_add(rep, DOC_FAIL, "remote", "ehlo", "see the server's answer",
-                    "EHLO after STARTTLS refused: %s",
-                    s->err == SMTP_OK ? (first_line(&r, said, sizeof(said)), said) : s->why);
+        doc_add(rep, DOC_FAIL, "remote", "ehlo", "see the server's answer",
+                "EHLO after STARTTLS refused: %s",
+                s->err == SMTP_OK ? (first_line(&r, said, sizeof(said)), said) : s->why);
         return -1;
     }
     if (!ehlo_has(&r, "AUTH", mechs, mechslen) || mechs[0] == '\0') {
         mechs[0] = '\0';
-        if (verbose)
-            doc_add(rep, DOC_FAIL, "remote", "auth mechanisms",
-                    "SMTP AUTH is off for the tenant: Set-TransportConfig "
-                    "-SmtpClientAuthenticationDisabled $false (and no security defaults that "
-                    "block it); check that relayhost is [smtp.office365.com]:587",
-                    "%s offers no AUTH after STARTTLS", t->host);
+        doc_add(rep, DOC_FAIL, "remote", "auth mechanisms",
+                "SMTP AUTH is off for the tenant: Set-TransportConfig "
+                "-SmtpClientAuthenticationDisabled $false (and no security defaults that "
+                "block it); check that relayhost is [smtp.office365.com]:587",
+                "%s offers no AUTH after STARTTLS", t->host);
         return -1;
     }
-    if (verbose)
-        doc_add(rep, DOC_OK, "remote", "auth mechanisms", NULL, "offered after STARTTLS: %s",
-                mechs);
+    doc_add(rep, DOC_OK, "remote", "auth mechanisms", NULL, "offered after STARTTLS: %s",
+            mechs);
     return 0;
 }
 
@@ -797,6 +786,7 @@ static void check_mailbox(struct doc_report *rep, const struct conf *c, const st
     char val[CRED_MAX], map[1024], name[64], found[DOC_MAX_TEXT], fix[DOC_MAX_TEXT];
     char mechs[256], said[SMTP_LINE_MAX + 8], *pw;
     struct smtp s = {.fd = -1, .timeout = o->timeout};
+    struct doc_report quiet = {0};
     const char *mech, *tok = NULL;
     size_t tlen = 0;
     struct reply r;
@@ -831,9 +821,12 @@ static void check_mailbox(struct doc_report *rep, const struct conf *c, const st
     } else {
         mech = "LOGIN";
     }
-    if (session(rep, &s, ctx, t, 0, mechs, sizeof(mechs)) < 0) {
-        doc_add(rep, DOC_FAIL, "remote", name, "see the checks of the first connection above",
-                "not tried: %s", s.why[0] ? s.why : "the session failed");
+    /* the first session's steps are in the report already: this one's only when it fails */
+    if (session(&quiet, &s, ctx, t, mechs, sizeof(mechs)) < 0) {
+        const struct doc_check *k = quiet.n ? &quiet.checks[quiet.n - 1] : NULL;
+
+        doc_add(rep, DOC_FAIL, "remote", name, k ? k->fix : "run doctor again",
+                "not tried: %s: %s", k ? k->name : "session", k ? k->found : s.why);
         goto done;
     }
     if (strcmp(mech, "LOGIN") == 0 && !has_word(mechs, "LOGIN") && has_word(mechs, "PLAIN"))
@@ -865,6 +858,7 @@ static void check_mailbox(struct doc_report *rep, const struct conf *c, const st
     }
 done:
     smtp_close(&s, 1);
+    doc_report_free(&quiet);
     explicit_bzero(val, sizeof(val));
     explicit_bzero(tokbuf, sizeof(tokbuf));
 }
@@ -879,7 +873,7 @@ void doctor_remote(struct doc_report *r, const struct conf *c, const struct doc_
 
     if (find_target(r, o, &t) < 0 || (ctx = tls_context(r, &t)) == NULL)
         return;
-    if (session(r, &s, ctx, &t, 1, mechs, sizeof(mechs)) < 0) {
+    if (session(r, &s, ctx, &t, mechs, sizeof(mechs)) < 0) {
         smtp_close(&s, 1);
         SSL_CTX_free(ctx);
         return;
