@@ -106,9 +106,11 @@ static int ssl_wait(struct smtp *s, int r, int64_t deadline)
             return fail_io(s, SMTP_TIMEOUT, "no answer in time");
         return 0;
     }
-    if (e == SSL_ERROR_ZERO_RETURN)
+    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
         return fail_io(s, SMTP_EOF, "the server closed the connection");
-    return fail_io(s, SMTP_IO, "TLS error");
+    ERR_error_string_n(ERR_get_error(), s->why, sizeof(s->why));
+    s->err = SMTP_IO;
+    return -1;
 }
 
 /* smtp_recv - some bytes into p; their number, or -1 */

@@ -21,7 +21,8 @@ report; the table's width once):
   - XOAUTH2 with a token file from the emulator's token endpoint: OK; a mailbox without a
     token whose state file holds AADSTS7000215: FAIL, the fix names the client secret;
   - a server that never greets: FAIL within the timeout; a 432 4.3.2 and a 421 greeting: the
-    concurrency and throttling advice;
+    concurrency and throttling advice; a server with STARTTLS but no AUTH after it (SMTP AUTH
+    off for the tenant): FAIL; one with TLS 1.1 at most: FAIL naming TLS 1.2;
   - the emulator accepted no message and saw no MAIL command over all runs.
 
 Prints one PASS/FAIL line per check, then "N passed, M failed".  Exit 0, 1, or 77 (SKIP)
@@ -41,6 +42,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
@@ -260,6 +262,92 @@ def fake_server(greeting):
         srv.close()
 
 
+@contextlib.contextmanager
+def fake_starttls(cert, key, max_tls=None):
+    """A loopback SMTP server with STARTTLS (cert, key; TLS at most max_tls) that offers no
+    AUTH after it; yields its port."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    if max_tls:
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
+        with warnings.catch_warnings():  # the point is an old protocol
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = max_tls
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def session(c):
+        f, tls = c.makefile("rwb"), False
+        f.write(b"220 fake ESMTP\r\n")
+        f.flush()
+        while True:
+            line = f.readline()  # f is replaced after STARTTLS: no iterator bound to the old
+            if not line:
+                return
+            verb = line.strip().upper()[:8]
+            if verb.startswith(b"EHLO"):
+                f.write(b"250-fake\r\n250 SIZE 1000\r\n" if tls else
+                        b"250-fake\r\n250 STARTTLS\r\n")
+            elif verb == b"STARTTLS":
+                f.write(b"220 2.0.0 go ahead\r\n")
+                f.flush()
+                try:
+                    c = ctx.wrap_socket(c, server_side=True)
+                except (ssl.SSLError, OSError):
+                    return
+                f, tls = c.makefile("rwb"), True
+                continue
+            elif verb == b"QUIT":
+                f.write(b"221 bye\r\n")
+                f.flush()
+                return
+            else:
+                f.write(b"502 5.5.2 not here\r\n")
+            f.flush()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            with c:
+                c.settimeout(10)
+                try:
+                    session(c)
+                except OSError:
+                    pass
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        stop.set()
+        t.join()
+        srv.close()
+
+
+def no_auth_and_old_tls(case, check):
+    """A server that offers no AUTH after STARTTLS; one that speaks TLS 1.1 at most."""
+    cert, key = (os.path.join(case.store, n) for n in ("emulator-cert.pem", "emulator-key.pem"))
+    with fake_starttls(cert, key) as port:
+        rep, _ = case.doctor("--relayhost", f"[localhost]:{port}", "--ca-file", cert,
+                             timeout=5)
+    expect(check, "no AUTH offered", rep, "auth mechanisms", "FAIL",
+           ("offers no AUTH after STARTTLS",),
+           ("Set-TransportConfig -SmtpClientAuthenticationDisabled $false",))
+    check(not remote(rep, f"sign-in {RELAY}"), "no AUTH offered: no sign-in tried")
+    with fake_starttls(cert, key, ssl.TLSVersion.TLSv1_1) as port:
+        rep, _ = case.doctor("--relayhost", f"[localhost]:{port}", "--ca-file", cert,
+                             timeout=5)
+    expect(check, "TLS 1.1 only", rep, "tls", "FAIL", ("TLS handshake with localhost failed",),
+           ("TLS 1.2",))
+
+
 def broken_servers(case, check):
     """A server that never greets, and greetings that refuse."""
     with fake_server(None) as port:
@@ -297,6 +385,7 @@ def main():
     tls_states(case, check)
     oauth_state(case, check)
     broken_servers(case, check)
+    no_auth_and_old_tls(case, check)
     probe = case.emulator()
     accepted, mails = probe.accepted_count(), probe.transactions()
     auths = probe.log_text().count(" auth ")
