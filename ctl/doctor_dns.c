@@ -191,9 +191,20 @@ static int is_spf(const char *r, size_t n)
     return n >= 6 && strncasecmp(r, "v=spf1", 6) == 0 && (n == 6 || r[6] == ' ');
 }
 
-/* spf_fetch - the SPF records of domain: their number (the first in rec), or -1 with the
- * ARES_* status in *status */
-static int spf_fetch(struct dns *d, const char *domain, char *rec, size_t reclen, int *status)
+/* keep - the record (cur, cn) when it is the first SPF record: into rec, and whether it
+ * was cut at SPF_MAX_RECORD into *cut */
+static void keep(const char *cur, size_t cn, int *count, char *rec, size_t reclen, int *cut)
+{
+    if (!is_spf(cur, cn) || (*count)++ != 0)
+        return;
+    *cut = cn > SPF_MAX_RECORD;
+    snprintf(rec, reclen, "%.*s", (int)(cn > SPF_MAX_RECORD ? SPF_MAX_RECORD : cn), cur);
+}
+
+/* spf_fetch - the SPF records of domain: their number (the first in rec; *cut when it was
+ * longer than SPF_MAX_RECORD), or -1 with the ARES_* status in *status */
+static int spf_fetch(struct dns *d, const char *domain, char *rec, size_t reclen, int *status,
+                     int *cut)
 {
     struct ares_txt_ext *txt = NULL, *t;
     char cur[SPF_MAX_RECORD + 1];
@@ -202,6 +213,7 @@ static int spf_fetch(struct dns *d, const char *domain, char *rec, size_t reclen
     struct answer a;
 
     rec[0] = '\0';
+    *cut = 0;
     dns_query(d, domain, T_TXT, &a);
     *status = a.status;
     if (a.status == ARES_ENODATA)
@@ -213,15 +225,16 @@ static int spf_fetch(struct dns *d, const char *domain, char *rec, size_t reclen
     answer_free(&a);
     for (t = txt; t; t = t->next) {
         if (t->record_start) {
-            if (have && is_spf(cur, cn) && count++ == 0)
-                snprintf(rec, reclen, "%.*s", (int)cn, cur);
+            if (have)
+                keep(cur, cn, &count, rec, reclen, cut);
             cn = 0, have = 1;
         }
-        for (size_t i = 0; i < t->length && cn < SPF_MAX_RECORD; i++) /* the rest is cut */
+        /* one byte past the cap marks the record as cut; the rest is not kept */
+        for (size_t i = 0; i < t->length && cn <= SPF_MAX_RECORD; i++)
             cur[cn++] = isprint(t->txt[i]) ? (char)t->txt[i] : '?';
     }
-    if (have && is_spf(cur, cn) && count++ == 0)
-        snprintf(rec, reclen, "%.*s", (int)cn, cur);
+    if (have)
+        keep(cur, cn, &count, rec, reclen, cut);
     ares_free_data(txt);
     return count;
 }
@@ -253,7 +266,7 @@ static int same_host(const char *a, size_t an, const char *b)
 static void spf_follow(struct spf_walk *w, const char *target, size_t n, int depth)
 {
     char name[256], rec[SPF_MAX_RECORD + 1], why[200];
-    int count, status;
+    int count, status, cut;
 
     if (same_host(target, n, EXO_SPF))
         w->has_exo = 1;
@@ -266,7 +279,10 @@ static void spf_follow(struct spf_walk *w, const char *target, size_t n, int dep
                                                      "(at %s): a loop?", name);
         return;
     }
-    count = spf_fetch(w->d, name, rec, sizeof(rec), &status);
+    count = spf_fetch(w->d, name, rec, sizeof(rec), &status, &cut);
+    if (count == 1 && cut && !w->problem[0])
+        snprintf(w->problem, sizeof(w->problem), "%s: its SPF record is longer than %d bytes "
+                 "(not read further)", name, SPF_MAX_RECORD);
     if (count == 1) {
         spf_terms(w, rec, depth + 1);
         return;
@@ -395,12 +411,12 @@ static void check_spf(struct doc_report *r, struct dns *d, const char *dom)
 {
     char rec[SPF_MAX_RECORD + 1], name[64], why[200], fix[2 * DOC_MAX_TEXT];
     struct spf_walk w = {.d = d};
-    int count, status;
+    int count, status, cut;
 
     check_name(name, sizeof(name), "spf", dom);
     snprintf(fix, sizeof(fix), "publish one TXT record at %s: \"" EXO_RECORD "\" (with ip4: "
              "terms for any other server that sends as %s)", dom, dom);
-    count = spf_fetch(d, dom, rec, sizeof(rec), &status);
+    count = spf_fetch(d, dom, rec, sizeof(rec), &status, &cut);
     if (count < 0 && status == ARES_ENOTFOUND) {
         doc_add(r, DOC_FAIL, "dns", name, fix, "%s does not exist in DNS (NXDOMAIN)", dom);
         return;
@@ -417,6 +433,11 @@ static void check_spf(struct doc_report *r, struct dns *d, const char *dom)
     if (count > 1) {
         doc_add(r, DOC_FAIL, "dns", name, fix, "%d SPF records: receivers fail the check "
                 "(permerror, RFC 7208 4.5); keep one, merging what they list", count);
+        return;
+    }
+    if (cut) { /* RFC 7208 3.4: under 450 bytes, so that it fits one UDP answer */
+        doc_add(r, DOC_FAIL, "dns", name, fix, "the SPF record is longer than %d bytes: "
+                "receivers may not get it whole; not evaluated", SPF_MAX_RECORD);
         return;
     }
     doc_add(r, DOC_OK, "dns", name, NULL, "%s", rec);

@@ -14,6 +14,8 @@ where it is reached.  Checks, each on the JSON report (and the table's width):
   - toomany.test (14 DNS-querying terms through nested includes): FAIL naming 14;
   - nospf.test (no SPF TXT) and twospf.test (two): FAIL;
   - brokeninclude.test (an include of a name that does not exist): FAIL naming it;
+  - caps: loop.test includes itself (FAIL, more than 10 lookups, and the walk ends);
+    huge.test has a 2.5 KB SPF record (FAIL: longer than the 2048 bytes doctor reads);
   - relayname.test (MX = Postfix's myhostname): FAIL; relayaddr.test (backup MX whose A
     record is proxy_interfaces): WARN; othermx.test: WARN (not Exchange Online's);
   - a server that never answers: FAIL "no answer ... within 2 s", in well under 15 s; nothing
@@ -41,6 +43,9 @@ POSTCONF = "/usr/sbin/postconf"
 MYHOSTNAME = "relay.sendas.test"
 PROXY_ADDR = "192.0.2.25"
 EXO_INC = "include:spf.protection.outlook.com"
+
+# ten strings of 250 bytes: one TXT record of about 2.5 KB, beyond what doctor reads (2048)
+HUGE = " ".join('"' + " ip4:198.51.100.1" * 14 + '"' for _ in range(10))
 
 ZONE = f"""
 spf.protection.outlook.com. 300 IN TXT "v=spf1 ip4:40.92.0.0/15 include:spfd.protection.outlook.com -all"
@@ -77,11 +82,15 @@ backup.relayaddr.test. 300 IN A {PROXY_ADDR}
 othermx.test. 300 IN TXT "v=spf1 {EXO_INC} -all"
 othermx.test. 300 IN MX 10 mail.othermx.test.
 mail.othermx.test. 300 IN A 198.51.100.9
+loop.test. 300 IN TXT "v=spf1 include:loop.test {EXO_INC} -all"
+loop.test. 300 IN MX 0 loop-test.mail.protection.outlook.com.
+huge.test. 300 IN TXT "v=spf1 {EXO_INC}" {HUGE} " -all"
+huge.test. 300 IN MX 0 huge-test.mail.protection.outlook.com.
 """
 
 DOMAINS = ["noinclude.test", "plusall.test", "bareall.test", "qall.test", "toomany.test",
            "nospf.test", "twospf.test", "brokeninclude.test", "relayname.test",
-           "relayaddr.test", "othermx.test"]
+           "relayaddr.test", "othermx.test", "loop.test", "huge.test"]
 
 CRASHES = []  # sanitizer reports, exits beyond 0/1/2
 
@@ -144,6 +153,8 @@ def zone_cases(check, rep):
     expect(check, rep, "mx othermx.test", "WARN", ("not Exchange Online's",),
            ("othermx-test.mail.protection.outlook.com",))
     expect(check, rep, "mx noinclude.test", "OK")
+    expect(check, rep, "spf lookups loop.test", "FAIL", ("DNS-querying terms", "4.6.4"))
+    expect(check, rep, "spf huge.test", "FAIL", ("longer than 2048 bytes",), ("v=spf1",))
     check(not find(rep, "mx relay good.test") and not find(rep, "mx relay othermx.test"),
           "no relay MX reported where the relay is not an MX")
 

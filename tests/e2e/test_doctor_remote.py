@@ -23,6 +23,8 @@ report; the table's width once):
   - a server that never greets: FAIL within the timeout; a 432 4.3.2 and a 421 greeting: the
     concurrency and throttling advice; a server with STARTTLS but no AUTH after it (SMTP AUTH
     off for the tenant): FAIL; one with TLS 1.1 at most: FAIL naming TLS 1.2;
+  - the reply reader's caps (65 lines, a 2000-byte line) and broken replies: FAIL saying so;
+    control characters in a greeting reach the report as '?';
   - the emulator accepted no message and saw no MAIL command over all runs.
 
 Prints one PASS/FAIL line per check, then "N passed, M failed".  Exit 0, 1, or 77 (SKIP)
@@ -348,6 +350,27 @@ def no_auth_and_old_tls(case, check):
            ("TLS 1.2",))
 
 
+def hostile_greetings(case, check):
+    """The reader's caps: a reply of too many lines, a line too long, codes that change, and
+    control characters, which never reach the report."""
+    cases = [("220-line\r\n" * 100 + "220 end", "a reply of more than 64 lines"),
+             ("220 " + "x" * 2000, "a reply line longer than 1000 bytes"),
+             ("220-first\r\n250 second", "a reply whose lines have different codes"),
+             ("hello, not SMTP", "an answer that is not an SMTP reply")]
+    for greeting, why in cases:
+        with fake_server(greeting) as port:
+            rep, secs = case.doctor("--relayhost", f"[127.0.0.1]:{port}", timeout=3)
+        c = remote(rep, "greeting")
+        check(c.get("status") == "FAIL" and why in c.get("found", "") and secs < 20,
+              f"greeting: {why}: FAIL", json.dumps(c)[:300])
+    with fake_server("220 evil\x1b[2J\x1b]0;pwned\x07 ESMTP") as port:
+        rep, _ = case.doctor("--relayhost", f"[127.0.0.1]:{port}", timeout=2)
+    text = json.dumps(rep)
+    check("\\u001b" not in text and "\\u0007" not in text and
+          "evil?[2J?]0;pwned? ESMTP" in remote(rep, "connect").get("found", ""),
+          "greeting: control characters are shown as '?'", remote(rep, "connect").get("found"))
+
+
 def broken_servers(case, check):
     """A server that never greets, and greetings that refuse."""
     with fake_server(None) as port:
@@ -386,6 +409,7 @@ def main():
     oauth_state(case, check)
     broken_servers(case, check)
     no_auth_and_old_tls(case, check)
+    hostile_greetings(case, check)
     probe = case.emulator()
     accepted, mails = probe.accepted_count(), probe.transactions()
     auths = probe.log_text().count(" auth ")

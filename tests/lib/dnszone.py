@@ -10,7 +10,8 @@
 
 Answers from the zone alone (no recursion): the records of the asked name and type; NOERROR
 with no answer when the name has records of other types only; NXDOMAIN for a name that is
-not in the zone.  Names compare case-insensitively.  UDP only, in a thread of the test.
+not in the zone.  Names compare case-insensitively.  UDP and TCP on the same port, in
+threads of the test.
 """
 
 import contextlib
@@ -37,7 +38,7 @@ class ZoneServer(BaseResolver):
         self.names = {str(rr.rname).lower() for rr in self.rrs}
         self.address = address
         self.queries = []
-        self.server = None
+        self.servers = []
         self.port = None
 
     def resolve(self, request, handler):
@@ -52,16 +53,28 @@ class ZoneServer(BaseResolver):
         return reply
 
     def start(self):
-        self.server = DNSServer(self, address=self.address, port=0, logger=_Quiet())
-        self.port = self.server.server.server_address[1]
-        self.server.start_thread()
-        return self
+        """UDP and TCP on one free port (an answer too large for UDP is asked again over
+        TCP, as from any real server)."""
+        for _ in range(50):
+            udp = DNSServer(self, address=self.address, port=0, logger=_Quiet())
+            port = udp.server.server_address[1]
+            try:
+                tcp = DNSServer(self, address=self.address, port=port, tcp=True,
+                                logger=_Quiet())
+            except OSError:
+                udp.server.server_close()
+                continue
+            self.servers, self.port = [udp, tcp], port
+            for srv in self.servers:
+                srv.start_thread()
+            return self
+        raise RuntimeError("no free port for both UDP and TCP")
 
     def stop(self):
-        if self.server:
-            self.server.stop()
-            self.server.server.server_close()
-            self.server = None
+        for srv in self.servers:
+            srv.stop()
+            srv.server.server_close()
+        self.servers = []
 
     def __enter__(self):
         return self.start()
