@@ -234,24 +234,31 @@ def oauth_state(case, check):
 
 
 @contextlib.contextmanager
-def fake_server(greeting):
-    """A loopback TCP server that sends greeting (None: nothing) to each connection and
-    then keeps silent; yields its port."""
+def loopback_server(handle):
+    """A TCP server on 127.0.0.1 that calls handle(conn) for each connection, one at a time,
+    in a thread; a connection handle returns True for is kept open (silent) until the end.
+    Yields the port."""
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(8)
-    conns, stop = [], threading.Event()
+    srv.settimeout(0.2)
+    kept, stop = [], threading.Event()
 
     def serve():
-        srv.settimeout(0.2)
         while not stop.is_set():
             try:
                 c, _ = srv.accept()
             except OSError:
                 continue
-            conns.append(c)
-            if greeting:
-                c.sendall(greeting.encode() + b"\r\n")
+            c.settimeout(10)
+            try:
+                keep = handle(c)
+            except OSError:
+                keep = False
+            if keep:
+                kept.append(c)
+            else:
+                c.close()
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     try:
@@ -259,15 +266,23 @@ def fake_server(greeting):
     finally:
         stop.set()
         t.join()
-        for c in conns:
+        for c in kept:
             c.close()
         srv.close()
 
 
-@contextlib.contextmanager
+def fake_server(greeting):
+    """A server that sends greeting (None: nothing) and then keeps silent."""
+    def handle(c):
+        if greeting:
+            c.sendall(greeting.encode() + b"\r\n")
+        return True
+    return loopback_server(handle)
+
+
 def fake_starttls(cert, key, max_tls=None):
-    """A loopback SMTP server with STARTTLS (cert, key; TLS at most max_tls) that offers no
-    AUTH after it; yields its port."""
+    """An SMTP server with STARTTLS (cert, key; TLS at most max_tls) that offers no AUTH
+    after it."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     if max_tls:
@@ -276,11 +291,6 @@ def fake_starttls(cert, key, max_tls=None):
             warnings.simplefilter("ignore", DeprecationWarning)
             ctx.minimum_version = ssl.TLSVersion.TLSv1
             ctx.maximum_version = max_tls
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    srv.settimeout(0.2)
-    stop = threading.Event()
 
     def session(c):
         f, tls = c.makefile("rwb"), False
@@ -288,9 +298,12 @@ def fake_starttls(cert, key, max_tls=None):
         f.flush()
         while True:
             line = f.readline()  # f is replaced after STARTTLS: no iterator bound to the old
-            if not line:
-                return
             verb = line.strip().upper()[:8]
+            if verb == b"QUIT":
+                f.write(b"221 2.0.0 bye\r\n")
+                f.flush()
+            if not line or verb == b"QUIT":
+                return False
             if verb.startswith(b"EHLO"):
                 f.write(b"250-fake\r\n250 SIZE 1000\r\n" if tls else
                         b"250-fake\r\n250 STARTTLS\r\n")
@@ -299,38 +312,14 @@ def fake_starttls(cert, key, max_tls=None):
                 f.flush()
                 try:
                     c = ctx.wrap_socket(c, server_side=True)
-                except (ssl.SSLError, OSError):
-                    return
+                except ssl.SSLError:
+                    return False
                 f, tls = c.makefile("rwb"), True
                 continue
-            elif verb == b"QUIT":
-                f.write(b"221 bye\r\n")
-                f.flush()
-                return
             else:
                 f.write(b"502 5.5.2 not here\r\n")
             f.flush()
-
-    def serve():
-        while not stop.is_set():
-            try:
-                c, _ = srv.accept()
-            except OSError:
-                continue
-            with c:
-                c.settimeout(10)
-                try:
-                    session(c)
-                except OSError:
-                    pass
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        stop.set()
-        t.join()
-        srv.close()
+    return loopback_server(session)
 
 
 def no_auth_and_old_tls(case, check):
