@@ -429,8 +429,10 @@ static int tls_start(struct doc_report *rep, struct smtp *s, SSL_CTX *ctx, const
                 "the server sent data after its 220 to STARTTLS, before TLS began");
         return -1;
     }
-    if ((s->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(s->ssl, s->fd) != 1)
+    if ((s->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(s->ssl, s->fd) != 1) {
+        doc_add(rep, DOC_FAIL, "remote", "tls", "run doctor again", "cannot set up TLS");
         return fail_io(s, SMTP_IO, "out of memory");
+    }
     if (inet_pton(AF_INET6, t->host, &a6) == 1 || inet_pton(AF_INET, t->host, &a6) == 1) {
         X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), t->host);
     } else {
