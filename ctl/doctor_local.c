@@ -294,7 +294,9 @@ static int policy_probe(const char *spec, unsigned timeout, char *action, size_t
         goto out;
     }
     *nl = '\0';
-    snprintf(action, actlen, "%s", buf);
+    if (strlen(buf) >= actlen)
+        buf[actlen - 1] = '\0';
+    memcpy(action, buf, strlen(buf) + 1);
     rc = 0;
 out:
     close(fd);

@@ -46,6 +46,21 @@ struct pf {
     size_t nsv;
 };
 
+/* fmt - snprintf for text that may be cut (a value read, a fix shown): the cut is marked
+ * "..." rather than silent */
+static void fmt(char *out, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void fmt(char *out, size_t len, const char *f, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, f);
+    n = vsnprintf(out, len, f, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n >= len && len > 4)
+        memcpy(out + len - 4, "...", 4);
+}
+
 /* pf_run - postconf [-c DIR] with up to 3 more arguments; output in out; 0, or -1 */
 static int pf_run(const struct doc_opts *o, const char *a1, const char *a2, const char *a3,
                   char *out, size_t outlen)
@@ -86,18 +101,18 @@ static const char *cdir(const struct pf *P, char *buf, size_t len)
 }
 
 /* fix_pe - the fix "postconf -e 'LINE'; postfix reload" for one main.cf line */
-static void fix_pe(const struct pf *P, char *out, size_t outlen, const char *fmt, ...)
+static void fix_pe(const struct pf *P, char *out, size_t outlen, const char *f, ...)
     __attribute__((format(printf, 4, 5)));
-static void fix_pe(const struct pf *P, char *out, size_t outlen, const char *fmt, ...)
+static void fix_pe(const struct pf *P, char *out, size_t outlen, const char *f, ...)
 {
     char line[800], c[600];
     va_list ap;
 
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    va_start(ap, f);
+    vsnprintf(line, sizeof(line), f, ap);
     va_end(ap);
     cdir(P, c, sizeof(c));
-    snprintf(out, outlen, "postconf%s -e '%s'; postfix%s reload", c, line, c);
+    fmt(out, outlen, "postconf%s -e '%s'; postfix%s reload", c, line, c);
 }
 
 /* words - split s in place at white space, commas and braces (Postfix's list syntax);
@@ -184,7 +199,7 @@ static void real_path(const struct pf *P, int chrooted, const char *p, char *out
     if (p[0] == '/')
         snprintf(out, len, "%s%s", chrooted ? P->qdir : "", p);
     else
-        snprintf(out, len, "%s/%s", P->qdir, p);
+        fmt(out, len, "%s/%s", P->qdir, p);
     squash(out);
 }
 
@@ -297,7 +312,7 @@ struct endpoint {
 /* endpoint_line - the main.cf line that names endpoint ep */
 static void endpoint_line(const struct endpoint *e, const char *ep, char *out, size_t len)
 {
-    snprintf(out, len, "%s = %s%s", e->param, e->after ? "check_policy_service " : "", ep);
+    fmt(out, len, "%s = %s%s", e->param, e->after ? "check_policy_service " : "", ep);
 }
 
 /*
@@ -323,7 +338,7 @@ static void check_endpoint(struct doc_report *r, const struct pf *P, const struc
         if (expected(P, s->chroot, &ss, want, sizeof(want)) < 0) {
             snprintf(jail, sizeof(jail), "unix:/sendas/%s", e->sock);
             endpoint_line(e, jail, line, sizeof(line));
-            snprintf(fix, sizeof(fix),
+            fmt(fix, sizeof(fix),
                      "put the socket in the jail: %s unix:%s/sendas/%s in %s and %s in main.cf; "
                      "or run %s outside it: postconf%s -F '%s/%s/chroot = n'; postfix%s reload",
                      e->setting, P->qdir, e->sock, P->o->conf_path, line, e->command,
@@ -455,7 +470,7 @@ static void check_sasl_entry(struct doc_report *r, const struct pf *P, const str
     int rc, token;
 
     sasl_entry(c, key, login, entry, sizeof(entry));
-    snprintf(fix, sizeof(fix), "add `%s` to %s, then `postmap %s` (`sendasctl postfix-config "
+    fmt(fix, sizeof(fix), "add `%s` to %s, then `postmap %s` (`sendasctl postfix-config "
              "sasl_passwd` prints every entry)", entry, mf, maps);
     bad[0] = '\0';
     rc = lookup(P, maps, key, value, sizeof(value), bad, sizeof(bad));
@@ -719,7 +734,7 @@ static void check_concurrency(struct doc_report *r, const struct pf *P, const st
 
     if (pf_get(P, "default_transport", v, sizeof(v)) == 0 && v[0]) {
         v[strcspn(v, ":")] = '\0';
-        snprintf(t[nt++], sizeof(t[0]), "%s", v);
+        fmt(t[nt++], sizeof(t[0]), "%s", v);
     }
     if (c && pf_get(P, "sender_dependent_default_transport_maps", maps, sizeof(maps)) == 0 &&
         maps[0])
@@ -732,7 +747,7 @@ static void check_concurrency(struct doc_report *r, const struct pf *P, const st
             for (k = 0; k < nt && strcmp(t[k], v) != 0; k++)
                 ;
             if (k == nt && v[0])
-                snprintf(t[nt++], sizeof(t[0]), "%s", v);
+                fmt(t[nt++], sizeof(t[0]), "%s", v);
         }
     for (size_t i = 0; i < nt; i++)
         check_transport(r, P, t[i]);
@@ -830,7 +845,7 @@ static void check_mynetworks(struct doc_report *r, const struct pf *P)
             nb += (size_t)wr;
     }
     fix_pe(P, line, sizeof(line), "mynetworks = %s APP-HOST/32", nk ? keep : "127.0.0.0/8");
-    snprintf(fix, sizeof(fix), "%s (APP-HOST: each application host, one address each)", line);
+    fmt(fix, sizeof(fix), "%s (APP-HOST: each application host, one address each)", line);
     if (!set[0]) {
         pf_get(P, "mynetworks_style", style, sizeof(style));
         doc_add(r, worst >= 3 ? DOC_FAIL : DOC_WARN, "postfix", "mynetworks", fix,
