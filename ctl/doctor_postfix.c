@@ -470,8 +470,8 @@ static void check_sasl_entry(struct doc_report *r, const struct pf *P, const str
     int rc, token;
 
     sasl_entry(c, key, login, entry, sizeof(entry));
-    fmt(fix, sizeof(fix), "add `%s` to %s, then `postmap %s` (`sendasctl postfix-config "
-             "sasl_passwd` prints every entry)", entry, mf, maps);
+    fmt(fix, sizeof(fix), "put `%s` in %s (one line per key), then `postmap %s` (`sendasctl "
+        "postfix-config sasl_passwd` prints every entry)", entry, mf, maps);
     bad[0] = '\0';
     rc = lookup(P, maps, key, value, sizeof(value), bad, sizeof(bad));
     if (rc != 1 && alt)

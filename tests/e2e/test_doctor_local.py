@@ -218,13 +218,13 @@ def main():
         scenario("no sasl_passwd entry for one mailbox", 2, {
             ("FAIL", "postfix", "sasl scanner@contoso.com"): (
                 ["no entry for scanner@contoso.com"],
-                ["add `scanner@contoso.com scanner@contoso.com:PASSWORD` to "
+                ["put `scanner@contoso.com scanner@contoso.com:PASSWORD` in "
                  f"{pf.config_dir}/sasl_passwd", "postmap hash:"])})
         pf.write_map("sasl_passwd", {k: v for k, v in entries.items() if k != EXO})
         scenario("no sasl_passwd entry for the null sender", 2, {
             ("FAIL", "postfix", "sasl null sender"): (
                 [f"no entry for {EXO}", "own notices"],
-                [f"add `{EXO} relay@contoso.com:PASSWORD`"])})
+                [f"put `{EXO} relay@contoso.com:PASSWORD` in"])})
         pf.write_map("sasl_passwd", entries)
 
         postconf("smtp_sasl_mechanism_filter = xoauth2")
