@@ -27,28 +27,6 @@
 #define SENDAS_SBINDIR "/usr/sbin"
 #endif
 
-/* read_small - up to cap-1 bytes of a regular file, NUL-terminated; the length, -1 with
- * errno when it cannot be read (a FIFO is refused at once: ENODEV) */
-static ssize_t read_small(const char *path, char *buf, size_t cap)
-{
-    struct stat st;
-    ssize_t n;
-    int fd;
-
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) < 0)
-        return -1;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        errno = ENODEV;
-        return -1;
-    }
-    n = read(fd, buf, cap - 1);
-    close(fd);
-    if (n >= 0)
-        buf[n] = '\0';
-    return n;
-}
-
 /* state_read - MAILBOX.state, with the expiry from the token file itself when it can be
  * read (the state file may be stale: a full disk fails both); 0, -1 when there is no
  * state file, -2 when it is malformed, -3 when this user may not read it (errno set) */
@@ -64,7 +42,7 @@ static int state_read(const char *dir, const char *mailbox, struct tokstate *t)
     if (snprintf(path, sizeof(path), "%s/%s.state", dir, mailbox) >= (int)sizeof(path))
         return -1;
     /* one byte more than a state file may have: a longer one is malformed, not cut short */
-    if ((n = read_small(path, buf, TOKSTATE_MAX_FILE + 2)) < 0 &&
+    if ((n = tokstate_read_file(path, buf, TOKSTATE_MAX_FILE + 2)) < 0 &&
         (errno == EACCES || errno == EPERM))
         return -3;
     if (n <= 0)
@@ -72,7 +50,7 @@ static int state_read(const char *dir, const char *mailbox, struct tokstate *t)
     if (tokstate_parse(buf, (size_t)n, mailbox, t) < 0)
         return -2;
     snprintf(path, sizeof(path), "%s/%s", dir, mailbox);
-    if ((n = read_small(path, buf, sizeof(buf))) < 0 && errno != EACCES)
+    if ((n = tokstate_read_file(path, buf, sizeof(buf))) < 0 && errno != EACCES)
         t->expires = 0; /* no token file: no token, whatever the state says */
     else if (n >= 0)
         t->expires = xoauth2_token_parse(buf, (size_t)n, &exp, &tok, &tlen) == 0 ? exp : 0;

@@ -350,27 +350,6 @@ static void check_policyd(struct doc_report *r, const struct conf *c, const stru
             asked > 0 ? "Postfix defers mail at RCPT" : "Postfix may ask it");
 }
 
-/* read_file - a regular file of at most cap-1 bytes (no symlink); its length, -1 with errno */
-static ssize_t read_file(const char *path, char *buf, size_t cap)
-{
-    struct stat st;
-    ssize_t n;
-    int fd;
-
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) < 0)
-        return -1;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        errno = ENODEV;
-        return -1;
-    }
-    n = read(fd, buf, cap - 1);
-    close(fd);
-    if (n >= 0)
-        buf[n] = '\0';
-    return n;
-}
-
 /* last_error - ", tokend's last error: TEXT" from MAILBOX.state, or "" */
 static void last_error(const struct conf *c, const char *mb, char *out, size_t outlen)
 {
@@ -380,7 +359,7 @@ static void last_error(const struct conf *c, const char *mb, char *out, size_t o
 
     out[0] = '\0';
     if ((size_t)snprintf(path, sizeof(path), "%s/%s.state", c->token_dir, mb) >= sizeof(path) ||
-        (n = read_file(path, buf, sizeof(buf))) <= 0 ||
+        (n = tokstate_read_file(path, buf, sizeof(buf))) <= 0 ||
         tokstate_parse(buf, (size_t)n, mb, &t) < 0 || t.last_error[0] == '\0')
         return;
     snprintf(out, outlen, "; sendas-tokend's last error: %s", t.last_error);
@@ -402,7 +381,7 @@ static void check_token(struct doc_report *r, const struct conf *c, const char *
              mb);
     last_error(c, mb, err, sizeof(err));
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", c->token_dir, mb) >= sizeof(path) ||
-        (n = read_file(path, buf, sizeof(buf))) < 0) {
+        (n = tokstate_read_file(path, buf, sizeof(buf))) < 0) {
         doc_add(r, DOC_FAIL, "tokens", name, fix, "%s: %s (Postfix defers its mail)%s", path,
                 strerror(errno), err);
         return;

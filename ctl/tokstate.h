@@ -19,6 +19,7 @@
 #define SENDAS_CTL_TOKSTATE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define TOKSTATE_MAX_FILE 4096 /* bytes sendasctl reads of a state file */
 #define TOKSTATE_MAX_ERROR 511 /* characters of last_error kept */
@@ -34,5 +35,12 @@ struct tokstate {
  * mailbox into t.  Returns 0, or -1 when it is malformed (t is then zeroed).
  */
 int tokstate_parse(const char *buf, size_t len, const char *mailbox, struct tokstate *t);
+
+/*
+ * tokstate_read_file - up to cap-1 bytes of a regular file (a state or token
+ * file; no symlink followed, a FIFO refused at once with ENODEV),
+ * NUL-terminated.  Returns the length, or -1 with errno.
+ */
+ssize_t tokstate_read_file(const char *path, char *buf, size_t cap);
 
 #endif
