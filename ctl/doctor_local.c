@@ -10,9 +10,7 @@
 
 #include "doctor_local.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdint.h>
@@ -20,7 +18,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -203,7 +200,8 @@ static uint32_t get32(const unsigned char *p)
 /*
  * milter_probe - SMFIC_OPTNEG as Postfix sends it (version 6, all actions,
  * every "skip this stage" bit), then SMFIC_QUIT.  0 with the milter's
- * version, actions and protocol in out; -1 with what went wrong in why.
+ * version, actions and protocol in out; -1 with what went wrong in why, -2
+ * when this user may not connect.
  */
 static int milter_probe(const char *spec, unsigned timeout, uint32_t out[3], char *why,
                         size_t whylen)
@@ -215,8 +213,10 @@ static int milter_probe(const char *spec, unsigned timeout, uint32_t out[3], cha
     int fd, rc = -1;
 
     if ((fd = connect_spec(spec, deadline)) < 0) {
+        int denied = errno == EACCES || errno == EPERM;
+
         snprintf(why, whylen, "cannot connect: %s", strerror(errno));
-        return -1;
+        return denied ? -2 : -1;
     }
     put32(pkt, 13);
     pkt[4] = 'O';
@@ -255,7 +255,7 @@ out:
 /*
  * policy_probe - one request at protocol_state CONNECT, which sendas-policyd
  * answers DUNNO without counting; 0 with its "action=..." in action, -1
- * with what went wrong in why.
+ * with what went wrong in why, -2 when this user may not connect.
  */
 static int policy_probe(const char *spec, unsigned timeout, char *action, size_t actlen,
                         char *why, size_t whylen)
@@ -270,8 +270,10 @@ static int policy_probe(const char *spec, unsigned timeout, char *action, size_t
     char *nl;
 
     if ((fd = connect_spec(spec, deadline)) < 0) {
+        int denied = errno == EACCES || errno == EPERM;
+
         snprintf(why, whylen, "cannot connect: %s", strerror(errno));
-        return -1;
+        return denied ? -2 : -1;
     }
     if (send_all(fd, req, sizeof(req) - 1, deadline) < 0) {
         snprintf(why, whylen, "cannot send a request: %s", strerror(errno));
@@ -303,16 +305,32 @@ out:
     return rc;
 }
 
+/* denied - a socket this user may not connect to: not known to be down, so a warning */
+static void denied(struct doc_report *r, const char *daemon, const struct conf *c,
+                   const char *spec, const char *why)
+{
+    char fix[512];
+
+    snprintf(fix, sizeof(fix), "run sendasctl doctor as root (the socket is for group %s)",
+             c->socket_group);
+    doc_add(r, DOC_WARN, "daemons", daemon, fix, "%s: %s: not checked", spec, why);
+}
+
 /* check_milter - sendas-milter answers option negotiation on milter_socket */
 static void check_milter(struct doc_report *r, const struct conf *c, const struct doc_opts *o)
 {
     char why[256], fix[1024];
     uint32_t v[3];
+    int rc;
 
-    if (milter_probe(c->milter_socket, o->timeout, v, why, sizeof(why)) == 0) {
+    if ((rc = milter_probe(c->milter_socket, o->timeout, v, why, sizeof(why))) == 0) {
         doc_add(r, DOC_OK, "daemons", "sendas-milter", NULL,
                 "%s answers milter negotiation (version %lu, actions 0x%lx)", c->milter_socket,
                 (unsigned long)v[0], (unsigned long)v[1]);
+        return;
+    }
+    if (rc == -2) {
+        denied(r, "sendas-milter", c, c->milter_socket, why);
         return;
     }
     snprintf(fix, sizeof(fix),
@@ -327,12 +345,16 @@ static void check_milter(struct doc_report *r, const struct conf *c, const struc
 static void check_policyd(struct doc_report *r, const struct conf *c, const struct doc_opts *o)
 {
     char why[256], action[256], fix[1024];
-    int asked;
+    int asked, rc;
 
-    if (policy_probe(c->policy_socket, o->timeout, action, sizeof(action), why, sizeof(why)) ==
-        0) {
+    if ((rc = policy_probe(c->policy_socket, o->timeout, action, sizeof(action), why,
+                           sizeof(why))) == 0) {
         doc_add(r, DOC_OK, "daemons", "sendas-policyd", NULL, "%s answers a policy request: %s",
                 c->policy_socket, action);
+        return;
+    }
+    if (rc == -2) {
+        denied(r, "sendas-policyd", c, c->policy_socket, why);
         return;
     }
     if ((asked = doc_pf_asks_policy(o)) == 0) {
@@ -382,6 +404,12 @@ static void check_token(struct doc_report *r, const struct conf *c, const char *
     last_error(c, mb, err, sizeof(err));
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", c->token_dir, mb) >= sizeof(path) ||
         (n = tokstate_read_file(path, buf, sizeof(buf))) < 0) {
+        if (errno == EACCES || errno == EPERM) {
+            doc_add(r, DOC_WARN, "tokens", name, "run sendasctl doctor as root (token files "
+                    "are for sendas-tokend's user and token_group)", "%s: %s: not checked", path,
+                    strerror(errno));
+            return;
+        }
         doc_add(r, DOC_FAIL, "tokens", name, fix, "%s: %s (Postfix defers its mail)%s", path,
                 strerror(errno), err);
         return;

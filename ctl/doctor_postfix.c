@@ -477,8 +477,8 @@ static void check_sasl_entry(struct doc_report *r, const struct pf *P, const str
     if (rc != 1 && alt)
         rc = lookup(P, maps, alt, value, sizeof(value), bad, sizeof(bad));
     if (rc < 0 && bad[0]) {
-        doc_add(r, DOC_FAIL, "postfix", name, fix, "cannot query %s (missing, or not built "
-                "with postmap)", bad);
+        doc_add(r, DOC_FAIL, "postfix", name, fix, "cannot query %s (missing, not built "
+                "with postmap, or not readable by this user: run doctor as root)", bad);
         return;
     }
     if (rc == 0) {

@@ -7,11 +7,13 @@ socket) running.
 First the correct configuration: every check OK, exit 0.  Then one wrong configuration at a
 time, each undone before the next, and for each exactly the expected FAIL/WARN lines (no
 other line is not OK), the value found and the fix, and the exit status: smtpd chrooted with
-the milter's socket outside the jail, a mailbox without its sasl_passwd entry, the null
+the milter's socket outside the jail and the policy socket inside it but written as an
+absolute path (then relative: only the milter fails), a mailbox without its sasl_passwd entry, the null
 sender without one, an XOAUTH2 filter with passwords, no SASL plugin, mynetworks with
 10.0.0.0/8, with 0.0.0.0/0 and unset, internal_mail_filter_classes empty, relayhost unset,
-opportunistic TLS allowing TLSv1, a second transport with 20 connections, sendas-milter not
-running; then an XOAUTH2 configuration (tokens, libxoauth2.so) that is all OK but for one
+opportunistic TLS allowing TLSv1, a second transport with 20 connections, no
+check_policy_service (a WARN, and a stopped sendas-policyd is then no failure), sendas-policyd
+and sendas-milter not running; then an XOAUTH2 configuration (tokens, libxoauth2.so) that is all OK but for one
 expired token.  Every run: `--format json` parses and has the same checks and statuses as the
 table, every table line is at most 100 columns, and no file of the instance or the token
 directory changed (content and mtime).
@@ -48,7 +50,7 @@ mailbox scanner@contoso.com
 route sender:@printers.corp.local scanner@contoso.com
 route * relay@contoso.com
 milter_socket unix:{run}/milter.sock
-policy_socket inet:{policy_port}@127.0.0.1
+policy_socket unix:{jail}/policy.sock
 state_dir {state}
 """
 
@@ -145,15 +147,15 @@ def main():
             os.makedirs(d)
         os.symlink(login, os.path.join(sasl, "liblogin.so"))
         os.symlink(plugin, os.path.join(sasl, "libxoauth2.so"))
-        policy_port = free_port()
+        pf = PostfixInstance(os.path.join(tmp, "postfix"), free_port())
+        # the milter's socket outside the queue directory, the policy service's inside it
+        jail = os.path.join(pf.queue_dir, "sendas")
+        os.makedirs(jail)
         conf = os.path.join(tmp, "sendas.conf")
         with open(conf, "w", encoding="utf-8") as f:
-            f.write(SENDAS_CONF.format(run=run, policy_port=policy_port,
-                                       state=os.path.join(tmp, "state")))
-
-        pf = PostfixInstance(os.path.join(tmp, "postfix"), free_port())
+            f.write(SENDAS_CONF.format(run=run, jail=jail, state=os.path.join(tmp, "state")))
         subs = {"unix:/run/sendas/milter.sock": f"unix:{run}/milter.sock",
-                "unix:/run/sendas/policy.sock": f"inet:127.0.0.1:{policy_port}",
+                "unix:/run/sendas/policy.sock": f"unix:{jail}/policy.sock",
                 "/etc/postfix/": pf.config_dir + "/"}
         pf.apply_snippet(os.path.join(SRCDIR, "deploy", "postfix", "main.cf"), subs)
         pf.apply_snippet(os.path.join(SRCDIR, "deploy", "postfix", "master.cf"), subs)
@@ -168,9 +170,11 @@ def main():
         mlog, plog = os.path.join(tmp, "milter.log"), os.path.join(tmp, "policyd.log")
         mproc = start_daemon([milter, "-f", "-c", conf], mlog, None)
         procs.append(mproc)
-        procs.append(start_daemon([policyd, "-f", "-c", conf], plog, policy_port))
-        if not wait_unix(os.path.join(run, "milter.sock"), mproc):
-            raise RuntimeError("sendas-milter did not listen")
+        pproc = start_daemon([policyd, "-f", "-c", conf], plog, None)
+        procs.append(pproc)
+        if not wait_unix(os.path.join(run, "milter.sock"), mproc) or \
+                not wait_unix(os.path.join(jail, "policy.sock"), pproc):
+            raise RuntimeError("sendas-milter or sendas-policyd did not listen")
 
         env = dict(os.environ, SASL_PATH=sasl)
         doctor = Doctor(ctl, env, [pf.basedir, tokens])
@@ -204,14 +208,28 @@ def main():
                "smtp_tls_security_level", "smtp_tls_mandatory_protocols"} <= names,
               "correct configuration: every local check ran", sorted(names))
 
+        outside = ("FAIL", "postfix", "smtpd_milters"), (
+            [f"runs chrooted in {pf.queue_dir}", f"{run}/milter.sock is outside it"],
+            [f"milter_socket unix:{pf.queue_dir}/sendas/milter.sock",
+             "smtpd_milters = unix:/sendas/milter.sock",
+             f"postconf -c {pf.config_dir} -F '{smtpd}/chroot = n'"])
+        absolute = f"check_policy_service unix:{jail}/policy.sock"
+        relative = "check_policy_service unix:/sendas/policy.sock"
         postconf("-F", f"{smtpd}/chroot = y")
-        scenario("smtpd chrooted, milter socket outside the jail", 2, {
-            ("FAIL", "postfix", "smtpd_milters"): (
-                [f"runs chrooted in {pf.queue_dir}", f"{run}/milter.sock is outside it"],
-                [f"milter_socket unix:{pf.queue_dir}/sendas/milter.sock",
-                 "smtpd_milters = unix:/sendas/milter.sock",
-                 f"postconf -c {pf.config_dir} -F '{smtpd}/chroot = n'"])})
+        scenario("smtpd chrooted: milter socket outside the jail, policy path not relative", 2, {
+            outside[0]: outside[1],
+            **{("FAIL", "postfix", p): (
+                [f"{p} = {absolute} does not reach sendas-policyd",
+                 f"chroot y, reaches it as unix:/sendas/policy.sock"],
+                [f"{pe} '{p} = {relative}'"])
+               for p in ("smtpd_recipient_restrictions", "smtpd_end_of_data_restrictions")}})
+        postconf(f"smtpd_recipient_restrictions = {relative}",
+                 f"smtpd_end_of_data_restrictions = {relative}")
+        scenario("smtpd chrooted, policy path relative to the jail: only the milter fails", 2,
+                 dict([outside]))
         postconf("-F", f"{smtpd}/chroot = n")
+        postconf(f"smtpd_recipient_restrictions = {absolute}",
+                 f"smtpd_end_of_data_restrictions = {absolute}")
 
         pf.write_map("sasl_passwd", {k: v for k, v in entries.items()
                                      if k != "scanner@contoso.com"})
@@ -291,6 +309,23 @@ def main():
                  "432 4.3.2"],
                 [f"{pe} 'sendas-fast_destination_concurrency_limit = 3'"])})
         postconf("sender_dependent_default_transport_maps =")
+
+        postconf("smtpd_recipient_restrictions =", "smtpd_end_of_data_restrictions =")
+        stop_process(pproc)
+        scenario("no check_policy_service, sendas-policyd stopped (not asked: no FAIL)", 1, {
+            ("WARN", "postfix", p): ([f"{p} = (empty): Postfix does not ask sendas-policyd"],
+                                     [f"{pe} '{p} = {absolute}'"])
+            for p in ("smtpd_recipient_restrictions", "smtpd_end_of_data_restrictions")})
+        postconf(f"smtpd_recipient_restrictions = {absolute}",
+                 f"smtpd_end_of_data_restrictions = {absolute}")
+        scenario("sendas-policyd not running", 2, {
+            ("FAIL", "daemons", "sendas-policyd"): (
+                [f"unix:{jail}/policy.sock: cannot connect", "Postfix defers mail at RCPT"],
+                ["systemctl start sendas-policyd", f"policy_socket unix:{jail}/policy.sock"])})
+        pproc = start_daemon([policyd, "-f", "-c", conf], plog, None)
+        procs.append(pproc)
+        if not wait_unix(os.path.join(jail, "policy.sock"), pproc):
+            raise RuntimeError("sendas-policyd did not listen again")
 
         stop_process(mproc)
         scenario("sendas-milter not running", 2, {
