@@ -1,22 +1,22 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """End-to-end: `sendasctl doctor`'s local checks against a private Postfix configured from the
-shipped deploy/postfix snippets, with sendas-milter (unix socket) and sendas-policyd (inet
-socket) running.
+shipped deploy/postfix snippets, with sendas-milter (a unix socket outside the queue
+directory) and sendas-policyd (a unix socket inside it) running.
 
 First the correct configuration: every check OK, exit 0.  Then one wrong configuration at a
 time, each undone before the next, and for each exactly the expected FAIL/WARN lines (no
 other line is not OK), the value found and the fix, and the exit status: smtpd chrooted with
 the milter's socket outside the jail and the policy socket inside it but written as an
-absolute path (then relative: only the milter fails), a mailbox without its sasl_passwd entry, the null
-sender without one, an XOAUTH2 filter with passwords, no SASL plugin, mynetworks with
-10.0.0.0/8, with 0.0.0.0/0 and unset, internal_mail_filter_classes empty, relayhost unset,
-opportunistic TLS allowing TLSv1, a second transport with 20 connections, no
-check_policy_service (a WARN, and a stopped sendas-policyd is then no failure), sendas-policyd
-and sendas-milter not running; then an XOAUTH2 configuration (tokens, libxoauth2.so) that is all OK but for one
-expired token.  Every run: `--format json` parses and has the same checks and statuses as the
-table, every table line is at most 100 columns, and no file of the instance or the token
-directory changed (content and mtime).
+absolute path (then written relative: only the milter fails), a mailbox without its
+sasl_passwd entry, the null sender without one, an XOAUTH2 filter with passwords, no SASL
+plugin, mynetworks with 10.0.0.0/8, with 0.0.0.0/0 and unset, internal_mail_filter_classes
+empty, relayhost unset, opportunistic TLS allowing TLSv1, a second transport with 20
+connections, no check_policy_service (a WARN; a stopped sendas-policyd is then no failure),
+sendas-policyd and sendas-milter not running; then an XOAUTH2 configuration (tokens,
+libxoauth2.so) that is all OK but for one expired token.  Every run: `--format json` parses
+and has the same checks and statuses as the table, every table line is at most 100 columns,
+and no file of the instance or the token directory changed (content and mtime).
 
 Postfix is configured, not started: doctor reads the configuration, not the running master.
 SASL_PATH points at a directory of this test (liblogin.so linked from the system's, the built
