@@ -725,8 +725,8 @@ static void check_transport(struct doc_report *r, const struct pf *P, const char
                 "3 connections per mailbox get 432 4.3.2 (deferred)", param, lim, maxproc);
 }
 
-/* check_concurrency - default_transport and every transport sender_dependent_default_
- * transport_maps gives a mailbox */
+/* check_concurrency - default_transport, every transport sender_dependent_default_
+ * transport_maps gives a mailbox, and master.cf's sendas-* smtp services */
 static void check_concurrency(struct doc_report *r, const struct pf *P, const struct conf *c)
 {
     char t[PF_MAX_WORDS][64], v[PF_VAL], maps[PF_VAL], bad[PF_VAL];
@@ -749,6 +749,17 @@ static void check_concurrency(struct doc_report *r, const struct pf *P, const st
             if (k == nt && v[0])
                 fmt(t[nt++], sizeof(t[0]), "%s", v);
         }
+    /* pacing transports of sendas's own (sendas-*) even when no map names them yet */
+    for (size_t i = 0; i < P->nsv && nt < PF_MAX_WORDS; i++) {
+        size_t k;
+
+        if (strncmp(P->sv[i].name, "sendas-", 7) != 0 || strcmp(P->sv[i].command, "smtp") != 0)
+            continue;
+        for (k = 0; k < nt && strcmp(t[k], P->sv[i].name) != 0; k++)
+            ;
+        if (k == nt)
+            snprintf(t[nt++], sizeof(t[0]), "%s", P->sv[i].name);
+    }
     for (size_t i = 0; i < nt; i++)
         check_transport(r, P, t[i]);
 }

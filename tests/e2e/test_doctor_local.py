@@ -309,6 +309,11 @@ def main():
                  "432 4.3.2"],
                 [f"{pe} 'sendas-fast_destination_concurrency_limit = 3'"])})
         postconf("sender_dependent_default_transport_maps =")
+        scenario("the same transport named by no map: still checked (sendas-*)", 1, {
+            ("WARN", "postfix", "concurrency sendas-fast"): (
+                ["sendas-fast_destination_concurrency_limit = 20, master.cf maxproc 20"],
+                [f"{pe} 'sendas-fast_destination_concurrency_limit = 3'"])})
+        pf.add_master("sendas-fast unix - - n - 3 smtp")
 
         postconf("smtpd_recipient_restrictions =", "smtpd_end_of_data_restrictions =")
         stop_process(pproc)
