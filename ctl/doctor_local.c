@@ -257,8 +257,8 @@ out:
  * answers DUNNO without counting; 0 with its "action=..." in action, -1
  * with what went wrong in why, -2 when this user may not connect.
  */
-static int policy_probe(const char *spec, unsigned timeout, char *action, size_t actlen,
-                        char *why, size_t whylen)
+static int policy_probe(const char *spec, unsigned timeout, char *action, size_t actlen, char *why,
+                        size_t whylen)
 {
     static const char req[] = "request=smtpd_access_policy\nprotocol_state=CONNECT\n"
                               "protocol_name=SMTP\nclient_address=127.0.0.1\n"
@@ -291,8 +291,9 @@ static int policy_probe(const char *spec, unsigned timeout, char *action, size_t
     }
     buf[n] = '\0';
     if (strncmp(buf, "action=", 7) != 0 || (nl = strchr(buf, '\n')) == NULL) {
-        snprintf(why, whylen, "%s", n ? "answered something that is not a policy reply"
-                                      : "no answer to a policy request");
+        snprintf(why, whylen, "%s",
+                 n ? "answered something that is not a policy reply"
+                   : "no answer to a policy request");
         goto out;
     }
     *nl = '\0';
@@ -306,8 +307,8 @@ out:
 }
 
 /* denied - a socket this user may not connect to: not known to be down, so a warning */
-static void denied(struct doc_report *r, const char *daemon, const struct conf *c,
-                   const char *spec, const char *why)
+static void denied(struct doc_report *r, const char *daemon, const struct conf *c, const char *spec,
+                   const char *why)
 {
     char fix[512];
 
@@ -360,8 +361,7 @@ static void check_policyd(struct doc_report *r, const struct conf *c, const stru
     if ((asked = doc_pf_asks_policy(o)) == 0) {
         /* a relay without sendas-policyd: the Postfix checks warn that limits are not kept */
         doc_add(r, DOC_OK, "daemons", "sendas-policyd", NULL,
-                "%s: %s; Postfix does not ask it (no check_policy_service)", c->policy_socket,
-                why);
+                "%s: %s; Postfix does not ask it (no check_policy_service)", c->policy_socket, why);
         return;
     }
     snprintf(fix, sizeof(fix),
@@ -405,9 +405,10 @@ static void check_token(struct doc_report *r, const struct conf *c, const char *
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", c->token_dir, mb) >= sizeof(path) ||
         (n = tokstate_read_file(path, buf, sizeof(buf))) < 0) {
         if (errno == EACCES || errno == EPERM) {
-            doc_add(r, DOC_WARN, "tokens", name, "run sendasctl doctor as root (token files "
-                    "are for sendas-tokend's user and token_group)", "%s: %s: not checked", path,
-                    strerror(errno));
+            doc_add(r, DOC_WARN, "tokens", name,
+                    "run sendasctl doctor as root (token files "
+                    "are for sendas-tokend's user and token_group)",
+                    "%s: %s: not checked", path, strerror(errno));
             return;
         }
         doc_add(r, DOC_FAIL, "tokens", name, fix, "%s: %s (Postfix defers its mail)%s", path,
@@ -419,8 +420,10 @@ static void check_token(struct doc_report *r, const struct conf *c, const char *
     if (bad) {
         doc_add(r, DOC_FAIL, "tokens", name, fix, "%s is malformed: %s%s", path, bad, err);
     } else if (exp <= now) {
-        doc_add(r, DOC_FAIL, "tokens", name, fix, "%s expired %lld min ago (Postfix's sign-in "
-                "fails and mail is deferred)%s", path, (long long)(now - exp) / 60, err);
+        doc_add(r, DOC_FAIL, "tokens", name, fix,
+                "%s expired %lld min ago (Postfix's sign-in "
+                "fails and mail is deferred)%s",
+                path, (long long)(now - exp) / 60, err);
     } else if (exp - now < (time_t)c->token_refresh_margin) {
         doc_add(r, DOC_WARN, "tokens", name, fix,
                 "%s expires in %lld s, within token_refresh_margin %lu: not refreshed in time%s",
@@ -439,8 +442,10 @@ static void check_tokens(struct doc_report *r, const struct conf *c, const struc
     if (!oauthsetup_wanted(c))
         return;
     if (oauthsetup_check(c, o->conf_path, oauthsetup_service_user(c), err, sizeof(err)) < 0) {
-        snprintf(fix, sizeof(fix), "correct the oauth_* lines of %s (doc/oauth.md), then "
-                 "`systemctl restart sendas-tokend`", o->conf_path);
+        snprintf(fix, sizeof(fix),
+                 "correct the oauth_* lines of %s (doc/oauth.md), then "
+                 "`systemctl restart sendas-tokend`",
+                 o->conf_path);
         doc_add(r, DOC_FAIL, "tokens", "sendas-tokend setup", fix, "%s", err);
     } else {
         doc_add(r, DOC_OK, "tokens", "sendas-tokend setup", NULL,

@@ -122,7 +122,8 @@ static size_t words(char *s, char **w, size_t max)
     size_t n = 0;
     char *save = NULL, *t;
 
-    for (t = strtok_r(s, " \t\r\n,{}", &save); t && n < max; t = strtok_r(NULL, " \t\r\n,{}", &save))
+    for (t = strtok_r(s, " \t\r\n,{}", &save); t && n < max;
+         t = strtok_r(NULL, " \t\r\n,{}", &save))
         w[n++] = t;
     return n;
 }
@@ -206,8 +207,7 @@ static void real_path(const struct pf *P, int chrooted, const char *p, char *out
 /* loopback_name - a host name a socket without @HOST is reached by */
 static int loopback_name(const char *h)
 {
-    return strcmp(h, "127.0.0.1") == 0 || strcasecmp(h, "localhost") == 0 ||
-           strcmp(h, "::1") == 0;
+    return strcmp(h, "127.0.0.1") == 0 || strcasecmp(h, "localhost") == 0 || strcmp(h, "::1") == 0;
 }
 
 /* reaches - does the Postfix endpoint e (unix:P, inet:HOST:PORT, inet:[V6]:PORT) reach the
@@ -258,7 +258,10 @@ static int expected(const struct pf *P, int chrooted, const struct sockspec *ss,
         return 0;
     }
     snprintf(out, len, ss->kind == SOCKSPEC_INET6 ? "inet:[%s]:%u" : "inet:%s:%u",
-             ss->host[0] ? ss->host : ss->kind == SOCKSPEC_INET6 ? "::1" : "127.0.0.1", ss->port);
+             ss->host[0]                  ? ss->host
+             : ss->kind == SOCKSPEC_INET6 ? "::1"
+                                          : "127.0.0.1",
+             ss->port);
     return 0;
 }
 
@@ -299,13 +302,13 @@ static int list_reaches(const struct pf *P, int chrooted, const char *value, con
 
 /* What check_endpoint compares: a main.cf list and the daemon it must reach. */
 struct endpoint {
-    const char *param;   /* "smtpd_milters" */
-    const char *after;   /* NULL: every word is an endpoint; else the keyword before one */
-    const char *command; /* the master.cf command that connects: "smtpd", "cleanup" */
-    const char *spec;    /* the daemon's socket (sendas.conf) */
-    const char *what;    /* "sendas-milter" */
-    const char *setting; /* "milter_socket" */
-    const char *sock;    /* file name in the jail: "milter.sock" */
+    const char *param;      /* "smtpd_milters" */
+    const char *after;      /* NULL: every word is an endpoint; else the keyword before one */
+    const char *command;    /* the master.cf command that connects: "smtpd", "cleanup" */
+    const char *spec;       /* the daemon's socket (sendas.conf) */
+    const char *what;       /* "sendas-milter" */
+    const char *setting;    /* "milter_socket" */
+    const char *sock;       /* file name in the jail: "milter.sock" */
     enum doc_status absent; /* when the list names no endpoint at all */
 };
 
@@ -339,10 +342,10 @@ static void check_endpoint(struct doc_report *r, const struct pf *P, const struc
             snprintf(jail, sizeof(jail), "unix:/sendas/%s", e->sock);
             endpoint_line(e, jail, line, sizeof(line));
             fmt(fix, sizeof(fix),
-                     "put the socket in the jail: %s unix:%s/sendas/%s in %s and %s in main.cf; "
-                     "or run %s outside it: postconf%s -F '%s/%s/chroot = n'; postfix%s reload",
-                     e->setting, P->qdir, e->sock, P->o->conf_path, line, e->command,
-                     cdir(P, c, sizeof(c)), s->name, s->type, c);
+                "put the socket in the jail: %s unix:%s/sendas/%s in %s and %s in main.cf; "
+                "or run %s outside it: postconf%s -F '%s/%s/chroot = n'; postfix%s reload",
+                e->setting, P->qdir, e->sock, P->o->conf_path, line, e->command,
+                cdir(P, c, sizeof(c)), s->name, s->type, c);
             doc_add(r, DOC_FAIL, "postfix", e->param, fix,
                     "%s runs chrooted in %s (master.cf %s/%s chroot y): %s's socket %s is "
                     "outside it (%s = %s)",
@@ -358,8 +361,8 @@ static void check_endpoint(struct doc_report *r, const struct pf *P, const struc
                              : "mail passes without sendas-milter (Exchange Online refuses it)");
         else
             doc_add(r, DOC_FAIL, "postfix", e->param, fix,
-                    "%s = %s does not reach %s on %s (%s, chroot %c, reaches it as %s)",
-                    e->param, value, e->what, e->spec, e->command, s->chroot ? 'y' : 'n', want);
+                    "%s = %s does not reach %s on %s (%s, chroot %c, reaches it as %s)", e->param,
+                    value, e->what, e->spec, e->command, s->chroot ? 'y' : 'n', want);
         return;
     }
     doc_add(r, DOC_OK, "postfix", e->param, NULL, "%s = %s reaches %s (%s)", e->param, value,
@@ -383,8 +386,7 @@ static void check_relayhost(struct doc_report *r, struct pf *P)
 }
 
 /* check_yes - a boolean main.cf parameter that must be yes */
-static void check_yes(struct doc_report *r, const struct pf *P, const char *param,
-                      const char *why)
+static void check_yes(struct doc_report *r, const struct pf *P, const char *param, const char *why)
 {
     char v[PF_VAL], fix[DOC_MAX_TEXT];
 
@@ -461,8 +463,8 @@ static int describe(const char *value, char *login, size_t loglen, char *how, si
 
 /* check_sasl_entry - the map entry for key must sign in as login with what sendas.conf says */
 static void check_sasl_entry(struct doc_report *r, const struct pf *P, const struct conf *c,
-                             const char *maps, const char *name, const char *key,
-                             const char *alt, const char *login, const char *why)
+                             const char *maps, const char *name, const char *key, const char *alt,
+                             const char *login, const char *why)
 {
     char value[PF_VAL], bad[PF_VAL], fix[DOC_MAX_TEXT], entry[PF_VAL], file[PF_VAL], got[512];
     char what[PF_VAL];
@@ -470,15 +472,19 @@ static void check_sasl_entry(struct doc_report *r, const struct pf *P, const str
     int rc, token;
 
     sasl_entry(c, key, login, entry, sizeof(entry));
-    fmt(fix, sizeof(fix), "put `%s` in %s (one line per key), then `postmap %s` (`sendasctl "
-        "postfix-config sasl_passwd` prints every entry)", entry, mf, maps);
+    fmt(fix, sizeof(fix),
+        "put `%s` in %s (one line per key), then `postmap %s` (`sendasctl "
+        "postfix-config sasl_passwd` prints every entry)",
+        entry, mf, maps);
     bad[0] = '\0';
     rc = lookup(P, maps, key, value, sizeof(value), bad, sizeof(bad));
     if (rc != 1 && alt)
         rc = lookup(P, maps, alt, value, sizeof(value), bad, sizeof(bad));
     if (rc < 0 && bad[0]) {
-        doc_add(r, DOC_FAIL, "postfix", name, fix, "cannot query %s (missing, not built "
-                "with postmap, or not readable by this user: run doctor as root)", bad);
+        doc_add(r, DOC_FAIL, "postfix", name, fix,
+                "cannot query %s (missing, not built "
+                "with postmap, or not readable by this user: run doctor as root)",
+                bad);
         return;
     }
     if (rc == 0) {
@@ -489,13 +495,14 @@ static void check_sasl_entry(struct doc_report *r, const struct pf *P, const str
     token = describe(value, got, sizeof(got), what, sizeof(what));
     memset(value, 0, sizeof(value)); /* a password is never shown, nor kept */
     if (strcasecmp(got, login) != 0) {
-        doc_add(r, DOC_WARN, "postfix", name, fix, "%s signs in as %s, not as %s", key, got,
-                login);
+        doc_add(r, DOC_WARN, "postfix", name, fix, "%s signs in as %s, not as %s", key, got, login);
         return;
     }
     if (token != doc_uses_oauth(c)) {
-        doc_add(r, DOC_FAIL, "postfix", name, fix, "%s signs in as %s with %s, but sendas.conf "
-                "%s", key, got, what, token ? "sets no oauth_* (passwords)" : "uses XOAUTH2 tokens");
+        doc_add(r, DOC_FAIL, "postfix", name, fix,
+                "%s signs in as %s with %s, but sendas.conf "
+                "%s",
+                key, got, what, token ? "sets no oauth_* (passwords)" : "uses XOAUTH2 tokens");
         return;
     }
     doc_add(r, DOC_OK, "postfix", name, NULL, "%s signs in as %s with %s", key, got, what);
@@ -535,8 +542,10 @@ static void check_sasl(struct doc_report *r, const struct pf *P, const struct co
         if (doc_uses_oauth(c) && !doc_has_token(c, mb)) {
             snprintf(fix, sizeof(fix), "add %s to oauth_mailboxes in %s", mb, P->o->conf_path);
             snprintf(name, sizeof(name), "sasl %s", mb);
-            doc_add(r, DOC_FAIL, "postfix", name, fix, "%s is not in oauth_mailboxes: with "
-                    "XOAUTH2 it cannot sign in", mb);
+            doc_add(r, DOC_FAIL, "postfix", name, fix,
+                    "%s is not in oauth_mailboxes: with "
+                    "XOAUTH2 it cannot sign in",
+                    mb);
             continue;
         }
         snprintf(name, sizeof(name), "sasl %s", mb);
@@ -625,15 +634,18 @@ static void check_mechs(struct doc_report *r, const struct pf *P, const struct c
     if (n == 0)
         doc_add(r, DOC_WARN, "postfix", "smtp_sasl_mechanism_filter", fix,
                 "empty: Postfix picks any installed mechanism the server offers, not the one "
-                "%s fits", oauth ? "a token" : "a password");
+                "%s fits",
+                oauth ? "a token" : "a password");
     else if (!oauth && xo)
         doc_add(r, DOC_FAIL, "postfix", "smtp_sasl_mechanism_filter", fix,
                 "smtp_sasl_mechanism_filter = %s, but sendas.conf sets no oauth_*: the "
-                "passwords go out as XOAUTH2 tokens (535 5.7.3 or \"no worthy mechs\")", filter);
+                "passwords go out as XOAUTH2 tokens (535 5.7.3 or \"no worthy mechs\")",
+                filter);
     else if (oauth && !xo)
         doc_add(r, DOC_FAIL, "postfix", "smtp_sasl_mechanism_filter", fix,
                 "smtp_sasl_mechanism_filter = %s, but sendas.conf uses XOAUTH2 tokens: the "
-                "token entries go out as passwords (535 5.7.3)", filter);
+                "token entries go out as passwords (535 5.7.3)",
+                filter);
     else if (other || (oauth && pw))
         doc_add(r, DOC_WARN, "postfix", "smtp_sasl_mechanism_filter", fix,
                 "smtp_sasl_mechanism_filter = %s names more than %s", filter, want);
@@ -658,18 +670,20 @@ static void check_mechs(struct doc_report *r, const struct pf *P, const struct c
             continue;
         if (find_plugin(dirs, mech, dir, sizeof(dir)) == NULL) {
             if (strcmp(mech, "xoauth2") == 0)
-                snprintf(fix, sizeof(fix), "install sendas's XOAUTH2 plugin libxoauth2.so where "
+                snprintf(fix, sizeof(fix),
+                         "install sendas's XOAUTH2 plugin libxoauth2.so where "
                          "libsasl2 looks (the sendas package, or `make install` with "
                          "--prefix=/usr)");
             else
                 snprintf(fix, sizeof(fix), "apt-get install libsasl2-modules (lib%s.so)", mech);
-            doc_add(r, DOC_FAIL, "postfix", "sasl plugins", fix, "lib%s.so for %s is not in "
-                    "%s: Postfix cannot sign in (\"no worthy mechs\")", mech, mech,
-                    dirs[0] ? dirs : "any SASL plugin directory");
+            doc_add(r, DOC_FAIL, "postfix", "sasl plugins", fix,
+                    "lib%s.so for %s is not in "
+                    "%s: Postfix cannot sign in (\"no worthy mechs\")",
+                    mech, mech, dirs[0] ? dirs : "any SASL plugin directory");
             return;
         }
-        wr = snprintf(found + used, sizeof(found) - used, "%slib%s.so in %s",
-                          used ? ", " : "", mech, dir);
+        wr = snprintf(found + used, sizeof(found) - used, "%slib%s.so in %s", used ? ", " : "",
+                      mech, dir);
         if (wr > 0 && (size_t)wr < sizeof(found) - used)
             used += (size_t)wr;
     }
@@ -693,7 +707,8 @@ static void check_internal_filter(struct doc_report *r, const struct pf *P)
     else if (!has_word(v, "notify"))
         doc_add(r, DOC_WARN, "postfix", "internal_mail_filter_classes", fix,
                 "internal_mail_filter_classes = %s: notices to the postmaster bypass "
-                "sendas-milter (550 5.7.60)", v);
+                "sendas-milter (550 5.7.60)",
+                v);
     else
         doc_add(r, DOC_OK, "postfix", "internal_mail_filter_classes", NULL,
                 "internal_mail_filter_classes = %s", v);
@@ -718,11 +733,15 @@ static void check_transport(struct doc_report *r, const struct pf *P, const char
     snprintf(name, sizeof(name), "concurrency %s", t);
     fix_pe(P, fix, sizeof(fix), "%s = 3", param);
     if ((lim > 0 && lim <= 3) || (maxproc > 0 && maxproc <= 3))
-        doc_add(r, DOC_OK, "postfix", name, NULL, "%s = %ld, master.cf maxproc %ld: at most 3 "
-                "connections", param, lim, maxproc);
+        doc_add(r, DOC_OK, "postfix", name, NULL,
+                "%s = %ld, master.cf maxproc %ld: at most 3 "
+                "connections",
+                param, lim, maxproc);
     else
-        doc_add(r, DOC_WARN, "postfix", name, fix, "%s = %ld, master.cf maxproc %ld: more than "
-                "3 connections per mailbox get 432 4.3.2 (deferred)", param, lim, maxproc);
+        doc_add(r, DOC_WARN, "postfix", name, fix,
+                "%s = %ld, master.cf maxproc %ld: more than "
+                "3 connections per mailbox get 432 4.3.2 (deferred)",
+                param, lim, maxproc);
 }
 
 /* check_concurrency - default_transport, every transport sender_dependent_default_
@@ -864,8 +883,12 @@ static void check_mynetworks(struct doc_report *r, const struct pf *P)
                 bad);
         return;
     }
-    doc_add(r, worst >= 3 ? DOC_FAIL : worst ? DOC_WARN : DOC_OK, "postfix", "mynetworks",
-            worst ? fix : NULL, "mynetworks = %s%s", v[0] ? v : "(empty)", bad);
+    doc_add(r,
+            worst >= 3 ? DOC_FAIL
+            : worst    ? DOC_WARN
+                       : DOC_OK,
+            "postfix", "mynetworks", worst ? fix : NULL, "mynetworks = %s%s", v[0] ? v : "(empty)",
+            bad);
 }
 
 /* proto_index - SSLv2 0, SSLv3 1, TLSv1 2, TLSv1.1 3, TLSv1.2 4, TLSv1.3 5; -1 unknown */
@@ -882,8 +905,7 @@ static int proto_index(const char *p)
 /* check_tls - TLS required to the next hop, and no protocol older than TLS 1.2 */
 static void check_tls(struct doc_report *r, const struct pf *P)
 {
-    static const char *const strong[] = {"encrypt", "secure", "verify", "dane-only",
-                                         "fingerprint"};
+    static const char *const strong[] = {"encrypt", "secure", "verify", "dane-only", "fingerprint"};
     char level[PF_VAL], v[PF_VAL], buf[PF_VAL], fix[DOC_MAX_TEXT], *w[PF_MAX_WORDS];
     int on[6] = {1, 1, 1, 1, 1, 1}, listed = 0, mandatory = 0, old = 0, lo = 0, hi = 5;
     const char *param;
@@ -900,7 +922,8 @@ static void check_tls(struct doc_report *r, const struct pf *P)
     else
         doc_add(r, DOC_WARN, "postfix", "smtp_tls_security_level", fix,
                 "smtp_tls_security_level = %s: TLS is not required (Exchange Online offers AUTH "
-                "only after STARTTLS)", level[0] ? level : "(empty)");
+                "only after STARTTLS)",
+                level[0] ? level : "(empty)");
 
     param = mandatory ? "smtp_tls_mandatory_protocols" : "smtp_tls_protocols";
     if (pf_get(P, param, v, sizeof(v)) < 0)
@@ -933,8 +956,10 @@ static void check_tls(struct doc_report *r, const struct pf *P)
         doc_add(r, DOC_FAIL, "postfix", param, fix, "%s = %s leaves neither TLSv1.2 nor TLSv1.3",
                 param, v[0] ? v : "(empty)");
     else if (old)
-        doc_add(r, DOC_WARN, "postfix", param, fix, "%s = %s allows protocols older than "
-                "TLSv1.2 (Exchange Online refuses them: 421 4.7.66)", param, v[0] ? v : "(empty)");
+        doc_add(r, DOC_WARN, "postfix", param, fix,
+                "%s = %s allows protocols older than "
+                "TLSv1.2 (Exchange Online refuses them: 421 4.7.66)",
+                param, v[0] ? v : "(empty)");
     else
         doc_add(r, DOC_OK, "postfix", param, NULL, "%s = %s", param, v);
 }
@@ -972,8 +997,10 @@ void doctor_postfix(struct doc_report *r, const struct conf *c, const struct doc
         snprintf(fix, sizeof(fix), "install Postfix (apt-get install postfix)%s%s%s",
                  o->postfix_dir ? ", or name its configuration directory: --postfix-dir " : "",
                  o->postfix_dir ? "DIR, not " : "", o->postfix_dir ? o->postfix_dir : "");
-        doc_add(r, DOC_FAIL, "postfix", "postconf", fix, "`postconf%s%s` cannot read Postfix's "
-                "configuration", o->postfix_dir ? " -c " : "", o->postfix_dir ? o->postfix_dir : "");
+        doc_add(r, DOC_FAIL, "postfix", "postconf", fix,
+                "`postconf%s%s` cannot read Postfix's "
+                "configuration",
+                o->postfix_dir ? " -c " : "", o->postfix_dir ? o->postfix_dir : "");
         free(P);
         return;
     }
@@ -981,14 +1008,14 @@ void doctor_postfix(struct doc_report *r, const struct conf *c, const struct doc
     check_relayhost(r, P);
     if (c) {
         const struct endpoint eps[] = {
-            {"smtpd_milters", NULL, "smtpd", c->milter_socket, "sendas-milter",
-             "milter_socket", "milter.sock", DOC_FAIL},
+            {"smtpd_milters", NULL, "smtpd", c->milter_socket, "sendas-milter", "milter_socket",
+             "milter.sock", DOC_FAIL},
             {"non_smtpd_milters", NULL, "cleanup", c->milter_socket, "sendas-milter",
              "milter_socket", "milter.sock", DOC_FAIL},
             {"smtpd_recipient_restrictions", "check_policy_service", "smtpd", c->policy_socket,
              "sendas-policyd", "policy_socket", "policy.sock", DOC_WARN},
-            {"smtpd_end_of_data_restrictions", "check_policy_service", "smtpd",
-             c->policy_socket, "sendas-policyd", "policy_socket", "policy.sock", DOC_WARN},
+            {"smtpd_end_of_data_restrictions", "check_policy_service", "smtpd", c->policy_socket,
+             "sendas-policyd", "policy_socket", "policy.sock", DOC_WARN},
         };
 
         for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++)

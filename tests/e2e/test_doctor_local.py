@@ -9,10 +9,11 @@ time, each undone before the next, and for each exactly the expected FAIL/WARN l
 other line is not OK), the value found and the fix, and the exit status: smtpd chrooted with
 the milter's socket outside the jail and the policy socket inside it but written as an
 absolute path (then written relative: only the milter fails), a mailbox without its
-sasl_passwd entry, the null sender without one, an XOAUTH2 filter with passwords, no SASL
-plugin, mynetworks with 10.0.0.0/8, with 0.0.0.0/0 and unset, internal_mail_filter_classes
-empty, relayhost unset, opportunistic TLS allowing TLSv1, a second transport with 20
-connections, no check_policy_service (a WARN; a stopped sendas-policyd is then no failure),
+sasl_passwd entry, one signing in as another mailbox, the null sender without one, an
+XOAUTH2 filter with passwords, no SASL plugin, mynetworks with 10.0.0.0/8, with 0.0.0.0/0,
+with [::]/0 and unset, internal_mail_filter_classes empty, relayhost unset, opportunistic
+TLS allowing TLSv1, a second transport with 20 connections (named by a map, then by none),
+no check_policy_service (a WARN; a stopped sendas-policyd is then no failure),
 sendas-policyd and sendas-milter not running; then an XOAUTH2 configuration (tokens,
 libxoauth2.so) that is all OK but for one expired token.  Every run: `--format json` parses
 and has the same checks and statuses as the table, every table line is at most 100 columns,
@@ -243,6 +244,12 @@ def main():
             ("FAIL", "postfix", "sasl null sender"): (
                 [f"no entry for {EXO}", "own notices"],
                 [f"put `{EXO} relay@contoso.com:PASSWORD` in"])})
+        pf.write_map("sasl_passwd", dict(entries, **{"scanner@contoso.com":
+                                                     "relay@contoso.com:secret-0"}))
+        scenario("a mailbox's entry signs in as another mailbox", 1, {
+            ("WARN", "postfix", "sasl scanner@contoso.com"): (
+                ["scanner@contoso.com signs in as relay@contoso.com, not as scanner@contoso.com"],
+                ["put `scanner@contoso.com scanner@contoso.com:PASSWORD` in"])})
         pf.write_map("sasl_passwd", entries)
 
         postconf("smtp_sasl_mechanism_filter = xoauth2")
@@ -269,6 +276,12 @@ def main():
         scenario("mynetworks with 0.0.0.0/0", 2, {
             ("FAIL", "postfix", "mynetworks"): (
                 ["0.0.0.0/0 is all or most of the Internet: an open relay"],
+                [f"'mynetworks = {loop} APP-HOST/32'"])})
+        postconf(f"mynetworks = {loop} [fd00::]/8 [::]/0")
+        scenario("mynetworks with [::]/0 and a wide unique-local network", 2, {
+            ("FAIL", "postfix", "mynetworks"): (
+                ["[fd00::]/8 is a wide unique-local network",
+                 "[::]/0 is all or most of the Internet: an open relay"],
                 [f"'mynetworks = {loop} APP-HOST/32'"])})
         postconf("-X", "mynetworks")
         scenario("mynetworks unset", 1, {

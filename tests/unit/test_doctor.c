@@ -164,10 +164,9 @@ START_TEST(checks_past_the_cap_are_counted_not_kept)
     ck_assert_ptr_nonnull(strstr(t, "(5 more checks not shown)\n"));
     free(t);
     o = json(&r);
-    ck_assert_int_eq(
-        json_object_get_int(json_object_object_get(json_object_object_get(o, "summary"),
-                                                   "not_shown")),
-        5);
+    ck_assert_int_eq(json_object_get_int(
+                         json_object_object_get(json_object_object_get(o, "summary"), "not_shown")),
+                     5);
     json_object_put(o);
     doc_report_free(&r);
 }
