@@ -716,18 +716,23 @@ static void check_internal_filter(struct doc_report *r, const struct pf *P)
 
 /* check_transport - at most 3 connections at once through transport t (Exchange Online's
  * limit per mailbox): its destination concurrency limit, or master.cf's maxproc */
-static void check_transport(struct doc_report *r, const struct pf *P, const char *t)
+static void check_transport(struct doc_report *r, const struct pf *P, const char *t,
+                            const struct conf *c)
 {
-    char param[128], v[PF_VAL], fix[DOC_MAX_TEXT], name[64];
+    char param[128], v[PF_VAL], fix[DOC_MAX_TEXT], name[64], cd[600];
     long lim = 0, maxproc = -1;
+    int chrooted = 0;
+    size_t q = strlen(P->qdir);
 
     snprintf(param, sizeof(param), "%s_destination_concurrency_limit", t);
     if (pf_get(P, param, v, sizeof(v)) < 0 || !v[0])
         pf_get(P, "default_destination_concurrency_limit", v, sizeof(v));
     lim = strtol(v, NULL, 10);
     for (size_t i = 0; i < P->nsv; i++)
-        if (strcmp(P->sv[i].name, t) == 0 && strcmp(P->sv[i].type, "unix") == 0)
+        if (strcmp(P->sv[i].name, t) == 0 && strcmp(P->sv[i].type, "unix") == 0) {
             maxproc = P->sv[i].maxproc;
+            chrooted = P->sv[i].chroot;
+        }
     if (maxproc < 0 && pf_get(P, "default_process_limit", v, sizeof(v)) == 0)
         maxproc = strtol(v, NULL, 10);
     snprintf(name, sizeof(name), "concurrency %s", t);
@@ -742,6 +747,19 @@ static void check_transport(struct doc_report *r, const struct pf *P, const char
                 "%s = %ld, master.cf maxproc %ld: more than "
                 "3 connections per mailbox get 432 4.3.2 (deferred)",
                 param, lim, maxproc);
+    /* the XOAUTH2 plugin reads the token files from inside smtp's jail */
+    if (c && doc_uses_oauth(c) && chrooted &&
+        (strncmp(c->token_dir, P->qdir, q) != 0 || c->token_dir[q] != '/')) {
+        snprintf(name, sizeof(name), "chroot %s", t);
+        fmt(fix, sizeof(fix),
+            "run %s outside the jail: postconf%s -F '%s/unix/chroot = n'; postfix%s reload "
+            "(or token_dir under %s)",
+            t, cdir(P, cd, sizeof(cd)), t, cd, P->qdir);
+        doc_add(r, DOC_FAIL, "postfix", name, fix,
+                "%s runs chrooted in %s, but token_dir %s is outside it: the XOAUTH2 plugin "
+                "cannot read the tokens",
+                t, P->qdir, c->token_dir);
+    }
 }
 
 /* check_concurrency - default_transport, every transport sender_dependent_default_
@@ -780,7 +798,7 @@ static void check_concurrency(struct doc_report *r, const struct pf *P, const st
             snprintf(t[nt++], sizeof(t[0]), "%s", P->sv[i].name);
     }
     for (size_t i = 0; i < nt; i++)
-        check_transport(r, P, t[i]);
+        check_transport(r, P, t[i], c);
 }
 
 /* net_kind - for one mynetworks entry: 0 loopback/private and small, 1 a wide private

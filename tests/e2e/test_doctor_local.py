@@ -15,7 +15,8 @@ with [::]/0 and unset, internal_mail_filter_classes empty, relayhost unset, oppo
 TLS allowing TLSv1, a second transport with 20 connections (named by a map, then by none),
 no check_policy_service (a WARN; a stopped sendas-policyd is then no failure),
 sendas-policyd and sendas-milter not running; then an XOAUTH2 configuration (tokens,
-libxoauth2.so) that is all OK but for one expired token.  Every run: `--format json` parses
+libxoauth2.so) that is all OK but for one expired token, and with the exo transport
+chrooted away from token_dir.  Every run: `--format json` parses
 and has the same checks and statuses as the table, every table line is at most 100 columns,
 and no file of the instance or the token directory changed (content and mtime).
 
@@ -375,6 +376,13 @@ def main():
             ("FAIL", "tokens", "token relay@contoso.com"): (
                 [f"{tokens}/relay@contoso.com expired 10 min ago"],
                 ["sendasctl token --fetch relay@contoso.com"])}, conf_path=conf2)
+        postconf("-F", "exo/unix/chroot = y")
+        scenario("XOAUTH2 with exo chrooted and token_dir outside the jail", 2, {
+            ("FAIL", "tokens", "token relay@contoso.com"): ([], []),
+            ("FAIL", "postfix", "chroot exo"): (
+                [f"exo runs chrooted in {pf.queue_dir}, but token_dir {tokens} is outside it"],
+                [f"postconf -c {pf.config_dir} -F 'exo/unix/chroot = n'"])}, conf_path=conf2)
+        postconf("-F", "exo/unix/chroot = n")
         ok = [c["found"] for c in found if c["check"] in ("sasl plugins",
                                                           "token scanner@contoso.com")]
         check(any("libxoauth2.so in " + sasl in f for f in ok)
