@@ -163,12 +163,32 @@ def main():
         pf.apply_snippet(os.path.join(SRCDIR, "deploy", "postfix", "master.cf"), subs)
         entries = {mb: f"{mb}:secret-{i}" for i, mb in enumerate(MAILBOXES)}
         entries[EXO] = "relay@contoso.com:secret-0"
-        pf.write_map("sasl_passwd", entries)
         smtpd = f"127.0.0.1:{pf.smtp_port}/inet"
+
+        def settle(*paths):
+            """settle - date the files 10 s back: Postfix's programs wait up to 2 s before
+            reading a file changed within the last second (it may still be being written)."""
+            for p in paths or (pf.main_path, pf.master_path):
+                os.utime(p, (time.time() - 10, time.time() - 10))
 
         def postconf(*args):
             subprocess.run(["postconf", "-c", pf.config_dir] + list(args), check=True)
+            settle()
 
+        def write_map(name, entries):
+            path = os.path.join(pf.config_dir, name)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("".join(f"{k} {v}\n" for k, v in entries.items()))
+            os.chmod(path, 0o600)
+            settle(path)
+            pf.postmap(path)
+
+        def add_master(text):
+            pf.add_master(text)
+            settle()
+
+        write_map("sasl_passwd", entries)
+        settle()
         mlog, plog = os.path.join(tmp, "milter.log"), os.path.join(tmp, "policyd.log")
         mproc = start_daemon([milter, "-f", "-c", conf], mlog, None)
         procs.append(mproc)
@@ -233,25 +253,25 @@ def main():
         postconf(f"smtpd_recipient_restrictions = {absolute}",
                  f"smtpd_end_of_data_restrictions = {absolute}")
 
-        pf.write_map("sasl_passwd", {k: v for k, v in entries.items()
+        write_map("sasl_passwd", {k: v for k, v in entries.items()
                                      if k != "scanner@contoso.com"})
         scenario("no sasl_passwd entry for one mailbox", 2, {
             ("FAIL", "postfix", "sasl scanner@contoso.com"): (
                 ["no entry for scanner@contoso.com"],
                 ["put `scanner@contoso.com scanner@contoso.com:PASSWORD` in "
                  f"{pf.config_dir}/sasl_passwd", "postmap hash:"])})
-        pf.write_map("sasl_passwd", {k: v for k, v in entries.items() if k != EXO})
+        write_map("sasl_passwd", {k: v for k, v in entries.items() if k != EXO})
         scenario("no sasl_passwd entry for the null sender", 2, {
             ("FAIL", "postfix", "sasl null sender"): (
                 [f"no entry for {EXO}", "own notices"],
                 [f"put `{EXO} relay@contoso.com:PASSWORD` in"])})
-        pf.write_map("sasl_passwd", dict(entries, **{"scanner@contoso.com":
+        write_map("sasl_passwd", dict(entries, **{"scanner@contoso.com":
                                                      "relay@contoso.com:secret-0"}))
         scenario("a mailbox's entry signs in as another mailbox", 1, {
             ("WARN", "postfix", "sasl scanner@contoso.com"): (
                 ["scanner@contoso.com signs in as relay@contoso.com, not as scanner@contoso.com"],
                 ["put `scanner@contoso.com scanner@contoso.com:PASSWORD` in"])})
-        pf.write_map("sasl_passwd", entries)
+        write_map("sasl_passwd", entries)
 
         postconf("smtp_sasl_mechanism_filter = xoauth2")
         scenario("XOAUTH2 filter with passwords", 2, {
@@ -313,8 +333,8 @@ def main():
                 [f"{pe} 'smtp_tls_protocols = >=TLSv1.2'"])})
         postconf("smtp_tls_security_level = secure")
 
-        pf.add_master("sendas-fast unix - - n - 20 smtp")
-        pf.write_map("sender_transport", {"scanner@contoso.com": "sendas-fast:"})
+        add_master("sendas-fast unix - - n - 20 smtp")
+        write_map("sender_transport", {"scanner@contoso.com": "sendas-fast:"})
         postconf(f"sender_dependent_default_transport_maps = hash:{pf.config_dir}/sender_transport",
                  "default_destination_concurrency_limit = 20")
         scenario("a per-mailbox transport with 20 connections", 1, {
@@ -327,7 +347,7 @@ def main():
             ("WARN", "postfix", "concurrency sendas-fast"): (
                 ["sendas-fast_destination_concurrency_limit = 20, master.cf maxproc 20"],
                 [f"{pe} 'sendas-fast_destination_concurrency_limit = 3'"])})
-        pf.add_master("sendas-fast unix - - n - 3 smtp")
+        add_master("sendas-fast unix - - n - 3 smtp")
 
         postconf("smtpd_recipient_restrictions =", "smtpd_end_of_data_restrictions =")
         stop_process(pproc)
@@ -369,7 +389,7 @@ def main():
         for mb, exp in (("relay@contoso.com", now - 600), ("scanner@contoso.com", now + 3600)):
             with open(os.path.join(tokens, mb), "w", encoding="utf-8") as f:
                 f.write(f"expires {exp}\ntoken eyJ0eXAi.eyJhdWQi.c2lnbmF0dXJl\n")
-        pf.write_map("sasl_passwd", {**{mb: f"{mb}:token:{tokens}/{mb}" for mb in MAILBOXES},
+        write_map("sasl_passwd", {**{mb: f"{mb}:token:{tokens}/{mb}" for mb in MAILBOXES},
                                      EXO: f"relay@contoso.com:token:{tokens}/relay@contoso.com"})
         postconf("smtp_sasl_mechanism_filter = xoauth2")
         found = scenario("XOAUTH2, one token expired", 2, {
