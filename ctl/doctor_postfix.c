@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sockspec.h"
@@ -518,6 +519,26 @@ static const char *null_mailbox(const struct conf *c)
     return c->nmailboxes ? c->mailboxes[0].address : NULL;
 }
 
+/* check_map_mode - the files of a map holding passwords are not readable by other users
+ * (the source, and the .db that hash: and btree: read) */
+static void check_map_mode(struct doc_report *r, const char *maps)
+{
+    char file[PF_VAL], path[PF_VAL + 8], fix[DOC_MAX_TEXT];
+    const char *mf = map_file(maps, file, sizeof(file));
+    struct stat st;
+
+    for (int db = 0; db < 2; db++) {
+        fmt(path, sizeof(path), db ? "%s.db" : "%s", mf);
+        if (stat(path, &st) < 0 || !(st.st_mode & 077))
+            continue;
+        fmt(fix, sizeof(fix), "chmod 600 %s %s.db", mf, mf);
+        doc_add(r, DOC_WARN, "postfix", "sasl_passwd mode", fix,
+                "%s is mode %04o: other users can read the passwords", path,
+                (unsigned)(st.st_mode & 07777));
+        return;
+    }
+}
+
 /* check_sasl - SMTP AUTH on, one entry per mailbox (keyed by the mailbox) and one for the
  * null sender (keyed by the next hop) */
 static void check_sasl(struct doc_report *r, const struct pf *P, const struct conf *c)
@@ -536,6 +557,8 @@ static void check_sasl(struct doc_report *r, const struct pf *P, const struct co
                 "smtp_sasl_password_maps is empty: no mailbox can sign in");
         return;
     }
+    if (!doc_uses_oauth(c))
+        check_map_mode(r, maps);
     for (size_t i = 0; i < c->nmailboxes; i++) {
         const char *mb = c->mailboxes[i].address;
 

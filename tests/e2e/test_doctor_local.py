@@ -9,10 +9,10 @@ time, each undone before the next, and for each exactly the expected FAIL/WARN l
 other line is not OK), the value found and the fix, and the exit status: smtpd chrooted with
 the milter's socket outside the jail and the policy socket inside it but written as an
 absolute path (then written relative: only the milter fails), a mailbox without its
-sasl_passwd entry, one signing in as another mailbox, the null sender without one, an
-XOAUTH2 filter with passwords, no SASL plugin, mynetworks with 10.0.0.0/8, with 0.0.0.0/0,
-with [::]/0 and unset, internal_mail_filter_classes empty, relayhost unset, opportunistic
-TLS allowing TLSv1, a second transport with 20 connections (named by a map, then by none),
+sasl_passwd entry, the null sender without one, one signing in as another mailbox,
+sasl_passwd readable by all, an XOAUTH2 filter with passwords, no SASL plugin, mynetworks
+with 10.0.0.0/8, with 0.0.0.0/0, with [::]/0 and unset, internal_mail_filter_classes empty,
+relayhost unset, opportunistic TLS allowing TLSv1, a second transport with 20 connections (named by a map, then by none),
 no check_policy_service (a WARN; a stopped sendas-policyd is then no failure),
 sendas-policyd and sendas-milter not running; then an XOAUTH2 configuration (tokens,
 libxoauth2.so) that is all OK but for one expired token, and with the exo transport
@@ -273,6 +273,13 @@ def main():
                 ["put `scanner@contoso.com scanner@contoso.com:PASSWORD` in"])})
         write_map("sasl_passwd", entries)
 
+        sasl_passwd = os.path.join(pf.config_dir, "sasl_passwd")
+        os.chmod(sasl_passwd, 0o644)
+        scenario("sasl_passwd readable by all", 1, {
+            ("WARN", "postfix", "sasl_passwd mode"): (
+                [f"{sasl_passwd} is mode 0644: other users can read the passwords"],
+                [f"chmod 600 {sasl_passwd} {sasl_passwd}.db"])})
+        os.chmod(sasl_passwd, 0o600)
         postconf("smtp_sasl_mechanism_filter = xoauth2")
         scenario("XOAUTH2 filter with passwords", 2, {
             ("FAIL", "postfix", "smtp_sasl_mechanism_filter"): (
