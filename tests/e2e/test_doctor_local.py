@@ -12,11 +12,11 @@ absolute path (then written relative: only the milter fails), a mailbox without 
 sasl_passwd entry, the null sender without one, one signing in as another mailbox,
 sasl_passwd readable by all, an XOAUTH2 filter with passwords, no SASL plugin, mynetworks
 with 10.0.0.0/8, with 0.0.0.0/0, with [::]/0 and unset, internal_mail_filter_classes empty,
-relayhost unset, opportunistic TLS allowing TLSv1, a second transport with 20 connections (named by a map, then by none),
-no check_policy_service (a WARN; a stopped sendas-policyd is then no failure),
-sendas-policyd and sendas-milter not running; then an XOAUTH2 configuration (tokens,
-libxoauth2.so) that is all OK but for one expired token, and with the exo transport
-chrooted away from token_dir.  Every run: `--format json` parses
+relayhost unset, opportunistic TLS allowing TLSv1, a second transport with 20 connections
+(named by a map, then by none), no check_policy_service (a WARN; a stopped sendas-policyd is
+then no failure), sendas-policyd and sendas-milter not running; then an XOAUTH2
+configuration (tokens, libxoauth2.so) that is all OK but for one expired token, and with the
+exo transport chrooted away from token_dir.  Every run: `--format json` parses
 and has the same checks and statuses as the table, every table line is at most 100 columns,
 and no file of the instance or the token directory changed (content and mtime).
 
