@@ -42,7 +42,7 @@ static int state_read(const char *dir, const char *mailbox, struct tokstate *t)
     if (snprintf(path, sizeof(path), "%s/%s.state", dir, mailbox) >= (int)sizeof(path))
         return -1;
     /* one byte more than a state file may have: a longer one is malformed, not cut short */
-    if ((n = tokstate_read_small(path, buf, TOKSTATE_MAX_FILE + 2)) < 0 &&
+    if ((n = tokstate_read_file(path, buf, TOKSTATE_MAX_FILE + 2)) < 0 &&
         (errno == EACCES || errno == EPERM))
         return -3;
     if (n <= 0)
@@ -50,7 +50,7 @@ static int state_read(const char *dir, const char *mailbox, struct tokstate *t)
     if (tokstate_parse(buf, (size_t)n, mailbox, t) < 0)
         return -2;
     snprintf(path, sizeof(path), "%s/%s", dir, mailbox);
-    if ((n = tokstate_read_small(path, buf, sizeof(buf))) < 0 && errno != EACCES)
+    if ((n = tokstate_read_file(path, buf, sizeof(buf))) < 0 && errno != EACCES)
         t->expires = 0; /* no token file: no token, whatever the state says */
     else if (n >= 0)
         t->expires = xoauth2_token_parse(buf, (size_t)n, &exp, &tok, &tlen) == 0 ? exp : 0;

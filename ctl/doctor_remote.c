@@ -709,7 +709,7 @@ static void token_problem(const char *path, const char *mailbox, char *found, si
     const char *a;
 
     snprintf(spath, sizeof(spath), "%s.state", path);
-    n = tokstate_read_small(spath, buf, sizeof(buf));
+    n = tokstate_read_file(spath, buf, sizeof(buf));
     if (n <= 0 || tokstate_parse(buf, (size_t)n, mailbox, &st) < 0 || !st.last_error[0]) {
         snprintf(fix, fixlen, "start sendas-tokend (systemctl status sendas-tokend), then "
                               "`sendasctl token` shows its state");
@@ -738,7 +738,7 @@ static int load_token(const struct conf *c, const char *user, const char *pw, ch
         snprintf(path, sizeof(path), "%s/%s", c ? c->token_dir : "", user);
     else
         snprintf(path, sizeof(path), "%s", pw + 6);
-    if ((n = tokstate_read_small(path, buf, cap)) < 0) {
+    if ((n = tokstate_read_file(path, buf, cap)) < 0) {
         snprintf(found, flen, "no token in %.300s (%s)", path, strerror(errno));
         token_problem(path, user, found, flen, fix, fixlen);
         return -1;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tokstate - reads sendas-tokend's state files; see tokstate.h.  The parser
- * takes (buf, len), reads nothing outside it and changes nothing in it.
+ * takes (buf, len), reads nothing outside it and changes nothing in it;
+ * tokstate_read_file is the one bounded reader of state and token files
+ * (sendasctl token and doctor).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +12,27 @@
 #include <unistd.h>
 
 #include "tokstate.h"
+
+/* tokstate_read_file - see tokstate.h */
+ssize_t tokstate_read_file(const char *path, char *buf, size_t cap)
+{
+    struct stat st;
+    ssize_t n;
+    int fd;
+
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) < 0)
+        return -1;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = ENODEV;
+        return -1;
+    }
+    n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n >= 0)
+        buf[n] = '\0';
+    return n;
+}
 
 static const char *const keys[] = {"mailbox", "expires", "last_refresh", "last_attempt",
                                    "failures", "last_error"};
@@ -105,23 +128,3 @@ bad:
     return -1;
 }
 
-/* tokstate_read_small - see tokstate.h */
-ssize_t tokstate_read_small(const char *path, char *buf, size_t cap)
-{
-    struct stat st;
-    ssize_t n;
-    int fd;
-
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) < 0)
-        return -1;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        errno = ENODEV;
-        return -1;
-    }
-    n = read(fd, buf, cap - 1);
-    close(fd);
-    if (n >= 0)
-        buf[n] = '\0';
-    return n;
-}

@@ -37,10 +37,10 @@ struct tokstate {
 int tokstate_parse(const char *buf, size_t len, const char *mailbox, struct tokstate *t);
 
 /*
- * tokstate_read_small - up to cap-1 bytes of the regular file path (a state
- * or token file), NUL-terminated.  Returns the length, or -1 with errno
- * (a FIFO or anything but a regular file: ENODEV, without waiting on it).
+ * tokstate_read_file - up to cap-1 bytes of a regular file (a state or token
+ * file; no symlink followed, a FIFO refused at once with ENODEV),
+ * NUL-terminated.  Returns the length, or -1 with errno.
  */
-ssize_t tokstate_read_small(const char *path, char *buf, size_t cap);
+ssize_t tokstate_read_file(const char *path, char *buf, size_t cap);
 
 #endif
