@@ -20,7 +20,8 @@ sendas_transport table) for a sendas.conf with "pacing yes", on top of the shipp
 
 This test runs for over two minutes: 120 messages at 60 a minute cannot be delivered faster,
 and fewer would not show the sliding window being respected over more than one minute.
-PACING_MESSAGES and PACING_RATE change the burst (bench/pacing-bench.sh).
+PACING_MESSAGES and PACING_RATE change the burst (bench/pacing-bench.sh); PACING_OFF=1 runs the
+same with "pacing no" (the shipped single exo transport and the intake limit), for contrast.
 
 Prints one PASS/FAIL line per check, then "N passed, M failed".  Exit 0 when all pass, 1
 otherwise, 77 (automake SKIP) when Postfix, root or the binaries are missing.
@@ -30,7 +31,6 @@ import bisect
 import datetime
 import os
 import smtplib
-import subprocess
 import sys
 import time
 
@@ -38,7 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
-from stack import Stack, checks, e2e_tmpdir, find_ctl, report, require_stack  # noqa: E402
+from stack import Stack, checks, e2e_tmpdir, report, require_stack  # noqa: E402
 
 MESSAGES = int(os.environ.get("PACING_MESSAGES", "120"))
 RATE = int(os.environ.get("PACING_RATE", "60"))  # per minute: the emulator's and the mailbox's
@@ -61,37 +61,8 @@ route sender:@two.corp two@contoso.com
 milter_socket inet:{{port}}@127.0.0.1
 policy_socket inet:{{policy_port}}@127.0.0.1
 state_dir {{state_dir}}
-pacing yes
+pacing {"no" if os.environ.get("PACING_OFF") else "yes"}
 """
-
-
-def postfix_config(stack, what):
-    """postfix_config - `sendasctl postfix-config WHAT` for the stack's sendas.conf, with the
-    test's next hop, paths and CA in place of the production ones (as Stack does for the
-    shipped snippets); returns the path of the file written"""
-    out = subprocess.run([find_ctl(stack.milter_bin), "-c", stack.conf_path, "postfix-config",
-                          "--snippets", os.path.join(SRCDIR, "deploy"), what],
-                         capture_output=True, text=True, timeout=30, check=True).stdout
-    subs = {"[smtp.office365.com]:587": f"[localhost]:{stack.emu.port}",
-            "/etc/postfix/": stack.pf.config_dir + "/",
-            "/etc/ssl/certs/ca-certificates.crt": stack.emu.cert_path}
-    for key, value in subs.items():
-        out = out.replace(key, value)
-    path = os.path.join(stack.tmp, "generated-" + what)
-    with open(path, "w") as f:
-        f.write(out)
-    return path
-
-
-def configure_pacing(stack):
-    """configure_pacing - apply postfix-config's main.cf, master.cf and table to the relay"""
-    pf = stack.pf
-    with open(postfix_config(stack, "sendas_transport")) as f:
-        rows = dict(ln.split() for ln in f if ln.strip() and not ln.startswith("#"))
-    pf.write_map("sendas_transport", rows, mode=0o644)
-    pf.apply_snippet(postfix_config(stack, "master.cf"))
-    pf.apply_snippet(postfix_config(stack, "main.cf"))  # reloads
-    return rows
 
 
 def submit_all(port, batch):
@@ -151,7 +122,7 @@ def main():
         check(ok, label, detail)
     try:
         stack.start()
-        rows = configure_pacing(stack)
+        rows = stack.configure_pacing()
         params = stack.pf.main_params()
         burst_tp = rows.get("burst@contoso.com", "?")
         expect("relay configured from postfix-config: 3 transports, burst at 1 s, one/two at 3",
