@@ -1044,8 +1044,10 @@ static int mailbox_limit_pair(struct parse *p, struct conf_mailbox *mb, char **a
         return perr(p, "mailbox %s: %s needs a value", mb->address, av[i]);
     if (mb->limits_set & ml->bit)
         return perr(p, "mailbox %s: %s is set twice", mb->address, av[i]);
-    for (s = settings; strcmp(s->name, ml->name) != 0; s++)
-        ; /* every mailbox limit is a global setting too (test_conf checks the pair) */
+    for (s = settings; s < settings + NSETTINGS && strcmp(s->name, ml->name) != 0; s++)
+        ; /* every mailbox limit is a global setting too (test_conf sets each one) */
+    if (s == settings + NSETTINGS)
+        return perr(p, "%s: internal error (no global setting of that name)", av[i]);
     at_word(p, i + 1);
     if (parse_number(p, s, av[i + 1], &n) < 0)
         return -1;

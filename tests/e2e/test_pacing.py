@@ -66,16 +66,26 @@ pacing {"no" if os.environ.get("PACING_OFF") else "yes"}
 
 
 def submit_all(port, batch):
-    """submit_all - send every (sender, raw) of batch over one SMTP connection; returns the
-    refusals as "sender: code text" strings"""
-    refused = []
-    with smtplib.SMTP("127.0.0.1", port, local_hostname="app.corp.local", timeout=60) as s:
+    """submit_all - send every (sender, raw) of batch over one SMTP connection (a new one only
+    when Postfix ends it, as after 20 refusals); returns the refusals as "sender: reply" """
+    refused, smtp = [], None
+    try:
         for sender, raw in batch:
+            if smtp is None:
+                smtp = smtplib.SMTP("127.0.0.1", port, local_hostname="app.corp.local",
+                                    timeout=60)
             try:
-                s.sendmail(sender, ["user@example.org"], raw)
+                smtp.sendmail(sender, ["user@example.org"], raw)
             except smtplib.SMTPException as e:
                 refused.append(f"{sender}: {e}")
-                s.rset()
+                try:
+                    smtp.rset()
+                except smtplib.SMTPException:
+                    smtp.close()
+                    smtp = None
+    finally:
+        if smtp is not None:
+            smtp.close()
     return refused
 
 
