@@ -11,6 +11,6 @@ build=$(cd "$1" && pwd)
 export PACING_MESSAGES=${2:-120} PACING_RATE=${3:-60} BUILDDIR="$build"
 here=$(cd "$(dirname "$0")" && pwd)
 echo "pacing-bench: $PACING_MESSAGES messages at $PACING_RATE a minute, $(nproc) CPUs," \
-    "$(date -u +%Y-%m-%dT%H:%MZ), $(postconf -h mail_version 2>/dev/null || echo '?')"
+    "$(date -u +%Y-%m-%dT%H:%MZ), Postfix $(postconf -d -h mail_version 2>/dev/null || echo ?)"
 cd "$build"
 /usr/bin/python3 "$here/../tests/e2e/test_pacing.py" | grep -E '^# (burst|two)|passed|^FAIL'
