@@ -238,6 +238,10 @@ static void print_pacing_main(const struct conf *c)
            "# 3 connections, shared by the relays.  Then: postmap hash:" TRANSPORT_MAP "\n"
            "sender_dependent_default_transport_maps = hash:" TRANSPORT_MAP "\n",
            c->relays, c->relays == 1 ? "" : "s");
+    if (c->relays > PACING_CONNECTIONS) /* one connection each is the least Postfix can do */
+        fprintf(stderr, "sendasctl: relays %u: a mailbox without a per-minute limit gets 1 "
+                        "connection on each relay, %u in all, over Exchange Online's %d\n",
+                c->relays, c->relays, PACING_CONNECTIONS);
     for (i = 0; i < c->nmailboxes; i++) {
         const struct conf_mailbox *mb = &c->mailboxes[i];
 

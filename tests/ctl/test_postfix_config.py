@@ -112,6 +112,11 @@ def main():
     wrong = {k: (mp2.get(k), v) for k, v in want2.items() if mp2.get(k) != v}
     check("main.cf, relays 2: each relay at half the pace (4s, 2s), 1 connection each",
           rc == 0 and not wrong, f"{wrong} {err}")
+    rc, _, err = sendasctl(tmp, paced + "relays 4\n", "postfix-config", "--snippets", SNIPPETS,
+                           "main.cf")
+    check("relays 4: warns that 1 connection each is 4 in all, over Exchange Online's 3",
+          rc == 0 and "relays 4: a mailbox without a per-minute limit gets 1 connection on each "
+          "relay, 4 in all, over Exchange Online's 3" in err, err)
 
     rc, master_cf, err = sendasctl(tmp, paced, "postfix-config", "--snippets", SNIPPETS,
                                    "master.cf")
