@@ -16,7 +16,10 @@ sendas_transport table) for a sendas.conf with "pacing yes", on top of the shipp
       (sendas-policyd leaves the per-minute limit to Postfix), 0 throttling replies from the
       emulator (432, 452), each delivered once, all within 1.1 x the physical minimum
       (messages / rate = 120 s).  Prints the measured figures: time to the last delivery,
-      the pace, the most messages the emulator took in any 60 s.
+      the pace, the most messages the emulator took in any 60 s;
+  two relays, one mailbox: with "relays 2" a second relay joins, both configured from
+      postfix-config, each paces the mailbox (60 a minute) at half: 2 s apart, at most 30 a
+      minute each and 60 together, no throttling reply.
 
 This test runs for over two minutes: 120 messages at 60 a minute cannot be delivered faster,
 and fewer would not show the sliding window being respected over more than one minute.
@@ -48,16 +51,20 @@ MAILBOXES = {
     "burst@contoso.com": {"password": "burst-secret", "sendas": []},
     "one@contoso.com": {"password": "one-secret", "sendas": [], "data_delay": 0.5},
     "two@contoso.com": {"password": "two-secret", "sendas": [], "data_delay": 0.5},
+    "pair@contoso.com": {"password": "pair-secret", "sendas": []},
 }
+PAIR = 10  # messages through each of two relays for one mailbox
 
 SENDAS_CONF = f"""\
 # sendas.conf written by tests/e2e/test_pacing.py
 mailbox burst@contoso.com limit_messages_per_minute {RATE} limit_headroom 100
 mailbox one@contoso.com limit_messages_per_minute 0
 mailbox two@contoso.com limit_messages_per_minute 0
+mailbox pair@contoso.com limit_messages_per_minute {RATE} limit_headroom 100
 route sender:@burst.corp burst@contoso.com
 route sender:@one.corp one@contoso.com
 route sender:@two.corp two@contoso.com
+route sender:@pair.corp pair@contoso.com
 milter_socket inet:{{port}}@127.0.0.1
 policy_socket inet:{{policy_port}}@127.0.0.1
 state_dir {{state_dir}}
@@ -115,6 +122,43 @@ def wait_count(emu, mailbox, count, timeout):
     return None
 
 
+def pace_of(times):
+    """pace_of - messages a minute from the first to the last of times (sorted)"""
+    return (len(times) - 1) * 60.0 / (times[-1] - times[0]) if len(times) > 1 else 0.0
+
+
+def two_relays(stack, expect):
+    """two_relays - a second relay for the same mailboxes ("relays 2"): each relay paces the
+    pair mailbox at half its limit, so together they stay within it"""
+    with open(stack.conf_path, encoding="utf-8") as f:
+        conf = f.read()
+    with open(stack.conf_path, "w", encoding="utf-8") as f:
+        f.write(conf + "relays 2\n")
+    relays = [stack.pf, stack.add_postfix("postfix2")]
+    rows = [stack.configure_pacing(pf) for pf in relays][-1]
+    delay = stack.pf.main_params().get(f"{rows['pair@contoso.com']}_destination_rate_delay")
+    t0 = time.monotonic()
+    refused = []
+    for r, pf in enumerate(relays):
+        refused += submit_all(pf.smtp_port, [(f"r{r}m{n}@pair.corp", message(f"r{r}m{n}@pair.corp", n))
+                                             for n in range(PAIR)])
+    done = wait_count(stack.emu, "pair@contoso.com", 2 * PAIR, PAIR * 2 * 60.0 / RATE + 30)
+    took = (done or time.monotonic()) - t0
+    each = [sorted(datetime.datetime.fromisoformat(m["received_at"]).timestamp()
+                   for m in stack.emu.messages() if f"-r{r}m" in m["message_id"]) for r in (0, 1)]
+    both = stored_times(stack.emu, "pair@contoso.com")
+    print(f"# two relays: rate delay {delay} each; {len(both)} delivered in {took:.1f} s; pace "
+          f"relay 1 {pace_of(each[0]):.1f}/min, relay 2 {pace_of(each[1]):.1f}/min, together "
+          f"{pace_of(both):.1f}/min (limit {RATE})")
+    expect(f"two relays: each paces at half ({120 // RATE}s apart)", delay == f"{120 // RATE}s",
+           str(delay))
+    expect(f"two relays: all {2 * PAIR} delivered, none refused or throttled",
+           done and not refused and not throttled(stack.emu), f"{refused[:2]} {throttled(stack.emu)[:2]}")
+    expect(f"two relays: at most {RATE // 2} a minute each, {RATE} together",
+           all(len(t) == PAIR and pace_of(t) <= RATE / 2 + 0.5 for t in each) and
+           pace_of(both) <= RATE + 1, f"{[round(pace_of(t), 1) for t in each]} {pace_of(both):.1f}")
+
+
 def throttled(emu):
     """throttled - the emulator's 432 and 452 replies (refused.jsonl and AUTH refusals)"""
     return ([r for r in emu.refused() if r["code"] in (432, 452)] +
@@ -135,8 +179,8 @@ def main():
         rows = stack.configure_pacing()
         params = stack.pf.main_params()
         burst_tp = rows.get("burst@contoso.com", "?")
-        expect("relay configured from postfix-config: 3 transports, burst at 1 s, one/two at 3",
-              len(rows) == 3 and params.get(f"{burst_tp}_destination_rate_delay") ==
+        expect("relay configured from postfix-config: 4 transports, burst at 1 s, one/two at 3",
+              len(rows) == 4 and params.get(f"{burst_tp}_destination_rate_delay") ==
               f"{60 // RATE}s" and all(params.get(f"{rows.get(m, '?')}_destination_concurrency_limit")
                                        == "3" for m in ("one@contoso.com", "two@contoso.com")),
               f"{rows} {burst_tp}: {params.get(f'{burst_tp}_destination_rate_delay')}")
@@ -168,7 +212,7 @@ def main():
         elapsed = (end or time.monotonic()) - t0
         times = stored_times(stack.emu, "burst@contoso.com")
         window = max_in_window(times)
-        pace = (len(times) - 1) * 60.0 / (times[-1] - times[0]) if len(times) > 1 else 0
+        pace = pace_of(times)
         print(f"# burst: {MESSAGES} messages accepted by the relay in {accepted_in:.1f} s, "
               f"{len(refused)} refused at intake; delivered {len(times)} in {elapsed:.1f} s "
               f"(physical minimum {minimum:.0f} s, ratio {elapsed / minimum:.3f}); pace "
@@ -183,6 +227,8 @@ def main():
               end is not None and elapsed <= 1.1 * minimum, f"{elapsed:.1f} s")
         expect(f"burst: never more than {RATE} in any 60 s at the emulator", window <= RATE,
               str(window))
+        if not os.environ.get("PACING_OFF"):
+            two_relays(stack, expect)
         deferred = [ln for ln in stack.pf.maillog().splitlines() if "status=deferred" in ln]
         expect("relay: nothing deferred", not deferred, "\n".join(deferred[:3]))
     except Exception as e:  # noqa: BLE001 - reported as a failed check, then cleaned up
