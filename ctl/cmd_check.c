@@ -11,6 +11,49 @@
 #include "conf.h"
 #include "ctl.h"
 #include "oauthsetup.h"
+#include "pacing.h"
+
+/* print_limit - one figure of a mailbox's limits: "60 messages/minute (own)" */
+static void print_limit(const char *sep, unsigned long long v, const char *unit, int own)
+{
+    if (v)
+        printf("%s%llu %s%s", sep, v, unit, own ? " (own)" : "");
+    else
+        printf("%s%s: no limit%s", sep, unit, own ? " (own)" : "");
+}
+
+/* print_mailbox_limits - the effective limits of each mailbox that sets its own (the others
+ * have the global ones), and with pacing each mailbox's pace */
+static void print_mailbox_limits(const struct conf *c)
+{
+    struct conf_limits l;
+    struct pacing pc;
+    size_t i;
+
+    for (i = 0; i < c->nmailboxes; i++) {
+        const struct conf_mailbox *mb = &c->mailboxes[i];
+        unsigned own = mb->limits_set;
+
+        if (own) {
+            conf_mailbox_limits(c, mb, &l);
+            printf("%s:", mb->address);
+            print_limit(" ", l.messages_per_minute, "messages/minute", own & CONF_LIM_MPM);
+            print_limit(", ", l.recipients_per_day, "recipients/24h", own & CONF_LIM_RPD);
+            print_limit(", ", l.recipients_per_message, "recipients/message", own & CONF_LIM_RPM);
+            print_limit(", ", l.message_size, "bytes/message", own & CONF_LIM_SIZE);
+            printf(", headroom %u%%%s\n", l.headroom, own & CONF_LIM_HEADROOM ? " (own)" : "");
+        }
+        if (c->pacing) {
+            pacing_plan(c, mb, &pc);
+            if (pc.rate_delay)
+                printf("%s: paced by %s: one delivery at a time, %lus apart\n", mb->address,
+                       pc.transport, pc.rate_delay);
+            else
+                printf("%s: paced by %s: %u connection%s, no rate delay\n", mb->address,
+                       pc.transport, pc.concurrency, pc.concurrency == 1 ? "" : "s");
+        }
+    }
+}
 
 /* cmd_check - errors exit 1; warnings (accepted, but surely mistakes) are printed and exit 0 */
 int cmd_check(const char *conf_path, int argc, char **argv)
@@ -39,6 +82,7 @@ int cmd_check(const char *conf_path, int argc, char **argv)
     if (c->nwarnings)
         printf(", %zu warning%s", c->nwarnings, c->nwarnings == 1 ? "" : "s");
     putchar('\n');
+    print_mailbox_limits(c);
     conf_free(c);
     return 0;
 }

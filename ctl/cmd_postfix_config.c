@@ -3,7 +3,9 @@
  * cmd_postfix_config - `sendasctl postfix-config`: prints the shipped Postfix
  * snippets ($(pkgdatadir)/postfix) with this configuration's sockets, and the
  * sasl_passwd entries it needs: with oauth_* set, XOAUTH2 and the token file of
- * each mailbox instead of passwords.
+ * each mailbox instead of passwords.  With "pacing yes", one SMTP transport per
+ * mailbox (master.cf), its concurrency and rate delay (main.cf) and the
+ * sender_dependent_default_transport_maps table that picks it (policy/pacing.h).
  */
 #include "config.h"
 
@@ -15,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "conf.h"
+#include "pacing.h"
 #include "sockspec.h"
 #include "ctl.h"
 
@@ -195,6 +198,109 @@ static void print_sasl_passwd(const struct conf *c, const char *conf_path)
     }
 }
 
+#define TRANSPORT_MAP "/etc/postfix/sendas_transport"
+
+/* pacing_names_unique - the hash makes a clash of two mailboxes' transports improbable; a
+ * clash would merge their pace, so refuse it rather than print it */
+static int pacing_names_unique(const struct conf *c)
+{
+    struct pacing a, b;
+    size_t i, j;
+
+    for (i = 0; i < c->nmailboxes; i++) {
+        pacing_plan(c, &c->mailboxes[i], &a);
+        for (j = i + 1; j < c->nmailboxes; j++) {
+            pacing_plan(c, &c->mailboxes[j], &b);
+            if (strcmp(a.transport, b.transport) == 0) {
+                fprintf(stderr, "sendasctl: %s and %s get the same transport name %s\n",
+                        c->mailboxes[i].address, c->mailboxes[j].address, a.transport);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* print_pacing_main - main.cf: the map, and each transport's concurrency and rate delay */
+static void print_pacing_main(const struct conf *c)
+{
+    struct conf_limits lim;
+    struct pacing pc;
+    size_t i;
+
+    printf("\n# --- Pacing (sendas.conf: pacing yes) ---------------------------------------------\n"
+           "# Mail whose envelope sender is a mailbox (sendas-milter set it) leaves through that\n"
+           "# mailbox's own transport (master.cf); the rest, such as notices with the null\n"
+           "# sender, through exo.  A mailbox with a per-minute limit gets one delivery at a\n"
+           "# time, a whole number of seconds apart (Postfix's rate delay, counted from the end\n"
+           "# of one delivery to the start of the next): the fastest pace that stays within\n"
+           "# limit x headroom / relays (%u relay%s).  Without one it gets Exchange Online's\n"
+           "# 3 connections, shared by the relays.  Then: postmap hash:" TRANSPORT_MAP "\n"
+           "sender_dependent_default_transport_maps = hash:" TRANSPORT_MAP "\n",
+           c->relays, c->relays == 1 ? "" : "s");
+    if (c->relays > PACING_CONNECTIONS) /* one connection each is the least Postfix can do */
+        fprintf(stderr, "sendasctl: relays %u: a mailbox without a per-minute limit gets 1 "
+                        "connection on each relay, %u in all, over Exchange Online's %d\n",
+                c->relays, c->relays, PACING_CONNECTIONS);
+    for (i = 0; i < c->nmailboxes; i++) {
+        const struct conf_mailbox *mb = &c->mailboxes[i];
+
+        conf_mailbox_limits(c, mb, &lim);
+        pacing_plan(c, mb, &pc);
+        if (pc.rate_delay)
+            printf("# %s: %lu messages a minute (%s), headroom %u%%: one at a time, %lus apart\n",
+                   mb->address, lim.messages_per_minute,
+                   mb->limits_set & CONF_LIM_MPM ? "its own" : "global", lim.headroom,
+                   pc.rate_delay);
+        else
+            printf("# %s: no per-minute limit: %u connection%s\n", mb->address, pc.concurrency,
+                   pc.concurrency == 1 ? "" : "s");
+        printf("%s_destination_concurrency_limit = %u\n", pc.transport, pc.concurrency);
+        if (pc.rate_delay)
+            /* Postfix's advice for a rate delay: one failed handshake must not defer it all */
+            printf("%s_destination_rate_delay = %lus\n"
+                   "%s_destination_concurrency_failed_cohort_limit = 10\n",
+                   pc.transport, pc.rate_delay, pc.transport);
+        if (lim.recipients_per_message)
+            printf("%s_destination_recipient_limit = %lu\n", pc.transport,
+                   lim.recipients_per_message);
+    }
+}
+
+/* print_pacing_master - master.cf: one SMTP client per mailbox, as the exo service */
+static void print_pacing_master(const struct conf *c)
+{
+    struct pacing pc;
+    size_t i;
+
+    printf("\n# Pacing (sendas.conf: pacing yes): one SMTP client transport per mailbox, set up\n"
+           "# as exo above; maxproc is the mailbox's concurrency.\n");
+    for (i = 0; i < c->nmailboxes; i++) {
+        pacing_plan(c, &c->mailboxes[i], &pc);
+        printf("# %s\n%s unix - - n - %u smtp\n  -o syslog_name=postfix/%s\n"
+               "  -o smtp_connection_cache_on_demand=no\n",
+               c->mailboxes[i].address, pc.transport, pc.concurrency, pc.transport);
+    }
+}
+
+/* print_pacing_map - the sender_dependent_default_transport_maps table */
+static void print_pacing_map(const struct conf *c)
+{
+    struct pacing pc;
+    size_t i;
+
+    if (!c->pacing) {
+        printf("# pacing is off in sendas.conf: no table (Postfix's default_transport, exo, for all)\n");
+        return;
+    }
+    printf("# Each mailbox's transport, keyed by the envelope sender sendas-milter sets.  Then:\n"
+           "#   postmap hash:" TRANSPORT_MAP "\n");
+    for (i = 0; i < c->nmailboxes; i++) {
+        pacing_plan(c, &c->mailboxes[i], &pc);
+        printf("%s %s\n", c->mailboxes[i].address, pc.transport);
+    }
+}
+
 /* cmd_postfix_config - Postfix's lines for this sendas.conf: main.cf, master.cf, sasl_passwd */
 int cmd_postfix_config(const char *conf_path, int argc, char **argv)
 {
@@ -219,12 +325,17 @@ int cmd_postfix_config(const char *conf_path, int argc, char **argv)
     if (optind < argc)
         what = argv[optind++];
     if (optind < argc || (what && strcmp(what, "main.cf") != 0 && strcmp(what, "master.cf") != 0 &&
-                          strcmp(what, "sasl_passwd") != 0)) {
-        fprintf(stderr, "sendasctl: postfix-config [main.cf | master.cf | sasl_passwd]\n");
+                          strcmp(what, "sasl_passwd") != 0 && strcmp(what, "sendas_transport") != 0)) {
+        fprintf(stderr,
+                "sendasctl: postfix-config [main.cf | master.cf | sasl_passwd | sendas_transport]\n");
         return 2;
     }
     if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
         fprintf(stderr, "sendasctl: %s\n", err);
+        return 1;
+    }
+    if (c->pacing && pacing_names_unique(c) < 0) {
+        conf_free(c);
         return 1;
     }
     postfix_socket(c->milter_socket, milter, sizeof(milter));
@@ -237,15 +348,23 @@ int cmd_postfix_config(const char *conf_path, int argc, char **argv)
         print_snippet(dir, "main.cf", milter, policy, uses_oauth(c),
                       c->limit_recipients_per_message) < 0)
         rc = 1;
+    if ((all || strcmp(what, "main.cf") == 0) && c->pacing)
+        print_pacing_main(c);
     if (all)
         printf("\n# ==== add to /etc/postfix/master.cf\n");
     if ((all || strcmp(what, "master.cf") == 0) &&
         print_snippet(dir, "master.cf", milter, policy, uses_oauth(c), 0) < 0)
         rc = 1;
+    if ((all || strcmp(what, "master.cf") == 0) && c->pacing)
+        print_pacing_master(c);
     if (all)
         printf("\n# ==== /etc/postfix/sasl_passwd\n");
     if (all || strcmp(what, "sasl_passwd") == 0)
         print_sasl_passwd(c, conf_path);
+    if (all && c->pacing)
+        printf("\n# ==== " TRANSPORT_MAP "\n");
+    if ((all && c->pacing) || (what && strcmp(what, "sendas_transport") == 0))
+        print_pacing_map(c);
     conf_free(c);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "clock.h"
 #include "ctl.h"
+#include "pacing.h"
 #include "quota.h"
 #include "store.h"
 
@@ -28,7 +29,7 @@ struct quota_show {
 
 /* show_window - one limit: "used/limit", when one more fits, when it is empty */
 static void show_window(const char *what, struct window *w, unsigned long long limit,
-                        unsigned headroom, int64_t now)
+                        unsigned headroom, int own, int64_t now)
 {
     unsigned long long eff = quota_effective(limit, headroom);
     uint64_t used = window_total(w, now);
@@ -36,7 +37,7 @@ static void show_window(const char *what, struct window *w, unsigned long long l
     int64_t at;
 
     if (eff == 0) {
-        printf("  %-18s %llu (no limit)\n", what, (unsigned long long)used);
+        printf("  %-18s %llu (no limit%s)\n", what, (unsigned long long)used, own ? ", own" : "");
         return;
     }
     at = window_free_at(w, now, eff, 1);
@@ -48,8 +49,8 @@ static void show_window(const char *what, struct window *w, unsigned long long l
         snprintf(empty, sizeof(empty), "-");
     else
         quota_format_time(window_empty_at(w, now), empty, sizeof(empty));
-    printf("  %-18s %llu/%llu (%u%% of %llu)  next free: %s  empty: %s%s\n", what,
-           (unsigned long long)used, eff, headroom, limit, next, empty,
+    printf("  %-18s %llu/%llu (%u%% of %llu%s)  next free: %s  empty: %s%s\n", what,
+           (unsigned long long)used, eff, headroom, limit, own ? ", own" : "", next, empty,
            used >= eff ? "  FULL" : "");
 }
 
@@ -66,8 +67,13 @@ static void show_mailbox(struct quota_show *q, const char *mailbox, struct quota
             mb = &c->mailboxes[i];
     conf_mailbox_limits(c, mb, &lim);
     printf("%s%s\n", mailbox, mb ? "" : "  (no longer declared in the configuration)");
-    show_window("messages/minute", &qc->msgs, lim.messages_per_minute, lim.headroom, q->now);
-    show_window("recipients/24h", &qc->rcpts, lim.recipients_per_day, lim.headroom, q->now);
+    /* "own": the mailbox's own limit or headroom (sendas.conf), not the global one */
+    show_window("messages/minute", &qc->msgs, lim.messages_per_minute, lim.headroom,
+                mb && mb->limits_set & (CONF_LIM_MPM | CONF_LIM_HEADROOM), q->now);
+    show_window("recipients/24h", &qc->rcpts, lim.recipients_per_day, lim.headroom,
+                mb && mb->limits_set & (CONF_LIM_RPD | CONF_LIM_HEADROOM), q->now);
+    if (!pacing_intake_rate_limit(c) && lim.messages_per_minute)
+        printf("  %-18s paced by Postfix (pacing yes): not refused at intake\n", "");
     q->shown++;
 }
 

@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "clock.h"
+#include "pacing.h"
 #include "route.h"
 
 /* quota_counters_init - empty windows of the fixed geometry (the store relies on it) */
@@ -209,6 +210,8 @@ void quota_limits(const struct conf *conf, const struct polreq *r, unsigned long
     conf_mailbox_limits(conf, d->mailbox, &lim);
     m_eff = quota_effective(c->messages_per_minute, c->headroom);
     r_eff = quota_effective(c->recipients_per_day, c->headroom);
+    if (!pacing_intake_rate_limit(conf)) /* Postfix paces it instead (issue 10) */
+        m_eff = 0;
     rpm = c->recipients_per_message;
     mb = d->mailbox->address;
     d->count_msgs = d->count_rcpts = 0;

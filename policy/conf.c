@@ -85,6 +85,9 @@ struct setting {
 };
 
 static int d_mailbox(struct parse *p, char **av, int ac);
+static int d_limits(struct parse *p, char **av, int ac);
+static int is_limit_word(const char *w);
+static int mailbox_limit_pair(struct parse *p, struct conf_mailbox *mb, char **av, int ac, int i);
 static int d_route(struct parse *p, char **av, int ac);
 static int d_oauth_mailboxes(struct parse *p, char **av, int ac);
 static int check_socket(struct parse *p, const char *k, const char *v);
@@ -107,8 +110,10 @@ static int check_tenant(struct parse *p, const char *k, const char *v);
 static const char *const sender_header_words[] = {"remove", "rewrite", NULL}; /* enum sender_mode */
 static const char *const no_route_words[] = {"reject", "tempfail", "accept", NULL}; /* enum noroute_action */
 static const char *const log_level_words[] = {"info", "debug", NULL};
+static const char *const intake_words[] = {"auto", "yes", "no", NULL}; /* enum conf_intake */
 /* T_BOOL and T_CHOICE store an int */
-_Static_assert(sizeof(enum sender_mode) == sizeof(int) && sizeof(enum noroute_action) == sizeof(int),
+_Static_assert(sizeof(enum sender_mode) == sizeof(int) && sizeof(enum noroute_action) == sizeof(int) &&
+                   sizeof(enum conf_intake) == sizeof(int),
                "choices are stored as int");
 
 /* Every directive: the one place a setting is named, parsed, defaulted and freed (the
@@ -144,6 +149,11 @@ static const struct setting settings[] = {
            P_POLICYD),
     NUMBER(limit_message_size, 35ULL * 1024 * 1024, 0, 1ULL << 40, H_LIMIT, "bytes", P_POLICYD),
     NUMBER(limit_headroom, 90, 1, 100, H_LIMIT, "percent", P_POLICYD),
+    /* per-mailbox limits and pacing (issue 10): read by sendasctl postfix-config too */
+    DIRECTIVE("limits", d_limits, P_POLICYD),
+    BOOL(pacing, 0, P_POLICYD),
+    CHOICE(intake_rate_limit, intake_words, P_POLICYD),
+    NUMBER(relays, 1, 1, 64, H_NUMBER, NULL, P_POLICYD),
     STRING(oauth_tenant, NULL, check_tenant, P_TOKEND),
     STRING(oauth_client_id, NULL, check_word, P_TOKEND),
     STRING(oauth_client_secret_file, NULL, check_path, P_TOKEND),
@@ -529,18 +539,17 @@ void conf_mailbox_limits(const struct conf *c, const struct conf_mailbox *mb,
     out->headroom = set & CONF_LIM_HEADROOM ? mb->limits.headroom : c->limit_headroom;
 }
 
-/* d_mailbox - mailbox ADDRESS [sendas PATTERN ...] */
+/* d_mailbox - mailbox ADDRESS [sendas PATTERN ...] [limit_NAME VALUE ...]: limit_ words
+ * have no '@', so they can stand among the patterns; "sendas" comes at most once */
 static int d_mailbox(struct parse *p, char **av, int ac)
 {
     struct conf *c = p->c;
     struct conf_mailbox *mb, *nv;
     struct conf_pattern self;
-    int i, line;
+    int i, line, in_sendas = 0;
 
     if (ac < 2)
         return perr(p, "mailbox: an address is required (mailbox ADDRESS [sendas ADDRESS|@DOMAIN ...])");
-    if (ac == 3 || (ac > 3 && strcmp(av[2], "sendas") != 0))
-        return perr(p, "mailbox %s: expected \"sendas\" followed by addresses or @domains after the address", av[1]);
     if (c->nmailboxes >= CONF_MAX_MAILBOXES)
         return perr(p, "too many mailboxes (at most %d)", CONF_MAX_MAILBOXES);
     line = p->line;
@@ -568,15 +577,27 @@ static int d_mailbox(struct parse *p, char **av, int ac)
         return perr(p, "out of memory");
     snprintf(mb->address, strlen(self.local) + strlen(self.domain) + 2, "%s@%s", self.local,
              self.domain);
-    if (ac > 3) {
-        if ((mb->sendas = calloc((size_t)(ac - 3), sizeof(*mb->sendas))) == NULL)
-            return perr(p, "out of memory");
-        for (i = 3; i < ac; i++) {
-            at_word(p, i);
+    if (ac > 2 && (mb->sendas = calloc((size_t)(ac - 2), sizeof(*mb->sendas))) == NULL)
+        return perr(p, "out of memory");
+    for (i = 2; i < ac; i++) {
+        at_word(p, i);
+        if (is_limit_word(av[i])) {
+            if (mailbox_limit_pair(p, mb, av, ac, i++) < 0)
+                return -1;
+        } else if (!in_sendas && strcmp(av[i], "sendas") == 0) {
+            in_sendas = i;
+        } else if (!in_sendas) {
+            return perr(p, "mailbox %s: expected \"sendas\" followed by addresses or @domains, "
+                           "or limit_NAME VALUE, after the address", av[1]);
+        } else {
             if (parse_pattern(p, av[i], 1, &mb->sendas[mb->nsendas], "sendas") < 0)
                 return -1;
             mb->nsendas++;
         }
+    }
+    if (in_sendas && mb->nsendas == 0) {
+        at_word(p, in_sendas);
+        return perr(p, "mailbox %s: expected \"sendas\" followed by addresses or @domains", av[1]);
     }
     return 0;
 }
@@ -838,20 +859,26 @@ static void *slot(struct conf *c, const struct setting *s)
     return (char *)c + s->off;
 }
 
-/* store_number - n into a numeric field of s->size bytes (unsigned, unsigned long, size_t...) */
-static void store_number(struct conf *c, const struct setting *s, unsigned long long n)
+/* store_uint - n into an unsigned field of size bytes (unsigned, unsigned long, size_t...) */
+static void store_uint(void *dst, size_t size, unsigned long long n)
 {
-    if (s->size == sizeof(unsigned)) {
+    if (size == sizeof(unsigned)) {
         unsigned u = (unsigned)n;
 
-        memcpy(slot(c, s), &u, sizeof(u));
-    } else if (s->size == sizeof(unsigned long)) {
+        memcpy(dst, &u, sizeof(u));
+    } else if (size == sizeof(unsigned long)) {
         unsigned long ul = (unsigned long)n;
 
-        memcpy(slot(c, s), &ul, sizeof(ul));
+        memcpy(dst, &ul, sizeof(ul));
     } else {
-        memcpy(slot(c, s), &n, sizeof(n));
+        memcpy(dst, &n, sizeof(n));
     }
+}
+
+/* store_number - n into setting s's numeric field */
+static void store_number(struct conf *c, const struct setting *s, unsigned long long n)
+{
+    store_uint(slot(c, s), s->size, n);
 }
 
 /* number_error - the explanation of a number out of range, in the setting's terms */
@@ -864,6 +891,19 @@ static int number_error(struct parse *p, const struct setting *s, const char *v)
         return perr(p, "%s \"%s\": expected seconds from %llu to %llu", s->name, v, s->min,
                     s->max);
     return perr(p, "%s \"%s\": expected a number from %llu to %llu", s->name, v, s->min, s->max);
+}
+
+/* parse_number - v as a decimal number within setting s's bounds */
+static int parse_number(struct parse *p, const struct setting *s, const char *v,
+                        unsigned long long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtoull(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end != '\0' || errno || *out < s->min || *out > s->max)
+        return number_error(p, s, v);
+    return 0;
 }
 
 /* choice_error - "expected a, b or c" from the setting's words */
@@ -916,10 +956,8 @@ static int set_value(struct parse *p, const struct setting *s, const char *v)
             *end = (char)tolower((unsigned char)*end);
         return 0;
     case T_NUMBER:
-        errno = 0;
-        n = strtoull(v, &end, 10);
-        if (*v < '0' || *v > '9' || *end != '\0' || errno || n < s->min || n > s->max)
-            return number_error(p, s, v);
+        if (parse_number(p, s, v, &n) < 0)
+            return -1;
         store_number(p->c, s, n);
         return 0;
     case T_OCTAL:
@@ -943,6 +981,112 @@ static int set_value(struct parse *p, const struct setting *s, const char *v)
         break;
     }
     return perr(p, "%s: internal error (unknown setting type)", s->name);
+}
+
+/*
+ * The limits a mailbox may set for itself (issue 10): the global setting of the same name
+ * gives the bounds and the error message (settings[]), bit marks it set, off/size place it
+ * in struct conf_limits.
+ */
+static const struct mailbox_limit {
+    const char *name;
+    unsigned bit;
+    size_t off, size;
+} mailbox_limits[] = {
+#define MBLIMIT(f, b)                                                                            \
+    {"limit_" #f, b, offsetof(struct conf_limits, f), sizeof(((struct conf_limits *)0)->f)}
+    MBLIMIT(messages_per_minute, CONF_LIM_MPM),
+    MBLIMIT(recipients_per_day, CONF_LIM_RPD),
+    MBLIMIT(recipients_per_message, CONF_LIM_RPM),
+    MBLIMIT(message_size, CONF_LIM_SIZE),
+    MBLIMIT(headroom, CONF_LIM_HEADROOM),
+#undef MBLIMIT
+};
+#define NMAILBOX_LIMITS (sizeof(mailbox_limits) / sizeof(mailbox_limits[0]))
+
+/* mailbox_limit_at - nearest's view of the limits a mailbox may set */
+static const char *mailbox_limit_at(size_t i, const void *arg __attribute__((unused)))
+{
+    return i < NMAILBOX_LIMITS ? mailbox_limits[i].name : NULL;
+}
+
+/* is_limit_word - does w name a limit (a word no address can be: it has no '@')? */
+static int is_limit_word(const char *w)
+{
+    return strncmp(w, "limit_", 6) == 0;
+}
+
+/*
+ * mailbox_limit_pair - set mailbox mb's own limit av[i] to av[i + 1] (i < ac); errors
+ * name the word at fault: an unknown limit, a missing or bad value, a second value.
+ */
+static int mailbox_limit_pair(struct parse *p, struct conf_mailbox *mb, char **av, int ac, int i)
+{
+    const struct mailbox_limit *ml = NULL;
+    const struct setting *s;
+    unsigned long long n;
+    const char *near;
+    size_t k;
+
+    at_word(p, i);
+    for (k = 0; k < NMAILBOX_LIMITS && ml == NULL; k++)
+        if (strcmp(av[i], mailbox_limits[k].name) == 0)
+            ml = &mailbox_limits[k];
+    if (ml == NULL && (near = nearest(av[i], mailbox_limit_at, NULL)) != NULL)
+        return perr(p, "mailbox %s: unknown limit \"%s\" (did you mean \"%s\"?)", mb->address,
+                    av[i], near);
+    if (ml == NULL)
+        return perr(p, "mailbox %s: unknown limit \"%s\" (a mailbox may set "
+                       "limit_messages_per_minute, limit_recipients_per_day, "
+                       "limit_recipients_per_message, limit_message_size, limit_headroom)",
+                    mb->address, av[i]);
+    if (i + 1 >= ac)
+        return perr(p, "mailbox %s: %s needs a value", mb->address, av[i]);
+    if (mb->limits_set & ml->bit)
+        return perr(p, "mailbox %s: %s is set twice", mb->address, av[i]);
+    for (s = settings; s < settings + NSETTINGS && strcmp(s->name, ml->name) != 0; s++)
+        ; /* every mailbox limit is a global setting too (test_conf sets each one) */
+    if (s == settings + NSETTINGS)
+        return perr(p, "%s: internal error (no global setting of that name)", av[i]);
+    at_word(p, i + 1);
+    if (parse_number(p, s, av[i + 1], &n) < 0)
+        return -1;
+    store_uint((char *)&mb->limits + ml->off, ml->size, n);
+    mb->limits_set |= ml->bit;
+    return 0;
+}
+
+/* d_limits - limits MAILBOX limit_NAME VALUE ... (a declared mailbox's own limits) */
+static int d_limits(struct parse *p, char **av, int ac)
+{
+    struct conf_pattern pat;
+    struct conf_mailbox *mb;
+    const char *near;
+    int i;
+
+    if (ac < 4 || ac % 2 != 0)
+        return perr(p, "limits: expected \"limits MAILBOX limit_NAME VALUE ...\"");
+    at_word(p, 1);
+    if (parse_pattern(p, av[1], 0, &pat, "limits") < 0)
+        return -1;
+    mb = (struct conf_mailbox *)conf_find_mailbox(p->c, pat.local, pat.domain);
+    free(pat.local);
+    free(pat.domain);
+    if (mb == NULL && (near = nearest(av[1], mailbox_at, p->c)) != NULL)
+        return perr(p, "limits %s: not a declared mailbox (did you mean %s?)", av[1], near);
+    if (mb == NULL)
+        return perr(p, "limits %s: not a declared mailbox (declare it with \"mailbox %s\" "
+                       "before this line)", av[1], av[1]);
+    for (i = 2; i < ac; i += 2) {
+        if (!is_limit_word(av[i])) {
+            at_word(p, i);
+            return perr(p, "limits %s: expected limit_NAME VALUE pairs, not \"%s\"", av[1],
+                        av[i]);
+        }
+        if (mailbox_limit_pair(p, mb, av, ac, i) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* directive - dispatch one logical line split into words, through the settings table */

@@ -89,6 +89,8 @@ struct conf_route {
 };
 
 enum sender_mode { SENDER_REMOVE, SENDER_REWRITE };
+/* intake_rate_limit: refuse at intake past the per-minute limit (auto: unless pacing) */
+enum conf_intake { INTAKE_AUTO, INTAKE_YES, INTAKE_NO };
 enum noroute_action { NOROUTE_REJECT, NOROUTE_TEMPFAIL, NOROUTE_ACCEPT };
 
 struct conf {
@@ -127,6 +129,12 @@ struct conf {
     unsigned long limit_recipients_per_message; /* 500 */
     unsigned long long limit_message_size;      /* 36700160 bytes (35 MiB) */
     unsigned limit_headroom; /* percent of the two rate limits actually used (90) */
+
+    /* pacing: Postfix's queue manager holds each mailbox to its per-minute limit (one
+     * transport per mailbox, sendasctl postfix-config); see policy/pacing.h */
+    int pacing;             /* no */
+    int intake_rate_limit;  /* enum conf_intake: auto */
+    unsigned relays;        /* relays that send for the same mailboxes (1) */
 
     /* sendas-tokend: one OAuth application (client credentials grant) */
     char *oauth_tenant;             /* directory (tenant) id or domain */

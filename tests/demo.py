@@ -27,17 +27,27 @@ import json
 import os
 import re
 import shutil
+import smtplib
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 
-from stack import MAILBOXES, SKIP, Stack, find_ctl, find_milter, prerequisites  # noqa: E402
+from stack import MAILBOXES, SENDAS_CONF, SKIP, Stack, find_ctl, find_milter, prerequisites  # noqa: E402
 
 CORPUS = os.path.join(HERE, "e2e", "corpus")
+
+# The relay paces each mailbox (sendasctl postfix-config with "pacing yes"): the scanner
+# mailbox at 60 messages a minute, one a second, so the demo's burst stays short.
+DEMO_CONF = SENDAS_CONF + """\
+pacing yes
+limits scanner@contoso.com limit_messages_per_minute 60 limit_headroom 100
+"""
+BURST = 10
 
 # (corpus file prefix, what it stands for)
 SAMPLES = [
@@ -152,11 +162,44 @@ def show_delivered(rec):
     return lines
 
 
+def pacing_demo(stack, transports, problems):
+    """pacing_demo - a burst from one client to the scanner mailbox: accepted at once,
+    delivered at its pace, nothing refused by the relay or Exchange Online"""
+    print("\n" + "=" * WIDTH)
+    print(f"3. Pacing: a burst of {BURST} scans for scanner@contoso.com (60 a minute) from one client")
+    print("=" * WIDTH)
+    print(f"  sendasctl postfix-config: {transports['scanner@contoso.com']}, one delivery at a "
+          "time, 1 s apart (main.cf); Exchange Online (emulated) allows 60 a minute")
+    before = {m["message_id"] for m in stack.emu.messages()}
+    t0 = time.monotonic()
+    refused = []
+    with smtplib.SMTP("127.0.0.1", stack.pf.smtp_port, timeout=60) as smtp:
+        for i in range(BURST):
+            try:
+                smtp.sendmail(f"mfp{i}@printers.corp.local", ["archive@contoso.com"],
+                              f"From: mfp{i}@printers.corp.local\r\nSubject: scan {i}\r\n"
+                              f"Message-ID: <burst-{i}@demo>\r\n\r\nscan {i}\r\n".encode())
+            except smtplib.SMTPException as e:
+                refused.append(str(e))
+    accepted = time.monotonic() - t0
+    stack.pf.wait_queue_empty(timeout=BURST * 2 + 20)
+    new = sorted(m["received_at"] for m in stack.emu.messages() if m["message_id"] not in before)
+    took = time.monotonic() - t0
+    throttled = [r for r in stack.emu.refused() if r["code"] in (432, 452)]
+    print(f"  accepted by the relay in {accepted:.1f} s, {len(refused)} refused at intake")
+    print(f"  delivered {len(new)} in {took:.1f} s (first {new[0][11:19] if new else '-'}, "
+          f"last {new[-1][11:19] if new else '-'}), {len(throttled)} throttling replies "
+          "(432/452) from Exchange Online")
+    if refused or throttled or len(new) != BURST:
+        problems.append(f"pacing: {len(refused)} refused, {len(throttled)} throttled, "
+                        f"{len(new)} of {BURST} delivered")
+
+
 def run_doctor(stack, problems):
     """run_doctor - `sendasctl doctor` against the relay with sendas; the one finding expected
     is the relayhost (the emulator on [localhost]:PORT, not smtp.office365.com)."""
     print("\n" + "=" * WIDTH)
-    print("3. sendasctl doctor: every part of the relay checked, a fix per problem")
+    print("4. sendasctl doctor: every part of the relay checked, a fix per problem")
     print("=" * WIDTH)
     argv = [find_ctl(stack.milter_bin), "-c", stack.conf_path, "doctor", "--postfix-dir",
             stack.pf.config_dir]
@@ -190,10 +233,12 @@ def main():
     os.chmod(tmp, 0o755)
     # default_mailbox: the next hop's sasl_passwd entry, which Postfix's own notices (the
     # null sender) sign in with, as deploy/postfix/main.cf asks and sendasctl doctor checks
-    stack = Stack(tmp, args.milter, default_mailbox="relay@contoso.com")
+    stack = Stack(tmp, args.milter, default_mailbox="relay@contoso.com", sendas_conf=DEMO_CONF,
+                  emulator_options={"rate_limit": 60})
     problems = []
     try:
         stack.start()
+        transports = stack.configure_pacing()
         plain = stack.add_postfix("postfix-without-sendas", milter=False,
                                   default_mailbox="relay@contoso.com")
 
@@ -277,6 +322,9 @@ def main():
         for code, reply in replies.items():
             print(wrap(f" {code:>10} = ", reply, 14))
 
+        # --- 3: pacing -----------------------------------------------------------------
+        pacing_demo(stack, transports, problems)
+
         # --- summary ------------------------------------------------------------------
         print("\n" + "=" * WIDTH)
         print("Exchange Online's answer")
@@ -299,7 +347,8 @@ def main():
     else:
         print("\nDemo OK: with sendas every message Postfix accepted reached Exchange Online "
               "under a permitted sender;\nwithout it, every sender the mailbox may not send "
-              "as was refused with 550 5.7.60.")
+              "as was refused with 550 5.7.60; a burst left at the mailbox's pace, refused "
+              "by nobody.")
     if problems or args.keep:
         print(f"\nKept {tmp}: postfix/maillog, milter.log, postfix-without-sendas/maillog, "
               "emulator/ (what Exchange Online received)")

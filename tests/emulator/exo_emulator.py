@@ -10,6 +10,7 @@ Usage:
   exo_emulator.py --listen 127.0.0.1:PORT --mailboxes FILE --store DIR
                   [--cert FILE --key FILE] [--log FILE]
                   [--strict-envelope | --no-strict-envelope] [--rate-limit N]
+                  [--data-delay SECONDS]
                   [--max-connections 3] [--basic-auth-disabled [5.7.139|5.7.30]]
                   [--token-lifetime SECONDS]
 
@@ -26,7 +27,8 @@ Mailboxes file: {"mailboxes": {"relay@contoso.com": {"password": "secret1",
                  "apps": {"CLIENT-ID": {"secret": "s3cret", "certificate": "/path/cert.pem",
                                         "mailboxes": ["relay@contoso.com"]}}}
   A mailbox may always send as itself; "@domain" grants every address at that domain.
-  "blocked": true (optional) refuses every message the mailbox submits at end of DATA with
+  "data_delay": SECONDS (optional) holds each of the mailbox's accepted messages that long
+  (see --data-delay).  "blocked": true (optional) refuses every message the mailbox submits at end of DATA with
   "550 5.1.8 Bad outbound sender", as EXO does for a mailbox blocked as a spammer.
   All comparisons are case-insensitive.  "apps" (optional) are Entra applications for the
   token endpoint: a client secret and/or a certificate (PEM) whose key signs client
@@ -81,6 +83,13 @@ Emulator choices where EXO's behaviour is not documented:
     "452 4.3.2 Message rate limit exceeded", at MAIL and again at end of DATA (so parallel
     sessions cannot overshoot).  EXO delays or refuses with some 4xx; clients must treat any
     4xx as "retry later", which is all this code is meant to exercise.
+  * Sessions: each successful AUTH is logged "auth MECH ok user=MAILBOX active=N total=M"
+    (N: the mailbox's authenticated sessions now, M: all mailboxes'), and
+    "sessions peak mailbox=MAILBOX active=N" whenever a mailbox reaches a new peak, so a
+    test can read the most concurrent sessions per mailbox and in total from the log.
+    --data-delay SECONDS holds each accepted message that long before the 250 (a slow
+    server, so that parallel deliveries overlap); a mailbox's "data_delay" in the mailboxes
+    file overrides it for that mailbox.
   * AUTH before STARTTLS answers "504 5.7.4 Unrecognized authentication type" (AUTH is not
     advertised yet).  TLS below 1.2 fails the handshake (no 421 4.7.66 text).
   * AUTH advertises "LOGIN PLAIN XOAUTH2" (EXO documents "LOGIN XOAUTH2").  A refused XOAUTH2
@@ -208,6 +217,10 @@ class Mailboxes:
                 "smtp_auth_disabled": flag(spec, "smtp_auth_disabled", path, addr, None),
                 "basic_auth_disabled": basic_form(spec, path, addr),
             }
+            if spec.get("data_delay") is not None:   # seconds; overrides --data-delay
+                if not isinstance(spec["data_delay"], (int, float)) or spec["data_delay"] < 0:
+                    raise ValueError(f"{path}: bad data_delay for {addr!r}")
+                self.boxes[addr.strip().lower()]["data_delay"] = float(spec["data_delay"])
 
     def check_password(self, user, password):
         box = self.boxes.get(user.lower())
@@ -646,7 +659,7 @@ class ExoHandler:
     """Policy and state shared by all sessions (single event loop, so no locking)."""
 
     def __init__(self, mailboxes, store, strict_envelope=True, rate_limit=0,
-                 max_connections=3, basic_auth_disabled=False, issuer=None):
+                 max_connections=3, basic_auth_disabled=False, issuer=None, data_delay=0.0):
         self.mailboxes = mailboxes
         self.issuer = issuer
         self.store = store
@@ -660,6 +673,8 @@ class ExoHandler:
         self.active = collections.Counter()              # mailbox -> authenticated sessions
         self.sent = collections.defaultdict(collections.deque)  # mailbox -> accept times
         self.sessions = set()                            # live ExoSMTP, closed on shutdown
+        self.peak = collections.Counter()                # mailbox -> most sessions at once
+        self.data_delay = data_delay                     # seconds before each 250 at DATA
 
     # --- authentication -------------------------------------------------------------
 
@@ -684,7 +699,11 @@ class ExoHandler:
             return AuthResult(success=False, handled=False, message=R_CONCURRENCY)
         self.active[mailbox] += 1
         server.exo_user = mailbox
-        log.info("conn=%s auth %s ok user=%s", server.conn_id, mechanism, clean(mailbox))
+        log.info("conn=%s auth %s ok user=%s active=%d total=%d", server.conn_id, mechanism,
+                 clean(mailbox), self.active[mailbox], sum(self.active.values()))
+        if self.active[mailbox] > self.peak[mailbox]:
+            self.peak[mailbox] = self.active[mailbox]
+            log.info("sessions peak mailbox=%s active=%d", clean(mailbox), self.active[mailbox])
         return AuthResult(success=True, auth_data=mailbox, message=R_AUTH_OK)
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
@@ -806,6 +825,9 @@ class ExoHandler:
         if problem:
             return self.refuse(server, envelope, R_SENDAS, problem, raw)
 
+        delay = self.mailboxes.boxes.get(mailbox, {}).get("data_delay", self.data_delay)
+        if delay > 0:
+            await asyncio.sleep(delay)
         message_id = header_message_id(raw) or f"<{uuid.uuid4().hex}@{HOSTNAME}>"
         seq = self.store.save(raw, {
             "mail_from": sender,
@@ -1009,6 +1031,8 @@ def parse_args(argv=None):
                    help="also apply the send-as check to MAIL FROM (default: on)")
     p.add_argument("--rate-limit", type=int, default=0, metavar="N",
                    help="messages per minute per mailbox (default: unlimited)")
+    p.add_argument("--data-delay", type=float, default=0.0, metavar="SECONDS",
+                   help="hold each accepted message this long before the 250 (default 0)")
     p.add_argument("--max-connections", type=int, default=3, metavar="N",
                    help="concurrent authenticated sessions per mailbox (0: unlimited)")
     p.add_argument("--basic-auth-disabled", nargs="?", const="5.7.139", default=None,
@@ -1074,7 +1098,8 @@ def main(argv=None):
         return 2
     handler = ExoHandler(mailboxes, store, strict_envelope=args.strict_envelope,
                          rate_limit=args.rate_limit, max_connections=args.max_connections,
-                         basic_auth_disabled=args.basic_auth_disabled, issuer=issuer)
+                         basic_auth_disabled=args.basic_auth_disabled, issuer=issuer,
+                         data_delay=args.data_delay)
     asyncio.run(serve(args, handler, ctx))
     return 0
 

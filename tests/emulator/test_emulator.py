@@ -217,6 +217,11 @@ def test_main(tmp):
                    "https://aka.ms/concurrent_sending for more information.", r)
         r = fourth.auth("relay@contoso.com", "secret1")
         check("other mailbox unaffected by the limit", r.startswith("235"), r)
+        peaks, total = emu.session_peaks()
+        check("log: sessions per mailbox and in total (active=/total=)",
+              peaks.get("busy@contoso.com") == 3 and total >= 4 and
+              "sessions peak mailbox=busy@contoso.com active=3" in emu.log_text(),
+              f"{peaks} total={total}")
         fourth.close()
         busy.pop().s.close()    # drop the TCP connection without QUIT
         r = ""
@@ -290,6 +295,16 @@ def test_options(tmp):
               rs[0].startswith("250") and rs[1].startswith("250")
               and rs[2] == "452 4.3.2 Message rate limit exceeded", repr(rs))
         check("rate refusal recorded", [r["code"] for r in emu.refused()] == [452])
+        s.close()
+
+    with Emulator(os.path.join(tmp, "slow"), MAILBOXES, data_delay=0.5) as emu:
+        s = Session(emu)
+        s.auth("relay@contoso.com", "secret1")
+        t0 = time.monotonic()
+        r = s.send("relay@contoso.com", ["bob@example.org"], message("relay@contoso.com"))
+        took = time.monotonic() - t0
+        check("--data-delay 0.5: the 250 comes after half a second", r.startswith("250")
+              and 0.5 <= took < 5, f"{r} after {took:.2f}s")
         s.close()
 
     # an exception inside a handler: block the .eml temp file name with a directory

@@ -27,6 +27,7 @@ requests it answered, and token_endpoint_down(True/False) starts and ends an out
 import json
 import os
 import queue
+import re
 import signal
 import ssl
 import subprocess
@@ -41,7 +42,8 @@ class Emulator:
     def __init__(self, store_dir, mailboxes, *, host="127.0.0.1", port=0, cert=None, key=None,
                  log=None, strict_envelope=True, rate_limit=None, max_connections=None,
                  basic_auth_disabled=False, token_lifetime=None, apps=None, tenant=None,
-                 smtp_auth_disabled=False, python="/usr/bin/python3", startup_timeout=20):
+                 smtp_auth_disabled=False, python="/usr/bin/python3", startup_timeout=20,
+                 data_delay=None):
         self.store_dir = os.path.abspath(store_dir)
         # accept both the bare mapping and the file's {"mailboxes": {...}} shape
         self.mailboxes = dict(mailboxes if "mailboxes" in mailboxes else {"mailboxes": mailboxes})
@@ -58,6 +60,7 @@ class Emulator:
         self.strict_envelope = strict_envelope
         self.rate_limit = rate_limit
         self.max_connections = max_connections
+        self.data_delay = data_delay
         self.basic_auth_disabled = basic_auth_disabled
         self.python = python
         self.startup_timeout = startup_timeout
@@ -85,6 +88,8 @@ class Emulator:
             cmd += ["--rate-limit", str(self.rate_limit)]
         if self.max_connections is not None:
             cmd += ["--max-connections", str(self.max_connections)]
+        if self.data_delay is not None:
+            cmd += ["--data-delay", str(self.data_delay)]
         if self.basic_auth_disabled:
             cmd.append("--basic-auth-disabled")
             if self.basic_auth_disabled is not True:
@@ -183,6 +188,16 @@ class Emulator:
         """How many MAIL commands the emulator answered after AUTH (a check that sends no mail
         should start none; a refused or reset transaction counts too)."""
         return sum(1 for ln in self.log_text().splitlines() if " MAIL FROM:<" in ln)
+
+    def session_peaks(self):
+        """The most authenticated sessions at once: ({mailbox: peak}, peak over all
+        mailboxes), from the log's "auth ... ok user=M active=N total=T" lines."""
+        per, total = {}, 0
+        for m in re.finditer(r" auth \S+ ok user=(\S+) active=(\d+) total=(\d+)",
+                             self.log_text()):
+            per[m.group(1)] = max(per.get(m.group(1), 0), int(m.group(2)))
+            total = max(total, int(m.group(3)))
+        return per, total
 
     def refused(self):
         """Refusals from refused.jsonl, oldest first."""

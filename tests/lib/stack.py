@@ -446,6 +446,36 @@ class Stack:
         pf.start()
         return pf
 
+    def postfix_config(self, what, pf=None):
+        """postfix_config - `sendasctl postfix-config WHAT` for this stack's sendas.conf, on
+        the shipped snippets, with the stack's next hop, paths and CA in place of the
+        production ones (as add_postfix does); returns the path of the file written."""
+        pf = pf or self.pf
+        out = subprocess.run([find_ctl(self.milter_bin), "-c", self.conf_path, "postfix-config",
+                              "--snippets", os.path.dirname(DEPLOY), what],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+        subs = {"[smtp.office365.com]:587": f"[localhost]:{self.emu.port}",
+                "/etc/postfix/": pf.config_dir + "/",
+                "/etc/ssl/certs/ca-certificates.crt": self.emu.cert_path}
+        for key, value in subs.items():
+            out = out.replace(key, value)
+        path = os.path.join(pf.basedir, "generated-" + what)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(out)
+        return path
+
+    def configure_pacing(self, pf=None):
+        """configure_pacing - apply postfix-config's main.cf, master.cf and sendas_transport
+        table (sendas.conf "pacing yes": one transport per mailbox) to the relay; returns the
+        table as {mailbox: transport}."""
+        pf = pf or self.pf
+        with open(self.postfix_config("sendas_transport", pf), encoding="utf-8") as f:
+            rows = dict(ln.split() for ln in f if ln.strip() and not ln.startswith("#"))
+        pf.write_map("sendas_transport", rows, mode=0o644)
+        pf.apply_snippet(self.postfix_config("master.cf", pf))
+        pf.apply_snippet(self.postfix_config("main.cf", pf))  # reloads
+        return rows
+
     # --- mail ---------------------------------------------------------------------------
 
     def submit_smtp(self, raw, sender, rcpts, pf=None, helo="legacy-app.corp.local", source=None):

@@ -28,6 +28,35 @@ static const struct {
     {"mailbox without address", "mailbox\n", "t.conf:1: mailbox: an address is required"},
     {"mailbox domain only", "mailbox @b.c\n", "t.conf:1: mailbox \"@b.c\": a whole address is needed"},
     {"sendas keyword missing", "mailbox a@b.c x@b.c y@b.c\n", "expected \"sendas\""},
+    /* a mailbox's own limits (issue 10): the global settings' bounds, FILE:LINE of the word */
+    {"mailbox limit unknown", "mailbox a@b.c limit_mesages_per_minute 5\nroute * a@b.c\n",
+     "t.conf:1: mailbox a@b.c: unknown limit \"limit_mesages_per_minute\" (did you mean \"limit_messages_per_minute\"?)"},
+    {"mailbox limit not per mailbox", "mailbox a@b.c limit_bogus 5\nroute * a@b.c\n",
+     "t.conf:1: mailbox a@b.c: unknown limit \"limit_bogus\" (a mailbox may set"},
+    {"mailbox limit without value", "mailbox a@b.c sendas @x.y limit_headroom\nroute * a@b.c\n",
+     "t.conf:1: mailbox a@b.c: limit_headroom needs a value"},
+    {"mailbox limit out of bounds", "mailbox a@b.c\n  limit_headroom 0\nroute * a@b.c\n",
+     "t.conf:2: limit_headroom \"0\": expected 1 to 100 (percent)"},
+    {"mailbox limit not a number", "mailbox a@b.c limit_messages_per_minute ten\nroute * a@b.c\n",
+     "t.conf:1: limit_messages_per_minute \"ten\": expected 0 to 1000000"},
+    {"mailbox limit twice", "mailbox a@b.c limit_headroom 50 sendas @x.y\n  limit_headroom 60\nroute * a@b.c\n",
+     "t.conf:2: mailbox a@b.c: limit_headroom is set twice"},
+    {"mailbox limit twice via limits", "mailbox a@b.c limit_headroom 50\nroute * a@b.c\nlimits a@b.c limit_headroom 60\n",
+     "t.conf:3: mailbox a@b.c: limit_headroom is set twice"},
+    {"mailbox sendas without patterns before a limit", "mailbox a@b.c sendas limit_headroom 50\nroute * a@b.c\n",
+     "t.conf:1: mailbox a@b.c: expected \"sendas\" followed by addresses"},
+    {"limits unknown mailbox", "mailbox relay@b.c\nroute * relay@b.c\nlimits rely@b.c limit_headroom 5\n",
+     "t.conf:3: limits rely@b.c: not a declared mailbox (did you mean relay@b.c?)"},
+    {"limits before its mailbox", "limits a@b.c limit_headroom 5\nmailbox a@b.c\nroute * a@b.c\n",
+     "t.conf:1: limits a@b.c: not a declared mailbox (declare it"},
+    {"limits odd words", "mailbox a@b.c\nroute * a@b.c\nlimits a@b.c limit_headroom\n",
+     "t.conf:3: limits: expected \"limits MAILBOX limit_NAME VALUE ...\""},
+    {"limits not a limit", "mailbox a@b.c\nroute * a@b.c\nlimits a@b.c sendas @x.y\n",
+     "t.conf:3: limits a@b.c: expected limit_NAME VALUE pairs, not \"sendas\""},
+    {"pacing not a boolean", "mailbox a@b.c\nroute * a@b.c\npacing maybe\n", "t.conf:3: pacing: \"maybe\" is not yes or no"},
+    {"intake_rate_limit word", "mailbox a@b.c\nroute * a@b.c\nintake_rate_limit sometimes\n",
+     "t.conf:3: intake_rate_limit \"sometimes\": expected auto, yes or no"},
+    {"relays bounds", "mailbox a@b.c\nroute * a@b.c\nrelays 65\n", "t.conf:3: relays \"65\": expected a number from 1 to 64"},
     {"bad sendas pattern", "mailbox a@b.c sendas nodomain\n", "t.conf:1: sendas \"nodomain\": expected user@domain or @domain"},
     {"bad domain", "mailbox a@b..c\n", "invalid domain"},
     {"duplicate mailbox", "mailbox a@b.c\nmailbox A@B.C\n", "t.conf:2: mailbox A@B.C is declared twice"},
@@ -137,6 +166,54 @@ START_TEST(test_defaults_and_settings)
     ck_assert_str_eq(c->qualify_domain, "corp.local");
     ck_assert_str_eq(c->milter_socket, "inet:8891@127.0.0.1");
     ck_assert_uint_eq(c->socket_mode, 0600);
+    conf_free(c);
+}
+END_TEST
+
+/* A mailbox's own limits, in its line (among the sendas patterns) or a limits directive,
+ * over the global ones; conf_mailbox_limits says which apply. */
+START_TEST(test_mailbox_limits)
+{
+    char err[CONF_ERRLEN];
+    struct conf_limits l;
+    struct conf *c = parse("limit_messages_per_minute 20\n"
+                           "mailbox scanner@b.c limit_messages_per_minute 10 sendas @scan.corp\n"
+                           "    limit_recipients_per_day 2000 x@y.z\n"
+                           "mailbox relay@b.c\n"
+                           "mailbox bulk@b.c sendas @bulk.corp\n"
+                           "limits bulk@b.c limit_messages_per_minute 0 limit_headroom 100\n"
+                           "  limit_message_size 1000 limit_recipients_per_message 7\n"
+                           "route * relay@b.c\n",
+                           err);
+
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_uint_eq(c->mailboxes[0].nsendas, 2); /* @scan.corp and x@y.z */
+    ck_assert_uint_eq(c->mailboxes[0].limits_set, CONF_LIM_MPM | CONF_LIM_RPD);
+    conf_mailbox_limits(c, &c->mailboxes[0], &l);
+    ck_assert_uint_eq(l.messages_per_minute, 10);
+    ck_assert_uint_eq(l.recipients_per_day, 2000);
+    ck_assert_uint_eq(l.recipients_per_message, 500); /* the global default */
+    ck_assert_uint_eq(l.headroom, 90);
+    conf_mailbox_limits(c, &c->mailboxes[1], &l); /* none of its own: the global ones */
+    ck_assert_uint_eq(c->mailboxes[1].limits_set, 0);
+    ck_assert_uint_eq(l.messages_per_minute, 20);
+    ck_assert_uint_eq(l.recipients_per_day, 10000);
+    conf_mailbox_limits(c, &c->mailboxes[2], &l); /* its own 0: no per-minute limit */
+    ck_assert_uint_eq(l.messages_per_minute, 0);
+    ck_assert_uint_eq(l.headroom, 100);
+    ck_assert_uint_eq(l.message_size, 1000);
+    ck_assert_uint_eq(l.recipients_per_message, 7);
+    ck_assert_uint_eq(c->mailboxes[2].nsendas, 1);
+    ck_assert_int_eq(c->pacing, 0); /* the defaults of the pacing settings */
+    ck_assert_int_eq(c->intake_rate_limit, INTAKE_AUTO);
+    ck_assert_uint_eq(c->relays, 1);
+    conf_free(c);
+
+    c = parse("mailbox a@b.c\nroute * a@b.c\npacing yes\nintake_rate_limit no\nrelays 2\n", err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_int_eq(c->pacing, 1);
+    ck_assert_int_eq(c->intake_rate_limit, INTAKE_NO);
+    ck_assert_uint_eq(c->relays, 2);
     conf_free(c);
 }
 END_TEST
@@ -473,6 +550,7 @@ int main(void)
     tcase_add_test(tc, test_defaults_and_settings);
     tcase_add_test(tc, test_refcount);
     tcase_add_test(tc, test_idle_timeout);
+    tcase_add_test(tc, test_mailbox_limits);
     tcase_add_test(tc, test_permits);
     tcase_add_loop_test(tc, test_routes, 0, sizeof(route_cases) / sizeof(route_cases[0]));
     tcase_add_test(tc, test_no_match);

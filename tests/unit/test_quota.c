@@ -211,6 +211,60 @@ START_TEST(test_limit_directives)
 }
 END_TEST
 
+/* A mailbox with its own lower per-minute limit is deferred while another is not; with
+ * pacing on (intake_rate_limit auto) the per-minute limit is left to Postfix, the 24-hour
+ * recipient limit still refuses at intake. */
+START_TEST(test_mailbox_own_limits)
+{
+    static const char base[] = "mailbox relay@contoso.com\n"
+                               "mailbox scanner@contoso.com limit_messages_per_minute 2\n"
+                               "limits scanner@contoso.com limit_headroom 100 limit_recipients_per_day 3\n"
+                               "route sender:@scan.local scanner@contoso.com\n"
+                               "route * relay@contoso.com\n"
+                               "limit_messages_per_minute 10\n"
+                               "limit_headroom 100\n";
+    static const struct {
+        const char *name, *extra, *sender;
+        unsigned prior_msgs, prior_rcpts;
+        enum quota_verdict want;
+        const char *want_action;
+    } t[] = {
+        {"own limit reached", "", "x@scan.local", 2, 2, QUOTA_DEFER, "its limit of 2 messages per minute (100% of Exchange Online's 2)"},
+        {"the other mailbox at the same count passes", "", "x@corp.local", 2, 2, QUOTA_DUNNO, "DUNNO"},
+        {"the other mailbox at its global limit", "", "x@corp.local", 10, 10, QUOTA_DEFER, "limit of 10 messages per minute"},
+        {"own limit under pacing: left to Postfix", "pacing yes\n", "x@scan.local", 2, 2, QUOTA_DUNNO, "DUNNO"},
+        {"own limit, pacing, intake_rate_limit yes", "pacing yes\nintake_rate_limit yes\n", "x@scan.local", 2, 2, QUOTA_DEFER, "messages per minute"},
+        {"intake_rate_limit no without pacing", "intake_rate_limit no\n", "x@scan.local", 5, 2, QUOTA_DUNNO, "DUNNO"},
+        {"24-hour limit under pacing still refuses", "pacing yes\n", "x@scan.local", 2, 3, QUOTA_DEFER, "limit of 3 recipients per 24 hours"},
+    };
+    char err[CONF_ERRLEN], text[1024], rq[512];
+    static struct polreq r;
+    struct quota_counters q;
+    struct quota_decision d;
+    struct conf *c;
+    size_t i, used;
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        snprintf(text, sizeof(text), "%s%s", base, t[i].extra);
+        c = conf_parse("t.conf", text, strlen(text), err, sizeof(err));
+        ck_assert_msg(c != NULL, "%s", err);
+        snprintf(rq, sizeof(rq), "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=%s\n"
+                 "client_address=192.0.2.1\n\n", t[i].sender);
+        ck_assert_int_eq(polreq_parse(&r, rq, strlen(rq), &used, err, sizeof(err)), POLREQ_OK);
+        ck_assert_int_eq(quota_counters_init(&q), 0);
+        window_add(&q.msgs, T0 - 10000, t[i].prior_msgs);
+        window_add(&q.rcpts, T0 - 10000, t[i].prior_rcpts);
+        quota_route(c, &r, &d);
+        ck_assert_ptr_nonnull(d.mailbox);
+        quota_limits(c, &r, 1, &q, T0, &d);
+        ck_assert_msg(d.verdict == t[i].want && strstr(d.action, t[i].want_action),
+                      "%s: %s, \"%s\"", t[i].name, quota_verdict_name(d.verdict), d.action);
+        quota_counters_free(&q);
+        conf_free(c);
+    }
+}
+END_TEST
+
 START_TEST(test_effective)
 {
     static const struct {
@@ -252,6 +306,7 @@ int main(void)
     tcase_add_loop_test(tc, test_decisions, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_limit_directives);
     tcase_add_test(tc, test_effective);
+    tcase_add_test(tc, test_mailbox_own_limits);
     tcase_add_test(tc, test_tempfail);
     suite_add_tcase(s, tc);
     return unit_run(s, CK_FORK_GETENV);
