@@ -89,6 +89,7 @@ struct conf_route {
 };
 
 enum sender_mode { SENDER_REMOVE, SENDER_REWRITE };
+enum conf_store { STORE_SQLITE, STORE_REDIS };
 enum noroute_action { NOROUTE_REJECT, NOROUTE_TEMPFAIL, NOROUTE_ACCEPT };
 
 struct conf {
@@ -127,6 +128,14 @@ struct conf {
     unsigned long limit_recipients_per_message; /* 500 */
     unsigned long long limit_message_size;      /* 36700160 bytes (35 MiB) */
     unsigned limit_headroom; /* percent of the two rate limits actually used (90) */
+
+    /* sendas-policyd: where the counters live (issue 10: several relays share Redis) */
+    int store;                   /* enum conf_store: sqlite */
+    char *redis_address;         /* unix:/PATH, HOST:PORT or [V6]:PORT (127.0.0.1:6379) */
+    unsigned long redis_database; /* SELECT (0) */
+    char *redis_password_file;   /* AUTH password, in a 0600/0400 file; NULL: none */
+    unsigned long redis_timeout; /* ms for connecting and for each command (200) */
+    unsigned long relays;        /* relays sharing the store: each one's share while it is down (1) */
 
     /* sendas-tokend: one OAuth application (client credentials grant) */
     char *oauth_tenant;             /* directory (tenant) id or domain */

@@ -50,6 +50,7 @@
 #include "log.h"
 #include "polreq.h"
 #include "quota.h"
+#include "secfile.h"
 #include "sockspec.h"
 #include "store.h"
 
@@ -126,6 +127,10 @@ static void conf_reload(void)
     if (strcmp(c->policy_socket, conf_live->policy_socket) != 0 ||
         strcmp(c->state_dir, conf_live->state_dir) != 0)
         log_warn("policy_socket and state_dir take effect at the next restart");
+    if (c->store != conf_live->store || strcmp(c->redis_address, conf_live->redis_address) != 0 ||
+        c->redis_database != conf_live->redis_database || c->relays != conf_live->relays ||
+        c->redis_timeout != conf_live->redis_timeout)
+        log_warn("store, redis_* and relays take effect at the next restart");
     conf_free(conf_live);
     conf_live = c;
     log_set_debug(c->log_level > 0);
@@ -248,7 +253,9 @@ static void decide(struct conn *c, const struct polreq *r, struct quota_decision
 {
     int64_t now = now_ms();
     unsigned long rcpt_index = 0;
-    struct quota_counters *qc;
+    struct quota_answer ans;
+    struct quota_ask ask;
+    char err[300];
 
     quota_route(conf_live, r, d);
     if (r->stage == POLREQ_RCPT) {
@@ -256,16 +263,14 @@ static void decide(struct conn *c, const struct polreq *r, struct quota_decision
 
         rcpt_index = (same ? c->rcpts : 0) + 1;
     }
-    if (d->mailbox && d->verdict == QUOTA_DUNNO) {
-        if ((qc = store_get(store, d->mailbox->address, 1)) == NULL) {
-            quota_tempfail(d, "out of memory for the counters");
-        } else {
-            quota_limits(conf_live, r, rcpt_index, qc, now, d);
-            if (d->count_msgs || d->count_rcpts) {
-                quota_count(qc, now, d);
-                store_changed(store, qc);
-            }
-        }
+    /* one store operation at most: check (and at END-OF-MESSAGE charge) in one step */
+    if (d->mailbox && d->verdict == QUOTA_DUNNO &&
+        quota_prepare(conf_live, r, rcpt_index, d, &ask)) {
+        ask.now = now;
+        if (store_charge(store, d->mailbox->address, &ask, &ans, err, sizeof(err)) < 0)
+            quota_tempfail(d, err);
+        else
+            quota_answer(conf_live, &ask, &ans, d);
     }
     if (r->stage == POLREQ_RCPT && d->verdict == QUOTA_DEFER && d->mailbox)
         warn_rcpt_limit(d->mailbox, rcpt_index);
@@ -684,11 +689,54 @@ static void run(void)
     }
 }
 
+/*
+ * read_redis_password - redis_password_file, read while still root: private
+ * (0600/0400), owned by root or by the user the daemon becomes; 0, or -1
+ */
+static int read_redis_password(const struct conf *c, const char *user, char **out, char *err,
+                               size_t errlen)
+{
+    struct passwd *pw = user && *user ? getpwnam(user) : NULL;
+
+    *out = NULL;
+    if (c->store != STORE_REDIS || c->redis_password_file == NULL)
+        return 0;
+    *out = secfile_read_line("redis_password_file", c->redis_password_file,
+                             pw ? pw->pw_uid : SECFILE_NO_USER, 1024, err, errlen);
+    return *out ? 0 : -1;
+}
+
+/*
+ * open_store - the counters: SQLite under state_dir, or Redis shared by the
+ * relays (its password read before privileges are dropped; a status file in
+ * state_dir tells sendasctl quota how this relay counts)
+ */
+static struct store *open_store(const struct conf *c, const char *password, char *err,
+                                size_t errlen)
+{
+    struct store_redis_opts o;
+    char status[4200];
+    struct store *s;
+
+    if (c->store != STORE_REDIS)
+        return store_sqlite_open(c->state_dir, 0, err, errlen);
+    memset(&o, 0, sizeof(o));
+    o.address = c->redis_address;
+    o.database = (unsigned)c->redis_database;
+    o.relays = (unsigned)c->relays;
+    o.timeout_ms = (unsigned)c->redis_timeout;
+    snprintf(status, sizeof(status), "%s/" STORE_STATUS_FILE, c->state_dir);
+    o.status_path = status;
+    o.password = password;
+    s = store_redis_open(&o, 0, NULL, err, errlen);
+    return s;
+}
+
 /* start_serving - the socket with its mode and group, the state directory, privileges
  * dropped, the counters opened, the audit log opened; 0, or -1 (logged) */
 static int start_serving(const char *sock, const char *user)
 {
-    char err[CONF_ERRLEN];
+    char err[CONF_ERRLEN], *password = NULL;
 
     umask(0077); /* the counters are nobody else's business */
     if ((listen_fd = listen_on(sock, err, sizeof(err))) < 0) {
@@ -700,12 +748,16 @@ static int start_serving(const char *sock, const char *user)
         log_err("%s", err);
         return -1;
     }
-    if (prepare_state_dir(conf_live->state_dir, user, err, sizeof(err)) < 0 ||
+    if (read_redis_password(conf_live, user, &password, err, sizeof(err)) < 0 ||
+        prepare_state_dir(conf_live->state_dir, user, err, sizeof(err)) < 0 ||
         daemon_drop_privileges(user, err, sizeof(err)) < 0) {
+        secret_free(password);
         log_err("%s", err);
         return -1;
     }
-    if ((store = store_sqlite_open(conf_live->state_dir, 0, err, sizeof(err))) == NULL) {
+    store = open_store(conf_live, password, err, sizeof(err));
+    secret_free(password); /* the store keeps its own copy */
+    if (store == NULL) {
         log_err("cannot open the counters: %s", err);
         return -1;
     }
@@ -756,6 +808,7 @@ int main(int argc, char **argv)
 {
     struct daemon_args args = {"sendas-policyd", SENDAS_CONF, NULL, NULL, 0, 0};
     const char *sock;
+    char mode[600];
     int ch;
     sigset_t sigs;
 
@@ -778,9 +831,11 @@ int main(int argc, char **argv)
     }
     if (start_serving(sock, args.user) < 0 || loop_setup(&sigs) < 0)
         return 1;
-    log_info("starting on %s: %zu mailboxes, %zu routes, counters in %s, at most %d clients "
+    store_mode(store, mode, sizeof(mode));
+    log_info("starting on %s: %zu mailboxes, %zu routes, counters: %s, at most %d clients "
              "(sendas %s)",
-             sock, conf_live->nmailboxes, conf_live->nroutes, conf_live->state_dir, max_conns,
+             sock, conf_live->nmailboxes, conf_live->nroutes,
+             conf_live->store == STORE_REDIS ? mode : conf_live->state_dir, max_conns,
              PACKAGE_VERSION);
     if (daemon_socket_path(sock) == NULL)
         log_warn("listening on %s, a network socket: any local user (or host) that can reach it "

@@ -1,0 +1,656 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_redis - the counters shared by several relays on one Redis (see store.h).
+ *
+ * A mailbox has two hashes, sendas:{MAILBOX}:m (messages, 60 s in 1 s
+ * buckets) and sendas:{MAILBOX}:r (recipients, 24 h in 1 min buckets): one
+ * field per bucket index (time / granularity) with its count, "h" the newest
+ * bucket and "t" the sum.  Every question is one Lua script (SCRIPT LOAD
+ * once, EVALSHA after, loaded again on NOSCRIPT) that advances both windows,
+ * says whether the request fits and when it would, and charges it: atomic on
+ * the server, so two relays can never both admit the last message that fits.
+ * The clock is the server's TIME, so relays with skewed clocks agree.  The
+ * semantics are window.c's (a bucket counts in full until all of it has
+ * left the window: never under-counts), and every write sets the key's
+ * expiry to the window's span, so nothing outlives its window.
+ *
+ * Redis unreachable, slow (redis_timeout) or failing: nothing is refused
+ * because of it.  The relay counts in memory with 1/N of each limit (N =
+ * relays), says so once in the log and in the status file, tries again after
+ * 1 s, doubling to 30 s, and when Redis answers again adds what it counted
+ * meanwhile to the shared counters (at the time of the return: later than it
+ * happened, so more is counted, never less) and counts shared again.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "sockspec.h"
+
+#define KEY_PREFIX "sendas:"
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 30000
+#define MAX_KEY 600 /* prefix, an address (at most 320 bytes), braces, suffix */
+#define SCAN_MAX_KEYS 200000 /* a snapshot reads at most this many keys */
+
+/* The script: KEYS messages and recipients hash; ARGV message limit,
+ * recipient limit, messages, recipients, charge (0 check, 1 check and
+ * charge, 2 charge without check), test clock ("" = TIME).  Returns
+ * {limit refused (0 none, 1 messages, 2 recipients), free at, now}. */
+static const char script[] =
+    "local now\n"
+    "if ARGV[6] ~= '' then now = tonumber(ARGV[6]) else\n"
+    "  local t = redis.call('TIME')\n"
+    "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "end\n"
+    "local function ttl(h, span, gran)\n"
+    "  local d = (h + 1) * gran + span - now\n"
+    "  if d < gran then d = gran end\n"
+    "  if d > span + gran then d = span + gran end\n"
+    "  return d\n"
+    "end\n"
+    /* drop the buckets that left the window; the newest bucket never goes back */
+    "local function advance(key, span, gran)\n"
+    "  local nb = span / gran\n"
+    "  local kt = math.floor(now / gran)\n"
+    "  local v = redis.call('HMGET', key, 'h', 't')\n"
+    "  local h, t = tonumber(v[1]), tonumber(v[2]) or 0\n"
+    "  if not h then return kt, 0 end\n"
+    "  if kt <= h then return h, t end\n"
+    "  if kt - h > nb then redis.call('DEL', key) return kt, 0 end\n"
+    "  if kt - h > 64 then\n"
+    "    local all = redis.call('HGETALL', key)\n"
+    "    for i = 1, #all, 2 do\n"
+    "      local k = tonumber(all[i])\n"
+    "      if k and k < kt - nb then t = t - tonumber(all[i + 1]) redis.call('HDEL', key, all[i]) end\n"
+    "    end\n"
+    "  else\n"
+    "    for k = h - nb, kt - nb - 1 do\n"
+    "      local c = redis.call('HGET', key, k)\n"
+    "      if c then t = t - tonumber(c) redis.call('HDEL', key, k) end\n"
+    "    end\n"
+    "  end\n"
+    "  redis.call('HSET', key, 'h', kt, 't', t)\n"
+    "  redis.call('PEXPIRE', key, ttl(kt, span, gran))\n"
+    "  return kt, t\n"
+    "end\n"
+    /* when need more fit under limit: window_free_at */
+    "local function free_at(key, span, gran, h, t, limit, need)\n"
+    "  if need > limit then return -1 end\n"
+    "  if t + need <= limit then return now end\n"
+    "  local excess, freed, ks, cnt = t + need - limit, 0, {}, {}\n"
+    "  local all = redis.call('HGETALL', key)\n"
+    "  for i = 1, #all, 2 do\n"
+    "    local k = tonumber(all[i])\n"
+    "    if k then ks[#ks + 1] = k cnt[k] = tonumber(all[i + 1]) end\n"
+    "  end\n"
+    "  table.sort(ks)\n"
+    "  for _, k in ipairs(ks) do\n"
+    "    freed = freed + cnt[k]\n"
+    "    if freed >= excess then return (k + 1) * gran + span end\n"
+    "  end\n"
+    "  return (h + 1) * gran + span\n"
+    "end\n"
+    "local function add(key, span, gran, h, t, n)\n"
+    "  if n <= 0 then return end\n"
+    "  redis.call('HINCRBY', key, h, n)\n"
+    "  redis.call('HSET', key, 'h', h, 't', t + n)\n"
+    "  redis.call('PEXPIRE', key, ttl(h, span, gran))\n"
+    "end\n"
+    "local mlim, rlim = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local nm, nr, charge = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+    "local mh, mt = advance(KEYS[1], 60000, 1000)\n"
+    "local rh, rt = advance(KEYS[2], 86400000, 60000)\n"
+    "if charge ~= 2 then\n"
+    "  if mlim > 0 then\n"
+    "    local a = free_at(KEYS[1], 60000, 1000, mh, mt, mlim, nm)\n"
+    "    if a ~= now then return {1, a, now} end\n"
+    "  end\n"
+    "  if rlim > 0 then\n"
+    "    local a = free_at(KEYS[2], 86400000, 60000, rh, rt, rlim, nr)\n"
+    "    if a ~= now then return {2, a, now} end\n"
+    "  end\n"
+    "end\n"
+    "if charge ~= 0 then\n"
+    "  add(KEYS[1], 60000, 1000, mh, mt, nm)\n"
+    "  add(KEYS[2], 86400000, 60000, rh, rt, nr)\n"
+    "end\n"
+    "return {0, now, now}\n";
+
+_Static_assert(QUOTA_MINUTE_SPAN == 60000 && QUOTA_MINUTE_GRAN == 1000 &&
+                   QUOTA_DAY_SPAN == 86400000 && QUOTA_DAY_GRAN == 60000,
+               "the script's window geometry is quota.h's");
+
+struct rs {
+    struct store base;
+    redisContext *ctx;        /* NULL while Redis is unreachable */
+    struct sockspec addr;
+    char *address;            /* as configured, for messages */
+    unsigned db, relays, timeout_ms;
+    char *password;           /* wiped on close; never logged */
+    char *status_path;
+    char sha[64];             /* the script's SHA1 once loaded */
+    struct store *local;      /* counters while Redis is unreachable; the snapshot (rdonly) */
+    int rdonly;
+    int down;                 /* counting locally */
+    int64_t down_since;       /* wall clock, ms */
+    int64_t retry_at;         /* monotonic, ms */
+    int64_t backoff;          /* ms until the next try after a failure */
+    char why[256];            /* why Redis is unusable (no password in it) */
+    int64_t test_clock;       /* tests: ms instead of TIME; 0 = TIME */
+};
+
+/* drop - forget the connection */
+static void drop(struct rs *s)
+{
+    if (s->ctx)
+        redisFree(s->ctx);
+    s->ctx = NULL;
+}
+
+/*
+ * command - run argv; the reply, or NULL with err set.  An I/O error or a
+ * timeout drops the connection (hiredis cannot use it again); an error reply
+ * is returned as it is.
+ */
+static redisReply *command(struct rs *s, int argc, const char **argv, const size_t *lens,
+                           char *err, size_t errlen)
+{
+    redisReply *r;
+
+    if (s->ctx == NULL) {
+        snprintf(err, errlen, "not connected");
+        return NULL;
+    }
+    r = redisCommandArgv(s->ctx, argc, argv, lens);
+    if (r == NULL) {
+        snprintf(err, errlen, "%s", s->ctx->err ? s->ctx->errstr : "no reply");
+        if (s->ctx->err == REDIS_ERR_IO && errno == EAGAIN)
+            snprintf(err, errlen, "no answer within redis_timeout (%u ms)", s->timeout_ms);
+        drop(s);
+    }
+    return r;
+}
+
+/* simple - a command whose reply must not be an error; 0, or -1 with err set */
+static int simple(struct rs *s, const char *what, int argc, const char **argv, char *err,
+                  size_t errlen)
+{
+    redisReply *r = command(s, argc, argv, NULL, err, errlen);
+    int rc = 0;
+
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "%s: %.200s", what, r->str);
+        rc = -1;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* load_script - SCRIPT LOAD; 0 with s->sha set, or -1 */
+static int load_script(struct rs *s, char *err, size_t errlen)
+{
+    const char *argv[] = {"SCRIPT", "LOAD", script};
+    redisReply *r = command(s, 3, argv, NULL, err, errlen);
+    int rc = -1;
+
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_STRING && r->len < sizeof(s->sha)) {
+        memcpy(s->sha, r->str, r->len);
+        s->sha[r->len] = '\0';
+        rc = 0;
+    } else {
+        snprintf(err, errlen, "SCRIPT LOAD: %.200s",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* connect_redis - connect with timeouts, AUTH, SELECT, load the script; 0, or -1 with err */
+static int connect_redis(struct rs *s, char *err, size_t errlen)
+{
+    struct timeval tv = {(time_t)(s->timeout_ms / 1000), (suseconds_t)(s->timeout_ms % 1000) * 1000};
+    char db[24];
+    const char *auth[] = {"AUTH", s->password};
+    const char *sel[] = {"SELECT", db};
+
+    drop(s);
+    s->ctx = s->addr.kind == SOCKSPEC_UNIX ? redisConnectUnixWithTimeout(s->addr.path, tv)
+                                          : redisConnectWithTimeout(s->addr.host, (int)s->addr.port, tv);
+    if (s->ctx == NULL || s->ctx->err) {
+        snprintf(err, errlen, "connecting: %s", s->ctx ? s->ctx->errstr : "out of memory");
+        drop(s);
+        return -1;
+    }
+    if (redisSetTimeout(s->ctx, tv) != REDIS_OK) {
+        snprintf(err, errlen, "setting the timeout: %s", s->ctx->errstr);
+        drop(s);
+        return -1;
+    }
+    snprintf(db, sizeof(db), "%u", s->db);
+    if ((s->password && simple(s, "AUTH (redis_password_file)", 2, auth, err, errlen) < 0) ||
+        (s->db && simple(s, "SELECT (redis_database)", 2, sel, err, errlen) < 0) ||
+        load_script(s, err, errlen) < 0) {
+        drop(s);
+        return -1;
+    }
+    return 0;
+}
+
+/* key - KEY_PREFIX{mailbox}:suffix; 0, or -1 when too long */
+static int key(char *out, size_t outlen, const char *mailbox, char suffix)
+{
+    size_t n = (size_t)snprintf(out, outlen, KEY_PREFIX "{%s}:%c", mailbox, suffix);
+
+    return n < outlen ? 0 : -1;
+}
+
+/* eval - EVALSHA the script (loading it again after NOSCRIPT); 0, or -1 with err set */
+static int eval(struct rs *s, const char *mailbox, const struct quota_ask *ask, int charge,
+                struct quota_answer *ans, char *err, size_t errlen)
+{
+    char km[MAX_KEY], kr[MAX_KEY], a[6][24];
+    const char *argv[10];
+    redisReply *r = NULL;
+    int i, tries;
+
+    if (key(km, sizeof(km), mailbox, 'm') < 0 || key(kr, sizeof(kr), mailbox, 'r') < 0) {
+        snprintf(err, errlen, "mailbox address too long for a key");
+        return -1;
+    }
+    snprintf(a[0], sizeof(a[0]), "%llu", (unsigned long long)ask->msg_limit);
+    snprintf(a[1], sizeof(a[1]), "%llu", (unsigned long long)ask->rcpt_limit);
+    snprintf(a[2], sizeof(a[2]), "%u", ask->msgs);
+    snprintf(a[3], sizeof(a[3]), "%u", ask->rcpts);
+    snprintf(a[4], sizeof(a[4]), "%d", charge);
+    a[5][0] = '\0';
+    if (s->test_clock)
+        snprintf(a[5], sizeof(a[5]), "%lld", (long long)s->test_clock);
+    argv[0] = "EVALSHA";
+    argv[1] = s->sha;
+    argv[2] = "2";
+    argv[3] = km;
+    argv[4] = kr;
+    for (i = 0; i < 6; i++)
+        argv[4 + i] = a[i];
+    for (tries = 0; tries < 2; tries++) {
+        if ((r = command(s, 10, argv, NULL, err, errlen)) == NULL)
+            return -1;
+        if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0)
+            break;
+        freeReplyObject(r); /* SCRIPT FLUSH, a restart without persistence, a failover */
+        r = NULL;
+        if (load_script(s, err, errlen) < 0)
+            return -1;
+    }
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER ||
+        r->element[2]->type != REDIS_REPLY_INTEGER) {
+        snprintf(err, errlen, "the counting script: %.200s",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    memset(ans, 0, sizeof(*ans));
+    ans->limit = (int)r->element[0]->integer;
+    ans->free_at = r->element[1]->integer;
+    ans->now = r->element[2]->integer;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* write_status - the mode for sendasctl quota: STATUS written anew, then renamed over */
+static void write_status(struct rs *s)
+{
+    char tmp[4200], line[600];
+    FILE *f;
+
+    if (s->status_path == NULL)
+        return;
+    store_mode(&s->base, line, sizeof(line));
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", s->status_path) >= sizeof(tmp) ||
+        (f = fopen(tmp, "w")) == NULL)
+        return;
+    fprintf(f, "%s\n", line);
+    if (fclose(f) != 0 || rename(tmp, s->status_path) != 0)
+        unlink(tmp);
+}
+
+/* go_down - Redis failed: count locally, said once until it returns */
+static void go_down(struct rs *s, const char *why)
+{
+    int64_t mono = clock_mono_ms();
+
+    drop(s);
+    snprintf(s->why, sizeof(s->why), "%s", why);
+    s->retry_at = mono + s->backoff;
+    s->backoff = s->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff * 2;
+    if (s->down)
+        return;
+    s->down = 1;
+    s->down_since = clock_now_ms();
+    log_err("redis %s: %s: counting on this relay alone with 1/%u of each limit until it "
+            "answers again (trying every %d to %d s)",
+            s->address, why, s->relays, BACKOFF_MIN_MS / 1000, BACKOFF_MAX_MS / 1000);
+    write_status(s);
+}
+
+/* push_local - add what was counted during the outage to the shared counters */
+static int push_one(void *arg, const char *mailbox, struct quota_counters *q)
+{
+    struct rs *s = arg;
+    struct quota_answer ans;
+    struct quota_ask ask;
+    char err[300];
+    int64_t now = clock_now_ms();
+
+    memset(&ask, 0, sizeof(ask));
+    ask.msgs = (uint32_t)window_total(&q->msgs, now);
+    ask.rcpts = (uint32_t)window_total(&q->rcpts, now);
+    if (ask.msgs == 0 && ask.rcpts == 0)
+        return 0;
+    if (eval(s, mailbox, &ask, 2, &ans, err, sizeof(err)) < 0) {
+        log_err("redis %s: adding the counts of %s made during the outage: %s", s->address,
+                mailbox, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* come_back - Redis answers again: hand over the local counts, count shared */
+static void come_back(struct rs *s)
+{
+    struct store *fresh;
+
+    if (!s->down)
+        return;
+    if (store_each(s->local, push_one, s) < 0 || s->ctx == NULL) {
+        go_down(s, "failed again while taking over the local counts");
+        return;
+    }
+    if ((fresh = store_mem_open()) != NULL) {
+        store_close(s->local);
+        s->local = fresh;
+    }
+    log_info("redis %s answers again after %llds: counting shared with the other relays",
+             s->address, (long long)((clock_now_ms() - s->down_since) / 1000));
+    s->down = 0;
+    s->backoff = BACKOFF_MIN_MS;
+    write_status(s);
+}
+
+/* try_connect - reconnect when the backoff has passed */
+static void try_connect(struct rs *s)
+{
+    char err[300];
+
+    if (s->ctx || clock_mono_ms() < s->retry_at)
+        return;
+    if (connect_redis(s, err, sizeof(err)) < 0) {
+        go_down(s, err);
+        return;
+    }
+    come_back(s);
+}
+
+/* share - limit / relays, at least 1 (0 stays no limit) */
+static uint64_t share(uint64_t limit, unsigned relays)
+{
+    uint64_t v = limit / (relays ? relays : 1);
+
+    return limit == 0 ? 0 : v ? v : 1;
+}
+
+/* rs_charge - store_ops.charge: shared when Redis answers, else the local share */
+static int rs_charge(struct store *st, const char *mailbox, const struct quota_ask *ask,
+                     struct quota_answer *ans, char *err, size_t errlen)
+{
+    struct rs *s = (struct rs *)st;
+    struct quota_ask mine = *ask;
+    char why[300];
+
+    if (s->rdonly) {
+        snprintf(err, errlen, "the store is read-only");
+        return -1;
+    }
+    try_connect(s);
+    if (s->ctx) {
+        if (eval(s, mailbox, ask, ask->charge, ans, why, sizeof(why)) == 0)
+            return 0;
+        go_down(s, why);
+    }
+    mine.msg_limit = share(ask->msg_limit, s->relays);
+    mine.rcpt_limit = share(ask->rcpt_limit, s->relays);
+    if (store_charge(s->local, mailbox, &mine, ans, err, errlen) < 0)
+        return -1;
+    ans->local = 1;
+    return 0;
+}
+
+/* rs_mode - store_ops.mode */
+static void rs_mode(struct store *st, char *out, size_t outlen)
+{
+    struct rs *s = (struct rs *)st;
+    char since[40];
+
+    if (!s->down) {
+        snprintf(out, outlen, "redis %s db %u: shared by %u relays", s->address, s->db, s->relays);
+        return;
+    }
+    clock_format_rfc3339(s->down_since * 1000, 0, since, sizeof(since));
+    snprintf(out, outlen, "redis %s db %u: local fallback since %s (1/%u of each limit): %s",
+             s->address, s->db, since, s->relays, s->why);
+}
+
+/* the rest goes to the counters in memory: the fallback's, or the snapshot */
+static struct quota_counters *rs_get(struct store *st, const char *mailbox, int create)
+{
+    return store_get(((struct rs *)st)->local, mailbox, create);
+}
+
+static void rs_changed(struct store *st, struct quota_counters *q)
+{
+    store_changed(((struct rs *)st)->local, q);
+}
+
+static int rs_flush(struct store *st, char *err, size_t errlen)
+{
+    return store_flush(((struct rs *)st)->local, err, errlen);
+}
+
+static size_t rs_dirty(struct store *st)
+{
+    return store_dirty(((struct rs *)st)->local);
+}
+
+static int rs_each(struct store *st, int (*fn)(void *, const char *, struct quota_counters *),
+                   void *arg)
+{
+    return store_each(((struct rs *)st)->local, fn, arg);
+}
+
+/* rs_close - store_ops.close */
+static void rs_close(struct store *st)
+{
+    struct rs *s = (struct rs *)st;
+
+    drop(s);
+    store_close(s->local);
+    if (s->password) {
+        explicit_bzero(s->password, strlen(s->password));
+        free(s->password);
+    }
+    free(s->address);
+    free(s->status_path);
+    free(s);
+}
+
+static const struct store_ops rs_ops = {rs_get,   rs_changed, rs_flush,  rs_dirty,
+                                        rs_each,  rs_close,   rs_charge, rs_mode};
+
+/* by_bucket - qsort order of (bucket, count) pairs */
+static int by_bucket(const void *a, const void *b)
+{
+    long long x = ((const long long *)a)[0], y = ((const long long *)b)[0];
+
+    return x < y ? -1 : x > y;
+}
+
+/* read_window - HGETALL one hash into w, buckets oldest first; 0, or -1 with err */
+static int read_window(struct rs *s, const char *k, struct window *w, char *err, size_t errlen)
+{
+    const char *argv[] = {"HGETALL", k};
+    redisReply *r = command(s, 2, argv, NULL, err, errlen);
+    long long *v;
+    size_t i, n = 0;
+
+    if (r == NULL)
+        return -1;
+    if (r->type != REDIS_REPLY_ARRAY || (v = calloc(r->elements + 1, sizeof(*v))) == NULL) {
+        snprintf(err, errlen, "HGETALL %s: unexpected reply", k);
+        freeReplyObject(r);
+        return -1;
+    }
+    for (i = 0; i + 1 < r->elements; i += 2) {
+        char *end;
+        long long b = strtoll(r->element[i]->str ? r->element[i]->str : "", &end, 10);
+
+        if (end == r->element[i]->str || *end || b < 0)
+            continue; /* "h", "t" */
+        v[n++] = b;
+        v[n++] = strtoll(r->element[i + 1]->str ? r->element[i + 1]->str : "0", NULL, 10);
+    }
+    qsort(v, n / 2, 2 * sizeof(*v), by_bucket);
+    for (i = 0; i < n; i += 2)
+        if (v[i + 1] > 0)
+            window_add(w, v[i] * w->gran, v[i + 1] > UINT32_MAX ? UINT32_MAX : (uint32_t)v[i + 1]);
+    free(v);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* snapshot_key - one key of SCAN: the mailbox's window into the snapshot */
+static int snapshot_key(struct rs *s, const char *k, char *err, size_t errlen)
+{
+    size_t pl = strlen(KEY_PREFIX "{"), len = strlen(k);
+    char mb[MAX_KEY];
+    struct quota_counters *q;
+
+    if (len < pl + 4 || strncmp(k, KEY_PREFIX "{", pl) != 0 || k[len - 3] != '}' ||
+        k[len - 2] != ':' || (k[len - 1] != 'm' && k[len - 1] != 'r') || len - pl - 3 >= sizeof(mb))
+        return 0; /* not ours */
+    memcpy(mb, k + pl, len - pl - 3);
+    mb[len - pl - 3] = '\0';
+    if ((q = store_get(s->local, mb, 1)) == NULL) {
+        snprintf(err, errlen, "out of memory reading the counters");
+        return -1;
+    }
+    return read_window(s, k, k[len - 1] == 'm' ? &q->msgs : &q->rcpts, err, errlen);
+}
+
+/* snapshot - every mailbox's counters into s->local, and the server's clock; 0, or -1 */
+static int snapshot(struct rs *s, int64_t *server_now, char *err, size_t errlen)
+{
+    const char *time_argv[] = {"TIME"};
+    char cursor[32] = "0";
+    size_t seen = 0, i;
+    redisReply *r;
+
+    if ((r = command(s, 1, time_argv, NULL, err, errlen)) == NULL)
+        return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        snprintf(err, errlen, "TIME: unexpected reply");
+        freeReplyObject(r);
+        return -1;
+    }
+    *server_now = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+                  strtoll(r->element[1]->str, NULL, 10) / 1000;
+    freeReplyObject(r);
+    do {
+        const char *argv[] = {"SCAN", cursor, "MATCH", KEY_PREFIX "{*}:?", "COUNT", "1000"};
+
+        if ((r = command(s, 6, argv, NULL, err, errlen)) == NULL)
+            return -1;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            snprintf(err, errlen, "SCAN: unexpected reply");
+            freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        for (i = 0; i < r->element[1]->elements && seen < SCAN_MAX_KEYS; i++, seen++)
+            if (r->element[1]->element[i]->type == REDIS_REPLY_STRING &&
+                snapshot_key(s, r->element[1]->element[i]->str, err, errlen) < 0) {
+                freeReplyObject(r);
+                return -1;
+            }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0 && seen < SCAN_MAX_KEYS);
+    return 0;
+}
+
+/* store_redis_open - the shared store (see store.h) */
+struct store *store_redis_open(const struct store_redis_opts *o, int flags, int64_t *server_now,
+                               char *err, size_t errlen)
+{
+    struct rs *s = calloc(1, sizeof(*s));
+    char why[300];
+
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->base.ops = &rs_ops;
+    s->db = o->database;
+    s->relays = o->relays ? o->relays : 1;
+    s->timeout_ms = o->timeout_ms ? o->timeout_ms : 200;
+    s->backoff = BACKOFF_MIN_MS;
+    s->rdonly = flags & STORE_RDONLY;
+    if ((s->address = strdup(o->address)) == NULL || (s->local = store_mem_open()) == NULL ||
+        (o->password && (s->password = strdup(o->password)) == NULL) ||
+        (o->status_path && (s->status_path = strdup(o->status_path)) == NULL)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (sockspec_parse_hostport(s->address, &s->addr) < 0) {
+        snprintf(err, errlen, "redis_address %s: expected unix:/PATH, HOST:PORT or [IPV6]:PORT",
+                 s->address);
+        goto fail;
+    }
+    if (s->rdonly) {
+        if (connect_redis(s, why, sizeof(why)) < 0 ||
+            snapshot(s, server_now, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "redis %s: %s", s->address, why);
+            goto fail;
+        }
+        drop(s);
+        return &s->base;
+    }
+    if (connect_redis(s, why, sizeof(why)) < 0)
+        go_down(s, why);
+    else
+        write_status(s);
+    return &s->base;
+fail:
+    rs_close(&s->base);
+    return NULL;
+}
+
+/* store_redis_test_clock - tests: a fixed clock instead of the server's TIME */
+void store_redis_test_clock(struct store *st, int64_t ms)
+{
+    ((struct rs *)st)->test_clock = ms;
+}
