@@ -262,7 +262,7 @@ static int eval(struct rs *s, const char *mailbox, const struct quota_ask *ask, 
                 struct quota_answer *ans, char *err, size_t errlen)
 {
     char km[MAX_KEY], kr[MAX_KEY], a[6][24];
-    const char *argv[10];
+    const char *argv[11];
     redisReply *r = NULL;
     int i, tries;
 
@@ -284,9 +284,9 @@ static int eval(struct rs *s, const char *mailbox, const struct quota_ask *ask, 
     argv[3] = km;
     argv[4] = kr;
     for (i = 0; i < 6; i++)
-        argv[4 + i] = a[i];
+        argv[5 + i] = a[i];
     for (tries = 0; tries < 2; tries++) {
-        if ((r = command(s, 10, argv, NULL, err, errlen)) == NULL)
+        if ((r = command(s, 11, argv, NULL, err, errlen)) == NULL)
             return -1;
         if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0)
             break;
