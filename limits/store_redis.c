@@ -17,7 +17,8 @@
  * Redis unreachable, slow (redis_timeout) or failing: nothing is refused
  * because of it.  The relay counts in memory with 1/N of each limit (N =
  * relays), says so once in the log and in the status file, tries again after
- * 1 s, doubling to 30 s, and when Redis answers again adds what it counted
+ * 1 s, doubling to 30 s (at a request or at the daemon's once-a-second
+ * flush, never more often), and when Redis answers again adds what it counted
  * meanwhile to the shared counters (at the time of the return: later than it
  * happened, so more is counted, never less) and counts shared again.
  */
@@ -466,9 +467,15 @@ static void rs_changed(struct store *st, struct quota_counters *q)
     store_changed(((struct rs *)st)->local, q);
 }
 
+/* rs_flush - the daemon's tick (once a second): also the time to try Redis again, so that
+ * shared counting resumes without waiting for mail */
 static int rs_flush(struct store *st, char *err, size_t errlen)
 {
-    return store_flush(((struct rs *)st)->local, err, errlen);
+    struct rs *s = (struct rs *)st;
+
+    if (!s->rdonly && s->down)
+        try_connect(s);
+    return store_flush(s->local, err, errlen);
 }
 
 static size_t rs_dirty(struct store *st)
