@@ -35,8 +35,9 @@ struct store_ops {
                                            struct quota_counters *q),
                 void *arg);
     void (*close)(struct store *s);
-    int (*charge)(struct store *s, const char *mailbox, const struct quota_ask *ask,
-                  struct quota_answer *ans, char *err, size_t errlen);
+    int (*charge)(struct store *s, size_t n, const char *const *mailboxes,
+                  const struct quota_ask *asks, struct quota_answer *ans, char *err,
+                  size_t errlen);
     /* "sqlite", "redis shared", "redis local fallback since ..." */
     void (*mode)(struct store *s, char *out, size_t outlen);
 };
@@ -97,7 +98,20 @@ static inline void store_close(struct store *s)
 static inline int store_charge(struct store *s, const char *mailbox, const struct quota_ask *ask,
                                struct quota_answer *ans, char *err, size_t errlen)
 {
-    return s->ops->charge(s, mailbox, ask, ans, err, errlen);
+    return s->ops->charge(s, 1, &mailbox, ask, ans, err, errlen);
+}
+
+/*
+ * store_charge_many - n questions at once, answered as if asked one after
+ * the other, each one atomic (a shared store sends them in one round trip:
+ * the daemon gathers the requests of every client that is ready).  0, or
+ * -1 with err set when any failed (its answer's limit is then -1).
+ */
+static inline int store_charge_many(struct store *s, size_t n, const char *const *mailboxes,
+                                    const struct quota_ask *asks, struct quota_answer *ans,
+                                    char *err, size_t errlen)
+{
+    return s->ops->charge(s, n, mailboxes, asks, ans, err, errlen);
 }
 
 /* store_mode - one line saying how the store counts now, for logs and sendasctl quota */

@@ -41,6 +41,7 @@
 #define BACKOFF_MAX_MS 30000
 #define MAX_KEY 600 /* prefix, an address (at most 320 bytes), braces, suffix */
 #define SCAN_MAX_KEYS 200000 /* a snapshot reads at most this many keys */
+#define MAX_BATCH 64 /* questions pipelined in one round trip */
 
 /* The script: KEYS messages and recipients hash; ARGV message limit,
  * recipient limit, messages, recipients, charge (0 check, 1 check and
@@ -258,59 +259,138 @@ static int key(char *out, size_t outlen, const char *mailbox, char suffix)
     return n < outlen ? 0 : -1;
 }
 
-/* eval - EVALSHA the script (loading it again after NOSCRIPT); 0, or -1 with err set */
-static int eval(struct rs *s, const char *mailbox, const struct quota_ask *ask, int charge,
-                struct quota_answer *ans, char *err, size_t errlen)
-{
+/* The arguments of one EVALSHA (hiredis copies them when it appends the command). */
+struct evalargs {
     char km[MAX_KEY], kr[MAX_KEY], a[6][24];
     const char *argv[11];
-    redisReply *r = NULL;
-    int i, tries;
+};
 
-    if (key(km, sizeof(km), mailbox, 'm') < 0 || key(kr, sizeof(kr), mailbox, 'r') < 0) {
+/* eval_args - the EVALSHA command for mailbox and ask; 0, or -1 with err (address too long) */
+static int eval_args(struct rs *s, struct evalargs *e, const char *mailbox,
+                     const struct quota_ask *ask, int charge, char *err, size_t errlen)
+{
+    int i;
+
+    if (key(e->km, sizeof(e->km), mailbox, 'm') < 0 || key(e->kr, sizeof(e->kr), mailbox, 'r') < 0) {
         snprintf(err, errlen, "mailbox address too long for a key");
         return -1;
     }
-    snprintf(a[0], sizeof(a[0]), "%llu", (unsigned long long)ask->msg_limit);
-    snprintf(a[1], sizeof(a[1]), "%llu", (unsigned long long)ask->rcpt_limit);
-    snprintf(a[2], sizeof(a[2]), "%u", ask->msgs);
-    snprintf(a[3], sizeof(a[3]), "%u", ask->rcpts);
-    snprintf(a[4], sizeof(a[4]), "%d", charge);
-    a[5][0] = '\0';
+    snprintf(e->a[0], sizeof(e->a[0]), "%llu", (unsigned long long)ask->msg_limit);
+    snprintf(e->a[1], sizeof(e->a[1]), "%llu", (unsigned long long)ask->rcpt_limit);
+    snprintf(e->a[2], sizeof(e->a[2]), "%u", ask->msgs);
+    snprintf(e->a[3], sizeof(e->a[3]), "%u", ask->rcpts);
+    snprintf(e->a[4], sizeof(e->a[4]), "%d", charge);
+    e->a[5][0] = '\0';
     if (s->test_clock)
-        snprintf(a[5], sizeof(a[5]), "%lld", (long long)s->test_clock);
-    argv[0] = "EVALSHA";
-    argv[1] = s->sha;
-    argv[2] = "2";
-    argv[3] = km;
-    argv[4] = kr;
+        snprintf(e->a[5], sizeof(e->a[5]), "%lld", (long long)s->test_clock);
+    e->argv[0] = "EVALSHA";
+    e->argv[1] = s->sha;
+    e->argv[2] = "2";
+    e->argv[3] = e->km;
+    e->argv[4] = e->kr;
     for (i = 0; i < 6; i++)
-        argv[5 + i] = a[i];
-    for (tries = 0; tries < 2; tries++) {
-        if ((r = command(s, 11, argv, NULL, err, errlen)) == NULL)
-            return -1;
-        if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0)
-            break;
-        freeReplyObject(r); /* SCRIPT FLUSH, a restart without persistence, a failover */
-        r = NULL;
-        if (load_script(s, err, errlen) < 0)
-            return -1;
-    }
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        e->argv[5 + i] = e->a[i];
+    return 0;
+}
+
+/* parse_answer - the script's reply into ans; 0, 1 for NOSCRIPT, or -1 with err set */
+static int parse_answer(const redisReply *r, struct quota_answer *ans, char *err, size_t errlen)
+{
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+        return 1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER ||
         r->element[2]->type != REDIS_REPLY_INTEGER) {
         snprintf(err, errlen, "the counting script: %.200s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        if (r)
-            freeReplyObject(r);
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         return -1;
     }
     memset(ans, 0, sizeof(*ans));
     ans->limit = (int)r->element[0]->integer;
     ans->free_at = r->element[1]->integer;
     ans->now = r->element[2]->integer;
-    freeReplyObject(r);
     return 0;
+}
+
+/* eval - EVALSHA the script (loading it again after NOSCRIPT); 0, or -1 with err set */
+static int eval(struct rs *s, const char *mailbox, const struct quota_ask *ask, int charge,
+                struct quota_answer *ans, char *err, size_t errlen)
+{
+    struct evalargs e;
+    redisReply *r;
+    int tries, rc = -1;
+
+    if (eval_args(s, &e, mailbox, ask, charge, err, errlen) < 0)
+        return -1;
+    for (tries = 0; tries < 2; tries++) {
+        if ((r = command(s, 11, e.argv, NULL, err, errlen)) == NULL)
+            return -1;
+        rc = parse_answer(r, ans, err, errlen);
+        freeReplyObject(r);
+        if (rc != 1)
+            return rc;
+        /* SCRIPT FLUSH, a restart without persistence, a failover */
+        if (load_script(s, err, errlen) < 0)
+            return -1;
+    }
+    snprintf(err, errlen, "the counting script is not loaded (NOSCRIPT twice)");
+    return -1;
+}
+
+/*
+ * eval_many - n questions in one round trip (pipelined EVALSHAs); done[i] set
+ * for each one answered.  0, or -1 with err set when any was not.
+ */
+static int eval_many(struct rs *s, size_t n, const char *const *mbs, const struct quota_ask *asks,
+                     struct quota_answer *ans, unsigned char *done, char *err, size_t errlen)
+{
+    unsigned char sent[MAX_BATCH], again[MAX_BATCH];
+    struct evalargs e;
+    size_t i;
+    int failed = 0;
+
+    memset(sent, 0, sizeof(sent));
+    memset(again, 0, sizeof(again));
+    for (i = 0; i < n; i++) {
+        if (eval_args(s, &e, mbs[i], &asks[i], asks[i].charge, err, errlen) < 0) {
+            failed = 1;
+            continue;
+        }
+        if (redisAppendCommandArgv(s->ctx, 11, e.argv, NULL) != REDIS_OK) {
+            snprintf(err, errlen, "out of memory");
+            drop(s);
+            return -1;
+        }
+        sent[i] = 1;
+    }
+    for (i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        int rc;
+
+        if (!sent[i])
+            continue;
+        if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK || r == NULL) {
+            snprintf(err, errlen, "%s", s->ctx->errstr[0] ? s->ctx->errstr : "no reply");
+            if (s->ctx->err == REDIS_ERR_IO && errno == EAGAIN)
+                snprintf(err, errlen, "no answer within redis_timeout (%u ms)", s->timeout_ms);
+            drop(s);
+            return -1;
+        }
+        rc = parse_answer(r, &ans[i], err, errlen);
+        freeReplyObject(r);
+        if (rc == 0)
+            done[i] = 1;
+        else if (rc == 1)
+            again[i] = 1;
+        else
+            failed = 1;
+    }
+    for (i = 0; i < n && s->ctx; i++)
+        if (again[i] && eval(s, mbs[i], &asks[i], asks[i].charge, &ans[i], err, errlen) == 0)
+            done[i] = 1;
+        else if (again[i])
+            failed = 1;
+    return failed ? -1 : 0;
 }
 
 /* write_status - the mode for sendasctl quota: STATUS written anew, then renamed over */
@@ -415,30 +495,50 @@ static uint64_t share(uint64_t limit, unsigned relays)
     return limit == 0 ? 0 : v ? v : 1;
 }
 
-/* rs_charge - store_ops.charge: shared when Redis answers, else the local share */
-static int rs_charge(struct store *st, const char *mailbox, const struct quota_ask *ask,
-                     struct quota_answer *ans, char *err, size_t errlen)
+/* local_share - answer ask[i] from this relay's own counters with its 1/N share */
+static int local_share(struct rs *s, const char *mailbox, const struct quota_ask *ask,
+                       struct quota_answer *ans, char *err, size_t errlen)
 {
-    struct rs *s = (struct rs *)st;
     struct quota_ask mine = *ask;
-    char why[300];
 
-    if (s->rdonly) {
-        snprintf(err, errlen, "the store is read-only");
-        return -1;
-    }
-    try_connect(s);
-    if (s->ctx) {
-        if (eval(s, mailbox, ask, ask->charge, ans, why, sizeof(why)) == 0)
-            return 0;
-        go_down(s, why);
-    }
     mine.msg_limit = share(ask->msg_limit, s->relays);
     mine.rcpt_limit = share(ask->rcpt_limit, s->relays);
     if (store_charge(s->local, mailbox, &mine, ans, err, errlen) < 0)
         return -1;
     ans->local = 1;
     return 0;
+}
+
+/* rs_charge - store_ops.charge: shared when Redis answers (MAX_BATCH a round trip), else
+ * the local share */
+static int rs_charge(struct store *st, size_t n, const char *const *mbs,
+                     const struct quota_ask *asks, struct quota_answer *ans, char *err,
+                     size_t errlen)
+{
+    struct rs *s = (struct rs *)st;
+    unsigned char done[MAX_BATCH];
+    char why[300];
+    size_t i, k, m;
+    int rc = 0;
+
+    if (s->rdonly) {
+        snprintf(err, errlen, "the store is read-only");
+        return -1;
+    }
+    try_connect(s);
+    for (k = 0; k < n; k += m) {
+        m = n - k < MAX_BATCH ? n - k : MAX_BATCH;
+        memset(done, 0, sizeof(done));
+        if (s->ctx && eval_many(s, m, mbs + k, asks + k, ans + k, done, why, sizeof(why)) < 0)
+            go_down(s, why);
+        for (i = 0; i < m; i++)
+            if (!done[i] && local_share(s, mbs[k + i], &asks[k + i], &ans[k + i], err, errlen) < 0) {
+                memset(&ans[k + i], 0, sizeof(ans[k + i]));
+                ans[k + i].limit = -1;
+                rc = -1;
+            }
+    }
+    return rc;
 }
 
 /* rs_mode - store_ops.mode */

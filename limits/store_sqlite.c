@@ -395,20 +395,29 @@ static void sq_close(struct store *st)
 }
 
 /* sq_charge - store_ops.charge: the windows in memory answer; a charge is flushed later */
-static int sq_charge(struct store *st, const char *mailbox, const struct quota_ask *ask,
-                     struct quota_answer *ans, char *err, size_t errlen)
+static int sq_charge(struct store *st, size_t n, const char *const *mailboxes,
+                     const struct quota_ask *asks, struct quota_answer *ans, char *err,
+                     size_t errlen)
 {
-    struct ent *e = lookup((struct sq *)st, mailbox, 1);
+    int rc = 0;
+    size_t i;
 
-    if (e == NULL) {
-        snprintf(err, errlen, "out of memory (or more than %d mailboxes) for the counters",
-                 MAX_ENTRIES);
-        return -1;
+    for (i = 0; i < n; i++) {
+        struct ent *e = lookup((struct sq *)st, mailboxes[i], 1);
+
+        if (e == NULL) {
+            snprintf(err, errlen, "out of memory (or more than %d mailboxes) for the counters",
+                     MAX_ENTRIES);
+            memset(&ans[i], 0, sizeof(ans[i]));
+            ans[i].limit = -1;
+            rc = -1;
+            continue;
+        }
+        quota_window_charge(&e->q, &asks[i], &ans[i]);
+        if (asks[i].charge && ans[i].limit == QUOTA_LIMIT_NONE && (asks[i].msgs || asks[i].rcpts))
+            sq_changed(st, &e->q);
     }
-    quota_window_charge(&e->q, ask, ans);
-    if (ask->charge && ans->limit == QUOTA_LIMIT_NONE && (ask->msgs || ask->rcpts))
-        sq_changed(st, &e->q);
-    return 0;
+    return rc;
 }
 
 /* sq_mode - store_ops.mode */
