@@ -278,6 +278,43 @@ START_TEST(test_random_sequence)
 }
 END_TEST
 
+/* Questions in batches (the daemon's round): answered as if asked one after the other,
+ * across the pipeline's 64 a round trip too. */
+START_TEST(test_batches)
+{
+    struct store *sq, *rd;
+    char d[64], mb[3][128], err[256];
+    const char *mbs[70];
+    struct quota_ask asks[70];
+    struct quota_answer x[70], y[70];
+    int64_t t = T0;
+    int round, i, admitted = 0;
+
+    stores(&sq, &rd, d, sizeof(d), mb[0], sizeof(mb[0]), "batch-a");
+    snprintf(mb[1], sizeof(mb[1]), "batch-b-%ld@contoso.com", (long)getpid());
+    snprintf(mb[2], sizeof(mb[2]), "batch-c-%ld@contoso.com", (long)getpid());
+    for (round = 0; round < 6; round++) {
+        t += 20000;
+        for (i = 0; i < 70; i++) {
+            mbs[i] = mb[i % 3];
+            asks[i] = ask_at(t, 10, 50, 1, 1 + i % 2, i % 5 != 0);
+        }
+        store_redis_test_clock(rd, t);
+        ck_assert_int_eq(store_charge_many(sq, 70, mbs, asks, x, err, sizeof(err)), 0);
+        ck_assert_int_eq(store_charge_many(rd, 70, mbs, asks, y, err, sizeof(err)), 0);
+        for (i = 0; i < 70; i++) {
+            ck_assert_msg(y[i].local == 0, "round %d question %d: fell back", round, i);
+            ck_assert_msg(x[i].limit == y[i].limit && x[i].free_at == y[i].free_at,
+                          "round %d question %d: sqlite %d %lld, redis %d %lld", round, i,
+                          x[i].limit, (long long)x[i].free_at, y[i].limit, (long long)y[i].free_at);
+            admitted += x[i].limit == QUOTA_LIMIT_NONE && asks[i].charge;
+        }
+    }
+    ck_assert_int_gt(admitted, 20);
+    done(sq, rd, d);
+}
+END_TEST
+
 /* key_ttl - PTTL of a key (-2 absent, -1 no expiry) */
 static long long key_ttl(redisContext *c, const char *k)
 {
@@ -569,6 +606,7 @@ int main(void)
     tcase_add_test(tc, test_minute_edges);
     tcase_add_test(tc, test_day_edges);
     tcase_add_test(tc, test_random_sequence);
+    tcase_add_test(tc, test_batches);
     tcase_add_test(tc, test_expiry);
     tcase_add_test(tc, test_concurrent);
     tcase_add_test(tc, test_clock_skew);
