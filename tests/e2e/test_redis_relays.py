@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """End-to-end: two relays, one Redis (issue 10).
 
-A private redis-server (its own unix socket and data directory, append-only file so that a
+First, sendasctl check and sendas-policyd refuse a redis_password_file that group or others may
+read, without printing the password.  Then a private redis-server (its own unix socket and data directory, append-only file so that a
 stop and start keeps the counts, as a production Redis should) and two private Postfix
 instances, each with its own sendas-milter and sendas-policyd (store redis, relays 2), both
 relaying to one Exchange Online emulator.  limit_recipients_per_day 20 with headroom 100.
@@ -36,8 +37,8 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from daemonrun import wait_log, wait_unix  # noqa: E402
 from emulator import Emulator  # noqa: E402
-from stack import (MAILBOXES, Stack, checks, e2e_tmpdir, find_ctl, free_port,  # noqa: E402
-                   report, require_stack, skip, stop_process, tail)
+from stack import (MAILBOXES, Stack, checks, e2e_tmpdir, find_ctl, find_policyd,  # noqa: E402
+                   free_port, report, require_stack, skip, stop_process, tail)
 
 REDIS = "/usr/bin/redis-server"
 OUTAGE = 30  # seconds Redis is down, as issue 10's acceptance says
@@ -213,6 +214,41 @@ def part_after(relays, emu, ctl, check):
           " | ".join(q.splitlines()))
 
 
+def part_check(tmp, ctl, policyd, check):
+    """sendasctl check and sendas-policyd on redis_password_file: refused unless private, and
+    the password never printed; a bad value refused with FILE:LINE."""
+    pw = os.path.join(tmp, "redis.password")
+    with open(pw, "w", encoding="ascii") as f:
+        f.write("Sekr1t-Redis-pw\n")
+    conf = os.path.join(tmp, "check.conf")
+    base = ("mailbox relay@contoso.com\nroute * relay@contoso.com\nstore redis\n"
+            f"redis_password_file {pw}\nstate_dir {tmp}/check-state\n"
+            f"policy_socket unix:{tmp}/check.sock\n")
+
+    def run(prog, text, *args):
+        with open(conf, "w", encoding="ascii") as f:
+            f.write(text)
+        return subprocess.run([prog, *args, "-c", conf] if prog == policyd else
+                              [prog, "-c", conf, *args], capture_output=True, text=True,
+                              timeout=30)
+    for mode in (0o644, 0o640):
+        os.chmod(pw, mode)
+        p = run(ctl, base, "check")
+        check(p.returncode == 1 and "redis_password_file" in p.stderr and
+              "Sekr1t" not in p.stdout + p.stderr,
+              f"sendasctl check refuses a password file of mode {mode:o}", p.stderr.strip())
+    p = run(policyd, base, "-f")
+    check(p.returncode != 0 and "redis_password_file" in p.stderr and "Sekr1t" not in p.stderr,
+          "sendas-policyd does not start with it either", p.stderr.strip()[-200:])
+    os.chmod(pw, 0o600)
+    p = run(ctl, base, "check")
+    check(p.returncode == 0 and "configuration OK" in p.stdout, "mode 0600 is accepted",
+          p.stdout + p.stderr)
+    p = run(ctl, base + "relays 0\n", "check")
+    check(p.returncode == 1 and "check.conf:7: relays" in p.stderr,
+          "relays 0 refused with FILE:LINE", p.stderr.strip())
+
+
 def main():
     milter_bin = require_stack()
     if not os.access(REDIS, os.X_OK):
@@ -222,6 +258,7 @@ def main():
     results, check = checks()
     redis, emu, relays = Redis(tmp), None, []
     try:
+        part_check(tmp, ctl, find_policyd(milter_bin), check)
         redis.start()
         conf = SENDAS_CONF.replace("REDIS_SOCK", redis.sock)
         emu = Emulator(os.path.join(tmp, "emulator"), RELAY_MAILBOXES, max_connections=6)

@@ -430,22 +430,29 @@ START_TEST(test_clock_skew)
 }
 END_TEST
 
+/* shared - charge q on the Redis store: answered by Redis, not by the local fallback */
+static struct quota_answer shared(struct store *rd, const char *mb, struct quota_ask q)
+{
+    struct quota_answer a;
+    char err[256];
+
+    ck_assert_msg(store_charge(rd, mb, &q, &a, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(a.local, 0);
+    return a;
+}
+
 /* SCRIPT FLUSH (or a restart without persistence): loaded again, no fallback. */
 START_TEST(test_noscript)
 {
     struct store *rd = open_redis(0, NULL, 1, NULL);
     redisContext *c = raw();
-    struct quota_answer a;
-    struct quota_ask q = ask_at(0, 1, 0, 1, 1, 1);
-    char mb[128], err[256];
+    char mb[128];
 
     snprintf(mb, sizeof(mb), "noscript-%ld@contoso.com", (long)getpid());
-    ck_assert_int_eq(store_charge(rd, mb, &q, &a, err, sizeof(err)), 0);
-    ck_assert_int_eq(a.local, 0);
+    ck_assert_int_eq(shared(rd, mb, ask_at(0, 1, 0, 1, 1, 1)).limit, QUOTA_LIMIT_NONE);
     rcmd(c, "SCRIPT FLUSH", NULL, NULL);
-    ck_assert_int_eq(store_charge(rd, mb, &q, &a, err, sizeof(err)), 0);
-    ck_assert_int_eq(a.local, 0);
-    ck_assert_int_eq(a.limit, QUOTA_LIMIT_MSGS); /* the first charge is still there */
+    /* the first charge is still there */
+    ck_assert_int_eq(shared(rd, mb, ask_at(0, 1, 0, 1, 1, 1)).limit, QUOTA_LIMIT_MSGS);
     redisFree(c);
     store_close(rd);
 }
@@ -456,14 +463,11 @@ START_TEST(test_database)
 {
     struct store *rd = open_redis(3, NULL, 1, NULL);
     redisContext *c = raw();
-    struct quota_answer a;
-    struct quota_ask q = ask_at(0, 5, 0, 1, 1, 1);
-    char mb[128], k[200], err[256];
+    char mb[128], k[200];
 
     snprintf(mb, sizeof(mb), "db-%ld@contoso.com", (long)getpid());
     snprintf(k, sizeof(k), "sendas:{%s}:m", mb);
-    ck_assert_int_eq(store_charge(rd, mb, &q, &a, err, sizeof(err)), 0);
-    ck_assert_int_eq(a.local, 0);
+    shared(rd, mb, ask_at(0, 5, 0, 1, 1, 1));
     ck_assert_int_eq(rcmd(c, "EXISTS %s", k, NULL), 0);
     rcmd(c, "SELECT 3", NULL, NULL);
     ck_assert_int_eq(rcmd(c, "EXISTS %s", k, NULL), 1);
