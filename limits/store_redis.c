@@ -2,17 +2,18 @@
 /*
  * store_redis - the counters shared by several relays on one Redis (see store.h).
  *
- * A mailbox has two hashes, sendas:{MAILBOX}:m (messages, 60 s in 1 s
- * buckets) and sendas:{MAILBOX}:r (recipients, 24 h in 1 min buckets): one
- * field per bucket index (time / granularity) with its count, "h" the newest
- * bucket and "t" the sum.  Every question is one Lua script (SCRIPT LOAD
+ * A mailbox has one hash, sendas:{MAILBOX}, with both windows: messages (60 s
+ * in 1 s buckets, fields m<k>) and recipients (24 h in 1 min buckets, fields
+ * r<k>), k the bucket index (time / granularity) and the value its count;
+ * mh/rh hold each window's newest bucket and mt/rt its sum.  Every question is one Lua script (SCRIPT LOAD
  * once, EVALSHA after, loaded again on NOSCRIPT) that advances both windows,
  * says whether the request fits and when it would, and charges it: atomic on
  * the server, so two relays can never both admit the last message that fits.
  * The clock is the server's TIME, so relays with skewed clocks agree.  The
  * semantics are window.c's (a bucket counts in full until all of it has
  * left the window: never under-counts), and every write sets the key's
- * expiry to the window's span, so nothing outlives its window.
+ * expiry to when its newest bucket leaves its window (at most 24 h and a
+ * minute), so nothing outlives its windows.
  *
  * Redis unreachable, slow (redis_timeout) or failing: nothing is refused
  * because of it.  The relay counts in memory with 1/N of each limit (N =
@@ -43,56 +44,63 @@
 #define SCAN_MAX_KEYS 200000 /* a snapshot reads at most this many keys */
 #define MAX_BATCH 64 /* questions pipelined in one round trip */
 
-/* The script: KEYS messages and recipients hash; ARGV message limit,
- * recipient limit, messages, recipients, charge (0 check, 1 check and
- * charge, 2 charge without check), test clock ("" = TIME).  Returns
- * {limit refused (0 none, 1 messages, 2 recipients), free at, now}. */
+/* The script: KEYS[1] the mailbox's hash; ARGV message limit, recipient
+ * limit, messages, recipients, charge (0 check, 1 check and charge, 2 charge
+ * without check), test clock ("" = TIME).  Returns {limit refused (0 none,
+ * 1 messages, 2 recipients), free at, now}.  Both windows live in one hash
+ * (fields mh/mt and rh/rt: newest bucket and sum; m<k> and r<k>: bucket k),
+ * so that a check is TIME and one HMGET, and a charge one HSET and one
+ * PEXPIRE: each redis.call costs about as much as the rest of the script. */
 static const char script[] =
+    "local key = KEYS[1]\n"
     "local now\n"
     "if ARGV[6] ~= '' then now = tonumber(ARGV[6]) else\n"
     "  local t = redis.call('TIME')\n"
     "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "end\n"
-    "local function ttl(h, span, gran)\n"
-    "  local d = (h + 1) * gran + span - now\n"
-    "  if d < gran then d = gran end\n"
-    "  if d > span + gran then d = span + gran end\n"
-    "  return d\n"
+    "local v = redis.call('HMGET', key, 'mh', 'mt', 'rh', 'rt')\n"
+    "local del, all = {}, nil\n"
+    "local function fields()\n"
+    "  if not all then all = redis.call('HGETALL', key) end\n"
+    "  return all\n"
     "end\n"
     /* drop the buckets that left the window; the newest bucket never goes back */
-    "local function advance(key, span, gran)\n"
+    "local function advance(p, h, t, span, gran)\n"
     "  local nb = span / gran\n"
     "  local kt = math.floor(now / gran)\n"
-    "  local v = redis.call('HMGET', key, 'h', 't')\n"
-    "  local h, t = tonumber(v[1]), tonumber(v[2]) or 0\n"
-    "  if not h then return kt, 0 end\n"
-    "  if kt <= h then return h, t end\n"
-    "  if kt - h > nb then redis.call('DEL', key) return kt, 0 end\n"
+    "  h, t = tonumber(h), tonumber(t) or 0\n"
+    "  if not h then return kt, 0, false end\n"
+    "  if kt <= h then return h, t, false end\n"
+    "  if kt - h > nb then\n"
+    "    for k = 1, #fields(), 2 do\n"
+    "      if string.sub(all[k], 1, 1) == p and tonumber(string.sub(all[k], 2)) then del[#del + 1] = all[k] end\n"
+    "    end\n"
+    "    return kt, 0, true\n"
+    "  end\n"
     "  if kt - h > 64 then\n"
-    "    local all = redis.call('HGETALL', key)\n"
-    "    for i = 1, #all, 2 do\n"
-    "      local k = tonumber(all[i])\n"
-    "      if k and k < kt - nb then t = t - tonumber(all[i + 1]) redis.call('HDEL', key, all[i]) end\n"
+    "    for i = 1, #fields(), 2 do\n"
+    "      local k = string.sub(all[i], 1, 1) == p and tonumber(string.sub(all[i], 2))\n"
+    "      if k and k < kt - nb then t = t - tonumber(all[i + 1]) del[#del + 1] = all[i] end\n"
     "    end\n"
     "  else\n"
-    "    for k = h - nb, kt - nb - 1 do\n"
-    "      local c = redis.call('HGET', key, k)\n"
-    "      if c then t = t - tonumber(c) redis.call('HDEL', key, k) end\n"
+    "    local old = {}\n"
+    "    for k = h - nb, kt - nb - 1 do old[#old + 1] = p .. k end\n"
+    "    local c = redis.call('HMGET', key, unpack(old))\n"
+    "    for i = 1, #old do\n"
+    "      if c[i] then t = t - tonumber(c[i]) del[#del + 1] = old[i] end\n"
     "    end\n"
     "  end\n"
-    "  redis.call('HSET', key, 'h', kt, 't', t)\n"
-    "  redis.call('PEXPIRE', key, ttl(kt, span, gran))\n"
-    "  return kt, t\n"
+    "  return kt, t, true\n"
     "end\n"
     /* when need more fit under limit: window_free_at */
-    "local function free_at(key, span, gran, h, t, limit, need)\n"
+    "local function free_at(p, span, gran, h, t, limit, need)\n"
     "  if need > limit then return -1 end\n"
     "  if t + need <= limit then return now end\n"
-    "  local excess, freed, ks, cnt = t + need - limit, 0, {}, {}\n"
-    "  local all = redis.call('HGETALL', key)\n"
-    "  for i = 1, #all, 2 do\n"
-    "    local k = tonumber(all[i])\n"
-    "    if k then ks[#ks + 1] = k cnt[k] = tonumber(all[i + 1]) end\n"
+    "  local excess, freed, ks, cnt, gone = t + need - limit, 0, {}, {}, {}\n"
+    "  for _, f in ipairs(del) do gone[f] = true end\n"
+    "  for i = 1, #fields(), 2 do\n"
+    "    local k = string.sub(all[i], 1, 1) == p and tonumber(string.sub(all[i], 2))\n"
+    "    if k and k >= h - span / gran and not gone[all[i]] then ks[#ks + 1] = k cnt[k] = tonumber(all[i + 1]) end\n"
     "  end\n"
     "  table.sort(ks)\n"
     "  for _, k in ipairs(ks) do\n"
@@ -101,31 +109,38 @@ static const char script[] =
     "  end\n"
     "  return (h + 1) * gran + span\n"
     "end\n"
-    "local function add(key, span, gran, h, t, n)\n"
-    "  if n <= 0 then return end\n"
-    "  redis.call('HINCRBY', key, h, n)\n"
-    "  redis.call('HSET', key, 'h', h, 't', t + n)\n"
-    "  redis.call('PEXPIRE', key, ttl(h, span, gran))\n"
-    "end\n"
     "local mlim, rlim = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
     "local nm, nr, charge = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])\n"
-    "local mh, mt = advance(KEYS[1], 60000, 1000)\n"
-    "local rh, rt = advance(KEYS[2], 86400000, 60000)\n"
+    "local mh, mt, mmoved = advance('m', v[1], v[2], 60000, 1000)\n"
+    "local rh, rt, rmoved = advance('r', v[3], v[4], 86400000, 60000)\n"
+    "local which, at = 0, now\n"
     "if charge ~= 2 then\n"
-    "  if mlim > 0 then\n"
-    "    local a = free_at(KEYS[1], 60000, 1000, mh, mt, mlim, nm)\n"
-    "    if a ~= now then return {1, a, now} end\n"
-    "  end\n"
-    "  if rlim > 0 then\n"
-    "    local a = free_at(KEYS[2], 86400000, 60000, rh, rt, rlim, nr)\n"
-    "    if a ~= now then return {2, a, now} end\n"
+    "  if mlim > 0 then at = free_at('m', 60000, 1000, mh, mt, mlim, nm) if at ~= now then which = 1 end end\n"
+    "  if which == 0 and rlim > 0 then\n"
+    "    at = free_at('r', 86400000, 60000, rh, rt, rlim, nr)\n"
+    "    if at ~= now then which = 2 end\n"
     "  end\n"
     "end\n"
-    "if charge ~= 0 then\n"
-    "  add(KEYS[1], 60000, 1000, mh, mt, nm)\n"
-    "  add(KEYS[2], 86400000, 60000, rh, rt, nr)\n"
+    "local add = which == 0 and charge ~= 0\n"
+    "if add and nm > 0 then\n"
+    "  redis.call('HINCRBY', key, 'm' .. mh, nm)\n"
+    "  mt = mt + nm mmoved = true\n"
     "end\n"
-    "return {0, now, now}\n";
+    "if add and nr > 0 then\n"
+    "  redis.call('HINCRBY', key, 'r' .. rh, nr)\n"
+    "  rt = rt + nr rmoved = true\n"
+    "end\n"
+    "if #del > 0 then redis.call('HDEL', key, unpack(del)) end\n"
+    "if mmoved or rmoved then\n"
+    "  redis.call('HSET', key, 'mh', mh, 'mt', mt, 'rh', rh, 'rt', rt)\n"
+    /* the key lives until its newest bucket has left its window */
+    "  local ttl = (mh + 1) * 1000 + 60000 - now\n"
+    "  if rt > 0 then ttl = (rh + 1) * 60000 + 86400000 - now end\n"
+    "  if ttl < 1000 then ttl = 1000 end\n"
+    "  if ttl > 86460000 then ttl = 86460000 end\n"
+    "  redis.call('PEXPIRE', key, ttl)\n"
+    "end\n"
+    "return {which, at, now}\n";
 
 _Static_assert(QUOTA_MINUTE_SPAN == 60000 && QUOTA_MINUTE_GRAN == 1000 &&
                    QUOTA_DAY_SPAN == 86400000 && QUOTA_DAY_GRAN == 60000,
@@ -251,18 +266,19 @@ static int connect_redis(struct rs *s, char *err, size_t errlen)
     return 0;
 }
 
-/* key - KEY_PREFIX{mailbox}:suffix; 0, or -1 when too long */
-static int key(char *out, size_t outlen, const char *mailbox, char suffix)
+/* key - KEY_PREFIX{mailbox}; 0, or -1 when too long */
+static int key(char *out, size_t outlen, const char *mailbox)
 {
-    size_t n = (size_t)snprintf(out, outlen, KEY_PREFIX "{%s}:%c", mailbox, suffix);
+    size_t n = (size_t)snprintf(out, outlen, KEY_PREFIX "{%s}", mailbox);
 
     return n < outlen ? 0 : -1;
 }
 
 /* The arguments of one EVALSHA (hiredis copies them when it appends the command). */
+#define EVAL_ARGC 10
 struct evalargs {
-    char km[MAX_KEY], kr[MAX_KEY], a[6][24];
-    const char *argv[11];
+    char key[MAX_KEY], a[6][24];
+    const char *argv[EVAL_ARGC];
 };
 
 /* eval_args - the EVALSHA command for mailbox and ask; 0, or -1 with err (address too long) */
@@ -271,7 +287,7 @@ static int eval_args(struct rs *s, struct evalargs *e, const char *mailbox,
 {
     int i;
 
-    if (key(e->km, sizeof(e->km), mailbox, 'm') < 0 || key(e->kr, sizeof(e->kr), mailbox, 'r') < 0) {
+    if (key(e->key, sizeof(e->key), mailbox) < 0) {
         snprintf(err, errlen, "mailbox address too long for a key");
         return -1;
     }
@@ -285,11 +301,10 @@ static int eval_args(struct rs *s, struct evalargs *e, const char *mailbox,
         snprintf(e->a[5], sizeof(e->a[5]), "%lld", (long long)s->test_clock);
     e->argv[0] = "EVALSHA";
     e->argv[1] = s->sha;
-    e->argv[2] = "2";
-    e->argv[3] = e->km;
-    e->argv[4] = e->kr;
+    e->argv[2] = "1";
+    e->argv[3] = e->key;
     for (i = 0; i < 6; i++)
-        e->argv[5 + i] = e->a[i];
+        e->argv[4 + i] = e->a[i];
     return 0;
 }
 
@@ -323,7 +338,7 @@ static int eval(struct rs *s, const char *mailbox, const struct quota_ask *ask, 
     if (eval_args(s, &e, mailbox, ask, charge, err, errlen) < 0)
         return -1;
     for (tries = 0; tries < 2; tries++) {
-        if ((r = command(s, 11, e.argv, NULL, err, errlen)) == NULL)
+        if ((r = command(s, EVAL_ARGC, e.argv, NULL, err, errlen)) == NULL)
             return -1;
         rc = parse_answer(r, ans, err, errlen);
         freeReplyObject(r);
@@ -356,7 +371,7 @@ static int eval_many(struct rs *s, size_t n, const char *const *mbs, const struc
             failed = 1;
             continue;
         }
-        if (redisAppendCommandArgv(s->ctx, 11, e.argv, NULL) != REDIS_OK) {
+        if (redisAppendCommandArgv(s->ctx, EVAL_ARGC, e.argv, NULL) != REDIS_OK) {
             snprintf(err, errlen, "out of memory");
             drop(s);
             return -1;
@@ -616,56 +631,74 @@ static int by_bucket(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* read_window - HGETALL one hash into w, buckets oldest first; 0, or -1 with err */
-static int read_window(struct rs *s, const char *k, struct window *w, char *err, size_t errlen)
+/* add_buckets - the (bucket, count) pairs v[0..n) into w, oldest first */
+static void add_buckets(struct window *w, long long *v, size_t n)
 {
-    const char *argv[] = {"HGETALL", k};
-    redisReply *r = command(s, 2, argv, NULL, err, errlen);
-    long long *v;
-    size_t i, n = 0;
+    size_t i;
 
-    if (r == NULL)
-        return -1;
-    if (r->type != REDIS_REPLY_ARRAY || (v = calloc(r->elements + 1, sizeof(*v))) == NULL) {
-        snprintf(err, errlen, "HGETALL %s: unexpected reply", k);
-        freeReplyObject(r);
-        return -1;
-    }
-    for (i = 0; i + 1 < r->elements; i += 2) {
-        char *end;
-        long long b = strtoll(r->element[i]->str ? r->element[i]->str : "", &end, 10);
-
-        if (end == r->element[i]->str || *end || b < 0)
-            continue; /* "h", "t" */
-        v[n++] = b;
-        v[n++] = strtoll(r->element[i + 1]->str ? r->element[i + 1]->str : "0", NULL, 10);
-    }
     qsort(v, n / 2, 2 * sizeof(*v), by_bucket);
     for (i = 0; i < n; i += 2)
         if (v[i + 1] > 0)
             window_add(w, v[i] * w->gran, v[i + 1] > UINT32_MAX ? UINT32_MAX : (uint32_t)v[i + 1]);
-    free(v);
+}
+
+/* read_mailbox - HGETALL one mailbox's hash into q; 0, or -1 with err */
+static int read_mailbox(struct rs *s, const char *k, struct quota_counters *q, char *err,
+                        size_t errlen)
+{
+    const char *argv[] = {"HGETALL", k};
+    redisReply *r = command(s, 2, argv, NULL, err, errlen);
+    long long *vm, *vr;
+    size_t i, nm = 0, nr = 0;
+
+    if (r == NULL)
+        return -1;
+    vm = calloc(r->elements + 1, sizeof(*vm));
+    vr = calloc(r->elements + 1, sizeof(*vr));
+    if (r->type != REDIS_REPLY_ARRAY || vm == NULL || vr == NULL) {
+        snprintf(err, errlen, "HGETALL %s: unexpected reply", k);
+        free(vm);
+        free(vr);
+        freeReplyObject(r);
+        return -1;
+    }
+    for (i = 0; i + 1 < r->elements; i += 2) {
+        const char *f = r->element[i]->str ? r->element[i]->str : "";
+        char *end;
+        long long b = strtoll(f[0] ? f + 1 : f, &end, 10);
+        long long *v = f[0] == 'm' ? vm : vr;
+        size_t *n = f[0] == 'm' ? &nm : &nr;
+
+        if ((f[0] != 'm' && f[0] != 'r') || end == f + 1 || *end || b < 0)
+            continue; /* mh, mt, rh, rt */
+        v[(*n)++] = b;
+        v[(*n)++] = strtoll(r->element[i + 1]->str ? r->element[i + 1]->str : "0", NULL, 10);
+    }
+    add_buckets(&q->msgs, vm, nm);
+    add_buckets(&q->rcpts, vr, nr);
+    free(vm);
+    free(vr);
     freeReplyObject(r);
     return 0;
 }
 
-/* snapshot_key - one key of SCAN: the mailbox's window into the snapshot */
+/* snapshot_key - one key of SCAN: the mailbox's windows into the snapshot */
 static int snapshot_key(struct rs *s, const char *k, char *err, size_t errlen)
 {
     size_t pl = strlen(KEY_PREFIX "{"), len = strlen(k);
     char mb[MAX_KEY];
     struct quota_counters *q;
 
-    if (len < pl + 4 || strncmp(k, KEY_PREFIX "{", pl) != 0 || k[len - 3] != '}' ||
-        k[len - 2] != ':' || (k[len - 1] != 'm' && k[len - 1] != 'r') || len - pl - 3 >= sizeof(mb))
+    if (len < pl + 2 || strncmp(k, KEY_PREFIX "{", pl) != 0 || k[len - 1] != '}' ||
+        len - pl - 1 >= sizeof(mb))
         return 0; /* not ours */
-    memcpy(mb, k + pl, len - pl - 3);
-    mb[len - pl - 3] = '\0';
+    memcpy(mb, k + pl, len - pl - 1);
+    mb[len - pl - 1] = '\0';
     if ((q = store_get(s->local, mb, 1)) == NULL) {
         snprintf(err, errlen, "out of memory reading the counters");
         return -1;
     }
-    return read_window(s, k, k[len - 1] == 'm' ? &q->msgs : &q->rcpts, err, errlen);
+    return read_mailbox(s, k, q, err, errlen);
 }
 
 /* snapshot - every mailbox's counters into s->local, and the server's clock; 0, or -1 */
@@ -687,7 +720,7 @@ static int snapshot(struct rs *s, int64_t *server_now, char *err, size_t errlen)
                   strtoll(r->element[1]->str, NULL, 10) / 1000;
     freeReplyObject(r);
     do {
-        const char *argv[] = {"SCAN", cursor, "MATCH", KEY_PREFIX "{*}:?", "COUNT", "1000"};
+        const char *argv[] = {"SCAN", cursor, "MATCH", KEY_PREFIX "{*}", "COUNT", "1000"};
 
         if ((r = command(s, 6, argv, NULL, err, errlen)) == NULL)
             return -1;

@@ -315,6 +315,17 @@ START_TEST(test_batches)
 }
 END_TEST
 
+/* shared - charge q on the Redis store: answered by Redis, not by the local fallback */
+static struct quota_answer shared(struct store *rd, const char *mb, struct quota_ask q)
+{
+    struct quota_answer a;
+    char err[256];
+
+    ck_assert_msg(store_charge(rd, mb, &q, &a, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(a.local, 0);
+    return a;
+}
+
 /* key_ttl - PTTL of a key (-2 absent, -1 no expiry) */
 static long long key_ttl(redisContext *c, const char *k)
 {
@@ -326,21 +337,22 @@ START_TEST(test_expiry)
 {
     struct store *rd = open_redis(0, NULL, 1, NULL);
     redisContext *c = raw();
-    struct quota_answer a;
-    struct quota_ask q;
-    char err[256], km[200], kr[200], mb[128];
+    char day[200], minute[200], mb[128];
     redisReply *r;
     size_t i;
 
-    snprintf(km, sizeof(km), "sendas:{ttl-%ld@contoso.com}:m", (long)getpid());
-    snprintf(kr, sizeof(kr), "sendas:{ttl-%ld@contoso.com}:r", (long)getpid());
+    /* recipients: the key lives until its newest minute has left the 24 hours */
     snprintf(mb, sizeof(mb), "ttl-%ld@contoso.com", (long)getpid());
-    q = ask_at(0, 30, 100, 1, 3, 1);
-    ck_assert_int_eq(store_charge(rd, mb, &q, &a, err, sizeof(err)), 0);
-    ck_assert_int_eq(a.limit, QUOTA_LIMIT_NONE);
-    ck_assert_int_eq(a.local, 0);
-    ck_assert_msg(key_ttl(c, km) > 0 && key_ttl(c, km) <= 61000, "ttl %lld", key_ttl(c, km));
-    ck_assert_msg(key_ttl(c, kr) > 60000 && key_ttl(c, kr) <= 86460000, "ttl %lld", key_ttl(c, kr));
+    snprintf(day, sizeof(day), "sendas:{%s}", mb);
+    ck_assert_int_eq(shared(rd, mb, ask_at(0, 30, 100, 1, 3, 1)).limit, QUOTA_LIMIT_NONE);
+    ck_assert_msg(key_ttl(c, day) > 86400000 && key_ttl(c, day) <= 86460000, "ttl %lld",
+                  key_ttl(c, day));
+    /* messages only: until its newest second has left the minute */
+    snprintf(mb, sizeof(mb), "ttl-min-%ld@contoso.com", (long)getpid());
+    snprintf(minute, sizeof(minute), "sendas:{%s}", mb);
+    shared(rd, mb, ask_at(0, 30, 0, 1, 0, 1));
+    ck_assert_msg(key_ttl(c, minute) > 0 && key_ttl(c, minute) <= 61000, "ttl %lld",
+                  key_ttl(c, minute));
     /* every key the store ever wrote has an expiry */
     r = redisCommand(c, "KEYS sendas:*");
     ck_assert_ptr_nonnull(r);
@@ -430,17 +442,6 @@ START_TEST(test_clock_skew)
 }
 END_TEST
 
-/* shared - charge q on the Redis store: answered by Redis, not by the local fallback */
-static struct quota_answer shared(struct store *rd, const char *mb, struct quota_ask q)
-{
-    struct quota_answer a;
-    char err[256];
-
-    ck_assert_msg(store_charge(rd, mb, &q, &a, err, sizeof(err)) == 0, "%s", err);
-    ck_assert_int_eq(a.local, 0);
-    return a;
-}
-
 /* SCRIPT FLUSH (or a restart without persistence): loaded again, no fallback. */
 START_TEST(test_noscript)
 {
@@ -466,7 +467,7 @@ START_TEST(test_database)
     char mb[128], k[200];
 
     snprintf(mb, sizeof(mb), "db-%ld@contoso.com", (long)getpid());
-    snprintf(k, sizeof(k), "sendas:{%s}:m", mb);
+    snprintf(k, sizeof(k), "sendas:{%s}", mb);
     shared(rd, mb, ask_at(0, 5, 0, 1, 1, 1));
     ck_assert_int_eq(rcmd(c, "EXISTS %s", k, NULL), 0);
     rcmd(c, "SELECT 3", NULL, NULL);
