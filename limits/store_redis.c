@@ -353,34 +353,82 @@ static int eval(struct rs *s, const char *mailbox, const struct quota_ask *ask, 
 }
 
 /*
- * eval_many - n questions in one round trip (pipelined EVALSHAs); done[i] set
- * for each one answered.  0, or -1 with err set when any was not.
+ * read_fits - the reply to HMGET KEY mt rt: 1 when ask surely fits.  The
+ * sums still hold buckets the script has not pruned yet, so they count at
+ * least what is in the windows: what fits under them fits under the script
+ * too.  0 when unsure (the script answers then, with when it frees up).
+ */
+static int read_fits(const redisReply *r, const struct quota_ask *ask)
+{
+    unsigned long long mt, rt;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+        return 0;
+    mt = r->element[0]->type == REDIS_REPLY_STRING ? strtoull(r->element[0]->str, NULL, 10) : 0;
+    rt = r->element[1]->type == REDIS_REPLY_STRING ? strtoull(r->element[1]->str, NULL, 10) : 0;
+    return (ask->msg_limit == 0 || mt + ask->msgs <= ask->msg_limit) &&
+           (ask->rcpt_limit == 0 || rt + ask->rcpts <= ask->rcpt_limit);
+}
+
+/*
+ * plain_read - question i is a check that no later question of the batch
+ * charges to the same mailbox: one the script answers later (read_fits
+ * unsure) then finds the mailbox as it was at i's place in the batch
+ */
+static int plain_read(size_t n, const char *const *mbs, const struct quota_ask *asks, size_t i)
+{
+    size_t j;
+
+    if (asks[i].charge)
+        return 0;
+    for (j = i + 1; j < n; j++)
+        if (asks[j].charge && strcmp(mbs[j], mbs[i]) == 0)
+            return 0;
+    return 1;
+}
+
+/* append - queue a question: a plain read of the sums (read), or the script */
+static int append(struct rs *s, const char *mailbox, const struct quota_ask *ask, int read,
+                  char *err, size_t errlen)
+{
+    struct evalargs e;
+    const char *rd[] = {"HMGET", e.key, "mt", "rt"};
+
+    if (eval_args(s, &e, mailbox, ask, ask->charge, err, errlen) < 0)
+        return -1;
+    if (redisAppendCommandArgv(s->ctx, read ? 4 : EVAL_ARGC, read ? rd : e.argv, NULL) !=
+        REDIS_OK) {
+        snprintf(err, errlen, "out of memory");
+        return -2;
+    }
+    return 0;
+}
+
+/*
+ * eval_many - n questions in one round trip (pipelined); done[i] set for each
+ * one answered.  A check that surely fits costs Redis one HMGET, not a
+ * script run.  0, or -1 with err set when any was not answered.
  */
 static int eval_many(struct rs *s, size_t n, const char *const *mbs, const struct quota_ask *asks,
                      struct quota_answer *ans, unsigned char *done, char *err, size_t errlen)
 {
-    unsigned char sent[MAX_BATCH], again[MAX_BATCH];
-    struct evalargs e;
+    unsigned char sent[MAX_BATCH], again[MAX_BATCH], read[MAX_BATCH];
     size_t i;
-    int failed = 0;
+    int failed = 0, rc;
 
     memset(sent, 0, sizeof(sent));
     memset(again, 0, sizeof(again));
     for (i = 0; i < n; i++) {
-        if (eval_args(s, &e, mbs[i], &asks[i], asks[i].charge, err, errlen) < 0) {
-            failed = 1;
-            continue;
-        }
-        if (redisAppendCommandArgv(s->ctx, EVAL_ARGC, e.argv, NULL) != REDIS_OK) {
-            snprintf(err, errlen, "out of memory");
+        read[i] = (unsigned char)plain_read(n, mbs, asks, i);
+        if ((rc = append(s, mbs[i], &asks[i], read[i], err, errlen)) == -2) {
             drop(s);
             return -1;
         }
-        sent[i] = 1;
+        sent[i] = rc == 0;
+        failed |= rc < 0;
     }
     for (i = 0; i < n; i++) {
         redisReply *r = NULL;
-        int rc;
 
         if (!sent[i])
             continue;
@@ -391,11 +439,17 @@ static int eval_many(struct rs *s, size_t n, const char *const *mbs, const struc
             drop(s);
             return -1;
         }
-        rc = parse_answer(r, &ans[i], err, errlen);
+        if (read[i]) {
+            rc = read_fits(r, &asks[i]) ? 0 : 1;
+            memset(&ans[i], 0, sizeof(ans[i]));
+            ans[i].free_at = ans[i].now = s->test_clock ? s->test_clock : asks[i].now;
+        } else {
+            rc = parse_answer(r, &ans[i], err, errlen);
+        }
         freeReplyObject(r);
         if (rc == 0)
             done[i] = 1;
-        else if (rc == 1)
+        else if (rc == 1) /* NOSCRIPT, or a check near the limit */
             again[i] = 1;
         else
             failed = 1;
