@@ -108,6 +108,23 @@ static void show_status(const struct conf *c)
     fclose(f);
 }
 
+/* show_relays - the relays that report to Redis (each one every second while it reaches it) */
+static void show_relays(const struct conf *c, struct store *st)
+{
+    char text[8192], *line, *save = NULL;
+    unsigned long n = 0;
+
+    if (c->store != STORE_REDIS)
+        return;
+    store_redis_relays(st, text, sizeof(text));
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        printf("relay %s\n", line);
+        n++;
+    }
+    printf("relays reporting to redis: %lu of %lu (a relay that cannot reach redis counts "
+           "alone and does not report)\n", n, c->relays);
+}
+
 /* open_counters - the store to read, and the clock to read it at; NULL with err set */
 static struct store *open_counters(const struct conf *c, int64_t *now, char *err, size_t errlen)
 {
@@ -157,6 +174,7 @@ int cmd_quota(const char *conf_path, int argc, char **argv)
         conf_free(c);
         return 1;
     }
+    show_relays(c, st);
     q.c = c;
     q.only = argc == 2 ? argv[1] : NULL;
     store_each(st, quota_each, &q);

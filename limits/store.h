@@ -143,6 +143,7 @@ struct store_redis_opts {
     unsigned relays;      /* N: each relay's share of a limit while Redis is down is 1/N */
     unsigned timeout_ms;  /* connect and each command */
     const char *status_path; /* where the mode is written on each change; NULL for none */
+    const char *relay_name;  /* this relay in Redis's list of relays (host and socket); NULL none */
 };
 
 /*
@@ -155,6 +156,14 @@ struct store_redis_opts {
  */
 struct store *store_redis_open(const struct store_redis_opts *o, int flags, int64_t *server_now,
                                char *err, size_t errlen);
+
+/*
+ * store_redis_relays - a read-only store's list of the relays that reported
+ * to Redis in the last RELAY_REPORT_TTL_MS, one "NAME: MODE" line each
+ * (sendas-policyd reports every second while it reaches Redis); "" for none
+ */
+#define RELAY_REPORT_TTL_MS 5000
+void store_redis_relays(struct store *s, char *out, size_t outlen);
 
 /* store_redis_test_clock - tests only: use ms instead of the server's TIME (0: TIME again) */
 void store_redis_test_clock(struct store *s, int64_t ms);

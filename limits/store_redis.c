@@ -154,6 +154,9 @@ struct rs {
     unsigned db, relays, timeout_ms;
     char *password;           /* wiped on close; never logged */
     char *status_path;
+    char *relay_key;          /* KEY_PREFIX "relay:" NAME, where this relay reports its mode */
+    int64_t reported;         /* monotonic ms of the last report */
+    char *relays_seen;        /* read-only: the relays' reports */
     char sha[64];             /* the script's SHA1 once loaded */
     struct store *local;      /* counters while Redis is unreachable; the snapshot (rdonly) */
     int rdonly;
@@ -636,6 +639,22 @@ static void rs_changed(struct store *st, struct quota_counters *q)
     store_changed(((struct rs *)st)->local, q);
 }
 
+/* report - once a second: this relay's mode in Redis, for sendasctl quota on any relay */
+static void report(struct rs *s)
+{
+    char mode[600], px[24], why[300];
+    const char *argv[] = {"SET", s->relay_key, mode, "PX", px};
+    int64_t mono = clock_mono_ms();
+
+    if (s->relay_key == NULL || s->ctx == NULL || mono - s->reported < 1000)
+        return;
+    s->reported = mono;
+    store_mode(&s->base, mode, sizeof(mode));
+    snprintf(px, sizeof(px), "%d", RELAY_REPORT_TTL_MS);
+    if (simple(s, "reporting this relay", 5, argv, why, sizeof(why)) < 0)
+        go_down(s, why);
+}
+
 /* rs_flush - the daemon's tick (once a second): also the time to try Redis again, so that
  * shared counting resumes without waiting for mail */
 static int rs_flush(struct store *st, char *err, size_t errlen)
@@ -644,6 +663,8 @@ static int rs_flush(struct store *st, char *err, size_t errlen)
 
     if (!s->rdonly && s->down)
         try_connect(s);
+    if (!s->rdonly && !s->down)
+        report(s);
     return store_flush(s->local, err, errlen);
 }
 
@@ -671,6 +692,8 @@ static void rs_close(struct store *st)
     }
     free(s->address);
     free(s->status_path);
+    free(s->relay_key);
+    free(s->relays_seen);
     free(s);
 }
 
@@ -796,6 +819,47 @@ static int snapshot(struct rs *s, int64_t *server_now, char *err, size_t errlen)
     return 0;
 }
 
+/* read_relays - the relays' reports into s->relays_seen; 0, or -1 with err set */
+static int read_relays(struct rs *s, char *err, size_t errlen)
+{
+    const char *argv[] = {"SCAN", "0", "MATCH", KEY_PREFIX "relay:*", "COUNT", "1000"};
+    redisReply *r = command(s, 6, argv, NULL, err, errlen), *v;
+    size_t i, len = 0, cap = 8192;
+    char *out;
+
+    if (r == NULL)
+        return -1;
+    if ((out = calloc(1, cap)) == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[1]->type != REDIS_REPLY_ARRAY) {
+        free(out);
+        freeReplyObject(r);
+        snprintf(err, errlen, "SCAN: unexpected reply");
+        return -1;
+    }
+    /* one SCAN call: a handful of relays, far below COUNT */
+    for (i = 0; i < r->element[1]->elements && s->ctx; i++) {
+        const char *k = r->element[1]->element[i]->str, *get[] = {"GET", k};
+
+        if (k == NULL || (v = command(s, 2, get, NULL, err, errlen)) == NULL)
+            continue;
+        if (v->type == REDIS_REPLY_STRING && len < cap)
+            len += (size_t)snprintf(out + len, cap - len, "%s: %s\n",
+                                    k + strlen(KEY_PREFIX "relay:"), v->str);
+        freeReplyObject(v);
+    }
+    freeReplyObject(r);
+    s->relays_seen = out;
+    return s->ctx ? 0 : -1;
+}
+
+/* store_redis_relays - the relays that reported (read-only store) */
+void store_redis_relays(struct store *st, char *out, size_t outlen)
+{
+    struct rs *s = (struct rs *)st;
+
+    snprintf(out, outlen, "%s", s->relays_seen ? s->relays_seen : "");
+}
+
 /* store_redis_open - the shared store (see store.h) */
 struct store *store_redis_open(const struct store_redis_opts *o, int flags, int64_t *server_now,
                                char *err, size_t errlen)
@@ -815,10 +879,13 @@ struct store *store_redis_open(const struct store_redis_opts *o, int flags, int6
     s->rdonly = flags & STORE_RDONLY;
     if ((s->address = strdup(o->address)) == NULL || (s->local = store_mem_open()) == NULL ||
         (o->password && (s->password = strdup(o->password)) == NULL) ||
-        (o->status_path && (s->status_path = strdup(o->status_path)) == NULL)) {
+        (o->status_path && (s->status_path = strdup(o->status_path)) == NULL) ||
+        (o->relay_name && (s->relay_key = malloc(strlen(o->relay_name) + 16)) == NULL)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    if (s->relay_key)
+        snprintf(s->relay_key, strlen(o->relay_name) + 16, KEY_PREFIX "relay:%s", o->relay_name);
     if (sockspec_parse_hostport(s->address, &s->addr) < 0) {
         snprintf(err, errlen, "redis_address %s: expected unix:/PATH, HOST:PORT or [IPV6]:PORT",
                  s->address);
@@ -826,7 +893,7 @@ struct store *store_redis_open(const struct store_redis_opts *o, int flags, int6
     }
     if (s->rdonly) {
         if (connect_redis(s, why, sizeof(why)) < 0 ||
-            snapshot(s, server_now, why, sizeof(why)) < 0) {
+            snapshot(s, server_now, why, sizeof(why)) < 0 || read_relays(s, why, sizeof(why)) < 0) {
             snprintf(err, errlen, "redis %s: %s", s->address, why);
             goto fail;
         }

@@ -812,7 +812,7 @@ static struct store *open_store(const struct conf *c, const char *password, char
                                 size_t errlen)
 {
     struct store_redis_opts o;
-    char status[4200];
+    char status[4200], host[256], name[600];
     struct store *s;
 
     if (c->store != STORE_REDIS)
@@ -824,6 +824,12 @@ static struct store *open_store(const struct conf *c, const char *password, char
     o.timeout_ms = (unsigned)c->redis_timeout;
     snprintf(status, sizeof(status), "%s/" STORE_STATUS_FILE, c->state_dir);
     o.status_path = status;
+    /* host and socket: two relays on one host (tests) are still two */
+    if (gethostname(host, sizeof(host) - 1) != 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(name, sizeof(name), "%s %s", host, c->policy_socket);
+    o.relay_name = name;
     o.password = password;
     s = store_redis_open(&o, 0, NULL, err, errlen);
     return s;

@@ -18,7 +18,8 @@ relaying to one Exchange Online emulator.  limit_recipients_per_day 20 with head
     fallback; after Redis is started again the relays count shared: both say so, the counts
     made during the outage were handed over (a further scanner message is deferred at either
     relay), relay@contoso.com's 20 from (a) still hold, and a message charged at relay A for
-    notify@contoso.com is seen by relay B (sendasctl quota on B reads 1/20 from Redis).
+    notify@contoso.com is seen by relay B (sendasctl quota on B reads 1/20 from Redis), and
+    sendasctl quota on one relay lists both relays' modes (each reports to Redis every second).
 
 The outage is 30 s because the acceptance says so, and a relay may take up to its 30 s
 backoff to try Redis again: the test takes up to about 90 s.
@@ -211,6 +212,11 @@ def part_after(relays, emu, ctl, check):
           f"{r}; {' | '.join(q.splitlines())}")
     q = quota(ctl, relays[0], "scanner@contoso.com")
     check("recipients/24h     20/20" in q, "sendasctl quota reads the shared scanner count",
+          " | ".join(q.splitlines()))
+    reports = [ln for ln in q.splitlines() if ln.startswith("relay ")]
+    check("relays reporting to redis: 2 of 2" in q and len(reports) == 2
+          and all("shared by 2 relays" in ln for ln in reports),
+          "sendasctl quota on one relay shows both relays' modes (shared)",
           " | ".join(q.splitlines()))
 
 

@@ -591,6 +591,33 @@ START_TEST(test_fallback_and_back)
 }
 END_TEST
 
+/* Each relay reports its mode every second; a read-only open lists the reports. */
+START_TEST(test_relay_reports)
+{
+    struct store_redis_opts o;
+    struct store *rd, *ro;
+    char err[256], name[64], seen[8192];
+    int64_t now;
+
+    snprintf(name, sizeof(name), "relay-%ld", (long)getpid());
+    memset(&o, 0, sizeof(o));
+    o.address = addr;
+    o.relays = 2;
+    o.timeout_ms = 200;
+    o.relay_name = name;
+    rd = store_redis_open(&o, 0, NULL, err, sizeof(err));
+    ck_assert_msg(rd != NULL, "%s", err);
+    ck_assert_int_eq(store_flush(rd, err, sizeof(err)), 0); /* the daemon's tick */
+    o.relay_name = NULL;
+    ro = store_redis_open(&o, STORE_RDONLY, &now, err, sizeof(err));
+    ck_assert_msg(ro != NULL, "%s", err);
+    store_redis_relays(ro, seen, sizeof(seen));
+    ck_assert_msg(strstr(seen, name) && strstr(seen, "shared by 2 relays"), "%s", seen);
+    store_close(ro);
+    store_close(rd);
+}
+END_TEST
+
 int main(void)
 {
     const char *bin = find_redis();
@@ -619,6 +646,7 @@ int main(void)
     tcase_add_test(tc, test_database);
     tcase_add_test(tc, test_password);
     tcase_add_test(tc, test_fallback_and_back);
+    tcase_add_test(tc, test_relay_reports);
     suite_add_tcase(s, tc);
     rc = unit_run(s, CK_FORK_GETENV);
     stop_redis();
