@@ -95,7 +95,7 @@ static void show_status(const struct conf *c)
         return;
     }
     printf("store: redis %s db %lu, shared by %lu relays\n", c->redis_address, c->redis_database,
-           c->relays);
+           (unsigned long)c->relays);
     snprintf(path, sizeof(path), "%s/" STORE_STATUS_FILE, c->state_dir);
     if ((f = fopen(path, "r")) == NULL) {
         printf("this relay's sendas-policyd: no status (%s: not running here?)\n", path);
@@ -122,7 +122,7 @@ static void show_relays(const struct conf *c, struct store *st)
         n++;
     }
     printf("relays reporting to redis: %lu of %lu (a relay that cannot reach redis counts "
-           "alone and does not report)\n", n, c->relays);
+           "alone and does not report)\n", n, (unsigned long)c->relays);
 }
 
 /* open_counters - the store to read, and the clock to read it at; NULL with err set */

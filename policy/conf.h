@@ -135,7 +135,9 @@ struct conf {
     unsigned long redis_database; /* SELECT (0) */
     char *redis_password_file;   /* AUTH password, in a 0600/0400 file; NULL: none */
     unsigned long redis_timeout; /* ms for connecting and for each command (200) */
-    unsigned long relays;        /* relays sharing the store: each one's share while it is down (1) */
+    /* relays that send for the same mailboxes (1): while Redis is down each counts with 1/N;
+     * the same directive as pacing's (main): keep one row and one field when merging */
+    unsigned relays;
 
     /* sendas-tokend: one OAuth application (client credentials grant) */
     char *oauth_tenant;             /* directory (tenant) id or domain */
