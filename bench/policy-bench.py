@@ -3,7 +3,7 @@
 """policy-bench - sendas-policyd against postfwd2 on the same policy-protocol load, in one run.
 
     sudo /usr/bin/python3 bench/policy-bench.py --build-dir BUILD [--seconds 10] [--rounds 3]
-         [--conns 8] [--keep]
+         [--conns 8] [--no-redis] [--keep]
 
 A benchmark, not a test: it prints figures and fails only when a service is broken (a failed
 request, or a service that does not start).
@@ -14,7 +14,10 @@ Both services get the same rules, written for each one's configuration language:
     @corp.local, per mailbox: 27 messages per minute and 9000 recipients per 24 hours
     (Exchange Online's 30 and 10,000 at 90% headroom), 500 recipients per message, 35 MiB.
 sendas-policyd: BUILD/policyd/sendas-policyd -f with that sendas.conf (its defaults are these
-limits).  postfwd2 (Debian package postfwd, pre-forking Perl, default 10 children): the same
+limits), once with the SQLite store (the default) and once with `store redis` on a private
+redis-server (a unix socket in the temporary directory, no persistence; issue 10): every
+routed request is then one EVALSHA round trip to Redis.  --no-redis leaves that one out
+(also when redis-server is not installed).  postfwd2 (Debian package postfwd, pre-forking Perl, default 10 children): the same
 as rules, rate()/rcpt() keyed by sender_domain (one domain, one mailbox here), counted at
 END-OF-MESSAGE as postfwd's manual recommends, --perfmon (no logging: its fastest mode; sendas-
 policyd logs its refusals).  postfwd2 cannot stay in the foreground in network mode: it is
@@ -67,6 +70,13 @@ id=RATE01; protocol_state==END-OF-MESSAGE; sender_domain==corp.local; action=rat
 id=RCPT01; protocol_state==END-OF-MESSAGE; sender_domain==corp.local; action=rcpt(sender_domain/9000/86400/DEFER_IF_PERMIT 4.7.0 Mailbox relay@contoso.com has reached its limit of 9000 recipients per 24 hours)
 """
 
+REDIS = "/usr/bin/redis-server"
+REDIS_CONF = """\
+store redis
+redis_address unix:{sock}
+relays 2
+"""
+
 LINE = re.compile(r"req/s=(\d+) p50_us=(\d+) p99_us=(\d+) max_us=(\d+) failures=(\d+) "
                   r"reconnects=(\d+) replies: dunno=(\d+) reject=(\d+) defer=(\d+) other=(\d+)")
 
@@ -90,12 +100,41 @@ def wait_port(port, timeout=30, proc=None):
     return False
 
 
+def stop(proc):
+    """stop - SIGTERM, SIGKILL after 10 s (None is ignored)."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def start_redis_policyd(tmp, rsock, policyd, rconf, rport):
+    """start_redis_policyd - a private redis-server on rsock and a sendas-policyd using it."""
+    with open(os.path.join(tmp, "redis.log"), "ab") as log:
+        redis = subprocess.Popen([REDIS, "--port", "0", "--unixsocket", rsock,
+                                  "--unixsocketperm", "700", "--dir", tmp, "--save", "",
+                                  "--appendonly", "no"],
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    deadline = time.monotonic() + 15
+    while not os.path.exists(rsock) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with open(os.path.join(tmp, "sendas-policyd-redis.log"), "ab") as log:
+        rp = subprocess.Popen([policyd, "-f", "-c", rconf], stdin=subprocess.DEVNULL,
+                              stdout=log, stderr=log)
+    if not wait_port(rport, proc=rp):
+        sys.exit("policy-bench: sendas-policyd with the Redis store did not start")
+    return redis, rp
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build-dir", required=True)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--conns", type=int, default=8)
+    ap.add_argument("--no-redis", action="store_true", help="leave out the Redis store")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
 
@@ -122,9 +161,19 @@ def main():
     pidfile = os.path.join(tmp, "postfwd2.pid")
     user = "root" if os.geteuid() == 0 else None
 
-    sp = None
+    use_redis = not args.no_redis and os.access(REDIS, os.X_OK)
+    rport = free_port()
+    rsock = os.path.join(tmp, "redis.sock")
+    rconf = os.path.join(tmp, "sendas-redis.conf")
+    with open(rconf, "w", encoding="utf-8") as f:
+        f.write(SENDAS_CONF.format(port=rport, state=os.path.join(tmp, "state-redis")) +
+                REDIS_CONF.format(sock=rsock))
+
+    sp = rp = redis = None
     started_postfwd = False
     results = {"sendas-policyd": [], "postfwd2": []}
+    if use_redis:
+        results = {"sendas-policyd": [], "sendas-policyd-redis": [], "postfwd2": []}
     status = 0
     try:
         with open(os.path.join(tmp, "sendas-policyd.log"), "ab") as log:
@@ -132,6 +181,8 @@ def main():
                                   stdout=log, stderr=log)
         if not wait_port(sport, proc=sp):
             sys.exit("policy-bench: sendas-policyd did not start")
+        if use_redis:
+            redis, rp = start_redis_policyd(tmp, rsock, policyd, rconf, rport)
         cmd = [postfwd2, "--perfmon", "-f", rules, "-i", "127.0.0.1", "-p", str(pport),
                "--pidfile", pidfile, "--cache_socket", f"unix::{tmp}/postfwd2-cache.sock"]
         if user:
@@ -142,6 +193,8 @@ def main():
             sys.exit("policy-bench: postfwd2 did not start")
 
         targets = [("sendas-policyd", sport), ("postfwd2", pport)]
+        if use_redis:
+            targets.insert(1, ("sendas-policyd-redis", rport))
         print(f"# {args.rounds} rounds, {args.conns} persistent connections, RCPT-stage "
               f"requests, {args.seconds:g} s each after 1 s warm-up; {os.cpu_count()} CPUs")
         for r in range(args.rounds):
@@ -173,17 +226,14 @@ def main():
             print(f"{name:<16}{rps:>10.0f}{p50:>9.0f}{p99:>9.0f}{fails:>10}{recon:>12}")
             if fails:
                 status = 1
-        if len(med) == 2 and med["postfwd2"][0] > 0:
-            print(f"\nsendas-policyd / postfwd2 requests per second: "
-                  f"{med['sendas-policyd'][0] / med['postfwd2'][0]:.1f}x; "
-                  f"sendas-policyd p99 {med['sendas-policyd'][1]:.0f} us")
+        for name in ("sendas-policyd", "sendas-policyd-redis"):
+            if name in med and med.get("postfwd2", (0,))[0] > 0:
+                print(f"\n{name} / postfwd2 requests per second: "
+                      f"{med[name][0] / med['postfwd2'][0]:.1f}x; "
+                      f"{name} p99 {med[name][1]:.0f} us")
     finally:
-        if sp and sp.poll() is None:
-            sp.send_signal(signal.SIGTERM)
-            try:
-                sp.wait(10)
-            except subprocess.TimeoutExpired:
-                sp.kill()
+        for proc in (sp, rp, redis):
+            stop(proc)
         if started_postfwd:
             subprocess.run([postfwd2, "--kill", "--pidfile", pidfile],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

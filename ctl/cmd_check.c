@@ -2,16 +2,36 @@
 /*
  * cmd_check - `sendasctl check`: loads the configuration file as the daemons
  * do, prints its warnings, and runs sendas-tokend's start-up checks when the
- * token service is configured.
+ * token service is configured, and reads redis_password_file as sendas-policyd
+ * would (private, owned by root or the service user) with store redis.
  */
 #include "config.h"
 
+#include <pwd.h>
 #include <stdio.h>
 
 #include "conf.h"
 #include "ctl.h"
 #include "oauthsetup.h"
 #include "pacing.h"
+#include "secfile.h"
+
+/* check_redis_password - the file sendas-policyd reads at start-up; 0, or -1 with err */
+static int check_redis_password(const struct conf *c, char *err, size_t errlen)
+{
+    const char *user = oauthsetup_service_user(c);
+    struct passwd *pw = user ? getpwnam(user) : NULL;
+    char *pass;
+    int ok;
+
+    if (c->store != STORE_REDIS || c->redis_password_file == NULL)
+        return 0;
+    pass = secfile_read_line("redis_password_file", c->redis_password_file,
+                             pw ? pw->pw_uid : SECFILE_NO_USER, 1024, err, errlen);
+    ok = pass != NULL;
+    secret_free(pass);
+    return ok ? 0 : -1;
+}
 
 /* print_limit - one figure of a mailbox's limits: "60 messages/minute (own)" */
 static void print_limit(const char *sep, unsigned long long v, const char *unit, int own)
@@ -71,8 +91,9 @@ int cmd_check(const char *conf_path, int argc, char **argv)
     for (size_t w = 0; w < c->nwarnings; w++)
         fprintf(stderr, "sendasctl: warning: %s\n", c->warnings[w]);
     /* sendas-tokend's own start-up checks, when it is configured */
-    if (oauthsetup_wanted(c) &&
-        oauthsetup_check(c, conf_path, oauthsetup_service_user(c), err, sizeof(err)) < 0) {
+    if ((oauthsetup_wanted(c) &&
+         oauthsetup_check(c, conf_path, oauthsetup_service_user(c), err, sizeof(err)) < 0) ||
+        check_redis_password(c, err, sizeof(err)) < 0) {
         fprintf(stderr, "sendasctl: %s\n", err);
         conf_free(c);
         return 1;

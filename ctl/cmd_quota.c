@@ -2,7 +2,9 @@
 /*
  * cmd_quota - `sendasctl quota`: reads sendas-policyd's counters (state_dir)
  * and prints each mailbox's usage against its limits and when each window
- * frees up.
+ * frees up.  With store redis it reads the shared counters from Redis (at
+ * the server's clock) and says how this relay's sendas-policyd counts now:
+ * shared, or locally since an outage (state_dir/store.status).
  */
 #include "config.h"
 
@@ -17,6 +19,7 @@
 #include "ctl.h"
 #include "pacing.h"
 #include "quota.h"
+#include "secfile.h"
 #include "store.h"
 
 /* What cmd_quota prints, per mailbox. */
@@ -87,6 +90,72 @@ static int quota_each(void *arg, const char *mailbox, struct quota_counters *qc)
     return 0;
 }
 
+/* show_status - the first line: which store, and how this relay's sendas-policyd counts */
+static void show_status(const struct conf *c)
+{
+    char path[4200], line[700];
+    FILE *f;
+
+    if (c->store != STORE_REDIS) {
+        printf("store: sqlite %s/counters.db\n", c->state_dir);
+        return;
+    }
+    printf("store: redis %s db %lu, shared by %lu relays\n", c->redis_address, c->redis_database,
+           (unsigned long)c->relays);
+    snprintf(path, sizeof(path), "%s/" STORE_STATUS_FILE, c->state_dir);
+    if ((f = fopen(path, "r")) == NULL) {
+        printf("this relay's sendas-policyd: no status (%s: not running here?)\n", path);
+        return;
+    }
+    if (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        printf("this relay's sendas-policyd: %s\n", line);
+    }
+    fclose(f);
+}
+
+/* show_relays - the relays that report to Redis (each one every second while it reaches it) */
+static void show_relays(const struct conf *c, struct store *st)
+{
+    char text[8192], *line, *save = NULL;
+    unsigned long n = 0;
+
+    if (c->store != STORE_REDIS)
+        return;
+    store_redis_relays(st, text, sizeof(text));
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        printf("relay %s\n", line);
+        n++;
+    }
+    printf("relays reporting to redis: %lu of %lu (a relay that cannot reach redis counts "
+           "alone and does not report)\n", n, (unsigned long)c->relays);
+}
+
+/* open_counters - the store to read, and the clock to read it at; NULL with err set */
+static struct store *open_counters(const struct conf *c, int64_t *now, char *err, size_t errlen)
+{
+    struct store_redis_opts o;
+    struct store *st;
+    char *password = NULL;
+
+    *now = clock_now_ms();
+    if (c->store != STORE_REDIS)
+        return store_sqlite_open(c->state_dir, STORE_RDONLY, err, errlen);
+    if (c->redis_password_file &&
+        (password = secfile_read_line("redis_password_file", c->redis_password_file,
+                                      SECFILE_NO_USER, 1024, err, errlen)) == NULL)
+        return NULL;
+    memset(&o, 0, sizeof(o));
+    o.address = c->redis_address;
+    o.database = (unsigned)c->redis_database;
+    o.password = password;
+    o.relays = (unsigned)c->relays;
+    o.timeout_ms = (unsigned)c->redis_timeout;
+    st = store_redis_open(&o, STORE_RDONLY, now, err, errlen);
+    secret_free(password);
+    return st;
+}
+
 /* cmd_quota - usage of every mailbox (declared ones without usage too) */
 int cmd_quota(const char *conf_path, int argc, char **argv)
 {
@@ -104,15 +173,16 @@ int cmd_quota(const char *conf_path, int argc, char **argv)
         fprintf(stderr, "sendasctl: %s\n", err);
         return 1;
     }
-    if ((st = store_sqlite_open(c->state_dir, STORE_RDONLY, err, sizeof(err))) == NULL) {
+    memset(&q, 0, sizeof(q));
+    show_status(c);
+    if ((st = open_counters(c, &q.now, err, sizeof(err))) == NULL) {
         fprintf(stderr, "sendasctl: %s\n", err);
         conf_free(c);
         return 1;
     }
-    memset(&q, 0, sizeof(q));
+    show_relays(c, st);
     q.c = c;
     q.only = argc == 2 ? argv[1] : NULL;
-    q.now = clock_now_ms();
     store_each(st, quota_each, &q);
     /* declared mailboxes with nothing counted yet */
     for (i = 0; i < c->nmailboxes; i++) {

@@ -37,3 +37,47 @@ int sockspec_parse(const char *spec, struct sockspec *out)
     }
     return 0;
 }
+
+/* sockspec_parse_hostport - unix:/PATH, HOST:PORT, [V6]:PORT */
+int sockspec_parse_hostport(const char *spec, struct sockspec *out)
+{
+    const char *host = spec, *colon, *q;
+    size_t hl;
+    unsigned long port = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (strncmp(spec, "unix:", 5) == 0) {
+        out->kind = SOCKSPEC_UNIX;
+        out->path = spec + 5;
+        return out->path[0] == '/' && out->path[1] ? 0 : -1;
+    }
+    out->kind = SOCKSPEC_INET;
+    if (spec[0] == '[') {
+        if ((q = strchr(spec, ']')) == NULL || q[1] != ':')
+            return -1;
+        host = spec + 1;
+        hl = (size_t)(q - host);
+        colon = q + 1;
+    } else {
+        if ((colon = strrchr(spec, ':')) == NULL || memchr(spec, ':', (size_t)(colon - spec)))
+            return -1; /* a v6 address needs its brackets */
+        hl = (size_t)(colon - spec);
+    }
+    if (hl == 0 || hl > SOCKSPEC_MAX_HOST)
+        return -1;
+    for (q = host; q < host + hl; q++)
+        if ((unsigned char)*q <= ' ' || *q == 0x7f || *q == '[' || *q == ']' || *q == '/' ||
+            (*q == ':' && spec[0] != '['))
+            return -1;
+    for (q = colon + 1; *q; q++) {
+        if (*q < '0' || *q > '9' || port > 65535)
+            return -1;
+        port = port * 10 + (unsigned long)(*q - '0');
+    }
+    if (q == colon + 1 || port == 0 || port > 65535)
+        return -1;
+    memcpy(out->host, host, hl);
+    out->host[hl] = '\0';
+    out->port = (unsigned)port;
+    return 0;
+}

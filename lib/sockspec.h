@@ -24,4 +24,12 @@ struct sockspec {
 /* sockspec_parse - 0 and *out filled, or -1 when spec is not of the syntax above */
 int sockspec_parse(const char *spec, struct sockspec *out);
 
+/*
+ * sockspec_parse_hostport - a client's address in the syntax of Redis's own
+ * tools: unix:/PATH, HOST:PORT or [V6ADDR]:PORT (sendas.conf redis_address).
+ * On success kind is SOCKSPEC_UNIX (path into spec) or SOCKSPEC_INET (host
+ * without brackets, port 1..65535); -1 when spec is not of that syntax.
+ */
+int sockspec_parse_hostport(const char *spec, struct sockspec *out);
+
 #endif

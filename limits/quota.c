@@ -195,18 +195,18 @@ static void defer_limit(const struct conf_limits *c, struct quota_decision *d, c
              d->mailbox->address, eff, what, c->headroom, limit, frees);
 }
 
-/* quota_limits - check the mailbox's limits */
-void quota_limits(const struct conf *conf, const struct polreq *r, unsigned long rcpt_index,
-                  struct quota_counters *q, int64_t now, struct quota_decision *d)
+/* quota_prepare - the checks that need no counters; 1 when the store must answer ask */
+int quota_prepare(const struct conf *conf, const struct polreq *r, unsigned long rcpt_index,
+                  struct quota_decision *d, struct quota_ask *ask)
 {
     struct conf_limits lim, *c = &lim;
     unsigned long long m_eff, r_eff, need_r, rpm;
     int at_end = r->stage == POLREQ_DATA || r->stage == POLREQ_EOM;
     const char *mb;
-    int64_t at;
 
+    memset(ask, 0, sizeof(*ask));
     if (d->mailbox == NULL)
-        return;
+        return 0;
     conf_mailbox_limits(conf, d->mailbox, &lim);
     m_eff = quota_effective(c->messages_per_minute, c->headroom);
     r_eff = quota_effective(c->recipients_per_day, c->headroom);
@@ -222,7 +222,7 @@ void quota_limits(const struct conf *conf, const struct polreq *r, unsigned long
         snprintf(d->action, sizeof(d->action),
                  "552 5.3.4 Message size %llu exceeds the limit of %llu bytes of mailbox %s",
                  r->size, c->message_size, mb);
-        return;
+        return 0;
     }
     if (r->stage == POLREQ_RCPT && rpm && rcpt_index > rpm) {
         d->verdict = QUOTA_DEFER;
@@ -231,7 +231,7 @@ void quota_limits(const struct conf *conf, const struct polreq *r, unsigned long
         snprintf(d->action, sizeof(d->action),
                  "452 4.5.3 Too many recipients: mailbox %s sends at most %llu per message; "
                  "send the rest in another message", mb, rpm);
-        return;
+        return 0;
     }
     if (at_end && rpm && r->recipient_count > rpm) {
         d->verdict = QUOTA_REJECT;
@@ -240,7 +240,7 @@ void quota_limits(const struct conf *conf, const struct polreq *r, unsigned long
         snprintf(d->action, sizeof(d->action),
                  "552 5.5.3 Too many recipients: %llu, mailbox %s sends at most %llu per message",
                  r->recipient_count, mb, rpm);
-        return;
+        return 0;
     }
     /* recipients this request would bring the mailbox to */
     need_r = at_end ? r->recipient_count : r->stage == POLREQ_RCPT && rcpt_index ? rcpt_index : 1;
@@ -251,22 +251,97 @@ void quota_limits(const struct conf *conf, const struct polreq *r, unsigned long
                  r_eff);
         snprintf(d->action, sizeof(d->action), "%s Too many recipients: mailbox %s may send to "
                  "%llu recipients in 24 hours", at_end ? "552 5.5.3" : "452 4.5.3", mb, r_eff);
+        return 0;
+    }
+    ask->msg_limit = m_eff;
+    ask->rcpt_limit = r_eff;
+    ask->msgs = 1;
+    ask->rcpts = need_r > UINT32_MAX ? UINT32_MAX : (uint32_t)need_r;
+    ask->charge = r->stage == POLREQ_EOM;
+    return 1;
+}
+
+/* quota_answer - the verdict from the store's answer */
+void quota_answer(const struct conf *conf, const struct quota_ask *ask,
+                  const struct quota_answer *ans, struct quota_decision *d)
+{
+    struct conf_limits lim;
+    int msgs = ans->limit == QUOTA_LIMIT_MSGS;
+
+    if (d->mailbox == NULL)
+        return;
+    d->count_msgs = d->count_rcpts = 0;
+    if (ans->limit == QUOTA_LIMIT_NONE) {
+        d->verdict = QUOTA_DUNNO;
+        snprintf(d->action, sizeof(d->action), "DUNNO");
+        if (ask->charge) {
+            d->count_msgs = ask->msgs;
+            d->count_rcpts = ask->rcpts;
+        }
         return;
     }
-    if (m_eff && (at = window_free_at(&q->msgs, now, m_eff, 1)) != now) {
-        defer_limit(c, d, "messages per minute", m_eff, c->messages_per_minute, at, now);
+    conf_mailbox_limits(conf, d->mailbox, &lim);
+    if (ans->free_at < 0) { /* more than a relay's local share can ever hold */
+        d->verdict = QUOTA_DEFER;
+        snprintf(d->reason, sizeof(d->reason),
+                 "mailbox %s: more %s than this relay's share while the shared counters are "
+                 "unreachable", d->mailbox->address, msgs ? "messages" : "recipients");
+        snprintf(d->action, sizeof(d->action),
+                 "DEFER_IF_PERMIT 4.7.0 Mailbox %s has reached this relay's share of its limit; "
+                 "try again later", d->mailbox->address);
         return;
     }
-    if (r_eff && (at = window_free_at(&q->rcpts, now, r_eff, need_r)) != now) {
-        defer_limit(c, d, "recipients per 24 hours", r_eff, c->recipients_per_day, at, now);
+    if (msgs)
+        defer_limit(&lim, d, "messages per minute", ask->msg_limit, lim.messages_per_minute,
+                    ans->free_at, ans->now);
+    else
+        defer_limit(&lim, d, "recipients per 24 hours", ask->rcpt_limit, lim.recipients_per_day,
+                    ans->free_at, ans->now);
+}
+
+/* quota_window_charge - fits? when free?  and charge, from in-memory windows */
+void quota_window_charge(struct quota_counters *q, const struct quota_ask *ask,
+                         struct quota_answer *ans)
+{
+    int64_t at;
+
+    memset(ans, 0, sizeof(*ans));
+    ans->now = ask->now;
+    ans->free_at = ask->now;
+    if (ask->msg_limit &&
+        (at = window_free_at(&q->msgs, ask->now, ask->msg_limit, ask->msgs)) != ask->now) {
+        ans->limit = QUOTA_LIMIT_MSGS;
+        ans->free_at = at;
         return;
     }
-    d->verdict = QUOTA_DUNNO;
-    snprintf(d->action, sizeof(d->action), "DUNNO");
-    if (r->stage == POLREQ_EOM) {
-        d->count_msgs = 1;
-        d->count_rcpts = r->recipient_count > UINT32_MAX ? UINT32_MAX : (uint32_t)r->recipient_count;
+    if (ask->rcpt_limit &&
+        (at = window_free_at(&q->rcpts, ask->now, ask->rcpt_limit, ask->rcpts)) != ask->now) {
+        ans->limit = QUOTA_LIMIT_RCPTS;
+        ans->free_at = at;
+        return;
     }
+    if (ask->charge) {
+        if (ask->msgs)
+            window_add(&q->msgs, ask->now, ask->msgs);
+        if (ask->rcpts)
+            window_add(&q->rcpts, ask->now, ask->rcpts);
+    }
+}
+
+/* quota_limits - check the mailbox's limits against counters in memory (without charging) */
+void quota_limits(const struct conf *conf, const struct polreq *r, unsigned long rcpt_index,
+                  struct quota_counters *q, int64_t now, struct quota_decision *d)
+{
+    struct quota_answer ans;
+    struct quota_ask ask;
+
+    if (!quota_prepare(conf, r, rcpt_index, d, &ask))
+        return;
+    ask.now = now;
+    ask.charge = 0; /* quota_count charges */
+    quota_window_charge(q, &ask, &ans);
+    ask.charge = r->stage == POLREQ_EOM;
+    quota_answer(conf, &ask, &ans, d);
 }
 
 /* quota_count - charge an accepted message */

@@ -56,6 +56,32 @@ struct quota_decision {
     char reason[400]; /* for the log */
 };
 
+/*
+ * What a request asks of a mailbox's counters: does it fit under the
+ * effective limits, and (END-OF-MESSAGE) charge it if so.  The store answers
+ * this as ONE atomic step (store_charge), so that two relays sharing a store
+ * cannot both admit the last message that fits.
+ */
+struct quota_ask {
+    uint64_t msg_limit;  /* effective messages per minute; 0 = none */
+    uint64_t rcpt_limit; /* effective recipients per 24 hours; 0 = none */
+    uint32_t msgs;       /* messages this request needs room for (1) and adds */
+    uint32_t rcpts;      /* recipients it needs room for and adds */
+    int charge;          /* add msgs and rcpts when both fit */
+    int64_t now;         /* the relay's clock, ms (a shared store uses the server's) */
+};
+
+#define QUOTA_LIMIT_NONE 0  /* everything fits */
+#define QUOTA_LIMIT_MSGS 1  /* messages per minute refused */
+#define QUOTA_LIMIT_RCPTS 2 /* recipients per 24 hours refused */
+
+struct quota_answer {
+    int limit;       /* QUOTA_LIMIT_*: the first limit that does not fit */
+    int64_t free_at; /* when it would fit, ms; -1 never (need > limit) */
+    int64_t now;     /* the clock the store used, ms */
+    int local;       /* answered by a relay's local share (shared store unreachable) */
+};
+
 /* quota_counters_init - empty counters; 0, or -1 when out of memory */
 int quota_counters_init(struct quota_counters *q);
 /* quota_counters_free - release; NULL-safe */
@@ -83,6 +109,30 @@ void quota_route(const struct conf *c, const struct polreq *r, struct quota_deci
  */
 void quota_limits(const struct conf *c, const struct polreq *r, unsigned long rcpt_index,
                   struct quota_counters *q, int64_t now, struct quota_decision *d);
+
+/*
+ * quota_prepare - the checks that need no counters (size, recipients per
+ * message, more recipients than a whole day allows); sets the verdict when
+ * one refuses.  Returns 1 when the counters must answer, with ask filled
+ * (ask->now left to the caller), else 0.
+ */
+int quota_prepare(const struct conf *c, const struct polreq *r, unsigned long rcpt_index,
+                  struct quota_decision *d, struct quota_ask *ask);
+
+/*
+ * quota_answer - the decision from the store's answer to ask: DUNNO (and at
+ * END-OF-MESSAGE count_msgs/count_rcpts set to what was charged), or
+ * DEFER_IF_PERMIT naming the limit and when it frees up.
+ */
+void quota_answer(const struct conf *c, const struct quota_ask *ask,
+                  const struct quota_answer *ans, struct quota_decision *d);
+
+/*
+ * quota_window_charge - answer ask from a mailbox's in-memory windows at
+ * ask->now (the SQLite store, and a shared store's local fallback)
+ */
+void quota_window_charge(struct quota_counters *q, const struct quota_ask *ask,
+                         struct quota_answer *ans);
 
 /* quota_count - add an accepted message to the counters */
 void quota_count(struct quota_counters *q, int64_t now, const struct quota_decision *d);

@@ -2,17 +2,25 @@
 /*
  * store - where the per-mailbox counters live, behind a small interface.
  *
- * The daemon asks for a mailbox's counters, changes them through quota.h,
- * says so with store_changed(), and calls store_flush() at most once a
- * second and when it stops.  A backend keeps what it needs in memory and
- * persists on flush; the one here is SQLite under state_dir (no server to
- * run).  A shared backend (Redis, so that several relay nodes share one
- * mailbox's limits) implements the same operations.
+ * The daemon asks one question per request, store_charge(): do this
+ * request's messages and recipients fit under the mailbox's effective
+ * limits, when would they, and (END-OF-MESSAGE) charge them if they fit.
+ * That is one atomic operation of the store, so that relays sharing a store
+ * never both admit the last message that fits.  The limits come from
+ * quota_prepare (the caller's configuration); the store only counts.
+ *
+ * Backends: SQLite under state_dir (the default, one relay: windows in
+ * memory, persisted by store_flush at most once a second), and Redis
+ * (store_redis.c: several relays share one mailbox's counters; while Redis
+ * is unreachable each relay counts locally with its 1/N share).
+ * store_get/store_changed/store_each reach a mailbox's windows in memory:
+ * sendasctl quota reads them, and tests.
  */
 #ifndef SENDAS_STORE_H
 #define SENDAS_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "quota.h"
 
@@ -27,6 +35,11 @@ struct store_ops {
                                            struct quota_counters *q),
                 void *arg);
     void (*close)(struct store *s);
+    int (*charge)(struct store *s, size_t n, const char *const *mailboxes,
+                  const struct quota_ask *asks, struct quota_answer *ans, char *err,
+                  size_t errlen);
+    /* "sqlite", "redis shared", "redis local fallback since ..." */
+    void (*mode)(struct store *s, char *out, size_t outlen);
 };
 
 struct store {
@@ -76,6 +89,38 @@ static inline void store_close(struct store *s)
         s->ops->close(s);
 }
 
+/*
+ * store_charge - answer ask for mailbox as one atomic step (see quota.h):
+ * ans->limit says which limit does not fit and ans->free_at when it will;
+ * with ask->charge and everything fitting, the request is counted.
+ * 0, or -1 with err set (an internal error: the caller defers the mail).
+ */
+static inline int store_charge(struct store *s, const char *mailbox, const struct quota_ask *ask,
+                               struct quota_answer *ans, char *err, size_t errlen)
+{
+    return s->ops->charge(s, 1, &mailbox, ask, ans, err, errlen);
+}
+
+/*
+ * store_charge_many - n questions at once, answered as if asked one after
+ * the other, each one atomic (a shared store sends them in one round trip:
+ * the daemon gathers the requests of every client that is ready).  0, or
+ * -1 with err set when any failed (its answer's limit is then -1).
+ */
+static inline int store_charge_many(struct store *s, size_t n, const char *const *mailboxes,
+                                    const struct quota_ask *asks, struct quota_answer *ans,
+                                    char *err, size_t errlen)
+{
+    return s->ops->charge(s, n, mailboxes, asks, ans, err, errlen);
+}
+
+/* store_mode - one line saying how the store counts now, for logs and sendasctl quota */
+static inline void store_mode(struct store *s, char *out, size_t outlen)
+{
+    s->ops->mode(s, out, outlen);
+}
+
+#define STORE_STATUS_FILE "store.status" /* in state_dir: how sendas-policyd counts now */
 #define STORE_RDONLY 1 /* open for reading only (sendasctl): no lock, no writes */
 
 /*
@@ -85,5 +130,42 @@ static inline void store_close(struct store *s)
  * read-only open of a directory without a database gives an empty store.
  */
 struct store *store_sqlite_open(const char *dir, int flags, char *err, size_t errlen);
+
+/* store_mem_open - counters in memory only (a shared store's local fallback,
+ * a snapshot read from Redis); NULL when out of memory */
+struct store *store_mem_open(void);
+
+/* Where and how to reach Redis (sendas.conf store redis). */
+struct store_redis_opts {
+    const char *address;  /* unix:/PATH, HOST:PORT or [V6]:PORT */
+    unsigned database;    /* SELECT */
+    const char *password; /* AUTH; NULL for none (never logged) */
+    unsigned relays;      /* N: each relay's share of a limit while Redis is down is 1/N */
+    unsigned timeout_ms;  /* connect and each command */
+    const char *status_path; /* where the mode is written on each change; NULL for none */
+    const char *relay_name;  /* this relay in Redis's list of relays (host and socket); NULL none */
+};
+
+/*
+ * store_redis_open - the shared store.  Without STORE_RDONLY (sendas-policyd)
+ * it never fails because Redis is unreachable: it starts counting locally
+ * and connects later.  With STORE_RDONLY (sendasctl quota) it connects now
+ * and reads every mailbox's counters into memory (store_each, store_get;
+ * store_charge is refused), with the server's clock in *server_now.
+ * NULL with err set on failure.
+ */
+struct store *store_redis_open(const struct store_redis_opts *o, int flags, int64_t *server_now,
+                               char *err, size_t errlen);
+
+/*
+ * store_redis_relays - a read-only store's list of the relays that reported
+ * to Redis in the last RELAY_REPORT_TTL_MS, one "NAME: MODE" line each
+ * (sendas-policyd reports every second while it reaches Redis); "" for none
+ */
+#define RELAY_REPORT_TTL_MS 5000
+void store_redis_relays(struct store *s, char *out, size_t outlen);
+
+/* store_redis_test_clock - tests only: use ms instead of the server's TIME (0: TIME again) */
+void store_redis_test_clock(struct store *s, int64_t ms);
 
 #endif

@@ -49,6 +49,7 @@ struct sq {
     dev_t dev;               /* counters.db as opened: a removed file shows as a change */
     ino_t ino;
     int rw;                  /* opened for writing (the daemon) */
+    int mem;                 /* no file at all (store_mem_open): flush forgets the marks */
     struct ent *tab[NBUCKETS];
     size_t nents, ndirty;
 };
@@ -190,6 +191,18 @@ static void mark_all_dirty(struct sq *s)
             }
 }
 
+/* mark_clean - nothing waits for a flush */
+static void mark_clean(struct sq *s)
+{
+    struct ent *e;
+    size_t i;
+
+    for (i = 0; i < NBUCKETS; i++)
+        for (e = s->tab[i]; e; e = e->next)
+            e->dirty = 0;
+    s->ndirty = 0;
+}
+
 /* reset_counters - forget what a failed load read */
 static void reset_counters(struct sq *s)
 {
@@ -290,6 +303,10 @@ static int sq_flush(struct store *st, char *err, size_t errlen)
     struct ent *e;
     int rc = SQLITE_OK;
 
+    if (s->mem) {
+        mark_clean(s);
+        return 0;
+    }
     if (!s->rw) {
         if (s->ndirty == 0)
             return 0;
@@ -329,10 +346,7 @@ static int sq_flush(struct store *st, char *err, size_t errlen)
         }
         return -1;
     }
-    for (i = 0; i < NBUCKETS; i++)
-        for (e = s->tab[i]; e; e = e->next)
-            e->dirty = 0;
-    s->ndirty = 0;
+    mark_clean(s);
     return 0;
 }
 
@@ -380,7 +394,53 @@ static void sq_close(struct store *st)
     free(s);
 }
 
-static const struct store_ops sq_ops = {sq_get, sq_changed, sq_flush, sq_dirty, sq_each, sq_close};
+/* sq_charge - store_ops.charge: the windows in memory answer; a charge is flushed later */
+static int sq_charge(struct store *st, size_t n, const char *const *mailboxes,
+                     const struct quota_ask *asks, struct quota_answer *ans, char *err,
+                     size_t errlen)
+{
+    int rc = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        struct ent *e = lookup((struct sq *)st, mailboxes[i], 1);
+
+        if (e == NULL) {
+            snprintf(err, errlen, "out of memory (or more than %d mailboxes) for the counters",
+                     MAX_ENTRIES);
+            memset(&ans[i], 0, sizeof(ans[i]));
+            ans[i].limit = -1;
+            rc = -1;
+            continue;
+        }
+        quota_window_charge(&e->q, &asks[i], &ans[i]);
+        if (asks[i].charge && ans[i].limit == QUOTA_LIMIT_NONE && (asks[i].msgs || asks[i].rcpts))
+            sq_changed(st, &e->q);
+    }
+    return rc;
+}
+
+/* sq_mode - store_ops.mode */
+static void sq_mode(struct store *st, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s", ((struct sq *)st)->mem ? "memory" : "sqlite");
+}
+
+static const struct store_ops sq_ops = {sq_get,   sq_changed, sq_flush,  sq_dirty,
+                                        sq_each,  sq_close,   sq_charge, sq_mode};
+
+/* store_mem_open - a store without a file */
+struct store *store_mem_open(void)
+{
+    struct sq *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return NULL;
+    s->base.ops = &sq_ops;
+    s->lock_fd = -1;
+    s->mem = 1;
+    return &s->base;
+}
 
 /*
  * load - read every row into memory; damaged rows are skipped with a warning.

@@ -97,6 +97,7 @@ static int check_word(struct parse *p, const char *k, const char *v);
 static int check_path(struct parse *p, const char *k, const char *v);
 static int check_endpoint(struct parse *p, const char *k, const char *v);
 static int check_tenant(struct parse *p, const char *k, const char *v);
+static int check_redis_address(struct parse *p, const char *k, const char *v);
 
 #define FIELD(f) offsetof(struct conf, f), sizeof(((struct conf *)0)->f)
 #define DIRECTIVE(n, fn, pr) {.name = n, .type = T_DIRECTIVE, .directive = fn, .progs = pr}
@@ -111,6 +112,7 @@ static const char *const sender_header_words[] = {"remove", "rewrite", NULL}; /*
 static const char *const no_route_words[] = {"reject", "tempfail", "accept", NULL}; /* enum noroute_action */
 static const char *const log_level_words[] = {"info", "debug", NULL};
 static const char *const intake_words[] = {"auto", "yes", "no", NULL}; /* enum conf_intake */
+static const char *const store_words[] = {"sqlite", "redis", NULL}; /* enum conf_store */
 /* T_BOOL and T_CHOICE store an int */
 _Static_assert(sizeof(enum sender_mode) == sizeof(int) && sizeof(enum noroute_action) == sizeof(int) &&
                    sizeof(enum conf_intake) == sizeof(int),
@@ -170,6 +172,12 @@ static const struct setting settings[] = {
     NUMBER(token_retry_max, 300, 1, 86400, H_SECONDS, NULL, P_TOKEND),
     /* above Postfix's smtpd_timeout (300 s), the longest a healthy session is silent */
     NUMBER(idle_timeout, 360, 1, 86400, H_SECONDS, NULL, P_MILTER | P_POLICYD),
+    /* the counters' store (issue 10: several relays, one Redis) */
+    CHOICE(store, store_words, P_POLICYD),
+    STRING(redis_address, "127.0.0.1:6379", check_redis_address, P_POLICYD),
+    NUMBER(redis_database, 0, 0, 100000, H_NUMBER, NULL, P_POLICYD),
+    STRING(redis_password_file, NULL, check_path, P_POLICYD),
+    NUMBER(redis_timeout, 200, 10, 10000, H_NUMBER, NULL, P_POLICYD),
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -785,6 +793,16 @@ static int check_socket(struct parse *p, const char *k, const char *v)
 
     if (sockspec_parse(v, &ss) < 0)
         return perr(p, "%s \"%s\": expected unix:PATH or inet:PORT@HOST", k, v);
+    return 0;
+}
+
+/* check_redis_address - unix:/PATH, HOST:PORT or [V6]:PORT (lib/sockspec) */
+static int check_redis_address(struct parse *p, const char *k, const char *v)
+{
+    struct sockspec ss;
+
+    if (sockspec_parse_hostport(v, &ss) < 0)
+        return perr(p, "%s \"%s\": expected unix:/PATH, HOST:PORT or [IPV6]:PORT", k, v);
     return 0;
 }
 

@@ -91,6 +91,7 @@ struct conf_route {
 enum sender_mode { SENDER_REMOVE, SENDER_REWRITE };
 /* intake_rate_limit: refuse at intake past the per-minute limit (auto: unless pacing) */
 enum conf_intake { INTAKE_AUTO, INTAKE_YES, INTAKE_NO };
+enum conf_store { STORE_SQLITE, STORE_REDIS };
 enum noroute_action { NOROUTE_REJECT, NOROUTE_TEMPFAIL, NOROUTE_ACCEPT };
 
 struct conf {
@@ -135,6 +136,15 @@ struct conf {
     int pacing;             /* no */
     int intake_rate_limit;  /* enum conf_intake: auto */
     unsigned relays;        /* relays that send for the same mailboxes (1) */
+    /* sendas-policyd: where the counters live (issue 10: several relays share Redis) */
+    int store;                   /* enum conf_store: sqlite */
+    char *redis_address;         /* unix:/PATH, HOST:PORT or [V6]:PORT (127.0.0.1:6379) */
+    unsigned long redis_database; /* SELECT (0) */
+    char *redis_password_file;   /* AUTH password, in a 0600/0400 file; NULL: none */
+    unsigned long redis_timeout; /* ms for connecting and for each command (200) */
+    /* relays that send for the same mailboxes (1): while Redis is down each counts with 1/N;
+     * the same directive as pacing's (main): keep one row and one field when merging */
+    unsigned relays;
 
     /* sendas-tokend: one OAuth application (client credentials grant) */
     char *oauth_tenant;             /* directory (tenant) id or domain */

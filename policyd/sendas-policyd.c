@@ -50,6 +50,7 @@
 #include "log.h"
 #include "polreq.h"
 #include "quota.h"
+#include "secfile.h"
 #include "sockspec.h"
 #include "store.h"
 
@@ -69,6 +70,8 @@ struct conn {
     char instance[128];  /* the message the recipients below belong to */
     unsigned long rcpts; /* recipients accepted so far in that message */
     int64_t last_ms;     /* monotonic time of the last byte in or out */
+    int pending;         /* a request of it waits in the batch for the store */
+    int failed;          /* its answer could not be queued: to close */
     struct conn *prev, *next; /* every connection, most recently active first */
 };
 
@@ -87,7 +90,27 @@ static struct log_limit lim_peer;
 /* Postfix's recipient cap above sendas's: a configuration to fix, said once an hour */
 static struct log_limit lim_rcpt;
 #define RCPT_LOG_INTERVAL 3600
-static struct polreq req;     /* one request at a time: single-threaded */
+
+/*
+ * The batch: requests that need the store, one per client at most, gathered
+ * over one round of the event loop and answered together (one round trip to
+ * a shared store for all of them).
+ */
+#define BATCH_MAX 64
+struct pending {
+    struct conn *c;
+    struct polreq r;
+    struct quota_decision d;
+    unsigned long rcpt_index;
+};
+static struct pending batch[BATCH_MAX];
+static struct quota_ask batch_asks[BATCH_MAX];
+static const char *batch_mailboxes[BATCH_MAX];
+static struct conn *done_conns[BATCH_MAX];
+static size_t nbatch;
+static void batch_run(void);
+struct conn;
+static int conn_write(struct conn *c);
 
 /* now_ms - wall clock in ms (the counters must survive a restart) */
 static int64_t now_ms(void)
@@ -126,6 +149,10 @@ static void conf_reload(void)
     if (strcmp(c->policy_socket, conf_live->policy_socket) != 0 ||
         strcmp(c->state_dir, conf_live->state_dir) != 0)
         log_warn("policy_socket and state_dir take effect at the next restart");
+    if (c->store != conf_live->store || strcmp(c->redis_address, conf_live->redis_address) != 0 ||
+        c->redis_database != conf_live->redis_database || c->relays != conf_live->relays ||
+        c->redis_timeout != conf_live->redis_timeout)
+        log_warn("store, redis_* and relays take effect at the next restart");
     conf_free(conf_live);
     conf_live = c;
     log_set_debug(c->log_level > 0);
@@ -243,30 +270,32 @@ static void warn_rcpt_limit(const struct conf_mailbox *mb, unsigned long rcpt_in
                      rcpt_index, lim.recipients_per_message, lim.recipients_per_message);
 }
 
-/* decide - the engine's answer to one request, logged when it is not DUNNO */
-static void decide(struct conn *c, const struct polreq *r, struct quota_decision *d)
+/*
+ * decide_begin - the answer as far as it needs no counters; 1 when the store
+ * must answer ask first (decide_end follows then), else 0 (decided)
+ */
+static int decide_begin(struct conn *c, const struct polreq *r, struct quota_decision *d,
+                        struct quota_ask *ask, unsigned long *rcpt_index)
 {
-    int64_t now = now_ms();
-    unsigned long rcpt_index = 0;
-    struct quota_counters *qc;
-
     quota_route(conf_live, r, d);
+    *rcpt_index = 0;
     if (r->stage == POLREQ_RCPT) {
         int same = r->instance[0] && strcmp(r->instance, c->instance) == 0;
 
-        rcpt_index = (same ? c->rcpts : 0) + 1;
+        *rcpt_index = (same ? c->rcpts : 0) + 1;
     }
-    if (d->mailbox && d->verdict == QUOTA_DUNNO) {
-        if ((qc = store_get(store, d->mailbox->address, 1)) == NULL) {
-            quota_tempfail(d, "out of memory for the counters");
-        } else {
-            quota_limits(conf_live, r, rcpt_index, qc, now, d);
-            if (d->count_msgs || d->count_rcpts) {
-                quota_count(qc, now, d);
-                store_changed(store, qc);
-            }
-        }
+    if (d->mailbox && d->verdict == QUOTA_DUNNO &&
+        quota_prepare(conf_live, r, *rcpt_index, d, ask)) {
+        ask->now = now_ms();
+        return 1;
     }
+    return 0;
+}
+
+/* decide_end - the decision made: remember the recipient, log it when it is not DUNNO */
+static void decide_end(struct conn *c, const struct polreq *r, struct quota_decision *d,
+                       unsigned long rcpt_index)
+{
     if (r->stage == POLREQ_RCPT && d->verdict == QUOTA_DEFER && d->mailbox)
         warn_rcpt_limit(d->mailbox, rcpt_index);
     if (r->stage == POLREQ_RCPT && d->verdict == QUOTA_DUNNO) {
@@ -288,6 +317,17 @@ static void decide(struct conn *c, const struct polreq *r, struct quota_decision
     audit(r, d);
 }
 
+/* reply - queue the answer to the client; -1 when it does not read its replies */
+static int reply(struct conn *c, const struct quota_decision *d)
+{
+    if (buf_puts(&c->out, "action=") != BUF_OK || buf_puts(&c->out, d->action) != BUF_OK ||
+        buf_puts(&c->out, "\n\n") != BUF_OK) {
+        log_err("closing the connection: the client does not read its replies");
+        return -1;
+    }
+    return 0;
+}
+
 /* find_end - offset just past the empty line that ends the first request, or 0 */
 static size_t find_end(const char *p, size_t len, size_t from)
 {
@@ -307,33 +347,98 @@ static size_t find_end(const char *p, size_t len, size_t from)
     return 0;
 }
 
-/* conn_process - answer every complete request in the input; -1 to close */
+/*
+ * conn_process - answer the complete requests in the input, up to the first
+ * that needs the store: that one joins the batch (batch_run answers it and
+ * comes back here).  -1 to close.
+ */
 static int conn_process(struct conn *c)
 {
-    struct quota_decision d;
+    struct pending *p;
     char err[256];
     size_t end, used;
 
-    for (;;) {
+    while (!c->pending) {
         end = find_end(c->in.data, c->in.len, c->scanned);
         if (end == 0) {
             c->scanned = c->in.len;
             return 0;
         }
-        if (polreq_parse(&req, c->in.data, end, &used, err, sizeof(err)) != POLREQ_OK) {
+        if (nbatch == BATCH_MAX)
+            batch_run(); /* answers every client in the batch: c is not among them */
+        p = &batch[nbatch];
+        if (polreq_parse(&p->r, c->in.data, end, &used, err, sizeof(err)) != POLREQ_OK) {
             log_warn_limited(&lim_peer, PEER_LOG_INTERVAL, "closing the connection: %s", err);
-            return -1;
-        }
-        decide(c, &req, &d);
-        if (buf_puts(&c->out, "action=") != BUF_OK || buf_puts(&c->out, d.action) != BUF_OK ||
-            buf_puts(&c->out, "\n\n") != BUF_OK) {
-            log_err("closing the connection: the client does not read its replies");
             return -1;
         }
         memmove(c->in.data, c->in.data + used, c->in.len - used);
         c->in.len -= used;
         c->in.data[c->in.len] = '\0';
         c->scanned = 0;
+        if (decide_begin(c, &p->r, &p->d, &batch_asks[nbatch], &p->rcpt_index)) {
+            p->c = c;
+            c->pending = 1;
+            batch_mailboxes[nbatch++] = p->d.mailbox->address;
+            return 0;
+        }
+        decide_end(c, &p->r, &p->d, p->rcpt_index);
+        if (reply(c, &p->d) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* conn_drop - close c, or when it waits in the batch, mark it for batch_run to close */
+static void conn_drop(struct conn *c)
+{
+    if (c->pending)
+        c->failed = 1;
+    else
+        conn_close(c);
+}
+
+/* conn_done - after c was processed: write what is pending, arm it; closes it on failure */
+static void conn_done(struct conn *c, int failed)
+{
+    if (failed || (c->out.len && conn_write(c) < 0) || conn_arm(c) < 0)
+        conn_close(c);
+}
+
+/*
+ * batch_run - the store answers every request in the batch in one go (one
+ * round trip to a shared store), then each client gets its answer and its
+ * further requests are processed (which may fill the batch again)
+ */
+static void batch_run(void)
+{
+    struct quota_answer ans[BATCH_MAX];
+    char err[300];
+    size_t i, n;
+
+    while ((n = nbatch) > 0) {
+        if (store_charge_many(store, n, batch_mailboxes, batch_asks, ans, err, sizeof(err)) < 0)
+            log_err_limited(&lim_flush, 60, "counting: %s", err);
+        nbatch = 0;
+        for (i = 0; i < n; i++) {
+            struct pending *p = &batch[i];
+
+            if (ans[i].limit < 0)
+                quota_tempfail(&p->d, err);
+            else
+                quota_answer(conf_live, &batch_asks[i], &ans[i], &p->d);
+            decide_end(p->c, &p->r, &p->d, p->rcpt_index);
+            p->c->pending = 0;
+            if (!p->c->failed && reply(p->c, &p->d) < 0)
+                p->c->failed = 1;
+        }
+        /* moved aside first: processing a client may start the next batch */
+        for (i = 0; i < n; i++)
+            done_conns[i] = batch[i].c;
+        for (i = 0; i < n; i++) {
+            struct conn *c = done_conns[i];
+
+            conn_done(c, c->failed || conn_process(c) < 0);
+        }
     }
 }
 
@@ -376,7 +481,7 @@ static void conn_event(struct conn *c, uint32_t events)
                     log_warn_limited(&lim_peer, PEER_LOG_INTERVAL,
                                      "closing the connection: malformed policy request: "
                                      "request too large");
-                    conn_close(c);
+                    conn_drop(c);
                     return;
                 }
                 if ((size_t)n < sizeof(chunk))
@@ -393,23 +498,19 @@ static void conn_event(struct conn *c, uint32_t events)
                 log_warn_limited(&lim_peer, PEER_LOG_INTERVAL,
                                  "connection closed in the middle of a request (%zu bytes)",
                                  c->in.len);
-            conn_close(c); /* the client went away */
+            conn_drop(c); /* the client went away */
             return;
         }
         if (conn_process(c) < 0) {
-            conn_close(c);
+            conn_drop(c);
             return;
         }
     } else if (events & (EPOLLHUP | EPOLLERR)) {
-        conn_close(c);
+        conn_drop(c);
         return;
     }
-    if (c->out.len && conn_write(c) < 0) {
-        conn_close(c);
-        return;
-    }
-    if (conn_arm(c) < 0)
-        conn_close(c);
+    if ((c->out.len && conn_write(c) < 0) || conn_arm(c) < 0)
+        conn_drop(c);
 }
 
 /* evict_idle - close the longest-silent connection that is between requests; 0 if none */
@@ -673,6 +774,7 @@ static void run(void)
                 conn_event(p, evs[i].events);
             }
         }
+        batch_run(); /* before anything may close a client waiting in it */
         if (pending_accept)
             accept_all();
         if (mono_ms() >= next_flush) {
@@ -684,11 +786,60 @@ static void run(void)
     }
 }
 
+/*
+ * read_redis_password - redis_password_file, read while still root: private
+ * (0600/0400), owned by root or by the user the daemon becomes; 0, or -1
+ */
+static int read_redis_password(const struct conf *c, const char *user, char **out, char *err,
+                               size_t errlen)
+{
+    struct passwd *pw = user && *user ? getpwnam(user) : NULL;
+
+    *out = NULL;
+    if (c->store != STORE_REDIS || c->redis_password_file == NULL)
+        return 0;
+    *out = secfile_read_line("redis_password_file", c->redis_password_file,
+                             pw ? pw->pw_uid : SECFILE_NO_USER, 1024, err, errlen);
+    return *out ? 0 : -1;
+}
+
+/*
+ * open_store - the counters: SQLite under state_dir, or Redis shared by the
+ * relays (its password read before privileges are dropped; a status file in
+ * state_dir tells sendasctl quota how this relay counts)
+ */
+static struct store *open_store(const struct conf *c, const char *password, char *err,
+                                size_t errlen)
+{
+    struct store_redis_opts o;
+    char status[4200], host[256], name[600];
+    struct store *s;
+
+    if (c->store != STORE_REDIS)
+        return store_sqlite_open(c->state_dir, 0, err, errlen);
+    memset(&o, 0, sizeof(o));
+    o.address = c->redis_address;
+    o.database = (unsigned)c->redis_database;
+    o.relays = (unsigned)c->relays;
+    o.timeout_ms = (unsigned)c->redis_timeout;
+    snprintf(status, sizeof(status), "%s/" STORE_STATUS_FILE, c->state_dir);
+    o.status_path = status;
+    /* host and socket: two relays on one host (tests) are still two */
+    if (gethostname(host, sizeof(host) - 1) != 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(name, sizeof(name), "%s %s", host, c->policy_socket);
+    o.relay_name = name;
+    o.password = password;
+    s = store_redis_open(&o, 0, NULL, err, errlen);
+    return s;
+}
+
 /* start_serving - the socket with its mode and group, the state directory, privileges
  * dropped, the counters opened, the audit log opened; 0, or -1 (logged) */
 static int start_serving(const char *sock, const char *user)
 {
-    char err[CONF_ERRLEN];
+    char err[CONF_ERRLEN], *password = NULL;
 
     umask(0077); /* the counters are nobody else's business */
     if ((listen_fd = listen_on(sock, err, sizeof(err))) < 0) {
@@ -700,12 +851,16 @@ static int start_serving(const char *sock, const char *user)
         log_err("%s", err);
         return -1;
     }
-    if (prepare_state_dir(conf_live->state_dir, user, err, sizeof(err)) < 0 ||
+    if (read_redis_password(conf_live, user, &password, err, sizeof(err)) < 0 ||
+        prepare_state_dir(conf_live->state_dir, user, err, sizeof(err)) < 0 ||
         daemon_drop_privileges(user, err, sizeof(err)) < 0) {
+        secret_free(password);
         log_err("%s", err);
         return -1;
     }
-    if ((store = store_sqlite_open(conf_live->state_dir, 0, err, sizeof(err))) == NULL) {
+    store = open_store(conf_live, password, err, sizeof(err));
+    secret_free(password); /* the store keeps its own copy */
+    if (store == NULL) {
         log_err("cannot open the counters: %s", err);
         return -1;
     }
@@ -756,6 +911,7 @@ int main(int argc, char **argv)
 {
     struct daemon_args args = {"sendas-policyd", SENDAS_CONF, NULL, NULL, 0, 0};
     const char *sock;
+    char mode[600];
     int ch;
     sigset_t sigs;
 
@@ -778,9 +934,11 @@ int main(int argc, char **argv)
     }
     if (start_serving(sock, args.user) < 0 || loop_setup(&sigs) < 0)
         return 1;
-    log_info("starting on %s: %zu mailboxes, %zu routes, counters in %s, at most %d clients "
+    store_mode(store, mode, sizeof(mode));
+    log_info("starting on %s: %zu mailboxes, %zu routes, counters: %s, at most %d clients "
              "(sendas %s)",
-             sock, conf_live->nmailboxes, conf_live->nroutes, conf_live->state_dir, max_conns,
+             sock, conf_live->nmailboxes, conf_live->nroutes,
+             conf_live->store == STORE_REDIS ? mode : conf_live->state_dir, max_conns,
              PACKAGE_VERSION);
     if (daemon_socket_path(sock) == NULL)
         log_warn("listening on %s, a network socket: any local user (or host) that can reach it "

@@ -9,7 +9,7 @@ libsasl2-dev libsasl2-modules check postfix swaks python3 python3-aiosmtpd
 python3-cryptography clang libclang-rt-dev libsqlite3-dev sqlite3 postfwd valgrind
 libcurl4-openssl-dev libjson-c-dev libc-ares-dev python3-dnslib
 openssl m4 liblockfile1 libwrap0 debhelper dpkg-dev systemd zlib1g-dev chromium iproute2
-strace"
+strace redis-server libhiredis-dev"
 # openssl: test certificates.  m4, liblockfile1, libwrap0: the Sendmail e2e test runs
 # Debian's sendmail unpacked beside postfix (its packages conflict), and needs these.
 # debhelper, dpkg-dev: tests/pkg/test-deb.sh builds the .deb.  systemd: systemd-analyze

@@ -242,6 +242,60 @@ START_TEST(test_idle_timeout)
 }
 END_TEST
 
+/* store, redis_* and relays (issue 10): defaults, values, and refusals naming FILE:LINE */
+START_TEST(test_store_directives)
+{
+    static const struct {
+        const char *line, *want;
+    } bad[] = {
+        {"store memcached", "t.conf:3: store"},
+        {"redis_address localhost", "t.conf:3: redis_address \"localhost\": expected"},
+        {"redis_address ::1:6379", "t.conf:3: redis_address"},
+        {"redis_address [::1]6379", "t.conf:3: redis_address"},
+        {"redis_address 127.0.0.1:0", "t.conf:3: redis_address"},
+        {"redis_address 127.0.0.1:65536", "t.conf:3: redis_address"},
+        {"redis_address unix:relative.sock", "t.conf:3: redis_address"},
+        {"redis_database -1", "t.conf:3: redis_database"},
+        {"redis_timeout 5", "t.conf:3: redis_timeout"},
+        {"redis_password_file secret.txt", "t.conf:3: redis_password_file \"secret.txt\": expected an absolute path"},
+        {"relays 0", "t.conf:3: relays"},
+        {"relays 65", "t.conf:3: relays"},
+    };
+    char err[CONF_ERRLEN], text[256];
+    struct conf *c = parse("mailbox a@b.c\nroute * a@b.c\n", err);
+    size_t i;
+
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_int_eq(c->store, STORE_SQLITE);
+    ck_assert_str_eq(c->redis_address, "127.0.0.1:6379");
+    ck_assert_uint_eq(c->redis_database, 0);
+    ck_assert_ptr_null(c->redis_password_file);
+    ck_assert_uint_eq(c->redis_timeout, 200);
+    ck_assert_uint_eq(c->relays, 1);
+    conf_free(c);
+    c = parse("mailbox a@b.c\nroute * a@b.c\nstore redis\nredis_address [::1]:6380\n"
+              "redis_database 3\nredis_password_file /etc/sendas/redis.pw\nredis_timeout 50\n"
+              "relays 2\n", err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_int_eq(c->store, STORE_REDIS);
+    ck_assert_str_eq(c->redis_address, "[::1]:6380");
+    ck_assert_uint_eq(c->redis_database, 3);
+    ck_assert_str_eq(c->redis_password_file, "/etc/sendas/redis.pw");
+    ck_assert_uint_eq(c->redis_timeout, 50);
+    ck_assert_uint_eq(c->relays, 2);
+    conf_free(c);
+    c = parse("mailbox a@b.c\nroute * a@b.c\nredis_address unix:/run/redis/redis.sock\n", err);
+    ck_assert_msg(c != NULL, "%s", err);
+    conf_free(c);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "mailbox a@b.c\nroute * a@b.c\n%s\n", bad[i].line);
+        c = parse(text, err);
+        ck_assert_msg(c == NULL, "\"%s\" accepted", bad[i].line);
+        ck_assert_msg(strstr(err, bad[i].want) != NULL, "%s: %s", bad[i].line, err);
+    }
+}
+END_TEST
+
 START_TEST(test_permits)
 {
     char err[CONF_ERRLEN];
@@ -551,6 +605,7 @@ int main(void)
     tcase_add_test(tc, test_refcount);
     tcase_add_test(tc, test_idle_timeout);
     tcase_add_test(tc, test_mailbox_limits);
+    tcase_add_test(tc, test_store_directives);
     tcase_add_test(tc, test_permits);
     tcase_add_loop_test(tc, test_routes, 0, sizeof(route_cases) / sizeof(route_cases[0]));
     tcase_add_test(tc, test_no_match);
