@@ -135,16 +135,15 @@ struct conf {
      * transport per mailbox, sendasctl postfix-config); see policy/pacing.h */
     int pacing;             /* no */
     int intake_rate_limit;  /* enum conf_intake: auto */
-    unsigned relays;        /* relays that send for the same mailboxes (1) */
+    unsigned relays;        /* relays that send for the same mailboxes (1): each paces at 1/N
+                             * and, while Redis is down, counts with 1/N of each limit */
+
     /* sendas-policyd: where the counters live (issue 10: several relays share Redis) */
     int store;                   /* enum conf_store: sqlite */
     char *redis_address;         /* unix:/PATH, HOST:PORT or [V6]:PORT (127.0.0.1:6379) */
     unsigned long redis_database; /* SELECT (0) */
     char *redis_password_file;   /* AUTH password, in a 0600/0400 file; NULL: none */
     unsigned long redis_timeout; /* ms for connecting and for each command (200) */
-    /* relays that send for the same mailboxes (1): while Redis is down each counts with 1/N;
-     * the same directive as pacing's (main): keep one row and one field when merging */
-    unsigned relays;
 
     /* sendas-tokend: one OAuth application (client credentials grant) */
     char *oauth_tenant;             /* directory (tenant) id or domain */
