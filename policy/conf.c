@@ -22,30 +22,12 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "conf_int.h"
 #include "sockspec.h"
 
 /* Each physical line adds a space and at least one word to the logical line. */
 #define MAX_SEGMENTS (CONF_MAX_LINE / 2 + 1)
 #define EDIT_MAX 320 /* longest string edit_distance compares: an address is at most 318 */
-
-/* Parser state: what is needed to name the place of an error. */
-struct parse {
-    const char *name;
-    int line; /* 0: the error or warning is about the whole file */
-    char *err;
-    size_t errlen;
-    struct conf *c;
-    /* routes name mailboxes that may be declared later: resolved at the end */
-    char **route_targets;
-    int *route_target_lines;
-    /* where the logical line came from: physical line seg_line[i] starts at seg_off[i] */
-    size_t *seg_off;
-    int *seg_line;
-    size_t nseg;
-    const int *av_line; /* the physical line of each word of the directive at hand */
-    int *oauth_lines;   /* the line of each oauth_mailboxes entry */
-    size_t warnings_dropped;
-};
 
 /* Programs that read a setting (conf_setting's progs), for the manual and the checks. */
 #define P_MILTER CONF_FOR_MILTER
@@ -88,7 +70,6 @@ static int d_mailbox(struct parse *p, char **av, int ac);
 static int d_limits(struct parse *p, char **av, int ac);
 static int is_limit_word(const char *w);
 static int mailbox_limit_pair(struct parse *p, struct conf_mailbox *mb, char **av, int ac, int i);
-static int d_route(struct parse *p, char **av, int ac);
 static int d_oauth_mailboxes(struct parse *p, char **av, int ac);
 static int check_socket(struct parse *p, const char *k, const char *v);
 static int check_socket_mode(struct parse *p, const char *k, const char *v);
@@ -122,7 +103,7 @@ _Static_assert(sizeof(enum sender_mode) == sizeof(int) && sizeof(enum noroute_ac
  * manual's list, test_sendasctl_conf.py, reads the names from here). */
 static const struct setting settings[] = {
     DIRECTIVE("mailbox", d_mailbox, P_DAEMONS),
-    DIRECTIVE("route", d_route, P_MILTER | P_POLICYD),
+    DIRECTIVE("route", conf_d_route, P_MILTER | P_POLICYD),
     CHOICE(no_route, no_route_words, P_MILTER | P_POLICYD),
     BOOL(keep_display_name, 1, P_MILTER),
     BOOL(add_reply_to, 1, P_MILTER),
@@ -217,9 +198,8 @@ __attribute__((format(printf, 4, 0))) static void vplace(const struct parse *p, 
         snprintf(out, outlen, "%s: %s", p->name, msg);
 }
 
-/* perr - format an error naming file and line; returns -1 for convenience */
-static int perr(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int perr(struct parse *p, const char *fmt, ...)
+/* conf_perr - format an error naming file and line; returns -1 for convenience */
+int conf_perr(struct parse *p, const char *fmt, ...)
 {
     va_list ap;
 
@@ -231,9 +211,8 @@ static int perr(struct parse *p, const char *fmt, ...)
     return -1;
 }
 
-/* pwarn - keep a warning naming file and line; past CONF_MAX_WARNINGS only count it */
-static void pwarn(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void pwarn(struct parse *p, const char *fmt, ...)
+/* conf_pwarn - keep a warning naming file and line; past CONF_MAX_WARNINGS only count it */
+void conf_pwarn(struct parse *p, const char *fmt, ...)
 {
     struct conf *c = p->c;
     char msg[CONF_ERRLEN], **nv;
@@ -305,10 +284,10 @@ static size_t near_enough(const char *word)
     return n < 1 ? 1 : n > 3 ? 3 : n;
 }
 
-/* nearest - the candidate closest to word within near_enough (the first of equals), or
+/* conf_nearest - the candidate closest to word within near_enough (the first of equals), or
  * NULL; cand(i, arg) gives the i-th candidate, NULL after the last */
-static const char *nearest(const char *word, const char *(*cand)(size_t, const void *),
-                           const void *arg)
+const char *conf_nearest(const char *word, const char *(*cand)(size_t, const void *),
+                         const void *arg)
 {
     size_t max = near_enough(word), i, d, bestd = 0;
     const char *best = NULL, *s;
@@ -329,8 +308,8 @@ static const char *keyword_at(size_t i, const void *arg __attribute__((unused)))
     return conf_keyword(i);
 }
 
-/* mailbox_at - nearest's view of the declared mailboxes */
-static const char *mailbox_at(size_t i, const void *arg)
+/* conf_mailbox_at - nearest's view of the declared mailboxes */
+const char *conf_mailbox_at(size_t i, const void *arg)
 {
     const struct conf *c = arg;
 
@@ -355,25 +334,27 @@ static int unknown_directive(struct parse *p, const char *k)
         shown[i] = (unsigned char)k[i] > ' ' && (unsigned char)k[i] < 0x7f ? k[i] : '?';
     snprintf(shown + i, sizeof(shown) - i, "%s", k[i] ? "..." : "");
     if (strncmp(k, "\xef\xbb\xbf", 3) == 0)
-        return perr(p, "unknown directive \"%s\" (a UTF-8 byte-order mark?)", shown);
+        return conf_perr(p, "unknown directive \"%s\" (a UTF-8 byte-order mark?)", shown);
     /* pasted from a web page or a document: U+00A0 looks like a space and is none */
     if (strstr(k, "\xc2\xa0"))
-        return perr(p, "unknown directive \"%s\" (a non-breaking space? separate words with "
-                       "spaces or tabs)", shown);
+        return conf_perr(p,
+                         "unknown directive \"%s\" (a non-breaking space? separate words with "
+                         "spaces or tabs)",
+                         shown);
     /* key=value habit (main.cf): the word before '=' is a directive */
     if ((eq = strchr(k, '=')) != NULL && (size_t)(eq - k) < sizeof(key)) {
         snprintf(key, sizeof(key), "%.*s", (int)(eq - k), k);
         if (known_keyword(key))
-            return perr(p, "unknown directive \"%s\" (write \"%s VALUE\": a space, not =)",
-                        shown, key);
+            return conf_perr(p, "unknown directive \"%s\" (write \"%s VALUE\": a space, not =)",
+                             shown, key);
     }
-    if ((best = nearest(k, keyword_at, NULL)) != NULL)
-        return perr(p, "unknown directive \"%s\" (did you mean \"%s\"?)", shown, best);
-    return perr(p, "unknown directive \"%s\"", shown);
+    if ((best = conf_nearest(k, keyword_at, NULL)) != NULL)
+        return conf_perr(p, "unknown directive \"%s\" (did you mean \"%s\"?)", shown, best);
+    return conf_perr(p, "unknown directive \"%s\"", shown);
 }
 
-/* at_word - errors from here on are about word i of the directive */
-static void at_word(struct parse *p, int i)
+/* conf_at_word - errors from here on are about word i of the directive */
+void conf_at_word(struct parse *p, int i)
 {
     if (p->av_line)
         p->line = p->av_line[i];
@@ -446,9 +427,9 @@ static int valid_local(const char *s, size_t n)
     return 1;
 }
 
-/* typographic_quote - word holds a quote a word processor makes (U+2018-U+201F, U+00AB,
+/* conf_typographic_quote - word holds a quote a word processor makes (U+2018-U+201F, U+00AB,
  * U+00BB): an address pasted from a document, quotes and all */
-static int typographic_quote(const char *word)
+int conf_typographic_quote(const char *word)
 {
     const unsigned char *u = (const unsigned char *)word;
 
@@ -459,37 +440,41 @@ static int typographic_quote(const char *word)
     return 0;
 }
 
-/* parse_pattern - "user@domain" or "@domain"; allow_domain permits the latter */
-static int parse_pattern(struct parse *p, const char *word, int allow_domain,
-                         struct conf_pattern *out, const char *what)
+/* conf_parse_pattern - "user@domain" or "@domain"; allow_domain permits the latter */
+int conf_parse_pattern(struct parse *p, const char *word, int allow_domain,
+                       struct conf_pattern *out, const char *what)
 {
     const char *at = strrchr(word, '@');
 
     out->local = out->domain = NULL;
     /* UTF-8 local parts are allowed (SMTPUTF8), so these would pass as one, never matching */
-    if (typographic_quote(word))
-        return perr(p, "%s \"%s\": typographic quotes (pasted from a document?): write the "
-                       "address without quotes", what, word);
+    if (conf_typographic_quote(word))
+        return conf_perr(p,
+                         "%s \"%s\": typographic quotes (pasted from a document?): write the "
+                         "address without quotes",
+                         what, word);
     if (at == NULL)
-        return perr(p, "%s \"%s\": expected user@domain%s", what, word,
-                    allow_domain ? " or @domain" : "");
+        return conf_perr(p, "%s \"%s\": expected user@domain%s", what, word,
+                         allow_domain ? " or @domain" : "");
     if (at == word && !allow_domain)
-        return perr(p, "%s \"%s\": a whole address is needed here, not a domain", what, word);
+        return conf_perr(p, "%s \"%s\": a whole address is needed here, not a domain", what, word);
     if (at != word && !valid_local(word, (size_t)(at - word)))
-        return perr(p, "%s \"%s\": invalid local part", what, word);
+        return conf_perr(p, "%s \"%s\": invalid local part", what, word);
     if (!valid_domain(at + 1))
-        return perr(p, "%s \"%s\": invalid domain", what, word);
+        return conf_perr(p, "%s \"%s\": invalid domain", what, word);
     if ((out->domain = xstrdup_lower(at + 1)) == NULL)
-        return perr(p, "out of memory");
+        return conf_perr(p, "out of memory");
     if (at != word && (out->local = strndup(word, (size_t)(at - word))) == NULL) {
         free(out->domain);
         out->domain = NULL;
-        return perr(p, "out of memory");
+        return conf_perr(p, "out of memory");
     }
     /* a legal local part, but meant as a glob: it matches that one address only */
     if (at != word && memchr(word, '*', (size_t)(at - word)))
-        pwarn(p, "%s \"%s\": '*' is no wildcard: this is the one address %s (every address of "
-                 "%s: @%s)", what, word, word, out->domain, out->domain);
+        conf_pwarn(p,
+                   "%s \"%s\": '*' is no wildcard: this is the one address %s (every address of "
+                   "%s: @%s)",
+                   what, word, word, out->domain, out->domain);
     return 0;
 }
 
@@ -557,23 +542,27 @@ static int d_mailbox(struct parse *p, char **av, int ac)
     int i, line, in_sendas = 0;
 
     if (ac < 2)
-        return perr(p, "mailbox: an address is required (mailbox ADDRESS [sendas ADDRESS|@DOMAIN ...])");
+        return conf_perr(
+            p, "mailbox: an address is required (mailbox ADDRESS [sendas ADDRESS|@DOMAIN ...])");
     if (c->nmailboxes >= CONF_MAX_MAILBOXES)
-        return perr(p, "too many mailboxes (at most %d)", CONF_MAX_MAILBOXES);
+        return conf_perr(p, "too many mailboxes (at most %d)", CONF_MAX_MAILBOXES);
     line = p->line;
-    at_word(p, 1);
-    if (parse_pattern(p, av[1], 0, &self, "mailbox") < 0)
+    conf_at_word(p, 1);
+    if (conf_parse_pattern(p, av[1], 0, &self, "mailbox") < 0)
         return -1;
     if (conf_find_mailbox(c, self.local, self.domain)) {
         free(self.local);
         free(self.domain);
-        return perr(p, "mailbox %s is declared twice (continue a long line with leading white space instead)", av[1]);
+        return conf_perr(
+            p,
+            "mailbox %s is declared twice (continue a long line with leading white space instead)",
+            av[1]);
     }
     nv = realloc(c->mailboxes, (c->nmailboxes + 1) * sizeof(*nv));
     if (nv == NULL) {
         free(self.local);
         free(self.domain);
-        return perr(p, "out of memory");
+        return conf_perr(p, "out of memory");
     }
     c->mailboxes = nv;
     mb = &c->mailboxes[c->nmailboxes++];
@@ -582,170 +571,33 @@ static int d_mailbox(struct parse *p, char **av, int ac)
     mb->domain = self.domain;
     mb->line = line;
     if ((mb->address = malloc(strlen(self.local) + strlen(self.domain) + 2)) == NULL)
-        return perr(p, "out of memory");
+        return conf_perr(p, "out of memory");
     snprintf(mb->address, strlen(self.local) + strlen(self.domain) + 2, "%s@%s", self.local,
              self.domain);
     if (ac > 2 && (mb->sendas = calloc((size_t)(ac - 2), sizeof(*mb->sendas))) == NULL)
-        return perr(p, "out of memory");
+        return conf_perr(p, "out of memory");
     for (i = 2; i < ac; i++) {
-        at_word(p, i);
+        conf_at_word(p, i);
         if (is_limit_word(av[i])) {
             if (mailbox_limit_pair(p, mb, av, ac, i++) < 0)
                 return -1;
         } else if (!in_sendas && strcmp(av[i], "sendas") == 0) {
             in_sendas = i;
         } else if (!in_sendas) {
-            return perr(p, "mailbox %s: expected \"sendas\" followed by addresses or @domains, "
-                           "or limit_NAME VALUE, after the address", av[1]);
+            return conf_perr(p,
+                             "mailbox %s: expected \"sendas\" followed by addresses or @domains, "
+                             "or limit_NAME VALUE, after the address",
+                             av[1]);
         } else {
-            if (parse_pattern(p, av[i], 1, &mb->sendas[mb->nsendas], "sendas") < 0)
+            if (conf_parse_pattern(p, av[i], 1, &mb->sendas[mb->nsendas], "sendas") < 0)
                 return -1;
             mb->nsendas++;
         }
     }
     if (in_sendas && mb->nsendas == 0) {
-        at_word(p, in_sendas);
-        return perr(p, "mailbox %s: expected \"sendas\" followed by addresses or @domains", av[1]);
-    }
-    return 0;
-}
-
-/* conf_net_match - do the first prefix bits of addr equal those of net? */
-int conf_net_match(const unsigned char *net, unsigned prefix, const unsigned char *addr)
-{
-    unsigned full = prefix / 8, rest = prefix % 8;
-    unsigned char mask;
-
-    if (memcmp(addr, net, full) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    mask = (unsigned char)(0xff << (8 - rest));
-    return (addr[full] & mask) == (net[full] & mask);
-}
-
-/* parse_cidr - "10.0.0.0/8", "2001:db8::/32" or a single address */
-static int parse_cidr(struct parse *p, const char *s, struct conf_route *r)
-{
-    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    char addr[INET6_ADDRSTRLEN + 1], shown[INET6_ADDRSTRLEN];
-    const char *slash = strchr(s, '/');
-    size_t n = slash ? (size_t)(slash - s) : strlen(s);
-    unsigned maxbits, i, hostbits = 0;
-    char *end;
-    long bits;
-
-    if (n == 0 || n >= sizeof(addr))
-        return perr(p, "route client:%s: invalid address", s);
-    memcpy(addr, s, n);
-    addr[n] = '\0';
-    if (inet_pton(AF_INET, addr, r->net) == 1) {
-        r->family = AF_INET;
-        maxbits = 32;
-    } else if (inet_pton(AF_INET6, addr, r->net) == 1) {
-        r->family = AF_INET6;
-        maxbits = 128;
-    } else {
-        return perr(p, "route client:%s: \"%s\" is not an IPv4 or IPv6 address", s, addr);
-    }
-    if (slash) {
-        errno = 0;
-        bits = strtol(slash + 1, &end, 10);
-        if (slash[1] == '\0' || *end != '\0' || errno || bits < 0 || bits > (long)maxbits)
-            return perr(p, "route client:%s: prefix length must be 0..%u", s, maxbits);
-        r->prefix = (unsigned)bits;
-    } else {
-        r->prefix = maxbits;
-    }
-    /* clear host bits so matching can compare whole bytes; set ones are surely a mistake
-     * (10.1.2.3/8 is all of 10/8, not the one host) */
-    for (i = 0; i < maxbits / 8; i++) {
-        unsigned keep = r->prefix > i * 8 ? r->prefix - i * 8 : 0;
-        unsigned char mask = keep >= 8 ? 0xff : (unsigned char)(0xff << (8 - keep));
-
-        hostbits |= r->net[i] & (unsigned char)~mask;
-        r->net[i] &= mask;
-    }
-    if (hostbits && inet_ntop(r->family, r->net, shown, sizeof(shown)))
-        pwarn(p, "route client:%s: host bits are set: this is the network %s/%u (for one host "
-                 "write %s)", s, shown, r->prefix, addr);
-    /* ::ffff:a.b.c.d is how an IPv6 socket shows IPv4 client a.b.c.d: such a network is
-     * the IPv4 one, and matches IPv4 clients (route_select maps clients the same way) */
-    if (r->family == AF_INET6 && r->prefix >= 96 && memcmp(r->net, v4mapped, 12) == 0) {
-        memmove(r->net, r->net + 12, 4);
-        memset(r->net + 4, 0, 12);
-        r->family = AF_INET;
-        r->prefix -= 96;
-    }
-    return 0;
-}
-
-/* d_route - route SELECTOR MAILBOX|reject|tempfail */
-static int d_route(struct parse *p, char **av, int ac)
-{
-    struct conf *c = p->c;
-    struct conf_route *r, *nv;
-    char **nt;
-    int *nl;
-    const char *sel;
-
-    if (ac != 3)
-        return perr(p, "route: expected \"route SELECTOR MAILBOX|reject|tempfail\"");
-    if (c->nroutes >= CONF_MAX_ROUTES)
-        return perr(p, "too many routes (at most %d)", CONF_MAX_ROUTES);
-    nv = realloc(c->routes, (c->nroutes + 1) * sizeof(*nv));
-    if (nv == NULL)
-        return perr(p, "out of memory");
-    c->routes = nv;
-    nt = realloc(p->route_targets, (c->nroutes + 1) * sizeof(*nt));
-    if (nt == NULL)
-        return perr(p, "out of memory");
-    p->route_targets = nt;
-    p->route_targets[c->nroutes] = NULL;
-    if ((nl = realloc(p->route_target_lines, (c->nroutes + 1) * sizeof(*nl))) == NULL)
-        return perr(p, "out of memory");
-    p->route_target_lines = nl;
-    p->route_target_lines[c->nroutes] = p->av_line ? p->av_line[2] : p->line;
-    r = &c->routes[c->nroutes++];
-    memset(r, 0, sizeof(*r));
-    r->line = p->line;
-    if ((r->text = strdup(av[1])) == NULL)
-        return perr(p, "out of memory");
-    sel = av[1];
-    at_word(p, 1);
-    if (strcmp(sel, "*") == 0) {
-        r->kind = ROUTE_ANY;
-    } else if (strncmp(sel, "sasl:", 5) == 0) {
-        r->kind = ROUTE_SASL;
-        if (sel[5] == '\0')
-            return perr(p, "route %s: the SASL login is missing", sel);
-        if ((r->sasl = strdup(sel + 5)) == NULL)
-            return perr(p, "out of memory");
-    } else if (strncmp(sel, "client:", 7) == 0) {
-        r->kind = ROUTE_CLIENT;
-        if (parse_cidr(p, sel + 7, r) < 0)
-            return -1;
-    } else if (strncmp(sel, "sender:", 7) == 0) {
-        r->kind = ROUTE_SENDER;
-        if (parse_pattern(p, sel + 7, 1, &r->pat, "route sender:") < 0)
-            return -1;
-    } else if (strncmp(sel, "from:", 5) == 0) {
-        r->kind = ROUTE_FROM;
-        if (parse_pattern(p, sel + 5, 1, &r->pat, "route from:") < 0)
-            return -1;
-    } else {
-        return perr(p, "route: unknown selector \"%s\" (use sasl:LOGIN, client:CIDR, "
-                       "sender:ADDRESS|@DOMAIN, from:ADDRESS|@DOMAIN or *)", sel);
-    }
-    at_word(p, 2);
-    if (strcmp(av[2], "reject") == 0) {
-        r->target = TARGET_REJECT;
-    } else if (strcmp(av[2], "tempfail") == 0) {
-        r->target = TARGET_TEMPFAIL;
-    } else {
-        r->target = TARGET_MAILBOX;
-        if ((p->route_targets[c->nroutes - 1] = strdup(av[2])) == NULL)
-            return perr(p, "out of memory");
+        conf_at_word(p, in_sendas);
+        return conf_perr(p, "mailbox %s: expected \"sendas\" followed by addresses or @domains",
+                         av[1]);
     }
     return 0;
 }
@@ -756,7 +608,7 @@ static int set_string(struct parse *p, char **slot, const char *v)
     char *d = strdup(v);
 
     if (d == NULL)
-        return perr(p, "out of memory");
+        return conf_perr(p, "out of memory");
     free(*slot);
     *slot = d;
     return 0;
@@ -769,19 +621,19 @@ static int d_oauth_mailboxes(struct parse *p, char **av, int ac)
     int i;
 
     if (ac < 2)
-        return perr(p, "oauth_mailboxes: expected one or more mailbox addresses");
+        return conf_perr(p, "oauth_mailboxes: expected one or more mailbox addresses");
     if (c->oauth_mailboxes)
-        return perr(p, "oauth_mailboxes given twice");
+        return conf_perr(p, "oauth_mailboxes given twice");
     if ((c->oauth_mailboxes = calloc((size_t)ac, sizeof(char *))) == NULL ||
         (p->oauth_lines = calloc((size_t)ac, sizeof(int))) == NULL)
-        return perr(p, "out of memory");
+        return conf_perr(p, "out of memory");
     for (i = 1; i < ac; i++) {
-        at_word(p, i);
+        conf_at_word(p, i);
         p->oauth_lines[i - 1] = p->line;
         if (!strchr(av[i], '@') || strchr(av[i], '/') || av[i][0] == '@')
-            return perr(p, "oauth_mailboxes: \"%s\" is not a mailbox address", av[i]);
+            return conf_perr(p, "oauth_mailboxes: \"%s\" is not a mailbox address", av[i]);
         if ((c->oauth_mailboxes[i - 1] = strdup(av[i])) == NULL)
-            return perr(p, "out of memory");
+            return conf_perr(p, "out of memory");
     }
     return 0;
 }
@@ -792,7 +644,7 @@ static int check_socket(struct parse *p, const char *k, const char *v)
     struct sockspec ss;
 
     if (sockspec_parse(v, &ss) < 0)
-        return perr(p, "%s \"%s\": expected unix:PATH or inet:PORT@HOST", k, v);
+        return conf_perr(p, "%s \"%s\": expected unix:PATH or inet:PORT@HOST", k, v);
     return 0;
 }
 
@@ -802,7 +654,7 @@ static int check_redis_address(struct parse *p, const char *k, const char *v)
     struct sockspec ss;
 
     if (sockspec_parse_hostport(v, &ss) < 0)
-        return perr(p, "%s \"%s\": expected unix:/PATH, HOST:PORT or [IPV6]:PORT", k, v);
+        return conf_perr(p, "%s \"%s\": expected unix:/PATH, HOST:PORT or [IPV6]:PORT", k, v);
     return 0;
 }
 
@@ -810,7 +662,10 @@ static int check_redis_address(struct parse *p, const char *k, const char *v)
 static int check_socket_mode(struct parse *p, const char *k __attribute__((unused)), const char *v)
 {
     if (strtoul(v, NULL, 8) & 0007)
-        return perr(p, "socket_mode %s: refusing a socket that everybody may use (use 0660 and socket_group)", v);
+        return conf_perr(
+            p,
+            "socket_mode %s: refusing a socket that everybody may use (use 0660 and socket_group)",
+            v);
     return 0;
 }
 
@@ -821,10 +676,10 @@ static int check_trace_header(struct parse *p, const char *k __attribute__((unus
 
     for (q = v; *q; q++)
         if (*q <= ' ' || *q >= 0x7f || *q == ':')
-            return perr(p, "trace_header \"%s\": not a valid header name", v);
+            return conf_perr(p, "trace_header \"%s\": not a valid header name", v);
     if (strcasecmp(v, "From") == 0 || strcasecmp(v, "Sender") == 0 ||
         strcasecmp(v, "Reply-To") == 0)
-        return perr(p, "trace_header %s: must not be a header the rewrite changes", v);
+        return conf_perr(p, "trace_header %s: must not be a header the rewrite changes", v);
     return 0;
 }
 
@@ -835,7 +690,7 @@ static int check_word(struct parse *p, const char *k, const char *v)
 
     for (q = v; *q; q++)
         if ((unsigned char)*q <= ' ' || *q == 0x7f || *q == '"' || *q == '\\')
-            return perr(p, "%s: no spaces, quotes or control characters allowed", k);
+            return conf_perr(p, "%s: no spaces, quotes or control characters allowed", k);
     return 0;
 }
 
@@ -845,7 +700,7 @@ static int check_path(struct parse *p, const char *k, const char *v)
     if (check_word(p, k, v) < 0)
         return -1;
     if (v[0] != '/')
-        return perr(p, "%s \"%s\": expected an absolute path", k, v);
+        return conf_perr(p, "%s \"%s\": expected an absolute path", k, v);
     return 0;
 }
 
@@ -855,7 +710,7 @@ static int check_endpoint(struct parse *p, const char *k, const char *v)
     if (check_word(p, k, v) < 0)
         return -1;
     if (strncmp(v, "https://", 8) != 0 || v[8] == '\0' || v[8] == '/')
-        return perr(p, "%s \"%s\": expected an https:// URL", k, v);
+        return conf_perr(p, "%s \"%s\": expected an https:// URL", k, v);
     return 0;
 }
 
@@ -866,8 +721,10 @@ static int check_tenant(struct parse *p, const char *k, const char *v)
     if (check_word(p, k, v) < 0)
         return -1;
     if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(v))
-        return perr(p, "%s \"%s\": expected the directory (tenant) id or a domain such as "
-                       "contoso.onmicrosoft.com", k, v);
+        return conf_perr(p,
+                         "%s \"%s\": expected the directory (tenant) id or a domain such as "
+                         "contoso.onmicrosoft.com",
+                         k, v);
     return 0;
 }
 
@@ -903,12 +760,13 @@ static void store_number(struct conf *c, const struct setting *s, unsigned long 
 static int number_error(struct parse *p, const struct setting *s, const char *v)
 {
     if (s->hint == H_LIMIT)
-        return perr(p, "%s \"%s\": expected %llu to %llu (%s%s)", s->name, v, s->min, s->max,
-                    s->unit, s->min == 0 ? "; 0: no limit" : "");
+        return conf_perr(p, "%s \"%s\": expected %llu to %llu (%s%s)", s->name, v, s->min, s->max,
+                         s->unit, s->min == 0 ? "; 0: no limit" : "");
     if (s->hint == H_SECONDS)
-        return perr(p, "%s \"%s\": expected seconds from %llu to %llu", s->name, v, s->min,
-                    s->max);
-    return perr(p, "%s \"%s\": expected a number from %llu to %llu", s->name, v, s->min, s->max);
+        return conf_perr(p, "%s \"%s\": expected seconds from %llu to %llu", s->name, v, s->min,
+                         s->max);
+    return conf_perr(p, "%s \"%s\": expected a number from %llu to %llu", s->name, v, s->min,
+                     s->max);
 }
 
 /* parse_number - v as a decimal number within setting s's bounds */
@@ -936,7 +794,7 @@ static int choice_error(struct parse *p, const struct setting *s, const char *v)
     for (i = 0; i < n && len < sizeof(list); i++)
         len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
                                 i == 0 ? "" : i + 1 == n ? " or " : ", ", s->choices[i]);
-    return perr(p, "%s \"%s\": expected %s", s->name, v, list);
+    return conf_perr(p, "%s \"%s\": expected %s", s->name, v, list);
 }
 
 /* set_value - parse v for setting s into the configuration */
@@ -953,7 +811,7 @@ static int set_value(struct parse *p, const struct setting *s, const char *v)
     switch (s->type) {
     case T_BOOL:
         if ((yn = conf_yesno(v)) < 0)
-            return perr(p, "%s: \"%s\" is not yes or no", s->name, v);
+            return conf_perr(p, "%s: \"%s\" is not yes or no", s->name, v);
         memcpy(slot(p->c, s), &yn, sizeof(yn));
         return 0;
     case T_NONE_STR:
@@ -967,7 +825,7 @@ static int set_value(struct parse *p, const struct setting *s, const char *v)
         return set_string(p, slot(p->c, s), v);
     case T_DOMAIN:
         if (!valid_domain(v))
-            return perr(p, "%s \"%s\": not a valid domain", s->name, v);
+            return conf_perr(p, "%s \"%s\": not a valid domain", s->name, v);
         if (set_string(p, slot(p->c, s), v) < 0)
             return -1;
         for (end = *(char **)slot(p->c, s); *end; end++)
@@ -982,7 +840,7 @@ static int set_value(struct parse *p, const struct setting *s, const char *v)
         errno = 0;
         n = strtoull(v, &end, 8);
         if (*v < '0' || *v > '9' || *end != '\0' || errno || n > s->max)
-            return perr(p, "%s \"%s\": expected an octal mode such as 0660", s->name, v);
+            return conf_perr(p, "%s \"%s\": expected an octal mode such as 0660", s->name, v);
         if (s->check && s->check(p, s->name, v) < 0)
             return -1;
         store_number(p->c, s, n);
@@ -998,7 +856,7 @@ static int set_value(struct parse *p, const struct setting *s, const char *v)
     case T_DIRECTIVE:
         break;
     }
-    return perr(p, "%s: internal error (unknown setting type)", s->name);
+    return conf_perr(p, "%s: internal error (unknown setting type)", s->name);
 }
 
 /*
@@ -1046,27 +904,28 @@ static int mailbox_limit_pair(struct parse *p, struct conf_mailbox *mb, char **a
     const char *near;
     size_t k;
 
-    at_word(p, i);
+    conf_at_word(p, i);
     for (k = 0; k < NMAILBOX_LIMITS && ml == NULL; k++)
         if (strcmp(av[i], mailbox_limits[k].name) == 0)
             ml = &mailbox_limits[k];
-    if (ml == NULL && (near = nearest(av[i], mailbox_limit_at, NULL)) != NULL)
-        return perr(p, "mailbox %s: unknown limit \"%s\" (did you mean \"%s\"?)", mb->address,
-                    av[i], near);
+    if (ml == NULL && (near = conf_nearest(av[i], mailbox_limit_at, NULL)) != NULL)
+        return conf_perr(p, "mailbox %s: unknown limit \"%s\" (did you mean \"%s\"?)", mb->address,
+                         av[i], near);
     if (ml == NULL)
-        return perr(p, "mailbox %s: unknown limit \"%s\" (a mailbox may set "
-                       "limit_messages_per_minute, limit_recipients_per_day, "
-                       "limit_recipients_per_message, limit_message_size, limit_headroom)",
-                    mb->address, av[i]);
+        return conf_perr(p,
+                         "mailbox %s: unknown limit \"%s\" (a mailbox may set "
+                         "limit_messages_per_minute, limit_recipients_per_day, "
+                         "limit_recipients_per_message, limit_message_size, limit_headroom)",
+                         mb->address, av[i]);
     if (i + 1 >= ac)
-        return perr(p, "mailbox %s: %s needs a value", mb->address, av[i]);
+        return conf_perr(p, "mailbox %s: %s needs a value", mb->address, av[i]);
     if (mb->limits_set & ml->bit)
-        return perr(p, "mailbox %s: %s is set twice", mb->address, av[i]);
+        return conf_perr(p, "mailbox %s: %s is set twice", mb->address, av[i]);
     for (s = settings; s < settings + NSETTINGS && strcmp(s->name, ml->name) != 0; s++)
         ; /* every mailbox limit is a global setting too (test_conf sets each one) */
     if (s == settings + NSETTINGS)
-        return perr(p, "%s: internal error (no global setting of that name)", av[i]);
-    at_word(p, i + 1);
+        return conf_perr(p, "%s: internal error (no global setting of that name)", av[i]);
+    conf_at_word(p, i + 1);
     if (parse_number(p, s, av[i + 1], &n) < 0)
         return -1;
     store_uint((char *)&mb->limits + ml->off, ml->size, n);
@@ -1083,23 +942,25 @@ static int d_limits(struct parse *p, char **av, int ac)
     int i;
 
     if (ac < 4 || ac % 2 != 0)
-        return perr(p, "limits: expected \"limits MAILBOX limit_NAME VALUE ...\"");
-    at_word(p, 1);
-    if (parse_pattern(p, av[1], 0, &pat, "limits") < 0)
+        return conf_perr(p, "limits: expected \"limits MAILBOX limit_NAME VALUE ...\"");
+    conf_at_word(p, 1);
+    if (conf_parse_pattern(p, av[1], 0, &pat, "limits") < 0)
         return -1;
     mb = (struct conf_mailbox *)conf_find_mailbox(p->c, pat.local, pat.domain);
     free(pat.local);
     free(pat.domain);
-    if (mb == NULL && (near = nearest(av[1], mailbox_at, p->c)) != NULL)
-        return perr(p, "limits %s: not a declared mailbox (did you mean %s?)", av[1], near);
+    if (mb == NULL && (near = conf_nearest(av[1], conf_mailbox_at, p->c)) != NULL)
+        return conf_perr(p, "limits %s: not a declared mailbox (did you mean %s?)", av[1], near);
     if (mb == NULL)
-        return perr(p, "limits %s: not a declared mailbox (declare it with \"mailbox %s\" "
-                       "before this line)", av[1], av[1]);
+        return conf_perr(p,
+                         "limits %s: not a declared mailbox (declare it with \"mailbox %s\" "
+                         "before this line)",
+                         av[1], av[1]);
     for (i = 2; i < ac; i += 2) {
         if (!is_limit_word(av[i])) {
-            at_word(p, i);
-            return perr(p, "limits %s: expected limit_NAME VALUE pairs, not \"%s\"", av[1],
-                        av[i]);
+            conf_at_word(p, i);
+            return conf_perr(p, "limits %s: expected limit_NAME VALUE pairs, not \"%s\"", av[1],
+                             av[i]);
         }
         if (mailbox_limit_pair(p, mb, av, ac, i) < 0)
             return -1;
@@ -1121,8 +982,8 @@ static int directive(struct parse *p, char **av, int ac)
     if (s->type == T_DIRECTIVE)
         return s->directive(p, av, ac);
     if (ac != 2)
-        return perr(p, "%s: expected exactly one value", s->name);
-    at_word(p, 1);
+        return conf_perr(p, "%s: expected exactly one value", s->name);
+    conf_at_word(p, 1);
     return set_value(p, s, av[1]);
 }
 
@@ -1151,12 +1012,13 @@ static int split_words(struct parse *p, char *line, char **av, int *av_line)
             continue;
         }
         if (ac >= CONF_MAX_ARGS && strcmp(av[0], "mailbox") == 0)
-            return perr(p, "too many words in one directive (at most %d, reached at line %d; "
-                           "a mailbox takes at most %d sendas entries)",
-                        CONF_MAX_ARGS, p->seg_line[seg], CONF_MAX_ARGS - 3);
+            return conf_perr(p,
+                             "too many words in one directive (at most %d, reached at line %d; "
+                             "a mailbox takes at most %d sendas entries)",
+                             CONF_MAX_ARGS, p->seg_line[seg], CONF_MAX_ARGS - 3);
         if (ac >= CONF_MAX_ARGS)
-            return perr(p, "too many words in one directive (at most %d, reached at line %d)",
-                        CONF_MAX_ARGS, p->seg_line[seg]);
+            return conf_perr(p, "too many words in one directive (at most %d, reached at line %d)",
+                             CONF_MAX_ARGS, p->seg_line[seg]);
         av_line[ac] = p->seg_line[seg];
         av[ac++] = s;
         while (*s && *s != ' ' && *s != '\t')
@@ -1223,102 +1085,6 @@ static int defaults(struct conf *c)
     return c->qualify_domain ? 0 : -1;
 }
 
-/* action_at - nearest's view of the targets that are not mailboxes */
-static const char *action_at(size_t i, const void *arg __attribute__((unused)))
-{
-    static const char *const actions[] = {"reject", "tempfail", NULL};
-
-    return actions[i];
-}
-
-/* resolve_routes - bind route targets to declared mailboxes, check completeness */
-static int resolve_routes(struct parse *p)
-{
-    struct conf *c = p->c;
-    struct conf_pattern pat;
-    const char *near;
-    size_t i;
-
-    for (i = 0; i < c->nroutes; i++) {
-        struct conf_route *r = &c->routes[i];
-        const char *t = p->route_targets[i];
-
-        if (r->target != TARGET_MAILBOX)
-            continue;
-        p->line = p->route_target_lines[i];
-        if (parse_pattern(p, t, 0, &pat, "route target") < 0) {
-            if (typographic_quote(t)) /* parse_pattern said why */
-                return -1;
-            if ((near = nearest(t, action_at, NULL)) != NULL)
-                return perr(p, "route %s: the target \"%s\" must be a declared mailbox, reject or "
-                               "tempfail (did you mean %s?)", r->text, t, near);
-            return perr(p, "route %s: the target \"%s\" must be a declared mailbox, reject or tempfail",
-                        r->text, t);
-        }
-        r->mailbox = conf_find_mailbox(c, pat.local, pat.domain);
-        free(pat.local);
-        free(pat.domain);
-        if (r->mailbox == NULL && (near = nearest(t, mailbox_at, c)) != NULL)
-            return perr(p, "route %s: %s is not a declared mailbox (did you mean %s?)", r->text, t,
-                        near);
-        if (r->mailbox == NULL)
-            return perr(p, "route %s: %s is not a declared mailbox (add \"mailbox %s\")", r->text,
-                        t, t);
-    }
-    return 0;
-}
-
-/* route_covers - does route a match every message route b matches? */
-static int route_covers(const struct conf_route *a, const struct conf_route *b)
-{
-    if (a->kind == ROUTE_ANY)
-        return 1;
-    if (a->kind != b->kind)
-        return 0;
-    switch (a->kind) {
-    case ROUTE_SASL:
-        return strcasecmp(a->sasl, b->sasl) == 0;
-    case ROUTE_CLIENT:
-        return a->family == b->family && a->prefix <= b->prefix &&
-               conf_net_match(a->net, a->prefix, b->net);
-    case ROUTE_SENDER:
-    case ROUTE_FROM:
-        return strcmp(a->pat.domain, b->pat.domain) == 0 &&
-               (a->pat.local == NULL || (b->pat.local && strcasecmp(a->pat.local, b->pat.local) == 0));
-    default:
-        return 0;
-    }
-}
-
-/*
- * warn_shadowed - a route after one that matches everything it would can never
- * match.  Routes after "route *" are always found; other pairs are compared while
- * the file has at most SHADOW_PAIRS_MAX routes, which keeps a huge file's load
- * linear.
- */
-#define SHADOW_PAIRS_MAX 4096
-static void warn_shadowed(struct parse *p)
-{
-    const struct conf *c = p->c;
-    const struct conf_route *any = NULL;
-    size_t i, j;
-
-    for (j = 0; j < c->nroutes; j++) {
-        const struct conf_route *b = &c->routes[j], *by = any;
-
-        for (i = 0; by == NULL && c->nroutes <= SHADOW_PAIRS_MAX && i < j; i++)
-            if (route_covers(&c->routes[i], b))
-                by = &c->routes[i];
-        if (by) {
-            p->line = b->line;
-            pwarn(p, "route %s can never match: route %s (line %d) matches everything it would",
-                  b->text, by->text, by->line);
-        }
-        if (any == NULL && b->kind == ROUTE_ANY)
-            any = b;
-    }
-}
-
 /* warn_oauth_mailboxes - a token for a mailbox no route uses is surely a typo */
 static void warn_oauth_mailboxes(struct parse *p)
 {
@@ -1338,11 +1104,14 @@ static void warn_oauth_mailboxes(struct parse *p)
                 continue;
         }
         p->line = p->oauth_lines[i];
-        if ((near = nearest(m, mailbox_at, c)) != NULL)
-            pwarn(p, "oauth_mailboxes: %s is not a declared mailbox, no route sends through it "
-                     "(did you mean %s?)", m, near);
+        if ((near = conf_nearest(m, conf_mailbox_at, c)) != NULL)
+            conf_pwarn(p,
+                       "oauth_mailboxes: %s is not a declared mailbox, no route sends through it "
+                       "(did you mean %s?)",
+                       m, near);
         else
-            pwarn(p, "oauth_mailboxes: %s is not a declared mailbox, no route sends through it", m);
+            conf_pwarn(
+                p, "oauth_mailboxes: %s is not a declared mailbox, no route sends through it", m);
     }
 }
 
@@ -1360,7 +1129,7 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, char *er
         (p.c->path = strdup(name)) == NULL ||
         (p.seg_off = calloc(MAX_SEGMENTS, sizeof(*p.seg_off))) == NULL ||
         (p.seg_line = calloc(MAX_SEGMENTS, sizeof(*p.seg_line))) == NULL) {
-        perr(&p, "out of memory");
+        conf_perr(&p, "out of memory");
         conf_free(p.c);
         free(p.seg_off);
         return NULL;
@@ -1368,7 +1137,7 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, char *er
     atomic_init(&p.c->refs, 1);
     buf_init(&logical, CONF_MAX_LINE);
     if (len > CONF_MAX_FILE) {
-        rc = perr(&p, "file too large (more than %d bytes)", CONF_MAX_FILE);
+        rc = conf_perr(&p, "file too large (more than %d bytes)", CONF_MAX_FILE);
         goto done;
     }
     /* a UTF-8 byte-order mark, as some Windows editors write, is not a directive */
@@ -1385,7 +1154,7 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, char *er
         if (n && l[n - 1] == '\r')
             n--;
         if (memchr(l, '\0', n)) {
-            rc = perr(&p, "NUL byte in the file");
+            rc = conf_perr(&p, "NUL byte in the file");
             break;
         }
         /* a blank or comment-only line never continues anything */
@@ -1395,7 +1164,7 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, char *er
             continue;
         cont = (l[0] == ' ' || l[0] == '\t');
         if (cont && logical.len == 0) {
-            rc = perr(&p, "continuation line with nothing to continue");
+            rc = conf_perr(&p, "continuation line with nothing to continue");
             break;
         }
         if (!cont) {
@@ -1411,30 +1180,31 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, char *er
             int at = p.line;
 
             p.line = start_line;
-            rc = perr(&p, "line too long (more than %d bytes, reached at line %d)", CONF_MAX_LINE,
-                      at);
+            rc = conf_perr(&p, "line too long (more than %d bytes, reached at line %d)",
+                           CONF_MAX_LINE, at);
             break;
         }
     }
     if (rc == 0)
         rc = flush_line(&p, &logical, start_line);
     if (rc == 0)
-        rc = resolve_routes(&p);
+        rc = conf_resolve_routes(&p);
     if (rc == 0 && p.c->nmailboxes == 0) {
         p.line = 0;
-        rc = perr(&p, "no mailbox declared (add at least one \"mailbox ADDRESS\" line)");
+        rc = conf_perr(&p, "no mailbox declared (add at least one \"mailbox ADDRESS\" line)");
     }
     if (rc == 0 && p.c->nroutes == 0) {
         p.line = 0;
-        rc = perr(&p, "no route declared (add e.g. \"route * %s\")", p.c->mailboxes[0].address);
+        rc =
+            conf_perr(&p, "no route declared (add e.g. \"route * %s\")", p.c->mailboxes[0].address);
     }
     if (rc == 0) {
-        warn_shadowed(&p);
+        conf_warn_shadowed(&p);
         warn_oauth_mailboxes(&p);
         if (p.warnings_dropped) {
             p.line = 0;
             free(p.c->warnings[--p.c->nwarnings]);
-            pwarn(&p, "and %zu more warnings", p.warnings_dropped + 1);
+            conf_pwarn(&p, "and %zu more warnings", p.warnings_dropped + 1);
         }
     }
 done:

@@ -8,7 +8,7 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Ipolicy -Ilimits \
  *       tests/fuzz/fuzz_polreq.c limits/polreq.c limits/quota.c limits/window.c \
- *       policy/route.c policy/conf.c policy/addr.c policy/rfc2047.c lib/buf.c \
+ *       policy/route.c policy/conf.c policy/conf_route.c policy/addr.c policy/rfc2047.c lib/buf.c \
  *       lib/log.c -o fuzz_polreq
  *   mkdir -p /tmp/polreq-corpus
  *   ./fuzz_polreq -max_total_time=300 -print_final_stats=1 /tmp/polreq-corpus \
