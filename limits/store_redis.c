@@ -25,11 +25,13 @@
  */
 #include "store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -269,12 +271,17 @@ static int connect_redis(struct rs *s, char *err, size_t errlen)
     return 0;
 }
 
-/* key - KEY_PREFIX{mailbox}; 0, or -1 when too long */
+/* key - KEY_PREFIX{mailbox}, ASCII lower-cased: a mailbox is case-insensitive, so relays
+ * whose sendas.conf spell it differently share its one hash; 0, or -1 when too long */
 static int key(char *out, size_t outlen, const char *mailbox)
 {
-    size_t n = (size_t)snprintf(out, outlen, KEY_PREFIX "{%s}", mailbox);
+    size_t n = (size_t)snprintf(out, outlen, KEY_PREFIX "{%s}", mailbox), i;
 
-    return n < outlen ? 0 : -1;
+    if (n >= outlen)
+        return -1;
+    for (i = strlen(KEY_PREFIX); i < n; i++)
+        out[i] = (char)tolower((unsigned char)out[i]);
+    return 0;
 }
 
 /* The arguments of one EVALSHA (hiredis copies them when it appends the command). */
@@ -385,7 +392,7 @@ static int plain_read(size_t n, const char *const *mbs, const struct quota_ask *
     if (asks[i].charge)
         return 0;
     for (j = i + 1; j < n; j++)
-        if (asks[j].charge && strcmp(mbs[j], mbs[i]) == 0)
+        if (asks[j].charge && strcasecmp(mbs[j], mbs[i]) == 0)
             return 0;
     return 1;
 }

@@ -17,12 +17,14 @@
  */
 #include "store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -54,13 +56,14 @@ struct sq {
     size_t nents, ndirty;
 };
 
-/* hash - FNV-1a of the address */
+/* hash - FNV-1a of the address, ASCII case folded (a mailbox is case-insensitive: two
+ * spellings of it, in two relays' sendas.conf or before and after an edit, are one) */
 static size_t hash(const char *s)
 {
     uint32_t h = 2166136261u;
 
     for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
+        h = (h ^ (unsigned char)tolower((unsigned char)*s)) * 16777619u;
     return h % NBUCKETS;
 }
 
@@ -71,7 +74,7 @@ static struct ent *lookup(struct sq *s, const char *mailbox, int create)
     struct ent *e;
 
     for (e = s->tab[h]; e; e = e->next)
-        if (strcmp(e->mailbox, mailbox) == 0)
+        if (strcasecmp(e->mailbox, mailbox) == 0)
             return e;
     if (!create || s->nents >= MAX_ENTRIES)
         return NULL;

@@ -13,6 +13,7 @@
  * temporary directory, no persistence) and stops it; without redis-server
  * installed it is skipped (exit 77).
  */
+#include <ctype.h>
 #include <check.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -311,6 +312,31 @@ START_TEST(test_batches)
         }
     }
     ck_assert_int_gt(admitted, 20);
+    done(sq, rd, d);
+}
+END_TEST
+
+/* A mailbox is case-insensitive (Exchange Online's addresses are): two relays whose
+ * sendas.conf spell it differently, or one file edited, share one counter. */
+START_TEST(test_mailbox_case)
+{
+    struct store *sq, *rd;
+    char d[64], mb[128], upper[128];
+    struct quota_answer a;
+    size_t i;
+
+    stores(&sq, &rd, d, sizeof(d), mb, sizeof(mb), "Case");
+    for (i = 0; mb[i]; i++)
+        upper[i] = (char)toupper((unsigned char)mb[i]);
+    upper[i] = '\0';
+    both(sq, rd, mb, ask_at(T0, 2, 0, 1, 1, 1), "first spelling");
+    both(sq, rd, upper, ask_at(T0, 2, 0, 1, 1, 1), "second spelling");
+    a = both(sq, rd, "case-probe@contoso.com", ask_at(T0, 2, 0, 1, 1, 0), "another mailbox");
+    ck_assert_int_eq(a.limit, QUOTA_LIMIT_NONE);
+    for (i = 0; mb[i]; i++)
+        mb[i] = (char)tolower((unsigned char)mb[i]);
+    a = both(sq, rd, mb, ask_at(T0, 2, 0, 1, 1, 0), "third spelling");
+    ck_assert_msg(a.limit == QUOTA_LIMIT_MSGS, "%s and %s counted apart", mb, upper);
     done(sq, rd, d);
 }
 END_TEST
@@ -639,6 +665,7 @@ int main(void)
     tcase_add_test(tc, test_day_edges);
     tcase_add_test(tc, test_random_sequence);
     tcase_add_test(tc, test_batches);
+    tcase_add_test(tc, test_mailbox_case);
     tcase_add_test(tc, test_expiry);
     tcase_add_test(tc, test_concurrent);
     tcase_add_test(tc, test_clock_skew);
