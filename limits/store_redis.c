@@ -161,6 +161,7 @@ struct rs {
     char *relays_seen;        /* read-only: the relays' reports */
     char sha[64];             /* the script's SHA1 once loaded */
     struct store *local;      /* counters while Redis is unreachable; the snapshot (rdonly) */
+    struct store *unsent;     /* what local admitted that Redis has not been given yet */
     int rdonly;
     int down;                 /* counting locally */
     int64_t down_since;       /* wall clock, ms */
@@ -508,7 +509,8 @@ static void go_down(struct rs *s, const char *why)
     write_status(s);
 }
 
-/* push_local - add what was counted during the outage to the shared counters */
+/* push_one - add what mailbox's fallback counted to the shared counters, then forget it
+ * there, so that a hand-over failing at a later mailbox does not give it twice */
 static int push_one(void *arg, const char *mailbox, struct quota_counters *q)
 {
     struct rs *s = arg;
@@ -527,6 +529,8 @@ static int push_one(void *arg, const char *mailbox, struct quota_counters *q)
                 mailbox, err);
         return -1;
     }
+    window_clear(&q->msgs);
+    window_clear(&q->rcpts);
     return 0;
 }
 
@@ -537,13 +541,17 @@ static void come_back(struct rs *s)
 
     if (!s->down)
         return;
-    if (store_each(s->local, push_one, s) < 0 || s->ctx == NULL) {
+    if (store_each(s->unsent, push_one, s) < 0 || s->ctx == NULL) {
         go_down(s, "failed again while taking over the local counts");
         return;
     }
     if ((fresh = store_mem_open()) != NULL) {
         store_close(s->local);
         s->local = fresh;
+    }
+    if ((fresh = store_mem_open()) != NULL) {
+        store_close(s->unsent);
+        s->unsent = fresh;
     }
     log_info("redis %s answers again after %llds: counting shared with the other relays",
              s->address, (long long)((clock_now_ms() - s->down_since) / 1000));
@@ -579,12 +587,22 @@ static int local_share(struct rs *s, const char *mailbox, const struct quota_ask
                        struct quota_answer *ans, char *err, size_t errlen)
 {
     struct quota_ask mine = *ask;
+    struct quota_counters *q;
 
     mine.msg_limit = share(ask->msg_limit, s->relays);
     mine.rcpt_limit = share(ask->rcpt_limit, s->relays);
     if (store_charge(s->local, mailbox, &mine, ans, err, errlen) < 0)
         return -1;
     ans->local = 1;
+    /* local keeps counting the share while Redis is away, unsent what to hand over */
+    if (ask->charge && ans->limit == QUOTA_LIMIT_NONE && (ask->msgs || ask->rcpts)) {
+        if ((q = store_get(s->unsent, mailbox, 1)) == NULL) {
+            snprintf(err, errlen, "out of memory for the counts to hand over");
+            return -1;
+        }
+        window_add(&q->msgs, ask->now, ask->msgs);
+        window_add(&q->rcpts, ask->now, ask->rcpts);
+    }
     return 0;
 }
 
@@ -693,6 +711,7 @@ static void rs_close(struct store *st)
 
     drop(s);
     store_close(s->local);
+    store_close(s->unsent);
     if (s->password) {
         explicit_bzero(s->password, strlen(s->password));
         free(s->password);
@@ -885,6 +904,7 @@ struct store *store_redis_open(const struct store_redis_opts *o, int flags, int6
     s->backoff = BACKOFF_MIN_MS;
     s->rdonly = flags & STORE_RDONLY;
     if ((s->address = strdup(o->address)) == NULL || (s->local = store_mem_open()) == NULL ||
+        (s->unsent = store_mem_open()) == NULL ||
         (o->password && (s->password = strdup(o->password)) == NULL) ||
         (o->status_path && (s->status_path = strdup(o->status_path)) == NULL) ||
         (o->relay_name && (s->relay_key = malloc(strlen(o->relay_name) + 16)) == NULL)) {

@@ -617,6 +617,58 @@ START_TEST(test_fallback_and_back)
 }
 END_TEST
 
+/* A hand-over that fails part way (here Redis refuses the second mailbox's key) is tried
+ * again later: what was handed over already is not added a second time, and what is
+ * counted meanwhile is not lost. */
+START_TEST(test_handover_partial)
+{
+    char a_mb[128], b_mb[128], ka[160], kb[160], err[256];
+    redisContext *c = raw();
+    struct quota_answer a;
+    struct quota_ask q;
+    struct store *rd;
+    redisReply *r;
+    int i;
+
+    snprintf(a_mb, sizeof(a_mb), "ho-a-%ld@contoso.com", (long)getpid());
+    snprintf(b_mb, sizeof(b_mb), "ho-b-%ld@contoso.com", (long)getpid());
+    snprintf(ka, sizeof(ka), "sendas:{%s}", a_mb);
+    snprintf(kb, sizeof(kb), "sendas:{%s}", b_mb);
+    rd = open_redis(0, NULL, 1, NULL);
+    rcmd(c, "SET %s %s", kb, "not a hash"); /* the script fails on it: WRONGTYPE */
+    rcmd(c, "CLIENT PAUSE 1500 ALL", NULL, NULL);
+    q = ask_at(clock_now_ms(), 100, 0, 1, 1, 1);
+    for (i = 0; i < 2; i++) {
+        ck_assert_int_eq(store_charge(rd, a_mb, &q, &a, err, sizeof(err)), 0);
+        ck_assert_int_eq(a.local, 1);
+    }
+    ck_assert_int_eq(store_charge(rd, b_mb, &q, &a, err, sizeof(err)), 0);
+    sleep(2);
+    store_flush(rd, err, sizeof(err)); /* hands a over, fails at b */
+    rcmd(c, "DEL %s", kb, NULL);
+    /* one more for a while the relay still counts alone */
+    q.now = clock_now_ms();
+    ck_assert_int_eq(store_charge(rd, a_mb, &q, &a, err, sizeof(err)), 0);
+    for (i = 0; i < 40 && store_charge(rd, "ho-probe@contoso.com", &q, &a, err, sizeof(err)) == 0 &&
+                a.local;
+         i++)
+        usleep(200000); /* until the backoff lets it try again */
+    ck_assert_int_eq(a.local, 0);
+    r = redisCommand(c, "HGET %s mt", ka);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_msg(r->type == REDIS_REPLY_STRING && strcmp(r->str, "3") == 0,
+                  "a's messages in Redis after the hand-over: %s (3 were sent)",
+                  r->type == REDIS_REPLY_STRING ? r->str : "none");
+    freeReplyObject(r);
+    r = redisCommand(c, "HGET %s mt", kb);
+    ck_assert_msg(r && r->type == REDIS_REPLY_STRING && strcmp(r->str, "1") == 0,
+                  "b's messages in Redis after the hand-over");
+    freeReplyObject(r);
+    store_close(rd);
+    redisFree(c);
+}
+END_TEST
+
 /* Each relay reports its mode every second; a read-only open lists the reports. */
 START_TEST(test_relay_reports)
 {
@@ -674,6 +726,7 @@ int main(void)
     tcase_add_test(tc, test_password);
     tcase_add_test(tc, test_fallback_and_back);
     tcase_add_test(tc, test_relay_reports);
+    tcase_add_test(tc, test_handover_partial);
     suite_add_tcase(s, tc);
     rc = unit_run(s, CK_FORK_GETENV);
     stop_redis();
