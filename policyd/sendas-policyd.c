@@ -746,7 +746,7 @@ static void run(void)
 
     for (;;) {
         int64_t wait = next_flush - mono_ms();
-        int n, i, pending_accept = 0;
+        int n, i, pending_accept = 0, hup = 0;
 
         n = epoll_wait(epfd, evs, MAX_EVENTS, wait < 0 ? 0 : (int)wait);
         if (n < 0 && errno != EINTR) {
@@ -763,8 +763,7 @@ static void run(void)
 
                 while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
                     if (si.ssi_signo == SIGHUP) {
-                        conf_reload();
-                        auditfile_open(conf_live->audit_log); /* logrotate's postrotate */
+                        hup = 1;
                         continue;
                     }
                     log_info("stopping on signal %u", si.ssi_signo);
@@ -775,6 +774,11 @@ static void run(void)
             }
         }
         batch_run(); /* before anything may close a client waiting in it */
+        /* only now: the batch's requests point into the configuration they were decided with */
+        if (hup) {
+            conf_reload();
+            auditfile_open(conf_live->audit_log); /* logrotate's postrotate */
+        }
         if (pending_accept)
             accept_all();
         if (mono_ms() >= next_flush) {
