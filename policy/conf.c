@@ -1198,6 +1198,12 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, char *er
         rc =
             conf_perr(&p, "no route declared (add e.g. \"route * %s\")", p.c->mailboxes[0].address);
     }
+    if (rc == 0 && p.c->pacing && !p.c->rewrite_envelope) {
+        p.line = 0;
+        conf_pwarn(&p, "pacing yes with rewrite_envelope no: Postfix picks each mailbox's "
+                       "transport by the envelope sender, which then stays the client's, so "
+                       "nothing is paced (the per-minute limit stays at intake)");
+    }
     if (rc == 0) {
         conf_warn_shadowed(&p);
         warn_oauth_mailboxes(&p);

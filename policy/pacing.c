@@ -49,10 +49,12 @@ void pacing_plan(const struct conf *c, const struct conf_mailbox *mb, struct pac
     out->concurrency = 1;
 }
 
-/* pacing_intake_rate_limit - does sendas-policyd refuse past the per-minute limit? */
+/* pacing_intake_rate_limit - does sendas-policyd refuse past the per-minute limit?  auto:
+ * not when Postfix paces, which needs the envelope sender set to the mailbox (the map that
+ * picks the paced transport is keyed by it: with rewrite_envelope no nothing paces) */
 int pacing_intake_rate_limit(const struct conf *c)
 {
     if (c->intake_rate_limit == INTAKE_AUTO)
-        return !c->pacing;
+        return !(c->pacing && c->rewrite_envelope);
     return c->intake_rate_limit == INTAKE_YES;
 }

@@ -94,7 +94,8 @@ START_TEST(test_names)
 }
 END_TEST
 
-/* intake_rate_limit: auto follows pacing; yes and no are what they say. */
+/* intake_rate_limit: auto follows pacing (when the envelope is rewritten); yes and no are
+ * what they say. */
 START_TEST(test_intake)
 {
     static const struct {
@@ -103,6 +104,10 @@ START_TEST(test_intake)
     } t[] = {
         {"", 1}, {"pacing yes\n", 0}, {"pacing no\n", 1}, {"pacing yes\nintake_rate_limit yes\n", 1},
         {"intake_rate_limit no\n", 0}, {"pacing yes\nintake_rate_limit auto\n", 0},
+        /* Postfix picks the paced transport by envelope sender: left as the client sent it,
+         * no mailbox's transport matches and nothing paces it, so the intake limit stays */
+        {"pacing yes\nrewrite_envelope no\n", 1},
+        {"pacing yes\nrewrite_envelope no\nintake_rate_limit no\n", 0},
     };
     char err[CONF_ERRLEN], text[256];
     struct conf *c;
@@ -113,6 +118,9 @@ START_TEST(test_intake)
         c = conf_parse("t.conf", text, strlen(text), err, sizeof(err));
         ck_assert_msg(c != NULL, "%s", err);
         ck_assert_msg(pacing_intake_rate_limit(c) == t[i].want, "\"%s\"", t[i].lines);
+        /* and the file says so */
+        ck_assert_int_eq(c->pacing && !c->rewrite_envelope,
+                         c->nwarnings == 1 && strstr(c->warnings[0], "rewrite_envelope no") != NULL);
         conf_free(c);
     }
 }
