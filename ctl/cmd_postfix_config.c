@@ -81,7 +81,10 @@ static int print_snippet(const char *dir, const char *name, const char *milter,
         for (k = 0; rcpt_limit && k < sizeof(rcpt_params) / sizeof(rcpt_params[0]); k++)
             if (strncmp(line, rcpt_params[k], strlen(rcpt_params[k])) == 0)
                 break;
-        if (rcpt_limit && k < sizeof(rcpt_params) / sizeof(rcpt_params[0])) {
+        /* exo's stays the snippet's at a limit of 1: Postfix would then count exo's
+         * connections per recipient (sendas-policyd allows 1 a message at intake) */
+        if (rcpt_limit && k < sizeof(rcpt_params) / sizeof(rcpt_params[0]) &&
+            (k == 0 || rcpt_limit > 1)) {
             printf("%s%lu\n", rcpt_params[k], rcpt_limit);
             continue;
         }
@@ -261,9 +264,11 @@ static void print_pacing_main(const struct conf *c)
             printf("%s_destination_rate_delay = %lus\n"
                    "%s_destination_concurrency_failed_cohort_limit = 10\n",
                    pc.transport, pc.rate_delay, pc.transport);
-        if (lim.recipients_per_message)
-            printf("%s_destination_recipient_limit = %lu\n", pc.transport,
-                   lim.recipients_per_message);
+        if (pc.recipient_limit)
+            printf("%s_destination_recipient_limit = %lu\n", pc.transport, pc.recipient_limit);
+        else if (lim.recipients_per_message == 1)
+            printf("# (no recipient limit 1 for %s: Postfix would then pace per recipient; "
+                   "sendas-policyd allows 1 per message at intake)\n", pc.transport);
     }
 }
 

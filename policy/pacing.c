@@ -37,6 +37,9 @@ void pacing_plan(const struct conf *c, const struct conf_mailbox *mb, struct pac
 
     conf_mailbox_limits(c, mb, &lim);
     pacing_transport_name(mb->address, out->transport, sizeof(out->transport));
+    /* with 1, Postfix's destination is the recipient: rate delay and concurrency would
+     * hold per recipient and the mailbox go unpaced */
+    out->recipient_limit = lim.recipients_per_message > 1 ? lim.recipients_per_message : 0;
     if (lim.messages_per_minute == 0) {
         /* no per-minute limit: only the connections, shared by the relays */
         out->concurrency = relays < PACING_CONNECTIONS ? PACING_CONNECTIONS / relays : 1;

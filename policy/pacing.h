@@ -27,6 +27,9 @@ struct pacing {
     char transport[PACING_NAME_MAX + 1]; /* master.cf service name */
     unsigned concurrency;                /* _destination_concurrency_limit and maxproc */
     unsigned long rate_delay;            /* _destination_rate_delay, seconds; 0: none */
+    /* _destination_recipient_limit; 0: none.  Never 1: Postfix then paces and counts
+     * connections per recipient, not per mailbox (sendas-policyd holds 1 at intake) */
+    unsigned long recipient_limit;
 };
 
 /* pacing_transport_name - the mailbox's transport: stable (the same address gives the
@@ -34,11 +37,12 @@ struct pacing {
  * must hold PACING_NAME_MAX + 1 bytes */
 void pacing_transport_name(const char *address, char *out, size_t outlen);
 
-/* pacing_plan - the transport, concurrency and rate delay of mailbox mb on one relay */
+/* pacing_plan - the transport, concurrency, rate delay and recipient limit of mailbox mb on
+ * one relay */
 void pacing_plan(const struct conf *c, const struct conf_mailbox *mb, struct pacing *out);
 
 /* pacing_intake_rate_limit - non-zero when sendas-policyd defers at intake past the
- * per-minute limit (intake_rate_limit yes, or auto without pacing) */
+ * per-minute limit (intake_rate_limit yes, or auto without pacing or its rewritten envelope) */
 int pacing_intake_rate_limit(const struct conf *c);
 
 #endif

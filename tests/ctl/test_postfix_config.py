@@ -104,6 +104,28 @@ def main():
           rc == 0 and not wrong and f"{bulk}_destination_rate_delay" not in mp,
           f"{wrong} {err}")
 
+    # Postfix: with a destination recipient limit of 1 the rate delay is per recipient, so
+    # such a line would leave the mailbox unpaced (sendas-policyd holds it to 1 at intake)
+    one_cf = paced + "mailbox one@contoso.com limit_recipients_per_message 1\n"
+    rc, table1, err = sendasctl(tmp, one_cf, "postfix-config", "--snippets", SNIPPETS,
+                                "sendas_transport")
+    one = dict(ln.split() for ln in table1.splitlines()
+               if ln and not ln.startswith("#")).get("one@contoso.com", "?")
+    rc, main1, err = sendasctl(tmp, one_cf, "postfix-config", "--snippets", SNIPPETS, "main.cf")
+    mp1 = params(main1)
+    check("limit_recipients_per_message 1: no recipient limit 1 (it would pace per recipient)",
+          rc == 0 and mp1.get(f"{one}_destination_rate_delay") == "2s"
+          and f"{one}_destination_recipient_limit" not in mp1,
+          f"{one}: {[ln for ln in main1.splitlines() if one in ln]} {err}")
+
+    rc, main_one, err = sendasctl(tmp, CONF + "limit_recipients_per_message 1\n",
+                                  "postfix-config", "--snippets", SNIPPETS, "main.cf")
+    mo = params(main_one)
+    check("limit_recipients_per_message 1: smtpd's limit 1, exo's not (per recipient then)",
+          rc == 0 and mo.get("smtpd_recipient_limit") == "1"
+          and mo.get("exo_destination_recipient_limit", "1") != "1",
+          f"{mo.get('smtpd_recipient_limit')} {mo.get('exo_destination_recipient_limit')} {err}")
+
     rc, main2, err = sendasctl(tmp, paced + "relays 2\n", "postfix-config", "--snippets",
                                SNIPPETS, "main.cf")
     mp2 = params(main2)
