@@ -65,8 +65,9 @@ static void show_mailbox(struct quota_show *q, const char *mailbox, struct quota
     struct conf_limits lim;
     size_t i;
 
+    /* the store's spelling may differ from the file's: Redis keys are lower case */
     for (i = 0; i < c->nmailboxes; i++)
-        if (strcmp(c->mailboxes[i].address, mailbox) == 0)
+        if (strcasecmp(c->mailboxes[i].address, mailbox) == 0)
             mb = &c->mailboxes[i];
     conf_mailbox_limits(c, mb, &lim);
     printf("%s%s\n", mailbox, mb ? "" : "  (no longer declared in the configuration)");
