@@ -886,10 +886,11 @@ static const char *mailbox_limit_at(size_t i, const void *arg __attribute__((unu
     return i < NMAILBOX_LIMITS ? mailbox_limits[i].name : NULL;
 }
 
-/* is_limit_word - does w name a limit (a word no address can be: it has no '@')? */
+/* is_limit_word - does w name a limit?  A word with an '@' is an address, even one that
+ * begins with limit_ (sendas limit_alerts@example.com) */
 static int is_limit_word(const char *w)
 {
-    return strncmp(w, "limit_", 6) == 0;
+    return strncmp(w, "limit_", 6) == 0 && strchr(w, '@') == NULL;
 }
 
 /*

@@ -209,6 +209,15 @@ START_TEST(test_mailbox_limits)
     ck_assert_uint_eq(c->relays, 1);
     conf_free(c);
 
+    /* an address may begin with limit_ too: it has an '@', so it is a sendas address */
+    c = parse("mailbox a@b.c sendas limit_alerts@b.c limit_headroom 50 @limit_x.b.c\n"
+              "route * a@b.c\n", err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_uint_eq(c->mailboxes[0].nsendas, 2);
+    ck_assert_int_ne(conf_mailbox_permits(&c->mailboxes[0], "limit_alerts", "b.c"), 0);
+    ck_assert_uint_eq(c->mailboxes[0].limits.headroom, 50);
+    conf_free(c);
+
     c = parse("mailbox a@b.c\nroute * a@b.c\npacing yes\nintake_rate_limit no\nrelays 2\n", err);
     ck_assert_msg(c != NULL, "%s", err);
     ck_assert_int_eq(c->pacing, 1);
