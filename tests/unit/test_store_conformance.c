@@ -664,6 +664,10 @@ START_TEST(test_handover_partial)
     ck_assert_msg(r && r->type == REDIS_REPLY_STRING && strcmp(r->str, "1") == 0,
                   "b's messages in Redis after the hand-over");
     freeReplyObject(r);
+    /* what a hand-over writes expires too: a day and a minute at most */
+    ck_assert_int_gt(key_ttl(c, ka), 86000000);
+    ck_assert_int_le(key_ttl(c, ka), 86460000);
+    ck_assert_int_gt(key_ttl(c, kb), 86000000);
     store_close(rd);
     redisFree(c);
 }
