@@ -348,7 +348,10 @@ static struct quota_answer shared(struct store *rd, const char *mb, struct quota
     char err[256];
 
     ck_assert_msg(store_charge(rd, mb, &q, &a, err, sizeof(err)) == 0, "%s", err);
-    ck_assert_int_eq(a.local, 0);
+    if (a.local) {
+        store_mode(rd, err, sizeof(err));
+        ck_abort_msg("%s: answered by the local fallback: %s", mb, err);
+    }
     return a;
 }
 
@@ -785,6 +788,112 @@ START_TEST(test_fallback_remainder)
 }
 END_TEST
 
+/* The same for the minute window, with one relay (its share is the whole remainder), with a
+ * limit or a remainder below N (0 each: N relays never admit N), and the last sums aging out
+ * a window after the last answer. */
+START_TEST(test_fallback_siblings)
+{
+    struct store *ra = open_redis(0, NULL, 2, NULL), *rb = open_redis(0, NULL, 2, NULL);
+    struct store *one = open_redis(0, NULL, 1, NULL);
+    redisContext *c = raw();
+    char mm[128], m1[128], tiny[128], fresh[128], err[256];
+    struct quota_answer a;
+    struct quota_ask q;
+    int64_t t = clock_now_ms();
+    int got_a, got_b;
+
+    snprintf(mm, sizeof(mm), "fb-minute-%ld@contoso.com", (long)getpid());
+    snprintf(m1, sizeof(m1), "fb-one-%ld@contoso.com", (long)getpid());
+    snprintf(tiny, sizeof(tiny), "fb-tiny-%ld@contoso.com", (long)getpid());
+    snprintf(fresh, sizeof(fresh), "fb-fresh-%ld@contoso.com", (long)getpid());
+    /* minute: 7 of 10 messages shared, both relays hear of the 7 */
+    shared(ra, mm, ask_at(t, 10, 0, 4, 4, 1));
+    shared(rb, mm, ask_at(t, 10, 0, 3, 3, 1));
+    shared(ra, mm, ask_at(t, 10, 0, 1, 1, 0));
+    /* one relay: 60 of 100 recipients */
+    shared(one, m1, ask_at(t, 0, 100, 1, 60, 1));
+    /* a remainder below N: 4 of 5 messages */
+    shared(ra, tiny, ask_at(t, 5, 0, 2, 2, 1));
+    shared(rb, tiny, ask_at(t, 5, 0, 2, 2, 1));
+    shared(ra, tiny, ask_at(t, 5, 0, 1, 1, 0));
+    pause_redis(c, "2500");
+    go_local(ra);
+    go_local(rb);
+    go_local(one);
+    got_a = drain(ra, mm, ask_at(t, 10, 0, 1, 1, 1), 20);
+    got_b = drain(rb, mm, ask_at(t, 10, 0, 1, 1, 1), 20);
+    ck_assert_msg(7 + got_a + got_b <= 10, "minute: %d + %d after 7 of 10", got_a, got_b);
+    ck_assert_int_eq(got_a + got_b, 2); /* (10 - 7) / 2 = 1 each */
+    /* a whole minute after the last answer (and the fallback's own): the plain 10 / 2 each */
+    ck_assert_int_eq(drain(ra, mm, ask_at(t + 62000, 10, 0, 1, 1, 1), 20), 5);
+    ck_assert_int_eq(drain(one, m1, ask_at(t, 0, 100, 1, 1, 1), 200), 40);
+    /* (5 - 4) / 2 = 0: refused, free when the 4 leave the minute (then 5 / 2) */
+    q = ask_at(t, 5, 0, 1, 1, 1);
+    ck_assert_int_eq(store_charge(ra, tiny, &q, &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(a.local, 1);
+    ck_assert_int_eq(a.limit, QUOTA_LIMIT_MSGS);
+    ck_assert_msg(a.free_at > t + 60000 && a.free_at <= t + 62000, "free at %lld (t %lld)",
+                  (long long)a.free_at, (long long)t);
+    ck_assert_int_eq(drain(rb, tiny, q, 5), 0);
+    /* a limit below N and no last answer: 0 each, not 1 each (that would be 2 of 1) */
+    q = ask_at(t, 1, 0, 1, 1, 1);
+    ck_assert_int_eq(store_charge(rb, fresh, &q, &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(a.limit, QUOTA_LIMIT_MSGS);
+    ck_assert_int_eq(a.free_at, -1);
+    ck_assert_int_eq(drain(ra, fresh, q, 5), 0);
+    /* a question that asks nothing of a full window is not refused by it */
+    q = ask_at(t, 5, 20, 0, 1, 1);
+    ck_assert_int_eq(store_charge(ra, tiny, &q, &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(a.limit, QUOTA_LIMIT_NONE);
+    sleep(3);
+    store_close(ra);
+    store_close(rb);
+    store_close(one);
+    redisFree(c);
+}
+END_TEST
+
+/* A second outage after a hand-over: the relays start from the sums that include what the
+ * first outage counted, not from the sums before it. */
+START_TEST(test_fallback_second_outage)
+{
+    struct store *ra = open_redis(0, NULL, 2, NULL), *rb = open_redis(0, NULL, 2, NULL);
+    redisContext *c = raw();
+    char mb[128];
+    int got;
+
+    snprintf(mb, sizeof(mb), "fb-twice-%ld@contoso.com", (long)getpid());
+    shared(ra, mb, ask_at(clock_now_ms(), 0, 100, 1, 60, 1));
+    shared(rb, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 0));
+    pause_redis(c, "2500");
+    go_local(ra);
+    go_local(rb);
+    ck_assert_int_eq(drain(ra, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 1), 20), 20);
+    ck_assert_int_eq(drain(rb, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 1), 10), 10);
+    sleep(3);
+    wait_shared(ra);
+    wait_shared(rb);
+    ck_assert_int_eq(hget(c, mb, "rt"), 90); /* handed over once each */
+    /* mail after the hand-over: both relays hear of the 90 */
+    shared(ra, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 0));
+    shared(rb, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 0));
+    pause_redis(c, "2500");
+    go_local(ra);
+    go_local(rb);
+    got = drain(ra, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 1), 100);
+    got += drain(rb, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 1), 100);
+    ck_assert_msg(90 + got <= 100, "second outage: %d more after 90 of 100", got);
+    ck_assert_int_eq(got, 10);
+    sleep(3);
+    wait_shared(ra);
+    wait_shared(rb);
+    ck_assert_int_eq(hget(c, mb, "rt"), 100);
+    store_close(ra);
+    store_close(rb);
+    redisFree(c);
+}
+END_TEST
+
 /* Each relay reports its mode every second; a read-only open lists the reports. */
 START_TEST(test_relay_reports)
 {
@@ -844,6 +953,8 @@ int main(void)
     tcase_add_test(tc, test_relay_reports);
     tcase_add_test(tc, test_handover_partial);
     tcase_add_test(tc, test_fallback_remainder);
+    tcase_add_test(tc, test_fallback_siblings);
+    tcase_add_test(tc, test_fallback_second_outage);
     suite_add_tcase(s, tc);
     rc = unit_run(s, CK_FORK_GETENV);
     stop_redis();
