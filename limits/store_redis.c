@@ -648,14 +648,14 @@ static int local_share(struct rs *s, const char *mailbox, const struct quota_ask
     if ((ask->msg_limit && !mine.msg_limit && ask->msgs) ||
         (ask->rcpt_limit && !mine.rcpt_limit && ask->rcpts)) {
         int msgs = ask->msg_limit && !mine.msg_limit && ask->msgs;
-        struct window *w = msgs ? &last->msgs : &last->rcpts;
+        struct window *w = last == NULL ? NULL : msgs ? &last->msgs : &last->rcpts;
         uint64_t limit = msgs ? ask->msg_limit : ask->rcpt_limit;
 
         memset(ans, 0, sizeof(*ans));
         ans->limit = msgs ? QUOTA_LIMIT_MSGS : QUOTA_LIMIT_RCPTS;
         ans->now = ask->now;
         /* the last sums leave the window: the plain 1/N then, if that is not 0 too */
-        ans->free_at = last && (msgs ? um : ur) && share(limit, 0, s->relays)
+        ans->free_at = w && (msgs ? um : ur) && share(limit, 0, s->relays)
                            ? window_empty_at(w, ask->now)
                            : -1;
         ans->local = 1;
