@@ -7,7 +7,8 @@
  * processes charging one mailbox at once never pass the limit together, the
  * relay's clock is ignored (the server's TIME counts), the script is loaded
  * again after SCRIPT FLUSH, password and database number, and the local
- * fallback with its 1/N share while Redis does not answer.
+ * fallback while Redis does not answer, with its 1/N share of what was left of
+ * each limit at the last answer (never the whole limit again from zero).
  *
  * The test starts its own redis-server (port 0, a unix socket in a
  * temporary directory, no persistence) and stops it; without redis-server
