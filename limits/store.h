@@ -12,7 +12,8 @@
  * Backends: SQLite under state_dir (the default, one relay: windows in
  * memory, persisted by store_flush at most once a second), and Redis
  * (store_redis.c: several relays share one mailbox's counters; while Redis
- * is unreachable each relay counts locally with its 1/N share).
+ * is unreachable each relay counts locally with 1/N of what was left of each
+ * limit at Redis's last answer about the mailbox).
  * store_get/store_changed/store_each reach a mailbox's windows in memory:
  * sendasctl quota reads them, and tests.
  */
@@ -140,7 +141,7 @@ struct store_redis_opts {
     const char *address;  /* unix:/PATH, HOST:PORT or [V6]:PORT */
     unsigned database;    /* SELECT */
     const char *password; /* AUTH; NULL for none (never logged) */
-    unsigned relays;      /* N: each relay's share of a limit while Redis is down is 1/N */
+    unsigned relays;      /* N: while Redis is down each relay has 1/N of what was left */
     unsigned timeout_ms;  /* connect and each command */
     const char *status_path; /* where the mode is written on each change; NULL for none */
     const char *relay_name;  /* this relay in Redis's list of relays (host and socket); NULL none */

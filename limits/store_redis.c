@@ -16,8 +16,9 @@
  * minute), so nothing outlives its windows.
  *
  * Redis unreachable, slow (redis_timeout) or failing: nothing is refused
- * because of it.  The relay counts in memory with 1/N of each limit (N =
- * relays), says so once in the log and in the status file, tries again after
+ * because of it.  The relay counts in memory with 1/N of what was left of
+ * each limit when it last heard from Redis about the mailbox (N = relays; see
+ * local_share), says so once in the log and in the status file, tries again after
  * 1 s, doubling to 30 s (at a request or at the daemon's once-a-second
  * flush, never more often), and when Redis answers again adds what it counted
  * meanwhile to the shared counters (at the time of the return: later than it
@@ -28,6 +29,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +51,9 @@
 /* The script: KEYS[1] the mailbox's hash; ARGV message limit, recipient
  * limit, messages, recipients, charge (0 check, 1 check and charge, 2 charge
  * without check), test clock ("" = TIME).  Returns {limit refused (0 none,
- * 1 messages, 2 recipients), free at, now}.  Both windows live in one hash
+ * 1 messages, 2 recipients), free at, now, messages in the minute, recipients
+ * in the 24 hours} (the sums after the charge: what the local fallback starts
+ * from should the next answer not come).  Both windows live in one hash
  * (fields mh/mt and rh/rt: newest bucket and sum; m<k> and r<k>: bucket k),
  * so that a check is TIME and one HMGET, and a charge one HSET and one
  * PEXPIRE: each redis.call costs about as much as the rest of the script. */
@@ -142,7 +146,7 @@ static const char script[] =
     "  if ttl > 86460000 then ttl = 86460000 end\n"
     "  redis.call('PEXPIRE', key, ttl)\n"
     "end\n"
-    "return {which, at, now}\n";
+    "return {which, at, now, mt, rt}\n";
 
 _Static_assert(QUOTA_MINUTE_SPAN == 60000 && QUOTA_MINUTE_GRAN == 1000 &&
                    QUOTA_DAY_SPAN == 86400000 && QUOTA_DAY_GRAN == 60000,
@@ -162,6 +166,8 @@ struct rs {
     char sha[64];             /* the script's SHA1 once loaded */
     struct store *local;      /* counters while Redis is unreachable; the snapshot (rdonly) */
     struct store *unsent;     /* what local admitted that Redis has not been given yet */
+    struct store *seen;       /* per mailbox, the shared sums of the last answer, each as one
+                               * event at the relay's clock then (see remember) */
     int rdonly;
     int down;                 /* counting locally */
     int64_t down_since;       /* wall clock, ms */
@@ -319,14 +325,39 @@ static int eval_args(struct rs *s, struct evalargs *e, const char *mailbox,
     return 0;
 }
 
-/* parse_answer - the script's reply into ans; 0, 1 for NOSCRIPT, or -1 with err set */
-static int parse_answer(const redisReply *r, struct quota_answer *ans, char *err, size_t errlen)
+/*
+ * remember - the shared sums mt and rt Redis gave for mailbox at the relay's
+ * time now, for the fallback (local_share).  Each is kept as one event at
+ * now: it counts in full until at least a whole window after this answer,
+ * when every event it stands for has surely left the window (never
+ * under-counts; it may count a sum up to one bucket longer than Redis).  Out
+ * of memory only loses the memory: the fallback then has the plain 1/N.
+ */
+static void remember(struct rs *s, const char *mailbox, int64_t now, long long mt, long long rt)
 {
+    struct quota_counters *q = store_get(s->seen, mailbox, 1);
+
+    if (q == NULL)
+        return;
+    window_clear(&q->msgs);
+    window_clear(&q->rcpts);
+    window_add(&q->msgs, now, mt <= 0 ? 0 : mt > UINT32_MAX ? UINT32_MAX : (uint32_t)mt);
+    window_add(&q->rcpts, now, rt <= 0 ? 0 : rt > UINT32_MAX ? UINT32_MAX : (uint32_t)rt);
+}
+
+/* parse_answer - the script's reply into ans, its sums into mt and rt; 0, 1 for NOSCRIPT,
+ * or -1 with err set */
+static int parse_answer(const redisReply *r, struct quota_answer *ans, long long *mt,
+                        long long *rt, char *err, size_t errlen)
+{
+    size_t i;
+
     if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
         return 1;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER ||
-        r->element[2]->type != REDIS_REPLY_INTEGER) {
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && r->elements == 5 && i < 5; i++)
+        if (r->element[i]->type != REDIS_REPLY_INTEGER)
+            break;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 || i < 5) {
         snprintf(err, errlen, "the counting script: %.200s",
                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         return -1;
@@ -335,6 +366,8 @@ static int parse_answer(const redisReply *r, struct quota_answer *ans, char *err
     ans->limit = (int)r->element[0]->integer;
     ans->free_at = r->element[1]->integer;
     ans->now = r->element[2]->integer;
+    *mt = r->element[3]->integer;
+    *rt = r->element[4]->integer;
     return 0;
 }
 
@@ -344,6 +377,7 @@ static int eval(struct rs *s, const char *mailbox, const struct quota_ask *ask, 
 {
     struct evalargs e;
     redisReply *r;
+    long long mt, rt;
     int tries, rc = -1;
 
     if (eval_args(s, &e, mailbox, ask, charge, err, errlen) < 0)
@@ -351,8 +385,10 @@ static int eval(struct rs *s, const char *mailbox, const struct quota_ask *ask, 
     for (tries = 0; tries < 2; tries++) {
         if ((r = command(s, EVAL_ARGC, e.argv, NULL, err, errlen)) == NULL)
             return -1;
-        rc = parse_answer(r, ans, err, errlen);
+        rc = parse_answer(r, ans, &mt, &rt, err, errlen);
         freeReplyObject(r);
+        if (rc == 0)
+            remember(s, mailbox, ask->now, mt, rt);
         if (rc != 1)
             return rc;
         /* SCRIPT FLUSH, a restart without persistence, a failover */
@@ -369,7 +405,8 @@ static int eval(struct rs *s, const char *mailbox, const struct quota_ask *ask, 
  * least what is in the windows: what fits under them fits under the script
  * too.  0 when unsure (the script answers then, with when it frees up).
  */
-static int read_fits(const redisReply *r, const struct quota_ask *ask)
+static int read_fits(struct rs *s, const char *mailbox, const redisReply *r,
+                     const struct quota_ask *ask)
 {
     unsigned long long mt, rt;
 
@@ -377,6 +414,9 @@ static int read_fits(const redisReply *r, const struct quota_ask *ask)
         return 0;
     mt = r->element[0]->type == REDIS_REPLY_STRING ? strtoull(r->element[0]->str, NULL, 10) : 0;
     rt = r->element[1]->type == REDIS_REPLY_STRING ? strtoull(r->element[1]->str, NULL, 10) : 0;
+    /* at least what is in the windows: safe for the fallback to start from */
+    remember(s, mailbox, ask->now, mt > LLONG_MAX ? LLONG_MAX : (long long)mt,
+             rt > LLONG_MAX ? LLONG_MAX : (long long)rt);
     return (ask->msg_limit == 0 || mt + ask->msgs <= ask->msg_limit) &&
            (ask->rcpt_limit == 0 || rt + ask->rcpts <= ask->rcpt_limit);
 }
@@ -451,11 +491,14 @@ static int eval_many(struct rs *s, size_t n, const char *const *mbs, const struc
             return -1;
         }
         if (read[i]) {
-            rc = read_fits(r, &asks[i]) ? 0 : 1;
+            rc = read_fits(s, mbs[i], r, &asks[i]) ? 0 : 1;
             memset(&ans[i], 0, sizeof(ans[i]));
             ans[i].free_at = ans[i].now = s->test_clock ? s->test_clock : asks[i].now;
         } else {
-            rc = parse_answer(r, &ans[i], err, errlen);
+            long long mt, rt;
+
+            if ((rc = parse_answer(r, &ans[i], &mt, &rt, err, errlen)) == 0)
+                remember(s, mbs[i], asks[i].now, mt, rt);
         }
         freeReplyObject(r);
         if (rc == 0)
@@ -503,8 +546,8 @@ static void go_down(struct rs *s, const char *why)
         return;
     s->down = 1;
     s->down_since = clock_now_ms();
-    log_err("redis %s: %s: counting on this relay alone with 1/%u of each limit until it "
-            "answers again (trying every %d to %d s)",
+    log_err("redis %s: %s: counting on this relay alone with 1/%u of what was left of each "
+            "limit until it answers again (trying every %d to %d s)",
             s->address, why, s->relays, BACKOFF_MIN_MS / 1000, BACKOFF_MAX_MS / 1000);
     write_status(s);
 }
@@ -520,6 +563,7 @@ static int push_one(void *arg, const char *mailbox, struct quota_counters *q)
     int64_t now = clock_now_ms();
 
     memset(&ask, 0, sizeof(ask));
+    ask.now = now; /* the time remember files the answer's sums at */
     ask.msgs = (uint32_t)window_total(&q->msgs, now);
     ask.rcpts = (uint32_t)window_total(&q->rcpts, now);
     if (ask.msgs == 0 && ask.rcpts == 0)
@@ -574,23 +618,50 @@ static void try_connect(struct rs *s)
     come_back(s);
 }
 
-/* share - limit / relays, at least 1 (0 stays no limit) */
-static uint64_t share(uint64_t limit, unsigned relays)
+/* share - (limit - used) / relays, rounded down: N relays together never pass the limit,
+ * so a limit below N (or a remainder below N) gives each relay 0 */
+static uint64_t share(uint64_t limit, uint64_t used, unsigned relays)
 {
-    uint64_t v = limit / (relays ? relays : 1);
-
-    return limit == 0 ? 0 : v ? v : 1;
+    return limit > used ? (limit - used) / (relays ? relays : 1) : 0;
 }
 
-/* local_share - answer ask[i] from this relay's own counters with its 1/N share */
+/*
+ * local_share - answer ask from this relay's own counters with its share:
+ * 1/N of what was left of each limit at the last answer from Redis about the
+ * mailbox (remember), the last sums counting until a whole window after it.
+ * Those sums held everything the relays had counted in the window; during the
+ * outage each relay adds at most its 1/N of the rest: the total stays inside
+ * the limit.  A mailbox without an answer since this relay started has the
+ * plain 1/N.  A share of 0 refuses (with when a share frees up, or -1 when
+ * not during the outage) instead of meaning "no limit" as a limit of 0 does.
+ */
 static int local_share(struct rs *s, const char *mailbox, const struct quota_ask *ask,
                        struct quota_answer *ans, char *err, size_t errlen)
 {
     struct quota_ask mine = *ask;
-    struct quota_counters *q;
+    struct quota_counters *q, *last = store_get(s->seen, mailbox, 0);
+    uint64_t um = last ? window_total(&last->msgs, ask->now) : 0;
+    uint64_t ur = last ? window_total(&last->rcpts, ask->now) : 0;
 
-    mine.msg_limit = share(ask->msg_limit, s->relays);
-    mine.rcpt_limit = share(ask->rcpt_limit, s->relays);
+    mine.msg_limit = share(ask->msg_limit, um, s->relays);
+    mine.rcpt_limit = share(ask->rcpt_limit, ur, s->relays);
+    if ((ask->msg_limit && !mine.msg_limit && ask->msgs) ||
+        (ask->rcpt_limit && !mine.rcpt_limit && ask->rcpts)) {
+        int msgs = ask->msg_limit && !mine.msg_limit && ask->msgs;
+        struct window *w = last == NULL ? NULL : msgs ? &last->msgs : &last->rcpts;
+        uint64_t limit = msgs ? ask->msg_limit : ask->rcpt_limit;
+
+        memset(ans, 0, sizeof(*ans));
+        ans->limit = msgs ? QUOTA_LIMIT_MSGS : QUOTA_LIMIT_RCPTS;
+        ans->now = ask->now;
+        /* the last sums leave the window: the plain 1/N then, if that is not 0 too */
+        ans->free_at = w && (msgs ? um : ur) && share(limit, 0, s->relays)
+                           ? window_empty_at(w, ask->now)
+                           : -1;
+        ans->local = 1;
+        return 0;
+    }
+    /* a share of 0 left here is of a window this question asks nothing of: unchecked */
     if (store_charge(s->local, mailbox, &mine, ans, err, errlen) < 0)
         return -1;
     ans->local = 1;
@@ -649,7 +720,8 @@ static void rs_mode(struct store *st, char *out, size_t outlen)
         return;
     }
     clock_format_rfc3339(s->down_since * 1000, 0, since, sizeof(since));
-    snprintf(out, outlen, "redis %s db %u: local fallback since %s (1/%u of each limit): %s",
+    snprintf(out, outlen,
+             "redis %s db %u: local fallback since %s (1/%u of what was left of each limit): %s",
              s->address, s->db, since, s->relays, s->why);
 }
 
@@ -712,6 +784,7 @@ static void rs_close(struct store *st)
     drop(s);
     store_close(s->local);
     store_close(s->unsent);
+    store_close(s->seen);
     if (s->password) {
         explicit_bzero(s->password, strlen(s->password));
         free(s->password);
@@ -904,7 +977,7 @@ struct store *store_redis_open(const struct store_redis_opts *o, int flags, int6
     s->backoff = BACKOFF_MIN_MS;
     s->rdonly = flags & STORE_RDONLY;
     if ((s->address = strdup(o->address)) == NULL || (s->local = store_mem_open()) == NULL ||
-        (s->unsent = store_mem_open()) == NULL ||
+        (s->unsent = store_mem_open()) == NULL || (s->seen = store_mem_open()) == NULL ||
         (o->password && (s->password = strdup(o->password)) == NULL) ||
         (o->status_path && (s->status_path = strdup(o->status_path)) == NULL) ||
         (o->relay_name && (s->relay_key = malloc(strlen(o->relay_name) + 16)) == NULL)) {

@@ -14,7 +14,9 @@ relaying to one Exchange Online emulator.  limit_recipients_per_day 20 with head
 (b) Redis stopped for 30 s while scanner@contoso.com's messages keep coming to both relays (one
     a second): nothing refused or lost because of the outage (every message either delivered or
     deferred with 4.7.0 because that relay's share, 20 / 2, is used up: counted), each relay
-    admits at most 10; the outage is logged once per relay and the status shows the local
+    admits at most 10; relay@contoso.com, whose 20 both relays last heard of from Redis, gets
+    nothing more on either (the share is 1/2 of what was left, 0: not 10 more on each); the
+    outage is logged once per relay and the status shows the local
     fallback; after Redis is started again the relays count shared: both say so, the counts
     made during the outage were handed over (a further scanner message is deferred at either
     relay), relay@contoso.com's 20 from (a) still hold, and a message charged at relay A for
@@ -165,7 +167,16 @@ def part_b(relays, redis, emu, ctl, check):
         n += 1
         time.sleep(max(0.0, t0 + n * (OUTAGE / 40) - time.monotonic()))
     statuses = [quota(ctl, st, "scanner@contoso.com") for st in relays]
+    # relay@contoso.com used its 20 in (a), and both relays heard so from Redis: 1/2 of what
+    # was left is 0 on each (1/2 of the whole limit from zero would be 10 more on each)
+    full = {"accepted": 0, "deferred": 0, "other": []}
+    for k, st in enumerate(relays):
+        sort_result(st.submit_smtp(message("app@corp.local", "user@example.org", 900 + k),
+                                   "app@corp.local", ["user@example.org"]), full)
     redis.start()
+    check(full["deferred"] == 2, "Redis down: a mailbox that used its limit before the outage "
+          "gets nothing more on either relay (its share is of what was left)",
+          f"{full['accepted']} accepted, {full['deferred']} deferred, other: {full['other'][:2]}")
     other = got[0]["other"] + got[1]["other"]
     check(not other, "Redis down: 0 messages refused because of the outage",
           f"{n} sent; refused otherwise: {other[:3]}")

@@ -7,7 +7,8 @@
  * processes charging one mailbox at once never pass the limit together, the
  * relay's clock is ignored (the server's TIME counts), the script is loaded
  * again after SCRIPT FLUSH, password and database number, and the local
- * fallback with its 1/N share while Redis does not answer.
+ * fallback while Redis does not answer, with its 1/N share of what was left of
+ * each limit at the last answer (never the whole limit again from zero).
  *
  * The test starts its own redis-server (port 0, a unix socket in a
  * temporary directory, no persistence) and stops it; without redis-server
@@ -348,7 +349,10 @@ static struct quota_answer shared(struct store *rd, const char *mb, struct quota
     char err[256];
 
     ck_assert_msg(store_charge(rd, mb, &q, &a, err, sizeof(err)) == 0, "%s", err);
-    ck_assert_int_eq(a.local, 0);
+    if (a.local) {
+        store_mode(rd, err, sizeof(err));
+        ck_abort_msg("%s: answered by the local fallback: %s", mb, err);
+    }
     return a;
 }
 
@@ -585,22 +589,23 @@ START_TEST(test_fallback_and_back)
         ck_assert_int_eq(a.local + a.limit, 0);
     }
     rcmd(c, "CLIENT PAUSE 1500 ALL", NULL, NULL); /* longer than redis_timeout */
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < 4; i++) {
         ck_assert_int_eq(store_charge(rd, mb, &q, &a, err, sizeof(err)), 0);
         ck_assert_int_eq(a.local, 1);
-        ck_assert_int_eq(a.limit, i < 4 ? QUOTA_LIMIT_NONE : QUOTA_LIMIT_MSGS); /* 8 / 2 */
+        /* (8 - the 2 shared) / 2 */
+        ck_assert_int_eq(a.limit, i < 3 ? QUOTA_LIMIT_NONE : QUOTA_LIMIT_MSGS);
     }
     read_file(status, line, sizeof(line));
     ck_assert_msg(strstr(line, "local fallback since") != NULL, "%s", line);
     sleep(2); /* the pause ends; the first retry is 1 s after the failure */
     q.charge = 0;
-    q.msg_limit = 6; /* 2 shared + 4 handed over: one more does not fit */
+    q.msg_limit = 5; /* 2 shared + 3 handed over: one more does not fit */
     ck_assert_int_eq(store_charge(rd, mb, &q, &a, err, sizeof(err)), 0);
     ck_assert_int_eq(a.local, 0);
     ck_assert_int_eq(a.limit, QUOTA_LIMIT_MSGS);
     read_file(status, line, sizeof(line));
     ck_assert_msg(strstr(line, "shared by 2 relays") != NULL, "%s", line);
-    /* sendasctl's view: the 6 shared messages, at the server's clock */
+    /* sendasctl's view: the 5 shared messages, at the server's clock */
     memset(&o, 0, sizeof(o));
     o.address = addr;
     o.timeout_ms = 500;
@@ -609,8 +614,8 @@ START_TEST(test_fallback_and_back)
     ck_assert_int_lt(llabs(now - clock_now_ms()), 5000);
     qc = store_get(ro, mb, 0);
     ck_assert_ptr_nonnull(qc);
-    ck_assert_uint_eq(window_total(&qc->msgs, now), 6);
-    ck_assert_uint_eq(window_total(&qc->rcpts, now), 6);
+    ck_assert_uint_eq(window_total(&qc->msgs, now), 5);
+    ck_assert_uint_eq(window_total(&qc->rcpts, now), 5);
     store_close(ro);
     store_close(rd);
     redisFree(c);
@@ -673,6 +678,223 @@ START_TEST(test_handover_partial)
 }
 END_TEST
 
+/* pause_redis - Redis stops answering for ms (longer than redis_timeout) */
+static void pause_redis(redisContext *c, const char *ms)
+{
+    rcmd(c, "CLIENT PAUSE %s ALL", ms, NULL);
+}
+
+/* go_local - make st notice the outage (with a probe mailbox, so that no counted
+ * question is the one that times out) */
+static void go_local(struct store *st)
+{
+    struct quota_ask q = ask_at(clock_now_ms(), 0, 0, 0, 0, 0);
+    struct quota_answer a;
+    char err[256];
+
+    ck_assert_int_eq(store_charge(st, "fallback-probe@contoso.com", &q, &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(a.local, 1);
+}
+
+/* drain - charge q (one message or recipient at a time) on st in fallback until refused
+ * or max; the number admitted */
+static int drain(struct store *st, const char *mb, struct quota_ask q, int max)
+{
+    struct quota_answer a;
+    char err[256];
+    int n;
+
+    for (n = 0; n < max; n++) {
+        ck_assert_msg(store_charge(st, mb, &q, &a, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_int_eq(a.local, 1);
+        if (a.limit != QUOTA_LIMIT_NONE)
+            break;
+    }
+    return n;
+}
+
+/* hget - a mailbox's field in Redis as a number (0 when absent) */
+static long long hget(redisContext *c, const char *mb, const char *field)
+{
+    char k[200];
+    redisReply *r;
+    long long v = 0;
+
+    snprintf(k, sizeof(k), "sendas:{%s}", mb);
+    r = redisCommand(c, "HGET %s %s", k, field);
+    ck_assert_ptr_nonnull(r);
+    if (r->type == REDIS_REPLY_STRING)
+        v = strtoll(r->str, NULL, 10);
+    freeReplyObject(r);
+    return v;
+}
+
+/* wait_shared - until st counts shared again (the backoff lets it try) */
+static void wait_shared(struct store *st)
+{
+    struct quota_ask q;
+    struct quota_answer a;
+    char err[256];
+    int i;
+
+    for (i = 0; i < 60; i++) {
+        q = ask_at(clock_now_ms(), 0, 0, 0, 0, 0);
+        ck_assert_int_eq(store_charge(st, "fallback-probe@contoso.com", &q, &a, err, sizeof(err)),
+                         0);
+        if (!a.local)
+            return;
+        usleep(200000);
+    }
+    ck_abort_msg("the store did not count shared again");
+}
+
+/* The regression (issue 10 point 2): a mailbox that used 8,500 of its 9,000 recipients in
+ * Redis before the outage gets, across two relays in fallback, only the 500 left in total
+ * (not 2 x 9,000 / 2 from zero: 17,500 in 24 hours, a day-long block at Exchange Online);
+ * the hand-over after Redis returns keeps the total inside the limit. */
+START_TEST(test_fallback_remainder)
+{
+    struct store *ra = open_redis(0, NULL, 2, NULL), *rb = open_redis(0, NULL, 2, NULL);
+    redisContext *c = raw();
+    char mb[128];
+    int got_a, got_b;
+
+    snprintf(mb, sizeof(mb), "remainder-%ld@contoso.com", (long)getpid());
+    ck_assert_int_eq(shared(ra, mb, ask_at(clock_now_ms(), 0, 9000, 1, 8000, 1)).limit,
+                     QUOTA_LIMIT_NONE);
+    ck_assert_int_eq(shared(rb, mb, ask_at(clock_now_ms(), 0, 9000, 1, 500, 1)).limit,
+                     QUOTA_LIMIT_NONE);
+    /* relay A last saw 8,000: it must learn the 8,500 from its next answer (a check) */
+    ck_assert_int_eq(shared(ra, mb, ask_at(clock_now_ms(), 0, 9000, 1, 1, 0)).limit,
+                     QUOTA_LIMIT_NONE);
+    pause_redis(c, "2500");
+    go_local(ra);
+    go_local(rb);
+    got_a = drain(ra, mb, ask_at(clock_now_ms(), 0, 9000, 1, 1, 1), 10000);
+    got_b = drain(rb, mb, ask_at(clock_now_ms(), 0, 9000, 1, 1, 1), 10000);
+    ck_assert_msg(8500 + got_a + got_b <= 9000,
+                  "fallback admitted %d + %d recipients after 8500 shared: %d in 24 h, limit 9000",
+                  got_a, got_b, 8500 + got_a + got_b);
+    ck_assert_int_eq(got_a, 250); /* (9000 - 8500) / 2 each: the whole remainder is used */
+    ck_assert_int_eq(got_b, 250);
+    sleep(3);
+    wait_shared(ra);
+    wait_shared(rb);
+    ck_assert_int_eq(hget(c, mb, "rt"), 9000);
+    ck_assert_int_eq(shared(ra, mb, ask_at(clock_now_ms(), 0, 9000, 1, 1, 0)).limit,
+                     QUOTA_LIMIT_RCPTS);
+    store_close(ra);
+    store_close(rb);
+    redisFree(c);
+}
+END_TEST
+
+/* The same for the minute window, with one relay (its share is the whole remainder), with a
+ * limit or a remainder below N (0 each: N relays never admit N), and the last sums aging out
+ * a window after the last answer. */
+START_TEST(test_fallback_siblings)
+{
+    struct store *ra = open_redis(0, NULL, 2, NULL), *rb = open_redis(0, NULL, 2, NULL);
+    struct store *one = open_redis(0, NULL, 1, NULL);
+    redisContext *c = raw();
+    char mm[128], m1[128], tiny[128], fresh[128], err[256];
+    struct quota_answer a;
+    struct quota_ask q;
+    int64_t t = clock_now_ms();
+    int got_a, got_b;
+
+    snprintf(mm, sizeof(mm), "fb-minute-%ld@contoso.com", (long)getpid());
+    snprintf(m1, sizeof(m1), "fb-one-%ld@contoso.com", (long)getpid());
+    snprintf(tiny, sizeof(tiny), "fb-tiny-%ld@contoso.com", (long)getpid());
+    snprintf(fresh, sizeof(fresh), "fb-fresh-%ld@contoso.com", (long)getpid());
+    /* minute: 7 of 10 messages shared, both relays hear of the 7 */
+    shared(ra, mm, ask_at(t, 10, 0, 4, 4, 1));
+    shared(rb, mm, ask_at(t, 10, 0, 3, 3, 1));
+    shared(ra, mm, ask_at(t, 10, 0, 1, 1, 0));
+    /* one relay: 60 of 100 recipients */
+    shared(one, m1, ask_at(t, 0, 100, 1, 60, 1));
+    /* a remainder below N: 4 of 5 messages */
+    shared(ra, tiny, ask_at(t, 5, 0, 2, 2, 1));
+    shared(rb, tiny, ask_at(t, 5, 0, 2, 2, 1));
+    shared(ra, tiny, ask_at(t, 5, 0, 1, 1, 0));
+    pause_redis(c, "2500");
+    go_local(ra);
+    go_local(rb);
+    go_local(one);
+    got_a = drain(ra, mm, ask_at(t, 10, 0, 1, 1, 1), 20);
+    got_b = drain(rb, mm, ask_at(t, 10, 0, 1, 1, 1), 20);
+    ck_assert_msg(7 + got_a + got_b <= 10, "minute: %d + %d after 7 of 10", got_a, got_b);
+    ck_assert_int_eq(got_a + got_b, 2); /* (10 - 7) / 2 = 1 each */
+    /* a whole minute after the last answer (and the fallback's own): the plain 10 / 2 each */
+    ck_assert_int_eq(drain(ra, mm, ask_at(t + 62000, 10, 0, 1, 1, 1), 20), 5);
+    ck_assert_int_eq(drain(one, m1, ask_at(t, 0, 100, 1, 1, 1), 200), 40);
+    /* (5 - 4) / 2 = 0: refused, free when the 4 leave the minute (then 5 / 2) */
+    q = ask_at(t, 5, 0, 1, 1, 1);
+    ck_assert_int_eq(store_charge(ra, tiny, &q, &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(a.local, 1);
+    ck_assert_int_eq(a.limit, QUOTA_LIMIT_MSGS);
+    ck_assert_msg(a.free_at > t + 60000 && a.free_at <= t + 62000, "free at %lld (t %lld)",
+                  (long long)a.free_at, (long long)t);
+    ck_assert_int_eq(drain(rb, tiny, q, 5), 0);
+    /* a limit below N and no last answer: 0 each, not 1 each (that would be 2 of 1) */
+    q = ask_at(t, 1, 0, 1, 1, 1);
+    ck_assert_int_eq(store_charge(rb, fresh, &q, &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(a.limit, QUOTA_LIMIT_MSGS);
+    ck_assert_int_eq(a.free_at, -1);
+    ck_assert_int_eq(drain(ra, fresh, q, 5), 0);
+    /* a question that asks nothing of a full window is not refused by it */
+    q = ask_at(t, 5, 20, 0, 1, 1);
+    ck_assert_int_eq(store_charge(ra, tiny, &q, &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(a.limit, QUOTA_LIMIT_NONE);
+    sleep(3);
+    store_close(ra);
+    store_close(rb);
+    store_close(one);
+    redisFree(c);
+}
+END_TEST
+
+/* A second outage after a hand-over: the relays start from the sums that include what the
+ * first outage counted, not from the sums before it. */
+START_TEST(test_fallback_second_outage)
+{
+    struct store *ra = open_redis(0, NULL, 2, NULL), *rb = open_redis(0, NULL, 2, NULL);
+    redisContext *c = raw();
+    char mb[128];
+    int got;
+
+    snprintf(mb, sizeof(mb), "fb-twice-%ld@contoso.com", (long)getpid());
+    shared(ra, mb, ask_at(clock_now_ms(), 0, 100, 1, 60, 1));
+    shared(rb, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 0));
+    pause_redis(c, "2500");
+    go_local(ra);
+    go_local(rb);
+    ck_assert_int_eq(drain(ra, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 1), 20), 20);
+    ck_assert_int_eq(drain(rb, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 1), 10), 10);
+    sleep(3);
+    wait_shared(ra);
+    wait_shared(rb);
+    ck_assert_int_eq(hget(c, mb, "rt"), 90); /* handed over once each */
+    /* mail after the hand-over: both relays hear of the 90 */
+    shared(ra, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 0));
+    shared(rb, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 0));
+    pause_redis(c, "2500");
+    go_local(ra);
+    go_local(rb);
+    got = drain(ra, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 1), 100);
+    got += drain(rb, mb, ask_at(clock_now_ms(), 0, 100, 1, 1, 1), 100);
+    ck_assert_msg(90 + got <= 100, "second outage: %d more after 90 of 100", got);
+    ck_assert_int_eq(got, 10);
+    sleep(3);
+    wait_shared(ra);
+    wait_shared(rb);
+    ck_assert_int_eq(hget(c, mb, "rt"), 100);
+    store_close(ra);
+    store_close(rb);
+    redisFree(c);
+}
+END_TEST
+
 /* Each relay reports its mode every second; a read-only open lists the reports. */
 START_TEST(test_relay_reports)
 {
@@ -731,6 +953,9 @@ int main(void)
     tcase_add_test(tc, test_fallback_and_back);
     tcase_add_test(tc, test_relay_reports);
     tcase_add_test(tc, test_handover_partial);
+    tcase_add_test(tc, test_fallback_remainder);
+    tcase_add_test(tc, test_fallback_siblings);
+    tcase_add_test(tc, test_fallback_second_outage);
     suite_add_tcase(s, tc);
     rc = unit_run(s, CK_FORK_GETENV);
     stop_redis();
