@@ -84,7 +84,12 @@ void doc_report_free(struct doc_report *r);
  */
 int doc_run(char *const argv[], char *out, size_t outlen, unsigned timeout);
 
-/* doc_postconf - `postconf [-c DIR] -h PARAM` into out (no trailing newline); 0, or -1 */
+/* doc_postconf_args - `postconf [-c DIR] A1 [A2]` into out (no trailing newline); 0, or -1 */
+int doc_postconf_args(const struct doc_opts *o, const char *a1, const char *a2, char *out,
+                      size_t outlen);
+
+/* doc_postconf - `postconf [-c DIR] -xh PARAM` into out: a main.cf value with its
+ * $parameters expanded, as Postfix's programs use it ("" when unset); 0, or -1 */
 int doc_postconf(const struct doc_opts *o, const char *param, char *out, size_t outlen);
 
 /*

@@ -62,34 +62,10 @@ static void fmt(char *out, size_t len, const char *f, ...)
         memcpy(out + len - 4, "...", 4);
 }
 
-/* pf_run - postconf [-c DIR] with up to 3 more arguments; output in out; 0, or -1 */
-static int pf_run(const struct doc_opts *o, const char *a1, const char *a2, const char *a3,
-                  char *out, size_t outlen)
-{
-    char *argv[8];
-    int i = 0, rc;
-
-    argv[i++] = "postconf";
-    if (o->postfix_dir) {
-        argv[i++] = "-c";
-        argv[i++] = (char *)o->postfix_dir;
-    }
-    argv[i++] = (char *)a1;
-    if (a2)
-        argv[i++] = (char *)a2;
-    if (a3)
-        argv[i++] = (char *)a3;
-    argv[i] = NULL;
-    rc = doc_run(argv, out, outlen, o->timeout);
-    for (size_t n = strlen(out); n && (out[n - 1] == '\n' || out[n - 1] == '\r');)
-        out[--n] = '\0';
-    return rc == 0 ? 0 : -1;
-}
-
 /* pf_get - a main.cf parameter with $names expanded ("" when unknown); 0, or -1 */
 static int pf_get(const struct pf *P, const char *param, char *out, size_t outlen)
 {
-    return pf_run(P->o, "-xh", param, NULL, out, outlen);
+    return doc_postconf(P->o, param, out, outlen);
 }
 
 /* cdir - " -c DIR" when doctor reads another instance, for the commands in fixes */
@@ -148,7 +124,7 @@ static int load_master(struct pf *P)
 {
     char *out = malloc(PF_MASTER), *save = NULL, *line;
 
-    if (out == NULL || pf_run(P->o, "-F", NULL, NULL, out, PF_MASTER) < 0) {
+    if (out == NULL || doc_postconf_args(P->o, "-F", NULL, out, PF_MASTER) < 0) {
         free(out);
         return -1;
     }
@@ -897,7 +873,7 @@ static void check_mynetworks(struct doc_report *r, const struct pf *P)
 
     if (pf_get(P, "mynetworks", v, sizeof(v)) < 0)
         return;
-    pf_run(P->o, "-nh", "mynetworks", NULL, set, sizeof(set));
+    doc_postconf_args(P->o, "-nh", "mynetworks", set, sizeof(set));
     snprintf(buf, sizeof(buf), "%s", v);
     n = words(buf, w, PF_MAX_WORDS);
     for (size_t i = 0; i < n; i++) {

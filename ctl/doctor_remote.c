@@ -347,11 +347,13 @@ static int tcp_connect(struct smtp *s, const struct target *t, char *addr, size_
 }
 
 /* ehlo_has - does the EHLO reply offer keyword (case-insensitive)?  Its arguments into
- * args ("" when none) */
+ * args ("" when none): of the last line naming it, as Postfix's smtp keeps the last of
+ * "AUTH=LOGIN" (the old syntax) and "AUTH LOGIN XOAUTH2" when a server sends both */
 static int ehlo_has(const struct reply *r, const char *keyword, char *args, size_t argslen)
 {
     const char *p = r->text;
     size_t k = strlen(keyword);
+    int found = 0;
 
     for (; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
         size_t n = strcspn(p, "\n");
@@ -362,10 +364,10 @@ static int ehlo_has(const struct reply *r, const char *keyword, char *args, size
 
             if (args)
                 snprintf(args, argslen, "%.*s", (int)a, p + k + (n > k));
-            return 1;
+            found = 1;
         }
     }
-    return 0;
+    return found;
 }
 
 /* has_word - is word one of the space-separated words of list (case-insensitive)? */

@@ -105,8 +105,9 @@ static void chomp(char *s)
         s[--n] = '\0';
 }
 
-/* doc_postconf - see doctor.h */
-int doc_postconf(const struct doc_opts *o, const char *param, char *out, size_t outlen)
+/* doc_postconf_args - see doctor.h */
+int doc_postconf_args(const struct doc_opts *o, const char *a1, const char *a2, char *out,
+                      size_t outlen)
 {
     char *argv[6];
     int i = 0, rc;
@@ -116,12 +117,20 @@ int doc_postconf(const struct doc_opts *o, const char *param, char *out, size_t 
         argv[i++] = "-c";
         argv[i++] = (char *)o->postfix_dir;
     }
-    argv[i++] = "-h";
-    argv[i++] = (char *)param;
+    argv[i++] = (char *)a1;
+    if (a2)
+        argv[i++] = (char *)a2;
     argv[i] = NULL;
     rc = doc_run(argv, out, outlen, o->timeout);
     chomp(out);
     return rc == 0 ? 0 : -1;
+}
+
+/* doc_postconf - see doctor.h */
+int doc_postconf(const struct doc_opts *o, const char *param, char *out, size_t outlen)
+{
+    /* -x: main.cf's "$config_directory/sasl_passwd" as Postfix's programs see it */
+    return doc_postconf_args(o, "-xh", param, out, outlen);
 }
 
 /* doc_postmap_query - see doctor.h */

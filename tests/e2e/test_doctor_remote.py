@@ -280,9 +280,9 @@ def fake_server(greeting):
     return loopback_server(handle)
 
 
-def fake_starttls(cert, key, max_tls=None):
+def fake_starttls(cert, key, max_tls=None, auth=b""):
     """An SMTP server with STARTTLS (cert, key; TLS at most max_tls) that offers no AUTH
-    after it."""
+    after it, or the EHLO lines auth (each "250-...\r\n")."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     if max_tls:
@@ -305,7 +305,7 @@ def fake_starttls(cert, key, max_tls=None):
             if not line or verb == b"QUIT":
                 return False
             if verb.startswith(b"EHLO"):
-                f.write(b"250-fake\r\n250 SIZE 1000\r\n" if tls else
+                f.write(b"250-fake\r\n" + auth + b"250 SIZE 1000\r\n" if tls else
                         b"250-fake\r\n250 STARTTLS\r\n")
             elif verb == b"STARTTLS":
                 f.write(b"220 2.0.0 go ahead\r\n")
@@ -337,6 +337,24 @@ def no_auth_and_old_tls(case, check):
                              timeout=5)
     expect(check, "TLS 1.1 only", rep, "tls", "FAIL", ("TLS handshake with localhost failed",),
            ("TLS 1.2",))
+
+
+def postfix_variants(case, check):
+    """What Postfix itself reads differently from a naive parser: a map named with a
+    $parameter (postconf -x expands it, postconf -h does not), and an EHLO reply with the old
+    AUTH= line before the standard one (Postfix's smtp keeps the last AUTH line it saw)."""
+    with case.emulator() as emu:
+        case.configure(emu)
+        case.pf.set_main({"smtp_sasl_password_maps": "hash:$config_directory/sasl_passwd"})
+        rep, _ = case.doctor()
+    expect(check, "map named with $config_directory", rep, f"sign-in {RELAY}", "OK",
+           ("AUTH LOGIN as relay@contoso.com: 235",))
+    cert, key = (os.path.join(case.store, n) for n in ("emulator-cert.pem", "emulator-key.pem"))
+    with fake_starttls(cert, key, auth=b"250-AUTH=LOGIN\r\n250-AUTH LOGIN XOAUTH2\r\n") as port:
+        rep, _ = case.doctor("--relayhost", f"[localhost]:{port}", "--ca-file", cert,
+                             timeout=5)
+    expect(check, "AUTH= then AUTH", rep, "auth mechanisms", "OK",
+           ("offered after STARTTLS: LOGIN XOAUTH2",))
 
 
 def hostile_greetings(case, check):
@@ -398,6 +416,7 @@ def main():
     oauth_state(case, check)
     broken_servers(case, check)
     no_auth_and_old_tls(case, check)
+    postfix_variants(case, check)
     hostile_greetings(case, check)
     probe = case.emulator()
     accepted, mails = probe.accepted_count(), probe.transactions()
