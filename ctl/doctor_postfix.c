@@ -45,6 +45,7 @@ struct pf {
     char relayhost[PF_VAL];
     struct pf_service sv[PF_MAX_SERVICES];
     size_t nsv;
+    char *params; /* `postconf -Px`: master.cf's -o overrides, "name/type/param = value" lines */
 };
 
 /* fmt - snprintf for text that may be cut (a value read, a fix shown): the cut is marked
@@ -128,6 +129,10 @@ static int load_master(struct pf *P)
         free(out);
         return -1;
     }
+    /* -x: "-o smtpd_milters=$mua_milters" as smtpd sees it; none read is no override */
+    if ((P->params = malloc(PF_MASTER)) != NULL &&
+        doc_postconf_args(P->o, "-Px", NULL, P->params, PF_MASTER) < 0)
+        P->params[0] = '\0';
     P->nsv = 0;
     for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char name[64], type[16], field[32], value[256];
@@ -155,6 +160,26 @@ static int load_master(struct pf *P)
             sscanf(value, "%63s", s->command);
     }
     free(out);
+    return 0;
+}
+
+/* override - master.cf's "-o param=value" of service s into out: 1, or 0 when it has none */
+static int override(const struct pf *P, const struct pf_service *s, const char *param, char *out,
+                    size_t outlen)
+{
+    char key[256];
+    size_t k;
+
+    if (P->params == NULL)
+        return 0;
+    k = (size_t)snprintf(key, sizeof(key), "%s/%s/%s =", s->name, s->type, param);
+    for (const char *l = P->params; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (k < sizeof(key) && strncmp(l, key, k) == 0 && (l[k] == ' ' || l[k] == '\n' || !l[k])) {
+            const char *v = l + k + (l[k] == ' ');
+
+            snprintf(out, outlen, "%.*s", (int)strcspn(v, "\n"), v);
+            return 1;
+        }
     return 0;
 }
 
@@ -289,61 +314,127 @@ struct endpoint {
     enum doc_status absent; /* when the list names no endpoint at all */
 };
 
-/* endpoint_line - the main.cf line that names endpoint ep */
-static void endpoint_line(const struct endpoint *e, const char *ep, char *out, size_t len)
+/* looks_like - is the endpoint e meant for the daemon on ss: the same socket file name, or
+ * the same port? (a wrong path or host for sendas's socket, not another milter's) */
+static int looks_like(const char *e, const struct sockspec *ss)
 {
-    fmt(out, len, "%s = %s%s", e->param, e->after ? "check_policy_service " : "", ep);
+    const char *colon = strrchr(e, ':'), *slash;
+
+    if (ss->kind == SOCKSPEC_UNIX) {
+        slash = strrchr(ss->path, '/');
+        if ((strncmp(e, "unix:", 5) != 0 && strncmp(e, "local:", 6) != 0) || colon == NULL)
+            return 0;
+        e = strrchr(e, '/') ? strrchr(e, '/') + 1 : strchr(e, ':') + 1;
+        return strcmp(e, slash ? slash + 1 : ss->path) == 0;
+    }
+    return strncmp(e, "inet:", 5) == 0 && colon && strtoul(colon + 1, NULL, 10) == ss->port;
+}
+
+/* endpoint_line - the line "param = value" with the endpoint ep in place: the entry meant
+ * for sendas's daemon replaced, else ep added; others' entries kept (another milter, the
+ * admin's restrictions).  check_policy_service goes first: a permit before it would let
+ * mail pass without sendas-policyd. */
+static void endpoint_line(const struct endpoint *e, const char *value, const struct sockspec *ss,
+                          const char *ep, char *out, size_t len)
+{
+    char buf[PF_VAL], mine[PF_VAL], *w[PF_MAX_WORDS];
+    const char *at = NULL;
+    size_t n;
+
+    fmt(mine, sizeof(mine), "%s%s", e->after ? "check_policy_service " : "", ep);
+    snprintf(buf, sizeof(buf), "%s", value);
+    n = words(buf, w, PF_MAX_WORDS);
+    for (size_t i = 0; i < n && at == NULL; i++) {
+        if (e->after && (strcasecmp(w[i], e->after) != 0 || ++i >= n))
+            continue;
+        if (looks_like(w[i], ss) && (at = strstr(value, w[i])) != NULL)
+            fmt(out, len, "%s = %.*s%s%s", e->param, (int)(at - value), value, ep,
+                at + strlen(w[i]));
+    }
+    if (at)
+        return;
+    if (!value[0])
+        fmt(out, len, "%s = %s", e->param, mine);
+    else if (e->after)
+        fmt(out, len, "%s = %s, %s", e->param, mine, value);
+    else
+        fmt(out, len, "%s = %s, %s", e->param, value, mine);
+}
+
+/* endpoint_fix - the command that writes line: main.cf's, or the service's -o override */
+static void endpoint_fix(const struct pf *P, const struct pf_service *s, int overridden,
+                         const char *line, char *out, size_t len)
+{
+    char c[600];
+
+    if (!overridden) {
+        fix_pe(P, out, len, "%s", line);
+        return;
+    }
+    cdir(P, c, sizeof(c));
+    fmt(out, len, "postconf%s -P '%s/%s/%s'; postfix%s reload", c, s->name, s->type, line, c);
 }
 
 /*
  * check_endpoint - e->param reaches the daemon on e->spec from every
- * master.cf service running e->command, chrooted or not.
+ * master.cf service running e->command, chrooted or not, with the value
+ * that service sees: its own "-o param=value" in master.cf, else main.cf's.
  */
 static void check_endpoint(struct doc_report *r, const struct pf *P, const struct endpoint *e)
 {
-    char value[PF_VAL], want[PF_VAL], fix[DOC_MAX_TEXT], c[600], line[PF_VAL], jail[PF_VAL];
+    char main_value[PF_VAL], value[PF_VAL], want[PF_VAL], fix[DOC_MAX_TEXT], c[600];
+    char line[PF_VAL], jail[PF_VAL], where[200];
     const struct pf_service *s, none = {.name = "(none)", .type = "-"};
     struct sockspec ss;
     size_t i = 0;
-    int named = 0, seen = 0;
+    int named = 0, seen = 0, ov, any_ov = 0;
 
-    if (sockspec_parse(e->spec, &ss) < 0 || pf_get(P, e->param, value, sizeof(value)) < 0)
+    if (sockspec_parse(e->spec, &ss) < 0 || pf_get(P, e->param, main_value, sizeof(main_value)) < 0)
         return; /* conf_load refused such a spec; postconf failing is reported once */
     while ((s = first_service(P, e->command, &i)) != NULL || !seen) {
         if (s == NULL)
             s = &none; /* no such service in master.cf: Postfix's default, not chrooted */
         seen = 1;
+        if (!(ov = override(P, s, e->param, value, sizeof(value))))
+            snprintf(value, sizeof(value), "%s", main_value);
+        any_ov |= ov;
+        where[0] = '\0';
+        if (ov)
+            fmt(where, sizeof(where), " (master.cf %s/%s -o %s)", s->name, s->type, e->param);
         if (list_reaches(P, s->chroot, value, e->after, &ss, &named))
             continue;
         if (expected(P, s->chroot, &ss, want, sizeof(want)) < 0) {
             snprintf(jail, sizeof(jail), "unix:/sendas/%s", e->sock);
-            endpoint_line(e, jail, line, sizeof(line));
+            endpoint_line(e, value, &ss, jail, line, sizeof(line));
             fmt(fix, sizeof(fix),
-                "put the socket in the jail: %s unix:%s/sendas/%s in %s and %s in main.cf; "
+                "put the socket in the jail: %s unix:%s/sendas/%s in %s and %s in %s; "
                 "or run %s outside it: postconf%s -F '%s/%s/chroot = n'; postfix%s reload",
-                e->setting, P->qdir, e->sock, P->o->conf_path, line, e->command,
-                cdir(P, c, sizeof(c)), s->name, s->type, c);
+                e->setting, P->qdir, e->sock, P->o->conf_path, line,
+                ov ? "master.cf's -o" : "main.cf", e->command, cdir(P, c, sizeof(c)), s->name,
+                s->type, c);
             doc_add(r, DOC_FAIL, "postfix", e->param, fix,
                     "%s runs chrooted in %s (master.cf %s/%s chroot y): %s's socket %s is "
-                    "outside it (%s = %s)",
-                    e->command, P->qdir, s->name, s->type, e->what, ss.path, e->param, value);
+                    "outside it (%s = %s%s)",
+                    e->command, P->qdir, s->name, s->type, e->what, ss.path, e->param, value,
+                    where);
             return;
         }
-        endpoint_line(e, want, line, sizeof(line));
-        fix_pe(P, fix, sizeof(fix), "%s", line);
+        endpoint_line(e, value, &ss, want, line, sizeof(line));
+        endpoint_fix(P, s, ov, line, fix, sizeof(fix));
         if (named == 0)
-            doc_add(r, e->absent, "postfix", e->param, fix, "%s = %s: %s", e->param,
-                    value[0] ? value : "(empty)",
+            doc_add(r, e->absent, "postfix", e->param, fix, "%s = %s%s: %s", e->param,
+                    value[0] ? value : "(empty)", where,
                     e->after ? "Postfix does not ask sendas-policyd: no limits are kept"
                              : "mail passes without sendas-milter (Exchange Online refuses it)");
         else
             doc_add(r, DOC_FAIL, "postfix", e->param, fix,
-                    "%s = %s does not reach %s on %s (%s, chroot %c, reaches it as %s)", e->param,
-                    value, e->what, e->spec, e->command, s->chroot ? 'y' : 'n', want);
+                    "%s = %s%s does not reach %s on %s (%s, chroot %c, reaches it as %s)",
+                    e->param, value, where, e->what, e->spec, e->command, s->chroot ? 'y' : 'n',
+                    want);
         return;
     }
-    doc_add(r, DOC_OK, "postfix", e->param, NULL, "%s = %s reaches %s (%s)", e->param, value,
-            e->what, e->spec);
+    doc_add(r, DOC_OK, "postfix", e->param, NULL, "%s = %s reaches %s (%s)%s", e->param,
+            main_value, e->what, e->spec, any_ov ? "; so do master.cf's -o overrides" : "");
 }
 
 /* check_relayhost - the next hop is Exchange Online's submission endpoint */
@@ -355,6 +446,11 @@ static void check_relayhost(struct doc_report *r, struct pf *P)
     if (pf_get(P, "relayhost", P->relayhost, sizeof(P->relayhost)) < 0 || !P->relayhost[0])
         doc_add(r, DOC_FAIL, "postfix", "relayhost", fix,
                 "relayhost is empty: Postfix delivers by MX, without Exchange Online's sign-in");
+    else if (strncasecmp(P->relayhost, EXO_RELAYHOST + 1, strlen(EXO_RELAYHOST) - 6) == 0)
+        doc_add(r, DOC_WARN, "postfix", "relayhost", fix,
+                "relayhost = %s without [brackets]: Postfix asks DNS for MX records of that "
+                "name first, and the null sender's sasl_passwd key differs",
+                P->relayhost);
     else if (strcasecmp(P->relayhost, EXO_RELAYHOST) != 0)
         doc_add(r, DOC_WARN, "postfix", "relayhost", fix,
                 "relayhost = %s, not Exchange Online's submission endpoint", P->relayhost);
@@ -830,6 +926,8 @@ static int net_kind(const char *e, char *why, size_t whylen)
                           (unsigned long)ip[2] << 8 | ip[3];
         if (prefix >= 8 && ip[0] == 127)
             return 0;
+        if (prefix >= 16 && ip[0] == 169 && ip[1] == 254)
+            return 0; /* link-local: on this link only, never routed */
         if ((prefix >= 8 && ip[0] == 10) || (prefix >= 12 && (n & 0xfff00000UL) == 0xac100000UL) ||
             (prefix >= 16 && ip[0] == 192 && ip[1] == 168)) {
             if (prefix >= 16)
@@ -848,6 +946,8 @@ static int net_kind(const char *e, char *why, size_t whylen)
         return 0;
     if (prefix >= 104 && memcmp(ip, "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f", 13) == 0)
         return 0; /* ::ffff:127.0.0.0/104, IPv4 loopback mapped */
+    if (prefix >= 10 && ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80)
+        return 0; /* fe80::/10, link-local: mynetworks_style's "[fe80::]/64" of an interface */
     if (prefix >= 7 && (ip[0] & 0xfe) == 0xfc) {
         if (prefix >= 48)
             return 0;
@@ -1018,6 +1118,7 @@ void doctor_postfix(struct doc_report *r, const struct conf *c, const struct doc
                 "`postconf%s%s` cannot read Postfix's "
                 "configuration",
                 o->postfix_dir ? " -c " : "", o->postfix_dir ? o->postfix_dir : "");
+        free(P->params);
         free(P);
         return;
     }
@@ -1044,5 +1145,6 @@ void doctor_postfix(struct doc_report *r, const struct conf *c, const struct doc
     check_concurrency(r, P, c);
     check_mynetworks(r, P);
     check_tls(r, P);
+    free(P->params);
     free(P);
 }

@@ -12,7 +12,10 @@ absolute path (then written relative: only the milter fails), a mailbox without 
 sasl_passwd entry, the null sender without one, one signing in as another mailbox,
 sasl_passwd readable by all, an XOAUTH2 filter with passwords, no SASL plugin, mynetworks
 with 10.0.0.0/8, with 0.0.0.0/0, with [::]/0 and unset, internal_mail_filter_classes empty,
-relayhost unset, opportunistic TLS allowing TLSv1, a second transport with 20 connections
+relayhost unset; link-local mynetworks (OK), relayhost without brackets, another milter
+beside a wrong sendas path and restrictions without check_policy_service (the fixes keep the
+admin's other entries), a submission service whose -o smtpd_milters= is empty (FAIL) or a
+$parameter that reaches (OK); opportunistic TLS allowing TLSv1, a second transport with 20 connections
 (named by a map, then by none), no check_policy_service (a WARN; a stopped sendas-policyd is
 then no failure), sendas-policyd and sendas-milter not running; then an XOAUTH2
 configuration (tokens, libxoauth2.so) that is all OK but for one expired token, and with the
@@ -329,6 +332,42 @@ def main():
             ("FAIL", "postfix", "relayhost"): (["relayhost is empty"],
                                                [f"{pe} 'relayhost = {EXO}'"])})
         postconf(f"relayhost = {EXO}")
+
+        # sibling cases of the above that Postfix's syntax allows
+        postconf(f"mynetworks = {loop} [fe80::]/64 169.254.0.0/16")
+        scenario("mynetworks with link-local networks (mynetworks_style's [fe80::]/64)", 0, {})
+        postconf(f"mynetworks = {loop}")
+        postconf("relayhost = smtp.office365.com:587")
+        scenario("relayhost without brackets", 2, {
+            ("WARN", "postfix", "relayhost"): (["without [brackets]", "MX records"],
+                                               [f"{pe} 'relayhost = {EXO}'"]),
+            ("FAIL", "postfix", "sasl null sender"): (["no entry for smtp.office365.com:587"],
+                                                      [])})
+        postconf(f"relayhost = {EXO}")
+        postconf("smtpd_milters = inet:127.0.0.1:8891, unix:/wrong/milter.sock")
+        scenario("another milter and a wrong sendas path: the fix keeps the other milter", 2, {
+            ("FAIL", "postfix", "smtpd_milters"): (
+                ["does not reach sendas-milter"],
+                [f"{pe} 'smtpd_milters = inet:127.0.0.1:8891, unix:{run}/milter.sock'"])})
+        postconf(f"smtpd_milters = unix:{run}/milter.sock")
+        postconf("smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination")
+        scenario("restrictions without check_policy_service: the fix puts it first", 1, {
+            ("WARN", "postfix", "smtpd_recipient_restrictions"): (
+                ["Postfix does not ask sendas-policyd"],
+                [f"{pe} 'smtpd_recipient_restrictions = {absolute}, permit_mynetworks, "
+                 "reject_unauth_destination'"])})
+        postconf(f"smtpd_recipient_restrictions = {absolute}")
+        add_master("submission inet n - n - - smtpd -o syslog_name=postfix/submission "
+                   "-o smtpd_milters=")
+        scenario("a submission service overriding smtpd_milters with nothing", 2, {
+            ("FAIL", "postfix", "smtpd_milters"): (
+                ["(master.cf submission/inet -o smtpd_milters)", "without sendas-milter"],
+                [f"postconf -c {pf.config_dir} -P 'submission/inet/smtpd_milters = "
+                 f"unix:{run}/milter.sock'"])})
+        add_master("submission inet n - n - - smtpd -o syslog_name=postfix/submission "
+                   f"-o smtpd_milters=$non_smtpd_milters")
+        scenario("a submission service overriding smtpd_milters with a $parameter that reaches", 0,
+                 {})
 
         postconf("smtp_tls_security_level = may", "smtp_tls_protocols = >=TLSv1")
         scenario("opportunistic TLS with TLSv1", 1, {
