@@ -17,6 +17,7 @@
 #define SENDAS_CTL_DOCTOR_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "conf.h"
@@ -83,6 +84,10 @@ void doc_report_free(struct doc_report *r);
  * status, or -1 (could not run, killed, timed out: out is then empty).
  */
 int doc_run(char *const argv[], char *out, size_t outlen, unsigned timeout);
+
+/* doc_wait_fd - poll fd for events until deadline (clock_mono_ms); 0 ready, -1 timed out
+ * (errno ETIMEDOUT) or failed (errno) */
+int doc_wait_fd(int fd, short events, int64_t deadline);
 
 /* doc_postconf_args - `postconf [-c DIR] A1 [A2]` into out (no trailing newline); 0, or -1 */
 int doc_postconf_args(const struct doc_opts *o, const char *a1, const char *a2, char *out,

@@ -78,31 +78,13 @@ static int fail_io(struct smtp *s, enum smtp_err e, const char *what)
     return -1;
 }
 
-/* wait_fd - poll fd for ev until the deadline; 0, or -1 on timeout */
-static int wait_fd(int fd, short ev, int64_t deadline)
-{
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = ev};
-        int64_t left = deadline - clock_mono_ms();
-        int n;
-
-        if (left <= 0)
-            return -1;
-        n = poll(&p, 1, (int)left);
-        if (n > 0)
-            return 0;
-        if (n == 0 || errno != EINTR)
-            return -1;
-    }
-}
-
 /* ssl_wait - wait for what SSL asked for; 0 to try again, -1 on error or timeout */
 static int ssl_wait(struct smtp *s, int r, int64_t deadline)
 {
     int e = SSL_get_error(s->ssl, r);
 
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        if (wait_fd(s->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) < 0)
+        if (doc_wait_fd(s->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) < 0)
             return fail_io(s, SMTP_TIMEOUT, "no answer in time");
         return 0;
     }
@@ -137,7 +119,7 @@ static ssize_t smtp_recv(struct smtp *s, char *p, size_t n, int64_t deadline)
             continue;
         if (errno != EAGAIN)
             return fail_io(s, SMTP_IO, strerror(errno));
-        if (wait_fd(s->fd, POLLIN, deadline) < 0)
+        if (doc_wait_fd(s->fd, POLLIN, deadline) < 0)
             return fail_io(s, SMTP_TIMEOUT, "no answer in time");
     }
 }
@@ -160,7 +142,7 @@ static int smtp_send(struct smtp *s, const char *p, size_t n)
             w = send(s->fd, p, n, MSG_NOSIGNAL);
             if (w < 0 && errno != EINTR && errno != EAGAIN)
                 return fail_io(s, SMTP_IO, strerror(errno));
-            if (w < 0 && errno == EAGAIN && wait_fd(s->fd, POLLOUT, deadline) < 0)
+            if (w < 0 && errno == EAGAIN && doc_wait_fd(s->fd, POLLOUT, deadline) < 0)
                 return fail_io(s, SMTP_TIMEOUT, "could not send in time");
             w = w > 0 ? w : 0;
         }
@@ -328,13 +310,13 @@ static int tcp_connect(struct smtp *s, const struct target *t, char *addr, size_
         getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, (socklen_t)addrlen, NULL, 0,
                     NI_NUMERICHOST);
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-            (errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline) == 0 &&
+            (errno == EINPROGRESS && doc_wait_fd(fd, POLLOUT, deadline) == 0 &&
              getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)) {
             s->fd = fd;
             freeaddrinfo(res);
             return 0;
         }
-        if (errno == EINPROGRESS && e == 0)
+        if ((errno == EINPROGRESS || errno == ETIMEDOUT) && e == 0)
             snprintf(s->why, sizeof(s->why), "%s port %s: no connection within %u s", addr,
                      t->port, s->timeout);
         else
