@@ -265,8 +265,7 @@ static int same_host(const char *a, size_t an, const char *b)
 
 /* spf_follow - the record of an include or redirect target, walked in turn; redirected
  * says the target stands for the top record (its all is the result's) */
-static void spf_follow(struct spf_walk *w, const char *target, size_t n, int depth,
-                       int redirected)
+static void spf_follow(struct spf_walk *w, const char *target, size_t n, int depth, int redirected)
 {
     char name[256], rec[SPF_MAX_RECORD + 1], why[200];
     int count, status, cut;
@@ -415,13 +414,15 @@ static void report_spf(struct doc_report *r, const char *dom, const char *rec,
         snprintf(fix, sizeof(fix), "end the record at %s (reached by redirect=) in -all",
                  w->all_at[0] ? w->all_at : "the redirect= target");
     if (w->all == '+')
-        doc_add(r, DOC_FAIL, "dns", name, fix, "the record %s%s ends in +all (or all): it lets "
-                "every server on the Internet send as %s", w->all_at[0] ? "redirected to " : "",
-                w->all_at, dom);
+        doc_add(r, DOC_FAIL, "dns", name, fix,
+                "the record %s%s ends in +all (or all): it lets "
+                "every server on the Internet send as %s",
+                w->all_at[0] ? "redirected to " : "", w->all_at, dom);
     else if (w->all == '?' || !w->all)
-        doc_add(r, DOC_WARN, "dns", name, fix, "the record%s ends %s: receivers treat any "
-                "sender as neutral", w->redirect ? " (through redirect=)" : "",
-                w->all ? "in ?all" : "without all");
+        doc_add(r, DOC_WARN, "dns", name, fix,
+                "the record%s ends %s: receivers treat any "
+                "sender as neutral",
+                w->redirect ? " (through redirect=)" : "", w->all ? "in ?all" : "without all");
     else
         doc_add(r, DOC_OK, "dns", name, NULL, "ends in %call%s%s", w->all,
                 w->all_at[0] ? " through redirect= to " : "", w->all_at);
@@ -582,9 +583,11 @@ static void check_mx(struct doc_report *r, struct dns *d, const struct self *sel
         if (m->host[0] == '\0' || strcmp(m->host, ".") == 0) {
             /* RFC 7505: the root as the host says the domain takes no mail; no host to ask */
             ares_free_data(mx);
-            doc_add(r, DOC_WARN, "dns", name, fix, "a null MX (\"MX 0 .\", RFC 7505): %s takes "
+            doc_add(r, DOC_WARN, "dns", name, fix,
+                    "a null MX (\"MX 0 .\", RFC 7505): %s takes "
                     "no mail, so replies to it bounce and receivers may refuse mail sent as it "
-                    "(550 5.7.27)", dom);
+                    "(550 5.7.27)",
+                    dom);
             return;
         }
     for (m = mx; m; m = m->next)

@@ -428,13 +428,12 @@ static void check_endpoint(struct doc_report *r, const struct pf *P, const struc
                              : "mail passes without sendas-milter (Exchange Online refuses it)");
         else
             doc_add(r, DOC_FAIL, "postfix", e->param, fix,
-                    "%s = %s%s does not reach %s on %s (%s, chroot %c, reaches it as %s)",
-                    e->param, value, where, e->what, e->spec, e->command, s->chroot ? 'y' : 'n',
-                    want);
+                    "%s = %s%s does not reach %s on %s (%s, chroot %c, reaches it as %s)", e->param,
+                    value, where, e->what, e->spec, e->command, s->chroot ? 'y' : 'n', want);
         return;
     }
-    doc_add(r, DOC_OK, "postfix", e->param, NULL, "%s = %s reaches %s (%s)%s", e->param,
-            main_value, e->what, e->spec, any_ov ? "; so do master.cf's -o overrides" : "");
+    doc_add(r, DOC_OK, "postfix", e->param, NULL, "%s = %s reaches %s (%s)%s", e->param, main_value,
+            e->what, e->spec, any_ov ? "; so do master.cf's -o overrides" : "");
 }
 
 /* check_relayhost - the next hop is Exchange Online's submission endpoint */
