@@ -540,7 +540,7 @@ static void check_sasl_entry(struct doc_report *r, const struct pf *P, const str
 {
     char value[PF_VAL], bad[PF_VAL], fix[DOC_MAX_TEXT], entry[PF_VAL], file[PF_VAL], got[512];
     char what[PF_VAL];
-    const char *mf = map_file(maps, file, sizeof(file));
+    const char *mf = map_file(maps, file, sizeof(file)), *used = key;
     int rc, token;
 
     sasl_entry(c, key, login, entry, sizeof(entry));
@@ -550,7 +550,7 @@ static void check_sasl_entry(struct doc_report *r, const struct pf *P, const str
         entry, mf, maps);
     bad[0] = '\0';
     rc = lookup(P, maps, key, value, sizeof(value), bad, sizeof(bad));
-    if (rc != 1 && alt)
+    if (rc != 1 && alt && (used = alt) != NULL)
         rc = lookup(P, maps, alt, value, sizeof(value), bad, sizeof(bad));
     if (rc < 0 && bad[0]) {
         doc_add(r, DOC_FAIL, "postfix", name, fix,
@@ -567,7 +567,9 @@ static void check_sasl_entry(struct doc_report *r, const struct pf *P, const str
     token = describe(value, got, sizeof(got), what, sizeof(what));
     memset(value, 0, sizeof(value)); /* a password is never shown, nor kept */
     if (strcasecmp(got, login) != 0) {
-        doc_add(r, DOC_WARN, "postfix", name, fix, "%s signs in as %s, not as %s", key, got, login);
+        doc_add(r, DOC_WARN, "postfix", name, fix, "%s signs in as %s, not as %s%s%s%s", key, got,
+                login, used != key ? " (through the entry " : "", used != key ? used : "",
+                used != key ? ")" : "");
         return;
     }
     if (token != doc_uses_oauth(c)) {
@@ -643,7 +645,9 @@ static void check_sasl(struct doc_report *r, const struct pf *P, const struct co
             continue;
         }
         snprintf(name, sizeof(name), "sasl %s", mb);
-        check_sasl_entry(r, P, c, maps, name, mb, NULL, mb, "its mail is sent without its login");
+        /* Postfix's sender lookup tries the address, then its @domain */
+        check_sasl_entry(r, P, c, maps, name, mb, strchr(mb, '@'), mb,
+                         "its mail is sent without its login");
     }
     if (!P->relayhost[0] || (nm = null_mailbox(c)) == NULL)
         return;
@@ -717,6 +721,8 @@ static void check_mechs(struct doc_report *r, const struct pf *P, const struct c
     snprintf(buf, sizeof(buf), "%s", filter);
     n = words(buf, w, PF_MAX_WORDS);
     for (size_t i = 0; i < n; i++) {
+        if (w[i][0] == '!')
+            continue; /* "!gssapi": an exclusion names no mechanism Postfix may use */
         if (strcasecmp(w[i], "xoauth2") == 0)
             xo = 1;
         else if (strcasecmp(w[i], "login") == 0 || strcasecmp(w[i], "plain") == 0)
@@ -760,7 +766,7 @@ static void check_mechs(struct doc_report *r, const struct pf *P, const struct c
             mech[k] = (char)tolower((unsigned char)w[i][k]);
         mech[k] = '\0';
         if (strcmp(mech, "xoauth2") != 0 && strcmp(mech, "login") != 0 &&
-            strcmp(mech, "plain") != 0)
+            strcmp(mech, "plain") != 0) /* also "!login": excluded, no plugin needed */
             continue;
         if (find_plugin(dirs, mech, dir, sizeof(dir)) == NULL) {
             if (strcmp(mech, "xoauth2") == 0)

@@ -782,7 +782,10 @@ static void check_mailbox(struct doc_report *rep, const struct conf *c, const st
 
     snprintf(name, sizeof(name), "sign-in %s", mb);
     found[0] = fix[0] = '\0';
-    if ((rc = lookup_cred(o, maps, mb, val, sizeof(val), map, sizeof(map))) <= 0) {
+    rc = lookup_cred(o, maps, mb, val, sizeof(val), map, sizeof(map));
+    if (rc == 0 && strchr(mb, '@')) /* as Postfix's sender lookup: the address, then @domain */
+        rc = lookup_cred(o, maps, strchr(mb, '@'), val, sizeof(val), map, sizeof(map));
+    if (rc <= 0) {
         doc_add(rep, rc < 0 ? DOC_FAIL : DOC_WARN, "remote", name,
                 "add \"MAILBOX MAILBOX:PASSWORD\" (or MAILBOX:token:PATH) to the map, then "
                 "postmap it (`sendasctl postfix-config sasl_passwd`)",

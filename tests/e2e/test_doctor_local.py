@@ -10,7 +10,8 @@ other line is not OK), the value found and the fix, and the exit status: smtpd c
 the milter's socket outside the jail and the policy socket inside it but written as an
 absolute path (then written relative: only the milter fails), a mailbox without its
 sasl_passwd entry, the null sender without one, one signing in as another mailbox,
-sasl_passwd readable by all, an XOAUTH2 filter with passwords, no SASL plugin, mynetworks
+a mailbox found only through an @domain entry, sasl_passwd readable by all, an XOAUTH2 filter
+with passwords (and one with exclusions, !xoauth2, that fits), no SASL plugin, mynetworks
 with 10.0.0.0/8, with 0.0.0.0/0, with [::]/0 and unset, internal_mail_filter_classes empty,
 relayhost unset; link-local mynetworks (OK), relayhost without brackets, another milter
 beside a wrong sendas path and restrictions without check_policy_service (the fixes keep the
@@ -274,6 +275,14 @@ def main():
             ("WARN", "postfix", "sasl scanner@contoso.com"): (
                 ["scanner@contoso.com signs in as relay@contoso.com, not as scanner@contoso.com"],
                 ["put `scanner@contoso.com scanner@contoso.com:PASSWORD` in"])})
+        write_map("sasl_passwd", {**{k: v for k, v in entries.items()
+                                     if k != "scanner@contoso.com"},
+                                  "@contoso.com": "relay@contoso.com:secret-0"})
+        scenario("a mailbox found through an @domain entry (Postfix's sender lookup)", 1, {
+            ("WARN", "postfix", "sasl scanner@contoso.com"): (
+                ["scanner@contoso.com signs in as relay@contoso.com, not as scanner@contoso.com "
+                 "(through the entry @contoso.com)"],
+                ["put `scanner@contoso.com scanner@contoso.com:PASSWORD` in"])})
         write_map("sasl_passwd", entries)
 
         sasl_passwd = os.path.join(pf.config_dir, "sasl_passwd")
@@ -288,6 +297,8 @@ def main():
             ("FAIL", "postfix", "smtp_sasl_mechanism_filter"): (
                 ["smtp_sasl_mechanism_filter = xoauth2", "sets no oauth_*"],
                 [f"{pe} 'smtp_sasl_mechanism_filter = login'; {reload}"])})
+        postconf("smtp_sasl_mechanism_filter = !gssapi, !xoauth2, LOGIN")
+        scenario("a filter with exclusions and upper case: as login", 0, {})
         postconf("smtp_sasl_mechanism_filter = login")
 
         scenario("no LOGIN plugin", 2, {
