@@ -1029,23 +1029,32 @@ static void check_tls(struct doc_report *r, const struct pf *P)
 {
     static const char *const strong[] = {"encrypt", "secure", "verify", "dane-only", "fingerprint"};
     char level[PF_VAL], v[PF_VAL], buf[PF_VAL], fix[DOC_MAX_TEXT], *w[PF_MAX_WORDS];
+    char maps[PF_VAL], bad[PF_VAL], via[PF_VAL + 64] = "", c[600];
     int on[6] = {1, 1, 1, 1, 1, 1}, listed = 0, mandatory = 0, old = 0, lo = 0, hi = 5;
     const char *param;
     size_t n;
 
     if (pf_get(P, "smtp_tls_security_level", level, sizeof(level)) < 0)
         return;
+    fix_pe(P, fix, sizeof(fix), "smtp_tls_security_level = encrypt");
+    /* an smtp_tls_policy_maps entry for the next hop wins over main.cf's level */
+    if (P->relayhost[0] && pf_get(P, "smtp_tls_policy_maps", maps, sizeof(maps)) == 0 && maps[0] &&
+        lookup(P, maps, P->relayhost, v, sizeof(v), bad, sizeof(bad)) == 1) {
+        snprintf(level, sizeof(level), "%.*s", (int)strcspn(v, " \t"), v);
+        fmt(via, sizeof(via), " (smtp_tls_policy_maps %s: %s)", maps, P->relayhost);
+        fmt(fix, sizeof(fix), "put `%s encrypt` in %s, then `postmap%s %s`", P->relayhost,
+            map_file(maps, buf, sizeof(buf)), cdir(P, c, sizeof(c)), maps);
+    }
     for (size_t i = 0; i < sizeof(strong) / sizeof(strong[0]); i++)
         mandatory |= strcasecmp(level, strong[i]) == 0;
-    fix_pe(P, fix, sizeof(fix), "smtp_tls_security_level = encrypt");
     if (mandatory)
         doc_add(r, DOC_OK, "postfix", "smtp_tls_security_level", NULL,
-                "smtp_tls_security_level = %s: TLS required", level);
+                "smtp_tls_security_level = %s%s: TLS required", level, via);
     else
         doc_add(r, DOC_WARN, "postfix", "smtp_tls_security_level", fix,
-                "smtp_tls_security_level = %s: TLS is not required (Exchange Online offers AUTH "
-                "only after STARTTLS)",
-                level[0] ? level : "(empty)");
+                "smtp_tls_security_level = %s%s: TLS is not required (Exchange Online offers "
+                "AUTH only after STARTTLS)",
+                level[0] ? level : "(empty)", via);
 
     param = mandatory ? "smtp_tls_mandatory_protocols" : "smtp_tls_protocols";
     if (pf_get(P, param, v, sizeof(v)) < 0)

@@ -13,7 +13,8 @@ sasl_passwd entry, the null sender without one, one signing in as another mailbo
 a mailbox found only through an @domain entry, sasl_passwd readable by all, an XOAUTH2 filter
 with passwords (and one with exclusions, !xoauth2, that fits), no SASL plugin, mynetworks
 with 10.0.0.0/8, with 0.0.0.0/0, with [::]/0 and unset, internal_mail_filter_classes empty,
-relayhost unset; link-local mynetworks (OK), relayhost without brackets, another milter
+relayhost unset; smtp_tls_policy_maps' level for the next hop (encrypt over main.cf's may:
+OK; may over secure: WARN); link-local mynetworks (OK), relayhost without brackets, another milter
 beside a wrong sendas path and restrictions without check_policy_service (the fixes keep the
 admin's other entries), a submission service whose -o smtpd_milters= is empty (FAIL) or a
 $parameter that reaches (OK); opportunistic TLS allowing TLSv1, a second transport with 20 connections
@@ -389,6 +390,20 @@ def main():
                 ["smtp_tls_protocols = >=TLSv1 allows protocols older than TLSv1.2"],
                 [f"{pe} 'smtp_tls_protocols = >=TLSv1.2'"])})
         postconf("smtp_tls_security_level = secure")
+        # a policy map entry for the next hop decides, both ways
+        write_map("tls_policy", {EXO: "encrypt"})
+        postconf("smtp_tls_security_level = may",
+                 f"smtp_tls_policy_maps = hash:{pf.config_dir}/tls_policy")
+        scenario("opportunistic in main.cf, encrypt in smtp_tls_policy_maps", 0, {})
+        write_map("tls_policy", {EXO: "may"})
+        postconf("smtp_tls_security_level = secure")
+        scenario("secure in main.cf, may in smtp_tls_policy_maps", 1, {
+            ("WARN", "postfix", "smtp_tls_security_level"): (
+                [f"smtp_tls_security_level = may (smtp_tls_policy_maps hash:{pf.config_dir}"
+                 f"/tls_policy: {EXO})"],
+                [f"put `{EXO} encrypt` in {pf.config_dir}/tls_policy"]),
+            ("WARN", "postfix", "smtp_tls_protocols"): ([], [])})
+        postconf("smtp_tls_policy_maps =")
 
         add_master("sendas-fast unix - - n - 20 smtp")
         write_map("sender_transport", {"scanner@contoso.com": "sendas-fast:"})
