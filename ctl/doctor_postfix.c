@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * doctor_postfix - Postfix's configuration against sendas.conf, read through
- * `postconf [-c DIR]` (main.cf expanded with -x, master.cf with -F) and
+ * `postconf [-c DIR]` (main.cf expanded with -x, master.cf with -F and its
+ * -o overrides with -Px) and
  * `postmap -q`: the next hop, the milter and policy lines as the (possibly
  * chrooted) smtpd and cleanup reach the sockets, the sasl_passwd entry of
  * every mailbox and of the null sender, the mechanism filter and its SASL
  * plugins, internal_mail_filter_classes, the concurrency towards Exchange
  * Online, mynetworks and TLS.  Each finding names the value found and the
- * line that fixes it.  main.cf is what is read: -o overrides in master.cf
- * are not weighed (the shipped exo service sets none of these).
+ * line that fixes it.  Of master.cf's -o overrides, those of the milter and
+ * policy lists are weighed per service (a submission service's own
+ * smtpd_milters); others (a transport's smtp_* settings) are not.
  */
 #include "config.h"
 
