@@ -452,11 +452,32 @@ static void check_relayhost(struct doc_report *r, struct pf *P)
                 "relayhost = %s without [brackets]: Postfix asks DNS for MX records of that "
                 "name first, and the null sender's sasl_passwd key differs",
                 P->relayhost);
-    else if (strcasecmp(P->relayhost, EXO_RELAYHOST) != 0)
+    else if (strcasecmp(P->relayhost, EXO_RELAYHOST) != 0 &&
+             strcasecmp(P->relayhost, "[smtp.office365.com]:submission") != 0)
         doc_add(r, DOC_WARN, "postfix", "relayhost", fix,
                 "relayhost = %s, not Exchange Online's submission endpoint", P->relayhost);
     else
         doc_add(r, DOC_OK, "postfix", "relayhost", NULL, "relayhost = %s", P->relayhost);
+}
+
+/* check_milter_action - what Postfix does when sendas-milter does not answer: tempfail keeps
+ * the mail queued; accept sends it unchanged (Exchange Online refuses it), reject bounces it */
+static void check_milter_action(struct doc_report *r, const struct pf *P)
+{
+    char v[PF_VAL], fix[DOC_MAX_TEXT];
+
+    if (pf_get(P, "milter_default_action", v, sizeof(v)) < 0)
+        return;
+    fix_pe(P, fix, sizeof(fix), "milter_default_action = tempfail");
+    if (strcasecmp(v, "tempfail") == 0)
+        doc_add(r, DOC_OK, "postfix", "milter_default_action", NULL,
+                "milter_default_action = %s: mail waits while sendas-milter is down", v);
+    else
+        doc_add(r, DOC_WARN, "postfix", "milter_default_action", fix,
+                "milter_default_action = %s: while sendas-milter is down mail is %s", v,
+                strcasecmp(v, "accept") == 0
+                    ? "sent unchanged, and Exchange Online refuses it (550 5.7.60)"
+                    : "not kept for a retry");
 }
 
 /* check_yes - a boolean main.cf parameter that must be yes */
@@ -969,35 +990,101 @@ static int net_kind(const char *e, char *why, size_t whylen)
     return 2;
 }
 
+/* What check_mynetworks gathers: the entries that are fine, and what is wrong with others. */
+struct nets {
+    char bad[DOC_MAX_TEXT], keep[DOC_MAX_TEXT];
+    size_t nb, nk;
+    int worst;
+};
+
+/* nets_add - text appended to one of the nets' lists (a full list stays as it is) */
+static void nets_add(char *list, size_t len, size_t *used, const char *text)
+{
+    int wr = snprintf(list + *used, len - *used, "%s%s", *used ? " " : "", text);
+
+    if (wr > 0 && (size_t)wr < len - *used)
+        *used += (size_t)wr;
+}
+
+/* nets_judge - one mynetworks entry (in file, when it came from one) into the lists */
+static void nets_judge(struct nets *N, const char *e, const char *file)
+{
+    char why[128], text[DOC_MAX_TEXT];
+    int k = net_kind(e, why, sizeof(why));
+
+    if (k > N->worst)
+        N->worst = k;
+    if (k == 0) {
+        if (file == NULL)
+            nets_add(N->keep, sizeof(N->keep), &N->nk, e);
+        return;
+    }
+    fmt(text, sizeof(text), "; %s%s%s is %s", e, file ? " in " : "", file ? file : "", why);
+    nets_add(N->bad, sizeof(N->bad), &N->nb, text);
+}
+
+/* nets_file - the entries of a mynetworks pattern file ("/etc/postfix/network_table":
+ * Postfix reads its words, '#' to the end of a line a comment); 0, or -1 unreadable */
+static int nets_file(struct nets *N, const char *path)
+{
+    char *buf = malloc(PF_VAL * 4), *w[PF_MAX_WORDS], *p, *save = NULL;
+    FILE *f = fopen(path, "r");
+    size_t n = 0, nw = 0;
+    int before = N->worst;
+
+    if (f && buf)
+        n = fread(buf, 1, PF_VAL * 4 - 1, f);
+    if (f == NULL || buf == NULL || ferror(f)) {
+        if (f)
+            fclose(f);
+        free(buf);
+        return -1;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    N->worst = 0;
+    for (p = strtok_r(buf, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
+        p[strcspn(p, "#")] = '\0';
+        nw = words(p, w, PF_MAX_WORDS);
+        for (size_t i = 0; i < nw; i++)
+            nets_judge(N, w[i], path);
+    }
+    free(buf);
+    if (N->worst == 0) /* all fine: the fix keeps the file */
+        nets_add(N->keep, sizeof(N->keep), &N->nk, path);
+    N->worst = N->worst > before ? N->worst : before;
+    return 0;
+}
+
 /* check_mynetworks - who may relay: listed, with what is beyond loopback and private ranges */
 static void check_mynetworks(struct doc_report *r, const struct pf *P)
 {
     char v[PF_VAL], buf[PF_VAL], set[PF_VAL], style[256], *w[PF_MAX_WORDS];
-    char bad[DOC_MAX_TEXT] = "", keep[DOC_MAX_TEXT] = "", fix[DOC_MAX_TEXT], why[128];
-    char line[DOC_MAX_TEXT];
-    size_t n, nb = 0, nk = 0;
-    int worst = 0;
+    char fix[DOC_MAX_TEXT], line[DOC_MAX_TEXT], text[DOC_MAX_TEXT];
+    struct nets *N = calloc(1, sizeof(*N));
+    char *bad, *keep;
+    size_t n, nk;
+    int worst;
 
-    if (pf_get(P, "mynetworks", v, sizeof(v)) < 0)
+    if (N == NULL || pf_get(P, "mynetworks", v, sizeof(v)) < 0) {
+        free(N);
         return;
+    }
     doc_postconf_args(P->o, "-nh", "mynetworks", set, sizeof(set));
     snprintf(buf, sizeof(buf), "%s", v);
     n = words(buf, w, PF_MAX_WORDS);
     for (size_t i = 0; i < n; i++) {
-        int k = net_kind(w[i], why, sizeof(why)), wr;
-
-        if (k > worst)
-            worst = k;
-        if (k == 0) {
-            wr = snprintf(keep + nk, sizeof(keep) - nk, "%s%s", nk ? " " : "", w[i]);
-            if (wr > 0 && (size_t)wr < sizeof(keep) - nk)
-                nk += (size_t)wr;
+        if (w[i][0] == '/' && nets_file(N, w[i]) == 0)
+            continue;
+        if (w[i][0] == '/') {
+            N->worst = N->worst > 2 ? N->worst : 2;
+            fmt(text, sizeof(text), "; %s cannot be read (run doctor as root)", w[i]);
+            nets_add(N->bad, sizeof(N->bad), &N->nb, text);
             continue;
         }
-        wr = snprintf(bad + nb, sizeof(bad) - nb, "; %s is %s", w[i], why);
-        if (wr > 0 && (size_t)wr < sizeof(bad) - nb)
-            nb += (size_t)wr;
+        nets_judge(N, w[i], NULL);
     }
+    bad = N->bad, keep = N->keep, nk = N->nk, worst = N->worst;
     fix_pe(P, line, sizeof(line), "mynetworks = %s APP-HOST/32", nk ? keep : "127.0.0.0/8");
     fmt(fix, sizeof(fix), "%s (APP-HOST: each application host, one address each)", line);
     if (!set[0]) {
@@ -1005,6 +1092,7 @@ static void check_mynetworks(struct doc_report *r, const struct pf *P)
         doc_add(r, worst >= 3 ? DOC_FAIL : DOC_WARN, "postfix", "mynetworks", fix,
                 "not set: derived from mynetworks_style = %s: %s%s", style, v[0] ? v : "(empty)",
                 bad);
+        free(N);
         return;
     }
     doc_add(r,
@@ -1013,6 +1101,7 @@ static void check_mynetworks(struct doc_report *r, const struct pf *P)
                        : DOC_OK,
             "postfix", "mynetworks", worst ? fix : NULL, "mynetworks = %s%s", v[0] ? v : "(empty)",
             bad);
+    free(N);
 }
 
 /* proto_index - SSLv2 0, SSLv3 1, TLSv1 2, TLSv1.1 3, TLSv1.2 4, TLSv1.3 5; -1 unknown */
@@ -1154,6 +1243,7 @@ void doctor_postfix(struct doc_report *r, const struct conf *c, const struct doc
 
         for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++)
             check_endpoint(r, P, &eps[i]);
+        check_milter_action(r, P);
         check_sasl(r, P, c);
         check_mechs(r, P, c);
     }

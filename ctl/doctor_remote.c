@@ -65,7 +65,7 @@ struct reply {
 /* The relayhost as Postfix's smtp reaches it. */
 struct target {
     char host[256]; /* without brackets */
-    char port[8];
+    char port[32]; /* a number or a service name */
     char helo[256];
     char ca_file[1024]; /* "" : the system's */
 };
@@ -554,7 +554,11 @@ static int parse_relayhost(const char *v, struct target *t)
         snprintf(t->port, sizeof(t->port), "%.*s", (int)(end - colon - 1), colon + 1);
     else if (colon)
         return -1;
-    return t->host[0] && t->port[0] && strspn(t->port, "0123456789") == strlen(t->port) ? 0 : -1;
+    /* a number, or a service name as Postfix allows ("submission") */
+    return t->host[0] && t->port[0] &&
+                   strspn(t->port, "0123456789abcdefghijklmnopqrstuvwxyz-") == strlen(t->port)
+               ? 0
+               : -1;
 }
 
 /* safe_name - a host name fit for EHLO, else "localhost" */

@@ -13,7 +13,9 @@ sasl_passwd entry, the null sender without one, one signing in as another mailbo
 a mailbox found only through an @domain entry, sasl_passwd readable by all, an XOAUTH2 filter
 with passwords (and one with exclusions, !xoauth2, that fits), no SASL plugin, mynetworks
 with 10.0.0.0/8, with 0.0.0.0/0, with [::]/0 and unset, internal_mail_filter_classes empty,
-relayhost unset; smtp_tls_policy_maps' level for the next hop (encrypt over main.cf's may:
+relayhost unset, with the port a service name (OK but for the null sender's key), a
+mynetworks pattern file (private hosts: OK; 0.0.0.0/0 in it: FAIL), milter_default_action =
+accept (WARN); smtp_tls_policy_maps' level for the next hop (encrypt over main.cf's may:
 OK; may over secure: WARN); link-local mynetworks (OK), relayhost without brackets, another milter
 beside a wrong sendas path and restrictions without check_policy_service (the fixes keep the
 admin's other entries), a submission service whose -o smtpd_milters= is empty (FAIL) or a
@@ -355,7 +357,28 @@ def main():
                                                [f"{pe} 'relayhost = {EXO}'"]),
             ("FAIL", "postfix", "sasl null sender"): (["no entry for smtp.office365.com:587"],
                                                       [])})
+        postconf("relayhost = [smtp.office365.com]:submission")
+        scenario("relayhost with the port as a service name", 2, {
+            ("FAIL", "postfix", "sasl null sender"): (
+                ["no entry for [smtp.office365.com]:submission"], [])})
         postconf(f"relayhost = {EXO}")
+        postconf(f"mynetworks = {loop} {pf.config_dir}/network_table")
+        with open(os.path.join(pf.config_dir, "network_table"), "w", encoding="utf-8") as f:
+            f.write("# the application hosts\n192.168.7.10 192.168.7.11 # printers\n")
+        scenario("mynetworks naming a pattern file of private hosts", 0, {})
+        with open(os.path.join(pf.config_dir, "network_table"), "a", encoding="utf-8") as f:
+            f.write("0.0.0.0/0\n")
+        scenario("mynetworks naming a pattern file with 0.0.0.0/0", 2, {
+            ("FAIL", "postfix", "mynetworks"): (
+                [f"0.0.0.0/0 in {pf.config_dir}/network_table is all or most of the Internet"],
+                [f"'mynetworks = {loop} APP-HOST/32'"])})
+        postconf(f"mynetworks = {loop}")
+        postconf("milter_default_action = accept")
+        scenario("milter_default_action = accept (OpenDKIM's guides)", 1, {
+            ("WARN", "postfix", "milter_default_action"): (
+                ["milter_default_action = accept", "550 5.7.60"],
+                [f"{pe} 'milter_default_action = tempfail'"])})
+        postconf("milter_default_action = tempfail")
         postconf("smtpd_milters = inet:127.0.0.1:8891, unix:/wrong/milter.sock")
         scenario("another milter and a wrong sendas path: the fix keeps the other milter", 2, {
             ("FAIL", "postfix", "smtpd_milters"): (

@@ -23,6 +23,8 @@ report; the table's width once):
   - a server that never greets: FAIL within the timeout; a 432 4.3.2 and a 421 greeting: the
     concurrency and throttling advice; a server with STARTTLS but no AUTH after it (SMTP AUTH
     off for the tenant): FAIL; one with TLS 1.1 at most: FAIL naming TLS 1.2;
+  - Postfix's syntax: a map named with $config_directory, an EHLO with AUTH= before AUTH (the
+    last counts), a relayhost whose port is a service name ([127.0.0.1]:submission);
   - the reply reader's caps (65 lines, a 2000-byte line) and broken replies: FAIL saying so;
     control characters in a greeting reach the report as '?';
   - the emulator accepted no message and saw no MAIL command over all runs.
@@ -355,6 +357,12 @@ def postfix_variants(case, check):
                              timeout=5)
     expect(check, "AUTH= then AUTH", rep, "auth mechanisms", "OK",
            ("offered after STARTTLS: LOGIN XOAUTH2",))
+    # nothing listens on 127.0.0.1 port 587: a refused connection shows the name was used
+    rep, _ = case.doctor("--relayhost", "[127.0.0.1]:submission", timeout=2)
+    c = remote(rep, "connect") or remote(rep, "greeting")
+    check(c.get("status") == "FAIL" and "port submission" in c.get("found", "") and
+          not remote(rep, "relayhost"), "relayhost with a service name as port: connected to",
+          json.dumps(rep["checks"][-3:])[:400])
 
 
 def hostile_greetings(case, check):
