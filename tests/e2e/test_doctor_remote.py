@@ -26,7 +26,8 @@ report; the table's width once):
   - Postfix's syntax: a map named with $config_directory, an EHLO with AUTH= before AUTH (the
     last counts), a relayhost whose port is a service name ([127.0.0.1]:submission);
   - the reply reader's caps (65 lines, a 2000-byte line) and broken replies: FAIL saying so;
-    control characters in a greeting reach the report as '?';
+    control characters (C0 and C1) and bytes that are no UTF-8 character in a greeting reach
+    the report as '?', so the JSON stays UTF-8;
   - the emulator accepted no message and saw no MAIL command over all runs.
 
 Prints one PASS/FAIL line per check, then "N passed, M failed".  Exit 0, 1, or 77 (SKIP)
@@ -277,7 +278,7 @@ def fake_server(greeting):
     """A server that sends greeting (None: nothing) and then keeps silent."""
     def handle(c):
         if greeting:
-            c.sendall(greeting.encode() + b"\r\n")
+            c.sendall((greeting if isinstance(greeting, bytes) else greeting.encode()) + b"\r\n")
         return True
     return loopback_server(handle)
 
@@ -384,6 +385,11 @@ def hostile_greetings(case, check):
     check("\\u001b" not in text and "\\u0007" not in text and
           "evil?[2J?]0;pwned? ESMTP" in remote(rep, "connect").get("found", ""),
           "greeting: control characters are shown as '?'", remote(rep, "connect").get("found"))
+    # Latin-1 and a C1 control: the JSON stays UTF-8 (it would not decode otherwise)
+    with fake_server(b"220 caf\xe9 \xc2\x9b[2J \xc3\xa9t\xc3\xa9 ESMTP") as port:
+        rep, _ = case.doctor("--relayhost", f"[127.0.0.1]:{port}", timeout=2)
+    check("caf? ?[2J \u00e9t\u00e9 ESMTP" in remote(rep, "connect").get("found", ""),
+          "greeting: bytes of no UTF-8 character are shown as '?'", remote(rep, "connect"))
 
 
 def broken_servers(case, check):
