@@ -5,7 +5,7 @@
 A small authoritative server (tests/lib/dnszone.py, Debian's python3-dnslib) serves one zone
 with a domain per case; sendas.conf names them all as a mailbox's domain or sendas domains,
 and doctor asks it through c-ares (--dns-server 127.0.0.1:PORT).  A Postfix configuration
-directory (main.cf only: myhostname, proxy_interfaces) says what this relay is called and
+directory (main.cf only: myhostname, written as relay.$mydomain, and proxy_interfaces) says what this relay is called and
 where it is reached.  Checks, each on the JSON report (and the table's width):
 
   - good.test (include:spf.protection.outlook.com -all, MX *.mail.protection.outlook.com): OK;
@@ -220,7 +220,10 @@ def main():
     pfdir = os.path.join(tmp, "postfix")
     os.makedirs(pfdir)
     with open(os.path.join(pfdir, "main.cf"), "w", encoding="utf-8") as f:
-        f.write(f"myhostname = {MYHOSTNAME}\nproxy_interfaces = {PROXY_ADDR}\n")
+        # myhostname through $mydomain: doctor must read main.cf expanded (postconf -x)
+        host, domain = MYHOSTNAME.split(".", 1)
+        f.write(f"mydomain = {domain}\nmyhostname = {host}.$mydomain\n"
+                f"proxy_interfaces = {PROXY_ADDR}\n")
     open(os.path.join(pfdir, "master.cf"), "w").close()
     conf = os.path.join(tmp, "sendas.conf")
     with open(conf, "w", encoding="utf-8") as f:
