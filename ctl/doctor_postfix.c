@@ -460,6 +460,49 @@ static void check_relayhost(struct doc_report *r, struct pf *P)
         doc_add(r, DOC_OK, "postfix", "relayhost", NULL, "relayhost = %s", P->relayhost);
 }
 
+/* check_no_milters - receive_override_options with no_milters (main.cf's, or an smtpd
+ * service's -o) makes mail skip every milter: sendas-milter never sees it */
+static void check_no_milters(struct doc_report *r, const struct pf *P)
+{
+    char main_value[PF_VAL], value[PF_VAL], buf[PF_VAL], keep[PF_VAL], *w[PF_MAX_WORDS];
+    char fix[DOC_MAX_TEXT], c[600];
+    const struct pf_service *s, none = {.name = "(main.cf)", .type = "-"};
+    size_t i = 0, n, used;
+    int ov;
+
+    if (pf_get(P, "receive_override_options", main_value, sizeof(main_value)) < 0)
+        return;
+    for (int first = 1; (s = first ? &none : first_service(P, "smtpd", &i)) != NULL; first = 0) {
+        if (!(ov = !first && override(P, s, "receive_override_options", value, sizeof(value))))
+            snprintf(value, sizeof(value), "%s", main_value);
+        if ((!first && !ov) || !has_word(value, "no_milters"))
+            continue;
+        snprintf(buf, sizeof(buf), "%s", value);
+        n = words(buf, w, PF_MAX_WORDS);
+        keep[0] = '\0';
+        for (size_t k = 0, wr; k < n; k++) {
+            used = strlen(keep);
+            if (strcasecmp(w[k], "no_milters") != 0 &&
+                (wr = (size_t)snprintf(keep + used, sizeof(keep) - used, "%s%s", used ? ", " : "",
+                                       w[k])) >= sizeof(keep) - used)
+                keep[used] = '\0';
+        }
+        if (ov)
+            fmt(fix, sizeof(fix),
+                "postconf%s -P '%s/%s/receive_override_options = %s'; "
+                "postfix%s reload",
+                cdir(P, c, sizeof(c)), s->name, s->type, keep, c);
+        else
+            fix_pe(P, fix, sizeof(fix), "receive_override_options = %s", keep);
+        doc_add(r, DOC_FAIL, "postfix", "receive_override_options", fix,
+                "receive_override_options = %s%s%s%s: mail %s skips every milter, "
+                "sendas-milter too (Exchange Online refuses it)",
+                value, ov ? " (master.cf " : "", ov ? s->name : "", ov ? " -o)" : "",
+                ov ? "this service receives" : "received by any service");
+        return;
+    }
+}
+
 /* check_milter_action - what Postfix does when sendas-milter does not answer: tempfail keeps
  * the mail queued; accept sends it unchanged (Exchange Online refuses it), reject bounces it */
 static void check_milter_action(struct doc_report *r, const struct pf *P)
@@ -1244,6 +1287,7 @@ void doctor_postfix(struct doc_report *r, const struct conf *c, const struct doc
         for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++)
             check_endpoint(r, P, &eps[i]);
         check_milter_action(r, P);
+        check_no_milters(r, P);
         check_sasl(r, P, c);
         check_mechs(r, P, c);
     }

@@ -15,7 +15,8 @@ with passwords (and one with exclusions, !xoauth2, that fits), no SASL plugin, m
 with 10.0.0.0/8, with 0.0.0.0/0, with [::]/0 and unset, internal_mail_filter_classes empty,
 relayhost unset, with the port a service name (OK but for the null sender's key), a
 mynetworks pattern file (private hosts: OK; 0.0.0.0/0 in it: FAIL), milter_default_action =
-accept (WARN); smtp_tls_policy_maps' level for the next hop (encrypt over main.cf's may:
+accept (WARN), receive_override_options with no_milters (main.cf, a service's -o: FAIL);
+smtp_tls_policy_maps' level for the next hop (encrypt over main.cf's may:
 OK; may over secure: WARN); link-local mynetworks (OK), relayhost without brackets, another milter
 beside a wrong sendas path and restrictions without check_policy_service (the fixes keep the
 admin's other entries), a submission service whose -o smtpd_milters= is empty (FAIL) or a
@@ -379,6 +380,20 @@ def main():
                 ["milter_default_action = accept", "550 5.7.60"],
                 [f"{pe} 'milter_default_action = tempfail'"])})
         postconf("milter_default_action = tempfail")
+        postconf("receive_override_options = no_address_mappings, no_milters")
+        scenario("receive_override_options with no_milters in main.cf", 2, {
+            ("FAIL", "postfix", "receive_override_options"): (
+                ["no_address_mappings, no_milters: mail received by any service skips every "
+                 "milter"],
+                [f"{pe} 'receive_override_options = no_address_mappings'"])})
+        postconf("receive_override_options =")
+        add_master("submission inet n - n - - smtpd -o receive_override_options=no_milters")
+        scenario("a submission service with -o receive_override_options=no_milters", 2, {
+            ("FAIL", "postfix", "receive_override_options"): (
+                ["(master.cf submission -o)", "this service receives"],
+                [f"postconf -c {pf.config_dir} -P "
+                 "'submission/inet/receive_override_options = '"])})
+        add_master("submission inet n - n - - smtpd")
         postconf("smtpd_milters = inet:127.0.0.1:8891, unix:/wrong/milter.sock")
         scenario("another milter and a wrong sendas path: the fix keeps the other milter", 2, {
             ("FAIL", "postfix", "smtpd_milters"): (
