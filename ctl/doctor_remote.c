@@ -770,9 +770,29 @@ static int lookup_cred(const struct doc_opts *o, const char *maps, const char *k
     return rc;
 }
 
-/* check_mailbox - sign in as one mailbox in a session of its own */
+/* filter_allows - does smtp_sasl_mechanism_filter let Postfix use mech? (empty: any; a
+ * table Postfix would look up: any, as doctor cannot say; "!mech" words exclude) */
+static int filter_allows(const char *filter, const char *mech)
+{
+    char buf[1024], *save = NULL;
+    int listed = 0;
+
+    if (strchr(filter, ':'))
+        return 1;
+    snprintf(buf, sizeof(buf), "%s", filter);
+    for (char *w = strtok_r(buf, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+        if (strcasecmp(w + (w[0] == '!'), mech) == 0)
+            return w[0] != '!';
+        listed |= w[0] != '!';
+    }
+    return !listed; /* only exclusions: the rest passes */
+}
+
+/* check_mailbox - sign in as one mailbox in a session of its own, with the mechanism
+ * Postfix would pick: offered by the server and let through filter */
 static void check_mailbox(struct doc_report *rep, const struct conf *c, const struct doc_opts *o,
-                          SSL_CTX *ctx, const struct target *t, const char *maps, const char *mb)
+                          SSL_CTX *ctx, const struct target *t, const char *maps, const char *mb,
+                          const char *filter)
 {
     static char tokbuf[XOAUTH2_MAX_FILE + 2];
     char val[CRED_MAX], map[1024], name[64], found[DOC_MAX_TEXT], fix[DOC_MAX_TEXT];
@@ -824,8 +844,21 @@ static void check_mailbox(struct doc_report *rep, const struct conf *c, const st
                 "not tried: %s: %s", k ? k->name : "session", k ? k->found : s.why);
         goto done;
     }
-    if (strcmp(mech, "LOGIN") == 0 && !has_word(mechs, "LOGIN") && has_word(mechs, "PLAIN"))
+    if (strcmp(mech, "LOGIN") == 0 &&
+        (!has_word(mechs, "LOGIN") || !filter_allows(filter, "LOGIN")) &&
+        has_word(mechs, "PLAIN"))
         mech = "PLAIN";
+    if (has_word(mechs, mech) && !filter_allows(filter, mech)) {
+        /* the server would take it, Postfix's filter keeps it from trying */
+        doc_add(rep, DOC_FAIL, "remote", name,
+                strcmp(mech, "XOAUTH2") == 0
+                    ? "smtp_sasl_mechanism_filter = xoauth2 (postconf -e; postfix reload)"
+                    : "smtp_sasl_mechanism_filter = login, plain (postconf -e; postfix reload)",
+                "%s needs %s, but smtp_sasl_mechanism_filter = %s leaves Postfix none of the "
+                "offered %s (\"no worthy mechs\")",
+                val, strcmp(mech, "XOAUTH2") == 0 ? mech : "LOGIN or PLAIN", filter, mechs);
+        goto done;
+    }
     if (!has_word(mechs, mech)) {
         doc_add(rep, DOC_FAIL, "remote", name,
                 strcmp(mech, "XOAUTH2") == 0
@@ -862,7 +895,7 @@ done:
 void doctor_remote(struct doc_report *r, const struct conf *c, const struct doc_opts *o)
 {
     struct smtp s = {.fd = -1, .timeout = o->timeout};
-    char maps[2048] = "", mechs[256];
+    char maps[2048] = "", mechs[256], filter[1024] = "";
     struct target t;
     SSL_CTX *ctx;
 
@@ -883,8 +916,10 @@ void doctor_remote(struct doc_report *r, const struct conf *c, const struct doc_
                 "mailbox (`sendasctl postfix-config sasl_passwd`)",
                 "not tried: Postfix has no smtp_sasl_password_maps");
     } else {
+        if (doc_postconf(o, "smtp_sasl_mechanism_filter", filter, sizeof(filter)) < 0)
+            filter[0] = '\0';
         for (size_t i = 0; i < c->nmailboxes; i++)
-            check_mailbox(r, c, o, ctx, &t, maps, c->mailboxes[i].address);
+            check_mailbox(r, c, o, ctx, &t, maps, c->mailboxes[i].address, filter);
     }
     SSL_CTX_free(ctx);
 }

@@ -24,7 +24,8 @@ report; the table's width once):
     concurrency and throttling advice; a server with STARTTLS but no AUTH after it (SMTP AUTH
     off for the tenant): FAIL; one with TLS 1.1 at most: FAIL naming TLS 1.2;
   - Postfix's syntax: a map named with $config_directory, an EHLO with AUTH= before AUTH (the
-    last counts), a relayhost whose port is a service name ([127.0.0.1]:submission);
+    last counts), a server offering only PLAIN to a filter of login (FAIL, no worthy mechs, not a
+    PLAIN sign-in Postfix would never try), a relayhost whose port is a service name ([127.0.0.1]:submission);
   - the reply reader's caps (65 lines, a 2000-byte line) and broken replies: FAIL saying so;
     control characters (C0 and C1) and bytes that are no UTF-8 character in a greeting reach
     the report as '?', so the JSON stays UTF-8;
@@ -358,6 +359,15 @@ def postfix_variants(case, check):
                              timeout=5)
     expect(check, "AUTH= then AUTH", rep, "auth mechanisms", "OK",
            ("offered after STARTTLS: LOGIN XOAUTH2",))
+    # the server offers only PLAIN, Postfix's filter lets only LOGIN through: no worthy mechs
+    case.pf.set_main({"smtp_sasl_mechanism_filter": "login"})
+    with fake_starttls(cert, key, auth=b"250-AUTH PLAIN\r\n") as port:
+        rep, _ = case.doctor("--relayhost", f"[localhost]:{port}", "--ca-file", cert,
+                             timeout=5)
+    case.pf.set_main({"smtp_sasl_mechanism_filter": ""})
+    expect(check, "PLAIN offered, filter login", rep, f"sign-in {RELAY}", "FAIL",
+           ("smtp_sasl_mechanism_filter = login leaves Postfix none of the offered PLAIN",
+            "no worthy mechs"), ("smtp_sasl_mechanism_filter = login, plain",))
     # nothing listens on 127.0.0.1 port 587: a refused connection shows the name was used
     rep, _ = case.doctor("--relayhost", "[127.0.0.1]:submission", timeout=2)
     c = remote(rep, "connect") or remote(rep, "greeting")
