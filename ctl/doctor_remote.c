@@ -788,6 +788,38 @@ static int filter_allows(const char *filter, const char *mech)
     return !listed; /* only exclusions: the rest passes */
 }
 
+/* pick_mech - the mechanism Postfix would sign in with: XOAUTH2 for a token, LOGIN (else
+ * PLAIN) for a password, offered by the server and let through filter; NULL when none is
+ * (reported as the mailbox's check) */
+static const char *pick_mech(struct doc_report *rep, const char *name, const char *val, int token,
+                             const char *mechs, const char *filter)
+{
+    const char *mech = token ? "XOAUTH2" : "LOGIN";
+
+    if (!token && (!has_word(mechs, "LOGIN") || !filter_allows(filter, "LOGIN")) &&
+        has_word(mechs, "PLAIN"))
+        mech = "PLAIN";
+    if (has_word(mechs, mech) && !filter_allows(filter, mech)) {
+        /* the server would take it, Postfix's filter keeps it from trying */
+        doc_add(rep, DOC_FAIL, "remote", name,
+                token ? "smtp_sasl_mechanism_filter = xoauth2 (postconf -e; postfix reload)"
+                      : "smtp_sasl_mechanism_filter = login, plain (postconf -e; postfix reload)",
+                "%s needs %s, but smtp_sasl_mechanism_filter = %s leaves Postfix none of the "
+                "offered %s (\"no worthy mechs\")",
+                val, token ? mech : "LOGIN or PLAIN", filter, mechs);
+        return NULL;
+    }
+    if (!has_word(mechs, mech)) {
+        doc_add(rep, DOC_FAIL, "remote", name,
+                token ? "the server does not offer XOAUTH2: relayhost = [smtp.office365.com]:587"
+                      : "the server takes no password: sign in with OAuth 2.0 (sendas-tokend, "
+                        "doc/oauth.md)",
+                "%s needs %s, the server offers %s", val, mech, mechs);
+        return NULL;
+    }
+    return mech;
+}
+
 /* check_mailbox - sign in as one mailbox in a session of its own, with the mechanism
  * Postfix would pick: offered by the server and let through filter */
 static void check_mailbox(struct doc_report *rep, const struct conf *c, const struct doc_opts *o,
@@ -844,30 +876,8 @@ static void check_mailbox(struct doc_report *rep, const struct conf *c, const st
                 "not tried: %s: %s", k ? k->name : "session", k ? k->found : s.why);
         goto done;
     }
-    if (strcmp(mech, "LOGIN") == 0 &&
-        (!has_word(mechs, "LOGIN") || !filter_allows(filter, "LOGIN")) &&
-        has_word(mechs, "PLAIN"))
-        mech = "PLAIN";
-    if (has_word(mechs, mech) && !filter_allows(filter, mech)) {
-        /* the server would take it, Postfix's filter keeps it from trying */
-        doc_add(rep, DOC_FAIL, "remote", name,
-                strcmp(mech, "XOAUTH2") == 0
-                    ? "smtp_sasl_mechanism_filter = xoauth2 (postconf -e; postfix reload)"
-                    : "smtp_sasl_mechanism_filter = login, plain (postconf -e; postfix reload)",
-                "%s needs %s, but smtp_sasl_mechanism_filter = %s leaves Postfix none of the "
-                "offered %s (\"no worthy mechs\")",
-                val, strcmp(mech, "XOAUTH2") == 0 ? mech : "LOGIN or PLAIN", filter, mechs);
+    if ((mech = pick_mech(rep, name, val, strcmp(mech, "XOAUTH2") == 0, mechs, filter)) == NULL)
         goto done;
-    }
-    if (!has_word(mechs, mech)) {
-        doc_add(rep, DOC_FAIL, "remote", name,
-                strcmp(mech, "XOAUTH2") == 0
-                    ? "the server does not offer XOAUTH2: relayhost = [smtp.office365.com]:587"
-                    : "the server takes no password: sign in with OAuth 2.0 (sendas-tokend, "
-                      "doc/oauth.md)",
-                "%s needs %s, the server offers %s", val, mech, mechs);
-        goto done;
-    }
     if (strcmp(mech, "XOAUTH2") == 0)
         rc = auth_token(&s, val, tok, tlen, &r);
     else
