@@ -570,8 +570,27 @@ static const char *map_file(const char *maps, char *buf, size_t len)
     snprintf(buf, len, "%s", maps);
     if (words(buf, w, PF_MAX_WORDS) == 0)
         return "/etc/postfix/sasl_passwd";
-    colon = strchr(w[0], ':');
-    return colon ? colon + 1 : w[0];
+    /* "proxy:hash:/etc/postfix/sasl_passwd": the file after the last type */
+    while ((colon = strchr(w[0], ':')) != NULL && w[0][0] != '/')
+        w[0] = colon + 1;
+    return w[0];
+}
+
+/* map_db - the file a map of that type builds with postmap beside its source ("" for
+ * types read from the source itself: texthash, and tables doctor does not know) */
+static const char *map_db(const char *maps)
+{
+    static const struct {
+        const char *type, *suffix;
+    } t[] = {{"hash:", ".db"},         {"btree:", ".db"},      {"lmdb:", ".lmdb"},
+             {"cdb:", ".cdb"},         {"proxy:hash:", ".db"}, {"proxy:btree:", ".db"},
+             {"proxy:lmdb:", ".lmdb"}, {"proxy:cdb:", ".cdb"}};
+    size_t skip = strspn(maps, " \t,{");
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (strncasecmp(maps + skip, t[i].type, strlen(t[i].type)) == 0)
+            return t[i].suffix;
+    return "";
 }
 
 /* sasl_entry - the sasl_passwd line a mailbox needs (key, login; token or a password) */
@@ -663,14 +682,14 @@ static const char *null_mailbox(const struct conf *c)
 static void check_map_mode(struct doc_report *r, const char *maps)
 {
     char file[PF_VAL], path[PF_VAL + 8], fix[DOC_MAX_TEXT];
-    const char *mf = map_file(maps, file, sizeof(file));
+    const char *mf = map_file(maps, file, sizeof(file)), *db = map_db(maps);
     struct stat st;
 
-    for (int db = 0; db < 2; db++) {
-        fmt(path, sizeof(path), db ? "%s.db" : "%s", mf);
+    for (int built = 0; built < 1 + (db[0] != '\0'); built++) {
+        fmt(path, sizeof(path), "%s%s", mf, built ? db : "");
         if (stat(path, &st) < 0 || !(st.st_mode & 077))
             continue;
-        fmt(fix, sizeof(fix), "chmod 600 %s %s.db", mf, mf);
+        fmt(fix, sizeof(fix), "chmod 600 %s%s%s%s", mf, db[0] ? " " : "", db[0] ? mf : "", db);
         doc_add(r, DOC_WARN, "postfix", "sasl_passwd mode", fix,
                 "%s is mode %04o: other users can read the passwords", path,
                 (unsigned)(st.st_mode & 07777));

@@ -65,7 +65,7 @@ struct reply {
 /* The relayhost as Postfix's smtp reaches it. */
 struct target {
     char host[256]; /* without brackets */
-    char port[32]; /* a number or a service name */
+    char port[32];  /* a number or a service name */
     char helo[256];
     char ca_file[1024]; /* "" : the system's */
 };

@@ -10,7 +10,8 @@ other line is not OK), the value found and the fix, and the exit status: smtpd c
 the milter's socket outside the jail and the policy socket inside it but written as an
 absolute path (then written relative: only the milter fails), a mailbox without its
 sasl_passwd entry, the null sender without one, one signing in as another mailbox,
-a mailbox found only through an @domain entry, sasl_passwd readable by all, an XOAUTH2 filter
+a mailbox found only through an @domain entry, sasl_passwd readable by all (hash:, and
+texthash: whose fix names no .db), smtp_sender_dependent_authentication = no, an XOAUTH2 filter
 with passwords (and one with exclusions, !xoauth2, that fits), no SASL plugin, mynetworks
 with 10.0.0.0/8, with 0.0.0.0/0, with [::]/0 and unset, internal_mail_filter_classes empty,
 relayhost unset, with the port a service name (OK but for the null sender's key), a
@@ -296,6 +297,23 @@ def main():
                 [f"{sasl_passwd} is mode 0644: other users can read the passwords"],
                 [f"chmod 600 {sasl_passwd} {sasl_passwd}.db"])})
         os.chmod(sasl_passwd, 0o600)
+        # texthash: read from the source, no .db to chmod
+        postconf(f"smtp_sasl_password_maps = texthash:{sasl_passwd}")
+        os.chmod(sasl_passwd, 0o644)
+        found = scenario("a texthash sasl_passwd readable by all", 1, {
+            ("WARN", "postfix", "sasl_passwd mode"): (
+                [f"{sasl_passwd} is mode 0644"], [f"chmod 600 {sasl_passwd}"])})
+        check(all(".db" not in (c["fix"] or "") for c in found
+                  if c["check"] == "sasl_passwd mode"), "texthash: the fix names no .db",
+              str([c["fix"] for c in found if c["check"] == "sasl_passwd mode"]))
+        os.chmod(sasl_passwd, 0o600)
+        postconf(f"smtp_sasl_password_maps = hash:{sasl_passwd}")
+        postconf("smtp_sender_dependent_authentication = no")
+        scenario("smtp_sender_dependent_authentication = no", 2, {
+            ("FAIL", "postfix", "smtp_sender_dependent_authentication"): (
+                ["smtp_sender_dependent_authentication = no", "next hop's entry"],
+                [f"{pe} 'smtp_sender_dependent_authentication = yes'"])})
+        postconf("smtp_sender_dependent_authentication = yes")
         postconf("smtp_sasl_mechanism_filter = xoauth2")
         scenario("XOAUTH2 filter with passwords", 2, {
             ("FAIL", "postfix", "smtp_sasl_mechanism_filter"): (
