@@ -18,16 +18,53 @@
 
 #define DOC_COLS 100 /* table lines never wider */
 
-/* clean_copy - copy s into out, control characters as '?', cut with "..." when too long */
+/* utf8_seq - the length of the well-formed UTF-8 character at s (1 for ASCII), or 0 when the
+ * byte starts none (Latin-1 text, a stray continuation byte, an overlong form, a surrogate) */
+static size_t utf8_seq(const unsigned char *s)
+{
+    size_t n = s[0] < 0x80                    ? 1
+               : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+               : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+               : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                              : 0;
+
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] > 0x9f) ||
+        (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+/* clean_copy - copy s into out as well-formed UTF-8: control characters (C0, DEL, and C1,
+ * which some terminals obey) and bytes of no character as '?' (JSON must be UTF-8); cut
+ * with "..." when too long, between characters */
 static void clean_copy(char *out, size_t outlen, const char *s)
 {
-    size_t i, n = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
 
-    for (i = 0; s[i] && n + 1 < outlen; i++)
-        out[n++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    while (*p) {
+        size_t k = utf8_seq(p);
+
+        if (n + (k ? k : 1) >= outlen)
+            break;
+        if (k == 0 || p[0] < 0x20 || p[0] == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0)) {
+            out[n++] = '?';
+            p += k ? k : 1;
+            continue;
+        }
+        memcpy(out + n, p, k);
+        n += k, p += k;
+    }
+    if (*p && outlen > 4) {
+        while (n > outlen - 4 || (n > 0 && ((unsigned char)out[n] & 0xc0) == 0x80))
+            n--;
+        memcpy(out + n, "...", 4);
+        return;
+    }
     out[n] = '\0';
-    if (s[i] && outlen > 4)
-        memcpy(out + outlen - 4, "...", 4);
 }
 
 /* doc_add - record one check (past DOC_MAX_CHECKS, only counted) */
@@ -35,7 +72,7 @@ void doc_add(struct doc_report *r, enum doc_status st, const char *area, const c
              const char *fix, const char *found_fmt, ...)
 {
     struct doc_check *k;
-    char found[DOC_MAX_TEXT];
+    char found[DOC_MAX_TEXT * 2]; /* longer than kept: clean_copy marks the cut */
     va_list ap;
 
     if (r->n >= DOC_MAX_CHECKS) {
@@ -99,6 +136,9 @@ static void wrap(FILE *out, const char *lead, size_t indent, const char *text)
                 sp--;
             if (p[sp] == ' ')
                 take = sp;
+            else /* else between two characters, not inside one */
+                while (take > 1 && ((unsigned char)p[take] & 0xc0) == 0x80)
+                    take--;
         }
         fprintf(out, "%-*s%.*s\n", (int)indent, first ? lead : "", (int)take, p);
         first = 0;
@@ -158,8 +198,9 @@ void doc_print_json(const struct doc_report *r, FILE *out)
     json_object_object_add(sum, "not_shown", json_object_new_int64((int64_t)r->dropped));
     json_object_object_add(root, "summary", sum);
     json_object_object_add(root, "exit", json_object_new_int(doc_exit_status(r)));
-    fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+    fprintf(out, "%s\n",
+            json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(root);
 }
 

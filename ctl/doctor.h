@@ -17,6 +17,7 @@
 #define SENDAS_CTL_DOCTOR_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "conf.h"
@@ -84,7 +85,16 @@ void doc_report_free(struct doc_report *r);
  */
 int doc_run(char *const argv[], char *out, size_t outlen, unsigned timeout);
 
-/* doc_postconf - `postconf [-c DIR] -h PARAM` into out (no trailing newline); 0, or -1 */
+/* doc_wait_fd - poll fd for events until deadline (clock_mono_ms); 0 ready, -1 timed out
+ * (errno ETIMEDOUT) or failed (errno) */
+int doc_wait_fd(int fd, short events, int64_t deadline);
+
+/* doc_postconf_args - `postconf [-c DIR] A1 [A2]` into out (no trailing newline); 0, or -1 */
+int doc_postconf_args(const struct doc_opts *o, const char *a1, const char *a2, char *out,
+                      size_t outlen);
+
+/* doc_postconf - `postconf [-c DIR] -xh PARAM` into out: a main.cf value with its
+ * $parameters expanded, as Postfix's programs use it ("" when unset); 0, or -1 */
 int doc_postconf(const struct doc_opts *o, const char *param, char *out, size_t outlen);
 
 /*

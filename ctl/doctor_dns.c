@@ -244,11 +244,12 @@ struct spf_walk {
     struct dns *d;
     int lookups, queries, has_exo;
     char problem[400]; /* the first nested record that breaks evaluation */
-    char all;          /* the top record's all qualifier, 0 when it has none */
-    int redirect;      /* the top record has redirect= */
+    char all;          /* the result's all qualifier (top record, or one it redirects to) */
+    char all_at[256];  /* the record that all is in, when reached by redirect= ("": top) */
+    int redirect;      /* the top record has redirect= (and no all, so it is followed) */
 };
 
-static void spf_terms(struct spf_walk *w, const char *rec, int depth);
+static void spf_terms(struct spf_walk *w, const char *rec, int depth, const char *top);
 
 /* same_host - host names equal, case and a final dot ignored */
 static int same_host(const char *a, size_t an, const char *b)
@@ -262,8 +263,9 @@ static int same_host(const char *a, size_t an, const char *b)
     return an == bn && strncasecmp(a, b, an) == 0;
 }
 
-/* spf_follow - the record of an include or redirect target, walked in turn */
-static void spf_follow(struct spf_walk *w, const char *target, size_t n, int depth)
+/* spf_follow - the record of an include or redirect target, walked in turn; redirected
+ * says the target stands for the top record (its all is the result's) */
+static void spf_follow(struct spf_walk *w, const char *target, size_t n, int depth, int redirected)
 {
     char name[256], rec[SPF_MAX_RECORD + 1], why[200];
     int count, status, cut;
@@ -284,7 +286,7 @@ static void spf_follow(struct spf_walk *w, const char *target, size_t n, int dep
         snprintf(w->problem, sizeof(w->problem), "%s: its SPF record is longer than %d bytes "
                  "(not read further)", name, SPF_MAX_RECORD);
     if (count == 1) {
-        spf_terms(w, rec, depth + 1);
+        spf_terms(w, rec, depth + 1, redirected ? name : NULL);
         return;
     }
     if (!w->problem[0] && count < 0)
@@ -304,10 +306,15 @@ static int term_is(const char *t, size_t n, const char *m)
     return n >= k && strncasecmp(t, m, k) == 0 && (n == k || t[k] == ':' || t[k] == '/');
 }
 
-/* spf_terms - count the DNS-querying terms of rec, follow its includes and redirect */
-static void spf_terms(struct spf_walk *w, const char *rec, int depth)
+/* spf_terms - count the DNS-querying terms of rec, follow its includes and redirect; top is
+ * non-NULL for the record that decides the result (the domain's, "" or a redirect= target's
+ * name): its all is the result's, and its redirect= is followed when it has no all
+ * (RFC 7208 6.1) */
+static void spf_terms(struct spf_walk *w, const char *rec, int depth, const char *top)
 {
-    const char *p = rec + 6;
+    const char *p = rec + 6, *redirect = NULL;
+    size_t redirect_n = 0;
+    int has_all = 0;
 
     while (*p) {
         size_t n;
@@ -321,18 +328,25 @@ static void spf_terms(struct spf_walk *w, const char *rec, int depth)
             q = *p++, n--;
         if (term_is(p, n, "include") && n > 8 && p[7] == ':') {
             w->lookups++;
-            spf_follow(w, p + 8, n - 8, depth);
+            spf_follow(w, p + 8, n - 8, depth, 0);
         } else if (n > 9 && strncasecmp(p, "redirect=", 9) == 0) {
-            w->lookups++;
-            w->redirect |= depth == 0;
-            spf_follow(w, p + 9, n - 9, depth);
+            redirect = p + 9, redirect_n = n - 9;
         } else if (term_is(p, n, "a") || term_is(p, n, "mx") || term_is(p, n, "ptr") ||
                    term_is(p, n, "exists")) {
             w->lookups++;
-        } else if (depth == 0 && n == 3 && strncasecmp(p, "all", 3) == 0) {
-            w->all = q;
+        } else if (n == 3 && strncasecmp(p, "all", 3) == 0) {
+            has_all = 1;
+            if (top) {
+                w->all = q;
+                snprintf(w->all_at, sizeof(w->all_at), "%s", top);
+            }
         }
         p += n;
+    }
+    if (redirect && !has_all) {
+        w->lookups++;
+        w->redirect |= depth == 0;
+        spf_follow(w, redirect, redirect_n, depth, top != NULL);
     }
 }
 
@@ -396,14 +410,22 @@ static void report_spf(struct doc_report *r, const char *dom, const char *rec,
     else
         doc_add(r, DOC_OK, "dns", name, NULL, "%d of at most 10 DNS-querying terms", w->lookups);
     check_name(name, sizeof(name), "spf all", dom);
+    if (w->all_at[0] || (w->redirect && !w->all)) /* the all that counts is in another record */
+        snprintf(fix, sizeof(fix), "end the record at %s (reached by redirect=) in -all",
+                 w->all_at[0] ? w->all_at : "the redirect= target");
     if (w->all == '+')
-        doc_add(r, DOC_FAIL, "dns", name, fix, "the record ends in +all (or all): it lets every "
-                "server on the Internet send as %s", dom);
-    else if (w->all == '?' || (!w->all && !w->redirect))
-        doc_add(r, DOC_WARN, "dns", name, fix, "the record ends %s: receivers treat any sender "
-                "as neutral", w->all ? "in ?all" : "without all");
+        doc_add(r, DOC_FAIL, "dns", name, fix,
+                "the record %s%s ends in +all (or all): it lets "
+                "every server on the Internet send as %s",
+                w->all_at[0] ? "redirected to " : "", w->all_at, dom);
+    else if (w->all == '?' || !w->all)
+        doc_add(r, DOC_WARN, "dns", name, fix,
+                "the record%s ends %s: receivers treat any "
+                "sender as neutral",
+                w->redirect ? " (through redirect=)" : "", w->all ? "in ?all" : "without all");
     else
-        doc_add(r, DOC_OK, "dns", name, NULL, "ends in %call", w->all ? w->all : ' ');
+        doc_add(r, DOC_OK, "dns", name, NULL, "ends in %call%s%s", w->all,
+                w->all_at[0] ? " through redirect= to " : "", w->all_at);
 }
 
 /* check_spf - one domain's SPF: present, single, then walked */
@@ -441,7 +463,7 @@ static void check_spf(struct doc_report *r, struct dns *d, const char *dom)
         return;
     }
     doc_add(r, DOC_OK, "dns", name, NULL, "%s", rec);
-    spf_terms(&w, rec, 0);
+    spf_terms(&w, rec, 0, "");
     report_spf(r, dom, rec, &w);
 }
 
@@ -557,6 +579,17 @@ static void check_mx(struct doc_report *r, struct dns *d, const struct self *sel
         return;
     }
     answer_free(&a);
+    for (m = mx; m; m = m->next)
+        if (m->host[0] == '\0' || strcmp(m->host, ".") == 0) {
+            /* RFC 7505: the root as the host says the domain takes no mail; no host to ask */
+            ares_free_data(mx);
+            doc_add(r, DOC_WARN, "dns", name, fix,
+                    "a null MX (\"MX 0 .\", RFC 7505): %s takes "
+                    "no mail, so replies to it bounce and receivers may refuse mail sent as it "
+                    "(550 5.7.27)",
+                    dom);
+            return;
+        }
     for (m = mx; m; m = m->next)
         best = m->priority < best ? m->priority : best;
     for (m = mx; m && k < DNS_MAX_MX; m = m->next, k++) {

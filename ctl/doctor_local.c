@@ -47,29 +47,6 @@ int doc_has_token(const struct conf *c, const char *mailbox)
     return 0;
 }
 
-/* wait_fd - poll fd for events until deadline; 0 ready, -1 timed out or failed (errno) */
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = events};
-        int64_t left = deadline - clock_mono_ms();
-        int n;
-
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if ((n = poll(&p, 1, (int)left)) > 0)
-            return 0;
-        if (n == 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if (errno != EINTR)
-            return -1;
-    }
-}
-
 /* connect_spec - a non-blocking stream socket connected to a daemon's socket spec before
  * the deadline; the fd, or -1 with errno */
 static int connect_spec(const char *spec, int64_t deadline)
@@ -116,7 +93,7 @@ static int connect_spec(const char *spec, int64_t deadline)
         return fd;
     if (errno != EINPROGRESS && errno != EAGAIN)
         goto fail;
-    if (wait_fd(fd, POLLOUT, deadline) < 0)
+    if (doc_wait_fd(fd, POLLOUT, deadline) < 0)
         goto fail;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
         errno = err ? err : EIO;
@@ -138,7 +115,7 @@ static int send_all(int fd, const void *buf, size_t len, int64_t deadline)
     while (len > 0) {
         ssize_t n;
 
-        if (wait_fd(fd, POLLOUT, deadline) < 0)
+        if (doc_wait_fd(fd, POLLOUT, deadline) < 0)
             return -1;
         n = send(fd, p, len, MSG_NOSIGNAL);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -158,7 +135,7 @@ static ssize_t recv_some(int fd, void *buf, size_t len, int64_t deadline)
     for (;;) {
         ssize_t n;
 
-        if (wait_fd(fd, POLLIN, deadline) < 0)
+        if (doc_wait_fd(fd, POLLIN, deadline) < 0)
             return -1;
         n = recv(fd, buf, len, 0);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * doctor_postfix - Postfix's configuration against sendas.conf, read through
- * `postconf [-c DIR]` (main.cf expanded with -x, master.cf with -F) and
+ * `postconf [-c DIR]` (main.cf expanded with -x, master.cf with -F and its
+ * -o overrides with -Px) and
  * `postmap -q`: the next hop, the milter and policy lines as the (possibly
  * chrooted) smtpd and cleanup reach the sockets, the sasl_passwd entry of
  * every mailbox and of the null sender, the mechanism filter and its SASL
  * plugins, internal_mail_filter_classes, the concurrency towards Exchange
  * Online, mynetworks and TLS.  Each finding names the value found and the
- * line that fixes it.  main.cf is what is read: -o overrides in master.cf
- * are not weighed (the shipped exo service sets none of these).
+ * line that fixes it.  Of master.cf's -o overrides, those of the milter and
+ * policy lists are weighed per service (a submission service's own
+ * smtpd_milters); others (a transport's smtp_* settings) are not.
  */
 #include "config.h"
 
@@ -45,6 +47,7 @@ struct pf {
     char relayhost[PF_VAL];
     struct pf_service sv[PF_MAX_SERVICES];
     size_t nsv;
+    char *params; /* `postconf -Px`: master.cf's -o overrides, "name/type/param = value" lines */
 };
 
 /* fmt - snprintf for text that may be cut (a value read, a fix shown): the cut is marked
@@ -62,34 +65,10 @@ static void fmt(char *out, size_t len, const char *f, ...)
         memcpy(out + len - 4, "...", 4);
 }
 
-/* pf_run - postconf [-c DIR] with up to 3 more arguments; output in out; 0, or -1 */
-static int pf_run(const struct doc_opts *o, const char *a1, const char *a2, const char *a3,
-                  char *out, size_t outlen)
-{
-    char *argv[8];
-    int i = 0, rc;
-
-    argv[i++] = "postconf";
-    if (o->postfix_dir) {
-        argv[i++] = "-c";
-        argv[i++] = (char *)o->postfix_dir;
-    }
-    argv[i++] = (char *)a1;
-    if (a2)
-        argv[i++] = (char *)a2;
-    if (a3)
-        argv[i++] = (char *)a3;
-    argv[i] = NULL;
-    rc = doc_run(argv, out, outlen, o->timeout);
-    for (size_t n = strlen(out); n && (out[n - 1] == '\n' || out[n - 1] == '\r');)
-        out[--n] = '\0';
-    return rc == 0 ? 0 : -1;
-}
-
 /* pf_get - a main.cf parameter with $names expanded ("" when unknown); 0, or -1 */
 static int pf_get(const struct pf *P, const char *param, char *out, size_t outlen)
 {
-    return pf_run(P->o, "-xh", param, NULL, out, outlen);
+    return doc_postconf(P->o, param, out, outlen);
 }
 
 /* cdir - " -c DIR" when doctor reads another instance, for the commands in fixes */
@@ -148,10 +127,14 @@ static int load_master(struct pf *P)
 {
     char *out = malloc(PF_MASTER), *save = NULL, *line;
 
-    if (out == NULL || pf_run(P->o, "-F", NULL, NULL, out, PF_MASTER) < 0) {
+    if (out == NULL || doc_postconf_args(P->o, "-F", NULL, out, PF_MASTER) < 0) {
         free(out);
         return -1;
     }
+    /* -x: "-o smtpd_milters=$mua_milters" as smtpd sees it; none read is no override */
+    if ((P->params = malloc(PF_MASTER)) != NULL &&
+        doc_postconf_args(P->o, "-Px", NULL, P->params, PF_MASTER) < 0)
+        P->params[0] = '\0';
     P->nsv = 0;
     for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char name[64], type[16], field[32], value[256];
@@ -179,6 +162,26 @@ static int load_master(struct pf *P)
             sscanf(value, "%63s", s->command);
     }
     free(out);
+    return 0;
+}
+
+/* override - master.cf's "-o param=value" of service s into out: 1, or 0 when it has none */
+static int override(const struct pf *P, const struct pf_service *s, const char *param, char *out,
+                    size_t outlen)
+{
+    char key[256];
+    size_t k;
+
+    if (P->params == NULL)
+        return 0;
+    k = (size_t)snprintf(key, sizeof(key), "%s/%s/%s =", s->name, s->type, param);
+    for (const char *l = P->params; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (k < sizeof(key) && strncmp(l, key, k) == 0 && (l[k] == ' ' || l[k] == '\n' || !l[k])) {
+            const char *v = l + k + (l[k] == ' ');
+
+            snprintf(out, outlen, "%.*s", (int)strcspn(v, "\n"), v);
+            return 1;
+        }
     return 0;
 }
 
@@ -313,61 +316,126 @@ struct endpoint {
     enum doc_status absent; /* when the list names no endpoint at all */
 };
 
-/* endpoint_line - the main.cf line that names endpoint ep */
-static void endpoint_line(const struct endpoint *e, const char *ep, char *out, size_t len)
+/* looks_like - is the endpoint e meant for the daemon on ss: the same socket file name, or
+ * the same port? (a wrong path or host for sendas's socket, not another milter's) */
+static int looks_like(const char *e, const struct sockspec *ss)
 {
-    fmt(out, len, "%s = %s%s", e->param, e->after ? "check_policy_service " : "", ep);
+    const char *colon = strrchr(e, ':'), *slash;
+
+    if (ss->kind == SOCKSPEC_UNIX) {
+        slash = strrchr(ss->path, '/');
+        if ((strncmp(e, "unix:", 5) != 0 && strncmp(e, "local:", 6) != 0) || colon == NULL)
+            return 0;
+        e = strrchr(e, '/') ? strrchr(e, '/') + 1 : strchr(e, ':') + 1;
+        return strcmp(e, slash ? slash + 1 : ss->path) == 0;
+    }
+    return strncmp(e, "inet:", 5) == 0 && colon && strtoul(colon + 1, NULL, 10) == ss->port;
+}
+
+/* endpoint_line - the line "param = value" with the endpoint ep in place: the entry meant
+ * for sendas's daemon replaced, else ep added; others' entries kept (another milter, the
+ * admin's restrictions).  check_policy_service goes first: a permit before it would let
+ * mail pass without sendas-policyd. */
+static void endpoint_line(const struct endpoint *e, const char *value, const struct sockspec *ss,
+                          const char *ep, char *out, size_t len)
+{
+    char buf[PF_VAL], mine[PF_VAL], *w[PF_MAX_WORDS];
+    const char *at = NULL;
+    size_t n;
+
+    fmt(mine, sizeof(mine), "%s%s", e->after ? "check_policy_service " : "", ep);
+    snprintf(buf, sizeof(buf), "%s", value);
+    n = words(buf, w, PF_MAX_WORDS);
+    for (size_t i = 0; i < n && at == NULL; i++) {
+        if (e->after && (strcasecmp(w[i], e->after) != 0 || ++i >= n))
+            continue;
+        if (looks_like(w[i], ss) && (at = strstr(value, w[i])) != NULL)
+            fmt(out, len, "%s = %.*s%s%s", e->param, (int)(at - value), value, ep,
+                at + strlen(w[i]));
+    }
+    if (at)
+        return;
+    if (!value[0])
+        fmt(out, len, "%s = %s", e->param, mine);
+    else if (e->after)
+        fmt(out, len, "%s = %s, %s", e->param, mine, value);
+    else
+        fmt(out, len, "%s = %s, %s", e->param, value, mine);
+}
+
+/* endpoint_fix - the command that writes line: main.cf's, or the service's -o override */
+static void endpoint_fix(const struct pf *P, const struct pf_service *s, int overridden,
+                         const char *line, char *out, size_t len)
+{
+    char c[600];
+
+    if (!overridden) {
+        fix_pe(P, out, len, "%s", line);
+        return;
+    }
+    cdir(P, c, sizeof(c));
+    fmt(out, len, "postconf%s -P '%s/%s/%s'; postfix%s reload", c, s->name, s->type, line, c);
 }
 
 /*
  * check_endpoint - e->param reaches the daemon on e->spec from every
- * master.cf service running e->command, chrooted or not.
+ * master.cf service running e->command, chrooted or not, with the value
+ * that service sees: its own "-o param=value" in master.cf, else main.cf's.
  */
 static void check_endpoint(struct doc_report *r, const struct pf *P, const struct endpoint *e)
 {
-    char value[PF_VAL], want[PF_VAL], fix[DOC_MAX_TEXT], c[600], line[PF_VAL], jail[PF_VAL];
+    char main_value[PF_VAL], value[PF_VAL], want[PF_VAL], fix[DOC_MAX_TEXT], c[600];
+    char line[PF_VAL], jail[PF_VAL], where[200];
     const struct pf_service *s, none = {.name = "(none)", .type = "-"};
     struct sockspec ss;
     size_t i = 0;
-    int named = 0, seen = 0;
+    int named = 0, seen = 0, ov, any_ov = 0;
 
-    if (sockspec_parse(e->spec, &ss) < 0 || pf_get(P, e->param, value, sizeof(value)) < 0)
+    if (sockspec_parse(e->spec, &ss) < 0 || pf_get(P, e->param, main_value, sizeof(main_value)) < 0)
         return; /* conf_load refused such a spec; postconf failing is reported once */
     while ((s = first_service(P, e->command, &i)) != NULL || !seen) {
         if (s == NULL)
             s = &none; /* no such service in master.cf: Postfix's default, not chrooted */
         seen = 1;
+        if (!(ov = override(P, s, e->param, value, sizeof(value))))
+            snprintf(value, sizeof(value), "%s", main_value);
+        any_ov |= ov;
+        where[0] = '\0';
+        if (ov)
+            fmt(where, sizeof(where), " (master.cf %s/%s -o %s)", s->name, s->type, e->param);
         if (list_reaches(P, s->chroot, value, e->after, &ss, &named))
             continue;
         if (expected(P, s->chroot, &ss, want, sizeof(want)) < 0) {
             snprintf(jail, sizeof(jail), "unix:/sendas/%s", e->sock);
-            endpoint_line(e, jail, line, sizeof(line));
+            endpoint_line(e, value, &ss, jail, line, sizeof(line));
             fmt(fix, sizeof(fix),
-                "put the socket in the jail: %s unix:%s/sendas/%s in %s and %s in main.cf; "
+                "put the socket in the jail: %s unix:%s/sendas/%s in %s and %s in %s; "
                 "or run %s outside it: postconf%s -F '%s/%s/chroot = n'; postfix%s reload",
-                e->setting, P->qdir, e->sock, P->o->conf_path, line, e->command,
-                cdir(P, c, sizeof(c)), s->name, s->type, c);
+                e->setting, P->qdir, e->sock, P->o->conf_path, line,
+                ov ? "master.cf's -o" : "main.cf", e->command, cdir(P, c, sizeof(c)), s->name,
+                s->type, c);
             doc_add(r, DOC_FAIL, "postfix", e->param, fix,
                     "%s runs chrooted in %s (master.cf %s/%s chroot y): %s's socket %s is "
-                    "outside it (%s = %s)",
-                    e->command, P->qdir, s->name, s->type, e->what, ss.path, e->param, value);
+                    "outside it (%s = %s%s)",
+                    e->command, P->qdir, s->name, s->type, e->what, ss.path, e->param, value,
+                    where);
             return;
         }
-        endpoint_line(e, want, line, sizeof(line));
-        fix_pe(P, fix, sizeof(fix), "%s", line);
+        endpoint_line(e, value, &ss, want, line, sizeof(line));
+        endpoint_fix(P, s, ov, line, fix, sizeof(fix));
         if (named == 0)
-            doc_add(r, e->absent, "postfix", e->param, fix, "%s = %s: %s", e->param,
-                    value[0] ? value : "(empty)",
+            doc_add(r, e->absent, "postfix", e->param, fix, "%s = %s%s: %s", e->param,
+                    value[0] ? value : "(empty)", where,
                     e->after ? "Postfix does not ask sendas-policyd: no limits are kept"
                              : "mail passes without sendas-milter (Exchange Online refuses it)");
         else
             doc_add(r, DOC_FAIL, "postfix", e->param, fix,
-                    "%s = %s does not reach %s on %s (%s, chroot %c, reaches it as %s)", e->param,
-                    value, e->what, e->spec, e->command, s->chroot ? 'y' : 'n', want);
+                    "%s = %s%s does not reach %s on %s (%s, chroot %c, reaches it as %s)", e->param,
+                    value, where, e->what, e->spec, e->command, s->chroot ? 'y' : 'n', want);
         return;
     }
-    doc_add(r, DOC_OK, "postfix", e->param, NULL, "%s = %s reaches %s (%s)", e->param, value,
-            e->what, e->spec);
+    doc_add(r, DOC_OK, "postfix", e->param, NULL, "%s = %s reaches %s (%s)%s", e->param, main_value,
+            e->what, e->spec, any_ov ? "; so do master.cf's -o overrides" : "");
 }
 
 /* check_relayhost - the next hop is Exchange Online's submission endpoint */
@@ -379,11 +447,80 @@ static void check_relayhost(struct doc_report *r, struct pf *P)
     if (pf_get(P, "relayhost", P->relayhost, sizeof(P->relayhost)) < 0 || !P->relayhost[0])
         doc_add(r, DOC_FAIL, "postfix", "relayhost", fix,
                 "relayhost is empty: Postfix delivers by MX, without Exchange Online's sign-in");
-    else if (strcasecmp(P->relayhost, EXO_RELAYHOST) != 0)
+    else if (strncasecmp(P->relayhost, EXO_RELAYHOST + 1, strlen(EXO_RELAYHOST) - 6) == 0)
+        doc_add(r, DOC_WARN, "postfix", "relayhost", fix,
+                "relayhost = %s without [brackets]: Postfix asks DNS for MX records of that "
+                "name first, and the null sender's sasl_passwd key differs",
+                P->relayhost);
+    else if (strcasecmp(P->relayhost, EXO_RELAYHOST) != 0 &&
+             strcasecmp(P->relayhost, "[smtp.office365.com]:submission") != 0)
         doc_add(r, DOC_WARN, "postfix", "relayhost", fix,
                 "relayhost = %s, not Exchange Online's submission endpoint", P->relayhost);
     else
         doc_add(r, DOC_OK, "postfix", "relayhost", NULL, "relayhost = %s", P->relayhost);
+}
+
+/* check_no_milters - receive_override_options with no_milters (main.cf's, or an smtpd
+ * service's -o) makes mail skip every milter: sendas-milter never sees it */
+static void check_no_milters(struct doc_report *r, const struct pf *P)
+{
+    char main_value[PF_VAL], value[PF_VAL], buf[PF_VAL], keep[PF_VAL], *w[PF_MAX_WORDS];
+    char fix[DOC_MAX_TEXT], c[600];
+    const struct pf_service *s, none = {.name = "(main.cf)", .type = "-"};
+    size_t i = 0, n, used;
+    int ov;
+
+    if (pf_get(P, "receive_override_options", main_value, sizeof(main_value)) < 0)
+        return;
+    for (int first = 1; (s = first ? &none : first_service(P, "smtpd", &i)) != NULL; first = 0) {
+        if (!(ov = !first && override(P, s, "receive_override_options", value, sizeof(value))))
+            snprintf(value, sizeof(value), "%s", main_value);
+        if ((!first && !ov) || !has_word(value, "no_milters"))
+            continue;
+        snprintf(buf, sizeof(buf), "%s", value);
+        n = words(buf, w, PF_MAX_WORDS);
+        keep[0] = '\0';
+        for (size_t k = 0, wr; k < n; k++) {
+            used = strlen(keep);
+            if (strcasecmp(w[k], "no_milters") != 0 &&
+                (wr = (size_t)snprintf(keep + used, sizeof(keep) - used, "%s%s", used ? ", " : "",
+                                       w[k])) >= sizeof(keep) - used)
+                keep[used] = '\0';
+        }
+        if (ov)
+            fmt(fix, sizeof(fix),
+                "postconf%s -P '%s/%s/receive_override_options = %s'; "
+                "postfix%s reload",
+                cdir(P, c, sizeof(c)), s->name, s->type, keep, c);
+        else
+            fix_pe(P, fix, sizeof(fix), "receive_override_options = %s", keep);
+        doc_add(r, DOC_FAIL, "postfix", "receive_override_options", fix,
+                "receive_override_options = %s%s%s%s: mail %s skips every milter, "
+                "sendas-milter too (Exchange Online refuses it)",
+                value, ov ? " (master.cf " : "", ov ? s->name : "", ov ? " -o)" : "",
+                ov ? "this service receives" : "received by any service");
+        return;
+    }
+}
+
+/* check_milter_action - what Postfix does when sendas-milter does not answer: tempfail keeps
+ * the mail queued; accept sends it unchanged (Exchange Online refuses it), reject bounces it */
+static void check_milter_action(struct doc_report *r, const struct pf *P)
+{
+    char v[PF_VAL], fix[DOC_MAX_TEXT];
+
+    if (pf_get(P, "milter_default_action", v, sizeof(v)) < 0)
+        return;
+    fix_pe(P, fix, sizeof(fix), "milter_default_action = tempfail");
+    if (strcasecmp(v, "tempfail") == 0)
+        doc_add(r, DOC_OK, "postfix", "milter_default_action", NULL,
+                "milter_default_action = %s: mail waits while sendas-milter is down", v);
+    else
+        doc_add(r, DOC_WARN, "postfix", "milter_default_action", fix,
+                "milter_default_action = %s: while sendas-milter is down mail is %s", v,
+                strcasecmp(v, "accept") == 0
+                    ? "sent unchanged, and Exchange Online refuses it (550 5.7.60)"
+                    : "not kept for a retry");
 }
 
 /* check_yes - a boolean main.cf parameter that must be yes */
@@ -433,8 +570,27 @@ static const char *map_file(const char *maps, char *buf, size_t len)
     snprintf(buf, len, "%s", maps);
     if (words(buf, w, PF_MAX_WORDS) == 0)
         return "/etc/postfix/sasl_passwd";
-    colon = strchr(w[0], ':');
-    return colon ? colon + 1 : w[0];
+    /* "proxy:hash:/etc/postfix/sasl_passwd": the file after the last type */
+    while ((colon = strchr(w[0], ':')) != NULL && w[0][0] != '/')
+        w[0] = colon + 1;
+    return w[0];
+}
+
+/* map_db - the file a map of that type builds with postmap beside its source ("" for
+ * types read from the source itself: texthash, and tables doctor does not know) */
+static const char *map_db(const char *maps)
+{
+    static const struct {
+        const char *type, *suffix;
+    } t[] = {{"hash:", ".db"},         {"btree:", ".db"},      {"lmdb:", ".lmdb"},
+             {"cdb:", ".cdb"},         {"proxy:hash:", ".db"}, {"proxy:btree:", ".db"},
+             {"proxy:lmdb:", ".lmdb"}, {"proxy:cdb:", ".cdb"}};
+    size_t skip = strspn(maps, " \t,{");
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (strncasecmp(maps + skip, t[i].type, strlen(t[i].type)) == 0)
+            return t[i].suffix;
+    return "";
 }
 
 /* sasl_entry - the sasl_passwd line a mailbox needs (key, login; token or a password) */
@@ -469,7 +625,7 @@ static void check_sasl_entry(struct doc_report *r, const struct pf *P, const str
 {
     char value[PF_VAL], bad[PF_VAL], fix[DOC_MAX_TEXT], entry[PF_VAL], file[PF_VAL], got[512];
     char what[PF_VAL];
-    const char *mf = map_file(maps, file, sizeof(file));
+    const char *mf = map_file(maps, file, sizeof(file)), *used = key;
     int rc, token;
 
     sasl_entry(c, key, login, entry, sizeof(entry));
@@ -479,7 +635,7 @@ static void check_sasl_entry(struct doc_report *r, const struct pf *P, const str
         entry, mf, maps);
     bad[0] = '\0';
     rc = lookup(P, maps, key, value, sizeof(value), bad, sizeof(bad));
-    if (rc != 1 && alt)
+    if (rc != 1 && alt && (used = alt) != NULL)
         rc = lookup(P, maps, alt, value, sizeof(value), bad, sizeof(bad));
     if (rc < 0 && bad[0]) {
         doc_add(r, DOC_FAIL, "postfix", name, fix,
@@ -496,7 +652,9 @@ static void check_sasl_entry(struct doc_report *r, const struct pf *P, const str
     token = describe(value, got, sizeof(got), what, sizeof(what));
     memset(value, 0, sizeof(value)); /* a password is never shown, nor kept */
     if (strcasecmp(got, login) != 0) {
-        doc_add(r, DOC_WARN, "postfix", name, fix, "%s signs in as %s, not as %s", key, got, login);
+        doc_add(r, DOC_WARN, "postfix", name, fix, "%s signs in as %s, not as %s%s%s%s", key, got,
+                login, used != key ? " (through the entry " : "", used != key ? used : "",
+                used != key ? ")" : "");
         return;
     }
     if (token != doc_uses_oauth(c)) {
@@ -524,14 +682,14 @@ static const char *null_mailbox(const struct conf *c)
 static void check_map_mode(struct doc_report *r, const char *maps)
 {
     char file[PF_VAL], path[PF_VAL + 8], fix[DOC_MAX_TEXT];
-    const char *mf = map_file(maps, file, sizeof(file));
+    const char *mf = map_file(maps, file, sizeof(file)), *db = map_db(maps);
     struct stat st;
 
-    for (int db = 0; db < 2; db++) {
-        fmt(path, sizeof(path), db ? "%s.db" : "%s", mf);
+    for (int built = 0; built < 1 + (db[0] != '\0'); built++) {
+        fmt(path, sizeof(path), "%s%s", mf, built ? db : "");
         if (stat(path, &st) < 0 || !(st.st_mode & 077))
             continue;
-        fmt(fix, sizeof(fix), "chmod 600 %s %s.db", mf, mf);
+        fmt(fix, sizeof(fix), "chmod 600 %s%s%s%s", mf, db[0] ? " " : "", db[0] ? mf : "", db);
         doc_add(r, DOC_WARN, "postfix", "sasl_passwd mode", fix,
                 "%s is mode %04o: other users can read the passwords", path,
                 (unsigned)(st.st_mode & 07777));
@@ -572,7 +730,9 @@ static void check_sasl(struct doc_report *r, const struct pf *P, const struct co
             continue;
         }
         snprintf(name, sizeof(name), "sasl %s", mb);
-        check_sasl_entry(r, P, c, maps, name, mb, NULL, mb, "its mail is sent without its login");
+        /* Postfix's sender lookup tries the address, then its @domain */
+        check_sasl_entry(r, P, c, maps, name, mb, strchr(mb, '@'), mb,
+                         "its mail is sent without its login");
     }
     if (!P->relayhost[0] || (nm = null_mailbox(c)) == NULL)
         return;
@@ -646,6 +806,8 @@ static void check_mechs(struct doc_report *r, const struct pf *P, const struct c
     snprintf(buf, sizeof(buf), "%s", filter);
     n = words(buf, w, PF_MAX_WORDS);
     for (size_t i = 0; i < n; i++) {
+        if (w[i][0] == '!')
+            continue; /* "!gssapi": an exclusion names no mechanism Postfix may use */
         if (strcasecmp(w[i], "xoauth2") == 0)
             xo = 1;
         else if (strcasecmp(w[i], "login") == 0 || strcasecmp(w[i], "plain") == 0)
@@ -689,7 +851,7 @@ static void check_mechs(struct doc_report *r, const struct pf *P, const struct c
             mech[k] = (char)tolower((unsigned char)w[i][k]);
         mech[k] = '\0';
         if (strcmp(mech, "xoauth2") != 0 && strcmp(mech, "login") != 0 &&
-            strcmp(mech, "plain") != 0)
+            strcmp(mech, "plain") != 0) /* also "!login": excluded, no plugin needed */
             continue;
         if (find_plugin(dirs, mech, dir, sizeof(dir)) == NULL) {
             if (strcmp(mech, "xoauth2") == 0)
@@ -854,6 +1016,8 @@ static int net_kind(const char *e, char *why, size_t whylen)
                           (unsigned long)ip[2] << 8 | ip[3];
         if (prefix >= 8 && ip[0] == 127)
             return 0;
+        if (prefix >= 16 && ip[0] == 169 && ip[1] == 254)
+            return 0; /* link-local: on this link only, never routed */
         if ((prefix >= 8 && ip[0] == 10) || (prefix >= 12 && (n & 0xfff00000UL) == 0xac100000UL) ||
             (prefix >= 16 && ip[0] == 192 && ip[1] == 168)) {
             if (prefix >= 16)
@@ -872,6 +1036,8 @@ static int net_kind(const char *e, char *why, size_t whylen)
         return 0;
     if (prefix >= 104 && memcmp(ip, "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f", 13) == 0)
         return 0; /* ::ffff:127.0.0.0/104, IPv4 loopback mapped */
+    if (prefix >= 10 && ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80)
+        return 0; /* fe80::/10, link-local: mynetworks_style's "[fe80::]/64" of an interface */
     if (prefix >= 7 && (ip[0] & 0xfe) == 0xfc) {
         if (prefix >= 48)
             return 0;
@@ -886,35 +1052,101 @@ static int net_kind(const char *e, char *why, size_t whylen)
     return 2;
 }
 
+/* What check_mynetworks gathers: the entries that are fine, and what is wrong with others. */
+struct nets {
+    char bad[DOC_MAX_TEXT], keep[DOC_MAX_TEXT];
+    size_t nb, nk;
+    int worst;
+};
+
+/* nets_add - text appended to one of the nets' lists (a full list stays as it is) */
+static void nets_add(char *list, size_t len, size_t *used, const char *text)
+{
+    int wr = snprintf(list + *used, len - *used, "%s%s", *used ? " " : "", text);
+
+    if (wr > 0 && (size_t)wr < len - *used)
+        *used += (size_t)wr;
+}
+
+/* nets_judge - one mynetworks entry (in file, when it came from one) into the lists */
+static void nets_judge(struct nets *N, const char *e, const char *file)
+{
+    char why[128], text[DOC_MAX_TEXT];
+    int k = net_kind(e, why, sizeof(why));
+
+    if (k > N->worst)
+        N->worst = k;
+    if (k == 0) {
+        if (file == NULL)
+            nets_add(N->keep, sizeof(N->keep), &N->nk, e);
+        return;
+    }
+    fmt(text, sizeof(text), "; %s%s%s is %s", e, file ? " in " : "", file ? file : "", why);
+    nets_add(N->bad, sizeof(N->bad), &N->nb, text);
+}
+
+/* nets_file - the entries of a mynetworks pattern file ("/etc/postfix/network_table":
+ * Postfix reads its words, '#' to the end of a line a comment); 0, or -1 unreadable */
+static int nets_file(struct nets *N, const char *path)
+{
+    char *buf = malloc(PF_VAL * 4), *w[PF_MAX_WORDS], *p, *save = NULL;
+    FILE *f = fopen(path, "r");
+    size_t n = 0, nw = 0;
+    int before = N->worst;
+
+    if (f && buf)
+        n = fread(buf, 1, PF_VAL * 4 - 1, f);
+    if (f == NULL || buf == NULL || ferror(f)) {
+        if (f)
+            fclose(f);
+        free(buf);
+        return -1;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    N->worst = 0;
+    for (p = strtok_r(buf, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
+        p[strcspn(p, "#")] = '\0';
+        nw = words(p, w, PF_MAX_WORDS);
+        for (size_t i = 0; i < nw; i++)
+            nets_judge(N, w[i], path);
+    }
+    free(buf);
+    if (N->worst == 0) /* all fine: the fix keeps the file */
+        nets_add(N->keep, sizeof(N->keep), &N->nk, path);
+    N->worst = N->worst > before ? N->worst : before;
+    return 0;
+}
+
 /* check_mynetworks - who may relay: listed, with what is beyond loopback and private ranges */
 static void check_mynetworks(struct doc_report *r, const struct pf *P)
 {
     char v[PF_VAL], buf[PF_VAL], set[PF_VAL], style[256], *w[PF_MAX_WORDS];
-    char bad[DOC_MAX_TEXT] = "", keep[DOC_MAX_TEXT] = "", fix[DOC_MAX_TEXT], why[128];
-    char line[DOC_MAX_TEXT];
-    size_t n, nb = 0, nk = 0;
-    int worst = 0;
+    char fix[DOC_MAX_TEXT], line[DOC_MAX_TEXT], text[DOC_MAX_TEXT];
+    struct nets *N = calloc(1, sizeof(*N));
+    char *bad, *keep;
+    size_t n, nk;
+    int worst;
 
-    if (pf_get(P, "mynetworks", v, sizeof(v)) < 0)
+    if (N == NULL || pf_get(P, "mynetworks", v, sizeof(v)) < 0) {
+        free(N);
         return;
-    pf_run(P->o, "-nh", "mynetworks", NULL, set, sizeof(set));
+    }
+    doc_postconf_args(P->o, "-nh", "mynetworks", set, sizeof(set));
     snprintf(buf, sizeof(buf), "%s", v);
     n = words(buf, w, PF_MAX_WORDS);
     for (size_t i = 0; i < n; i++) {
-        int k = net_kind(w[i], why, sizeof(why)), wr;
-
-        if (k > worst)
-            worst = k;
-        if (k == 0) {
-            wr = snprintf(keep + nk, sizeof(keep) - nk, "%s%s", nk ? " " : "", w[i]);
-            if (wr > 0 && (size_t)wr < sizeof(keep) - nk)
-                nk += (size_t)wr;
+        if (w[i][0] == '/' && nets_file(N, w[i]) == 0)
+            continue;
+        if (w[i][0] == '/') {
+            N->worst = N->worst > 2 ? N->worst : 2;
+            fmt(text, sizeof(text), "; %s cannot be read (run doctor as root)", w[i]);
+            nets_add(N->bad, sizeof(N->bad), &N->nb, text);
             continue;
         }
-        wr = snprintf(bad + nb, sizeof(bad) - nb, "; %s is %s", w[i], why);
-        if (wr > 0 && (size_t)wr < sizeof(bad) - nb)
-            nb += (size_t)wr;
+        nets_judge(N, w[i], NULL);
     }
+    bad = N->bad, keep = N->keep, nk = N->nk, worst = N->worst;
     fix_pe(P, line, sizeof(line), "mynetworks = %s APP-HOST/32", nk ? keep : "127.0.0.0/8");
     fmt(fix, sizeof(fix), "%s (APP-HOST: each application host, one address each)", line);
     if (!set[0]) {
@@ -922,6 +1154,7 @@ static void check_mynetworks(struct doc_report *r, const struct pf *P)
         doc_add(r, worst >= 3 ? DOC_FAIL : DOC_WARN, "postfix", "mynetworks", fix,
                 "not set: derived from mynetworks_style = %s: %s%s", style, v[0] ? v : "(empty)",
                 bad);
+        free(N);
         return;
     }
     doc_add(r,
@@ -930,6 +1163,7 @@ static void check_mynetworks(struct doc_report *r, const struct pf *P)
                        : DOC_OK,
             "postfix", "mynetworks", worst ? fix : NULL, "mynetworks = %s%s", v[0] ? v : "(empty)",
             bad);
+    free(N);
 }
 
 /* proto_index - SSLv2 0, SSLv3 1, TLSv1 2, TLSv1.1 3, TLSv1.2 4, TLSv1.3 5; -1 unknown */
@@ -948,23 +1182,32 @@ static void check_tls(struct doc_report *r, const struct pf *P)
 {
     static const char *const strong[] = {"encrypt", "secure", "verify", "dane-only", "fingerprint"};
     char level[PF_VAL], v[PF_VAL], buf[PF_VAL], fix[DOC_MAX_TEXT], *w[PF_MAX_WORDS];
+    char maps[PF_VAL], bad[PF_VAL], via[PF_VAL + 64] = "", c[600];
     int on[6] = {1, 1, 1, 1, 1, 1}, listed = 0, mandatory = 0, old = 0, lo = 0, hi = 5;
     const char *param;
     size_t n;
 
     if (pf_get(P, "smtp_tls_security_level", level, sizeof(level)) < 0)
         return;
+    fix_pe(P, fix, sizeof(fix), "smtp_tls_security_level = encrypt");
+    /* an smtp_tls_policy_maps entry for the next hop wins over main.cf's level */
+    if (P->relayhost[0] && pf_get(P, "smtp_tls_policy_maps", maps, sizeof(maps)) == 0 && maps[0] &&
+        lookup(P, maps, P->relayhost, v, sizeof(v), bad, sizeof(bad)) == 1) {
+        snprintf(level, sizeof(level), "%.*s", (int)strcspn(v, " \t"), v);
+        fmt(via, sizeof(via), " (smtp_tls_policy_maps %s: %s)", maps, P->relayhost);
+        fmt(fix, sizeof(fix), "put `%s encrypt` in %s, then `postmap%s %s`", P->relayhost,
+            map_file(maps, buf, sizeof(buf)), cdir(P, c, sizeof(c)), maps);
+    }
     for (size_t i = 0; i < sizeof(strong) / sizeof(strong[0]); i++)
         mandatory |= strcasecmp(level, strong[i]) == 0;
-    fix_pe(P, fix, sizeof(fix), "smtp_tls_security_level = encrypt");
     if (mandatory)
         doc_add(r, DOC_OK, "postfix", "smtp_tls_security_level", NULL,
-                "smtp_tls_security_level = %s: TLS required", level);
+                "smtp_tls_security_level = %s%s: TLS required", level, via);
     else
         doc_add(r, DOC_WARN, "postfix", "smtp_tls_security_level", fix,
-                "smtp_tls_security_level = %s: TLS is not required (Exchange Online offers AUTH "
-                "only after STARTTLS)",
-                level[0] ? level : "(empty)");
+                "smtp_tls_security_level = %s%s: TLS is not required (Exchange Online offers "
+                "AUTH only after STARTTLS)",
+                level[0] ? level : "(empty)", via);
 
     param = mandatory ? "smtp_tls_mandatory_protocols" : "smtp_tls_protocols";
     if (pf_get(P, param, v, sizeof(v)) < 0)
@@ -1042,6 +1285,7 @@ void doctor_postfix(struct doc_report *r, const struct conf *c, const struct doc
                 "`postconf%s%s` cannot read Postfix's "
                 "configuration",
                 o->postfix_dir ? " -c " : "", o->postfix_dir ? o->postfix_dir : "");
+        free(P->params);
         free(P);
         return;
     }
@@ -1061,6 +1305,8 @@ void doctor_postfix(struct doc_report *r, const struct conf *c, const struct doc
 
         for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++)
             check_endpoint(r, P, &eps[i]);
+        check_milter_action(r, P);
+        check_no_milters(r, P);
         check_sasl(r, P, c);
         check_mechs(r, P, c);
     }
@@ -1068,5 +1314,6 @@ void doctor_postfix(struct doc_report *r, const struct conf *c, const struct doc
     check_concurrency(r, P, c);
     check_mynetworks(r, P);
     check_tls(r, P);
+    free(P->params);
     free(P);
 }

@@ -65,7 +65,7 @@ struct reply {
 /* The relayhost as Postfix's smtp reaches it. */
 struct target {
     char host[256]; /* without brackets */
-    char port[8];
+    char port[32];  /* a number or a service name */
     char helo[256];
     char ca_file[1024]; /* "" : the system's */
 };
@@ -78,31 +78,13 @@ static int fail_io(struct smtp *s, enum smtp_err e, const char *what)
     return -1;
 }
 
-/* wait_fd - poll fd for ev until the deadline; 0, or -1 on timeout */
-static int wait_fd(int fd, short ev, int64_t deadline)
-{
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = ev};
-        int64_t left = deadline - clock_mono_ms();
-        int n;
-
-        if (left <= 0)
-            return -1;
-        n = poll(&p, 1, (int)left);
-        if (n > 0)
-            return 0;
-        if (n == 0 || errno != EINTR)
-            return -1;
-    }
-}
-
 /* ssl_wait - wait for what SSL asked for; 0 to try again, -1 on error or timeout */
 static int ssl_wait(struct smtp *s, int r, int64_t deadline)
 {
     int e = SSL_get_error(s->ssl, r);
 
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        if (wait_fd(s->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) < 0)
+        if (doc_wait_fd(s->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) < 0)
             return fail_io(s, SMTP_TIMEOUT, "no answer in time");
         return 0;
     }
@@ -137,7 +119,7 @@ static ssize_t smtp_recv(struct smtp *s, char *p, size_t n, int64_t deadline)
             continue;
         if (errno != EAGAIN)
             return fail_io(s, SMTP_IO, strerror(errno));
-        if (wait_fd(s->fd, POLLIN, deadline) < 0)
+        if (doc_wait_fd(s->fd, POLLIN, deadline) < 0)
             return fail_io(s, SMTP_TIMEOUT, "no answer in time");
     }
 }
@@ -160,7 +142,7 @@ static int smtp_send(struct smtp *s, const char *p, size_t n)
             w = send(s->fd, p, n, MSG_NOSIGNAL);
             if (w < 0 && errno != EINTR && errno != EAGAIN)
                 return fail_io(s, SMTP_IO, strerror(errno));
-            if (w < 0 && errno == EAGAIN && wait_fd(s->fd, POLLOUT, deadline) < 0)
+            if (w < 0 && errno == EAGAIN && doc_wait_fd(s->fd, POLLOUT, deadline) < 0)
                 return fail_io(s, SMTP_TIMEOUT, "could not send in time");
             w = w > 0 ? w : 0;
         }
@@ -328,13 +310,13 @@ static int tcp_connect(struct smtp *s, const struct target *t, char *addr, size_
         getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, (socklen_t)addrlen, NULL, 0,
                     NI_NUMERICHOST);
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-            (errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline) == 0 &&
+            (errno == EINPROGRESS && doc_wait_fd(fd, POLLOUT, deadline) == 0 &&
              getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)) {
             s->fd = fd;
             freeaddrinfo(res);
             return 0;
         }
-        if (errno == EINPROGRESS && e == 0)
+        if ((errno == EINPROGRESS || errno == ETIMEDOUT) && e == 0)
             snprintf(s->why, sizeof(s->why), "%s port %s: no connection within %u s", addr,
                      t->port, s->timeout);
         else
@@ -347,11 +329,13 @@ static int tcp_connect(struct smtp *s, const struct target *t, char *addr, size_
 }
 
 /* ehlo_has - does the EHLO reply offer keyword (case-insensitive)?  Its arguments into
- * args ("" when none) */
+ * args ("" when none): of the last line naming it, as Postfix's smtp keeps the last of
+ * "AUTH=LOGIN" (the old syntax) and "AUTH LOGIN XOAUTH2" when a server sends both */
 static int ehlo_has(const struct reply *r, const char *keyword, char *args, size_t argslen)
 {
     const char *p = r->text;
     size_t k = strlen(keyword);
+    int found = 0;
 
     for (; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
         size_t n = strcspn(p, "\n");
@@ -362,10 +346,10 @@ static int ehlo_has(const struct reply *r, const char *keyword, char *args, size
 
             if (args)
                 snprintf(args, argslen, "%.*s", (int)a, p + k + (n > k));
-            return 1;
+            found = 1;
         }
     }
-    return 0;
+    return found;
 }
 
 /* has_word - is word one of the space-separated words of list (case-insensitive)? */
@@ -570,7 +554,11 @@ static int parse_relayhost(const char *v, struct target *t)
         snprintf(t->port, sizeof(t->port), "%.*s", (int)(end - colon - 1), colon + 1);
     else if (colon)
         return -1;
-    return t->host[0] && t->port[0] && strspn(t->port, "0123456789") == strlen(t->port) ? 0 : -1;
+    /* a number, or a service name as Postfix allows ("submission") */
+    return t->host[0] && t->port[0] &&
+                   strspn(t->port, "0123456789abcdefghijklmnopqrstuvwxyz-") == strlen(t->port)
+               ? 0
+               : -1;
 }
 
 /* safe_name - a host name fit for EHLO, else "localhost" */
@@ -782,9 +770,61 @@ static int lookup_cred(const struct doc_opts *o, const char *maps, const char *k
     return rc;
 }
 
-/* check_mailbox - sign in as one mailbox in a session of its own */
+/* filter_allows - does smtp_sasl_mechanism_filter let Postfix use mech? (empty: any; a
+ * table Postfix would look up: any, as doctor cannot say; "!mech" words exclude) */
+static int filter_allows(const char *filter, const char *mech)
+{
+    char buf[1024], *save = NULL;
+    int listed = 0;
+
+    if (strchr(filter, ':'))
+        return 1;
+    snprintf(buf, sizeof(buf), "%s", filter);
+    for (char *w = strtok_r(buf, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+        if (strcasecmp(w + (w[0] == '!'), mech) == 0)
+            return w[0] != '!';
+        listed |= w[0] != '!';
+    }
+    return !listed; /* only exclusions: the rest passes */
+}
+
+/* pick_mech - the mechanism Postfix would sign in with: XOAUTH2 for a token, LOGIN (else
+ * PLAIN) for a password, offered by the server and let through filter; NULL when none is
+ * (reported as the mailbox's check) */
+static const char *pick_mech(struct doc_report *rep, const char *name, const char *val, int token,
+                             const char *mechs, const char *filter)
+{
+    const char *mech = token ? "XOAUTH2" : "LOGIN";
+
+    if (!token && (!has_word(mechs, "LOGIN") || !filter_allows(filter, "LOGIN")) &&
+        has_word(mechs, "PLAIN"))
+        mech = "PLAIN";
+    if (has_word(mechs, mech) && !filter_allows(filter, mech)) {
+        /* the server would take it, Postfix's filter keeps it from trying */
+        doc_add(rep, DOC_FAIL, "remote", name,
+                token ? "smtp_sasl_mechanism_filter = xoauth2 (postconf -e; postfix reload)"
+                      : "smtp_sasl_mechanism_filter = login, plain (postconf -e; postfix reload)",
+                "%s needs %s, but smtp_sasl_mechanism_filter = %s leaves Postfix none of the "
+                "offered %s (\"no worthy mechs\")",
+                val, token ? mech : "LOGIN or PLAIN", filter, mechs);
+        return NULL;
+    }
+    if (!has_word(mechs, mech)) {
+        doc_add(rep, DOC_FAIL, "remote", name,
+                token ? "the server does not offer XOAUTH2: relayhost = [smtp.office365.com]:587"
+                      : "the server takes no password: sign in with OAuth 2.0 (sendas-tokend, "
+                        "doc/oauth.md)",
+                "%s needs %s, the server offers %s", val, mech, mechs);
+        return NULL;
+    }
+    return mech;
+}
+
+/* check_mailbox - sign in as one mailbox in a session of its own, with the mechanism
+ * Postfix would pick: offered by the server and let through filter */
 static void check_mailbox(struct doc_report *rep, const struct conf *c, const struct doc_opts *o,
-                          SSL_CTX *ctx, const struct target *t, const char *maps, const char *mb)
+                          SSL_CTX *ctx, const struct target *t, const char *maps, const char *mb,
+                          const char *filter)
 {
     static char tokbuf[XOAUTH2_MAX_FILE + 2];
     char val[CRED_MAX], map[1024], name[64], found[DOC_MAX_TEXT], fix[DOC_MAX_TEXT];
@@ -798,7 +838,10 @@ static void check_mailbox(struct doc_report *rep, const struct conf *c, const st
 
     snprintf(name, sizeof(name), "sign-in %s", mb);
     found[0] = fix[0] = '\0';
-    if ((rc = lookup_cred(o, maps, mb, val, sizeof(val), map, sizeof(map))) <= 0) {
+    rc = lookup_cred(o, maps, mb, val, sizeof(val), map, sizeof(map));
+    if (rc == 0 && strchr(mb, '@')) /* as Postfix's sender lookup: the address, then @domain */
+        rc = lookup_cred(o, maps, strchr(mb, '@'), val, sizeof(val), map, sizeof(map));
+    if (rc <= 0) {
         doc_add(rep, rc < 0 ? DOC_FAIL : DOC_WARN, "remote", name,
                 "add \"MAILBOX MAILBOX:PASSWORD\" (or MAILBOX:token:PATH) to the map, then "
                 "postmap it (`sendasctl postfix-config sasl_passwd`)",
@@ -833,17 +876,8 @@ static void check_mailbox(struct doc_report *rep, const struct conf *c, const st
                 "not tried: %s: %s", k ? k->name : "session", k ? k->found : s.why);
         goto done;
     }
-    if (strcmp(mech, "LOGIN") == 0 && !has_word(mechs, "LOGIN") && has_word(mechs, "PLAIN"))
-        mech = "PLAIN";
-    if (!has_word(mechs, mech)) {
-        doc_add(rep, DOC_FAIL, "remote", name,
-                strcmp(mech, "XOAUTH2") == 0
-                    ? "the server does not offer XOAUTH2: relayhost = [smtp.office365.com]:587"
-                    : "the server takes no password: sign in with OAuth 2.0 (sendas-tokend, "
-                      "doc/oauth.md)",
-                "%s needs %s, the server offers %s", val, mech, mechs);
+    if ((mech = pick_mech(rep, name, val, strcmp(mech, "XOAUTH2") == 0, mechs, filter)) == NULL)
         goto done;
-    }
     if (strcmp(mech, "XOAUTH2") == 0)
         rc = auth_token(&s, val, tok, tlen, &r);
     else
@@ -871,7 +905,7 @@ done:
 void doctor_remote(struct doc_report *r, const struct conf *c, const struct doc_opts *o)
 {
     struct smtp s = {.fd = -1, .timeout = o->timeout};
-    char maps[2048] = "", mechs[256];
+    char maps[2048] = "", mechs[256], filter[1024] = "";
     struct target t;
     SSL_CTX *ctx;
 
@@ -892,8 +926,10 @@ void doctor_remote(struct doc_report *r, const struct conf *c, const struct doc_
                 "mailbox (`sendasctl postfix-config sasl_passwd`)",
                 "not tried: Postfix has no smtp_sasl_password_maps");
     } else {
+        if (doc_postconf(o, "smtp_sasl_mechanism_filter", filter, sizeof(filter)) < 0)
+            filter[0] = '\0';
         for (size_t i = 0; i < c->nmailboxes; i++)
-            check_mailbox(r, c, o, ctx, &t, maps, c->mailboxes[i].address);
+            check_mailbox(r, c, o, ctx, &t, maps, c->mailboxes[i].address, filter);
     }
     SSL_CTX_free(ctx);
 }

@@ -34,6 +34,29 @@ static void child(int wfd, char *const argv[])
     _exit(127);
 }
 
+/* doc_wait_fd - see doctor.h */
+int doc_wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = events};
+        int64_t left = deadline - clock_mono_ms();
+        int n;
+
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if ((n = poll(&p, 1, (int)left)) > 0)
+            return 0;
+        if (n == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
 /* collect - read fd into out until EOF or the deadline; what does not fit is read and dropped */
 static int collect(int fd, char *out, size_t outlen, int64_t deadline)
 {
@@ -41,17 +64,10 @@ static int collect(int fd, char *out, size_t outlen, int64_t deadline)
     char sink[4096];
 
     for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int64_t left = deadline - clock_mono_ms();
         ssize_t got;
 
-        if (left <= 0)
+        if (doc_wait_fd(fd, POLLIN, deadline) < 0)
             return -1;
-        if (poll(&p, 1, (int)left) <= 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
         if (n + 1 < outlen)
             got = read(fd, out + n, outlen - 1 - n);
         else
@@ -105,42 +121,49 @@ static void chomp(char *s)
         s[--n] = '\0';
 }
 
-/* doc_postconf - see doctor.h */
-int doc_postconf(const struct doc_opts *o, const char *param, char *out, size_t outlen)
+/* run_pf - PROG [-c DIR] A1 [A2 [A3]] (Postfix's postconf or postmap, of the instance
+ * --postfix-dir names) into out without trailing newlines; its exit status, or -1 */
+static int run_pf(const struct doc_opts *o, const char *prog, const char *a1, const char *a2,
+                  const char *a3, char *out, size_t outlen)
 {
-    char *argv[6];
+    char *argv[7];
     int i = 0, rc;
 
-    argv[i++] = "postconf";
+    argv[i++] = (char *)prog;
     if (o->postfix_dir) {
         argv[i++] = "-c";
         argv[i++] = (char *)o->postfix_dir;
     }
-    argv[i++] = "-h";
-    argv[i++] = (char *)param;
+    argv[i++] = (char *)a1;
+    if (a2)
+        argv[i++] = (char *)a2;
+    if (a2 && a3)
+        argv[i++] = (char *)a3;
     argv[i] = NULL;
     rc = doc_run(argv, out, outlen, o->timeout);
     chomp(out);
-    return rc == 0 ? 0 : -1;
+    return rc;
+}
+
+/* doc_postconf_args - see doctor.h */
+int doc_postconf_args(const struct doc_opts *o, const char *a1, const char *a2, char *out,
+                      size_t outlen)
+{
+    return run_pf(o, "postconf", a1, a2, NULL, out, outlen) == 0 ? 0 : -1;
+}
+
+/* doc_postconf - see doctor.h */
+int doc_postconf(const struct doc_opts *o, const char *param, char *out, size_t outlen)
+{
+    /* -x: main.cf's "$config_directory/sasl_passwd" as Postfix's programs see it */
+    return doc_postconf_args(o, "-xh", param, out, outlen);
 }
 
 /* doc_postmap_query - see doctor.h */
 int doc_postmap_query(const struct doc_opts *o, const char *map, const char *key, char *out,
                       size_t outlen)
 {
-    char *argv[7];
-    int i = 0, rc;
+    int rc = run_pf(o, "postmap", "-q", key, map, out, outlen);
 
-    argv[i++] = "postmap";
-    if (o->postfix_dir) {
-        argv[i++] = "-c";
-        argv[i++] = (char *)o->postfix_dir;
-    }
-    argv[i++] = "-q";
-    argv[i++] = (char *)key;
-    argv[i++] = (char *)map;
-    argv[i] = NULL;
-    rc = doc_run(argv, out, outlen, o->timeout);
-    chomp(out);
     return rc == 0 ? 1 : rc == 1 ? 0 : -1;
 }

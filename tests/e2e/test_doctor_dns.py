@@ -5,7 +5,7 @@
 A small authoritative server (tests/lib/dnszone.py, Debian's python3-dnslib) serves one zone
 with a domain per case; sendas.conf names them all as a mailbox's domain or sendas domains,
 and doctor asks it through c-ares (--dns-server 127.0.0.1:PORT).  A Postfix configuration
-directory (main.cf only: myhostname, proxy_interfaces) says what this relay is called and
+directory (main.cf only: myhostname, written as relay.$mydomain, and proxy_interfaces) says what this relay is called and
 where it is reached.  Checks, each on the JSON report (and the table's width):
 
   - good.test (include:spf.protection.outlook.com -all, MX *.mail.protection.outlook.com): OK;
@@ -18,6 +18,9 @@ where it is reached.  Checks, each on the JSON report (and the table's width):
     huge.test has a 2.5 KB SPF record (FAIL: longer than the 2048 bytes doctor reads);
   - relayname.test (MX = Postfix's myhostname): FAIL; relayaddr.test (backup MX whose A
     record is proxy_interfaces): WARN; othermx.test: WARN (not Exchange Online's);
+  - redirect=: the target's +all (redirplus.test) FAILs, its -all (redirgood.test) is OK;
+    upper case and a final dot (upper.test) and a record split into two strings (split.test)
+    are read as SPF means them; a null MX (nullmx.test, "MX 0 .") is a WARN saying so;
   - a server that never answers: FAIL "no answer ... within 2 s", in well under 15 s; nothing
     listening: FAIL, not a hang;
   - --format json parses, every table line fits 100 columns.
@@ -86,11 +89,24 @@ loop.test. 300 IN TXT "v=spf1 include:loop.test {EXO_INC} -all"
 loop.test. 300 IN MX 0 loop-test.mail.protection.outlook.com.
 huge.test. 300 IN TXT "v=spf1 {EXO_INC}" {HUGE} " -all"
 huge.test. 300 IN MX 0 huge-test.mail.protection.outlook.com.
+redirplus.test. 300 IN TXT "v=spf1 redirect=_spf.redirplus.test"
+_spf.redirplus.test. 300 IN TXT "v=spf1 {EXO_INC} +all"
+redirplus.test. 300 IN MX 0 redirplus-test.mail.protection.outlook.com.
+redirgood.test. 300 IN TXT "v=spf1 ip4:198.51.100.7 redirect=_spf.redirgood.test"
+_spf.redirgood.test. 300 IN TXT "v=spf1 {EXO_INC} -all"
+redirgood.test. 300 IN MX 0 redirgood-test.mail.protection.outlook.com.
+upper.test. 300 IN TXT "V=SPF1 INCLUDE:SPF.Protection.Outlook.COM. -ALL"
+upper.test. 300 IN MX 0 UPPER-TEST.MAIL.PROTECTION.OUTLOOK.COM.
+split.test. 300 IN TXT "v=spf1 ip4:198.51.100.7 include:spf.protection." "outlook.com -all"
+split.test. 300 IN MX 0 split-test.mail.protection.outlook.com.
+nullmx.test. 300 IN TXT "v=spf1 {EXO_INC} -all"
+nullmx.test. 300 IN MX 0 .
 """
 
 DOMAINS = ["noinclude.test", "plusall.test", "bareall.test", "qall.test", "toomany.test",
            "nospf.test", "twospf.test", "brokeninclude.test", "relayname.test",
-           "relayaddr.test", "othermx.test", "loop.test", "huge.test"]
+           "relayaddr.test", "othermx.test", "loop.test", "huge.test", "redirplus.test",
+           "redirgood.test", "upper.test", "split.test", "nullmx.test"]
 
 CRASHES = []  # sanitizer reports, exits beyond 0/1/2
 
@@ -155,6 +171,17 @@ def zone_cases(check, rep):
     expect(check, rep, "mx noinclude.test", "OK")
     expect(check, rep, "spf lookups loop.test", "FAIL", ("DNS-querying terms", "4.6.4"))
     expect(check, rep, "spf huge.test", "FAIL", ("longer than 2048 bytes",), ("v=spf1",))
+    # redirect=: the record redirected to decides the result, its all included
+    expect(check, rep, "spf all redirplus.test", "FAIL", ("+all",))
+    expect(check, rep, "spf exchange online redirplus.test", "OK")
+    expect(check, rep, "spf all redirgood.test", "OK", ("-all",))
+    # case, a final dot, a record split into strings (joined without a space)
+    for what in ("spf exchange online", "spf all", "mx"):
+        for dom in ("upper.test", "split.test"):
+            expect(check, rep, f"{what} {dom}", "OK")
+    # a null MX (RFC 7505): the domain takes no mail, so nothing to look up for it
+    expect(check, rep, "mx nullmx.test", "WARN", ("null MX",), ("MX 0",))
+    check(not find(rep, "mx relay nullmx.test"), "null MX: no relay MX reported")
     check(not find(rep, "mx relay good.test") and not find(rep, "mx relay othermx.test"),
           "no relay MX reported where the relay is not an MX")
 
@@ -193,7 +220,10 @@ def main():
     pfdir = os.path.join(tmp, "postfix")
     os.makedirs(pfdir)
     with open(os.path.join(pfdir, "main.cf"), "w", encoding="utf-8") as f:
-        f.write(f"myhostname = {MYHOSTNAME}\nproxy_interfaces = {PROXY_ADDR}\n")
+        # myhostname through $mydomain: doctor must read main.cf expanded (postconf -x)
+        host, domain = MYHOSTNAME.split(".", 1)
+        f.write(f"mydomain = {domain}\nmyhostname = {host}.$mydomain\n"
+                f"proxy_interfaces = {PROXY_ADDR}\n")
     open(os.path.join(pfdir, "master.cf"), "w").close()
     conf = os.path.join(tmp, "sendas.conf")
     with open(conf, "w", encoding="utf-8") as f:

@@ -10,9 +10,18 @@ other line is not OK), the value found and the fix, and the exit status: smtpd c
 the milter's socket outside the jail and the policy socket inside it but written as an
 absolute path (then written relative: only the milter fails), a mailbox without its
 sasl_passwd entry, the null sender without one, one signing in as another mailbox,
-sasl_passwd readable by all, an XOAUTH2 filter with passwords, no SASL plugin, mynetworks
+a mailbox found only through an @domain entry, sasl_passwd readable by all (hash:, and
+texthash: whose fix names no .db), smtp_sender_dependent_authentication = no, an XOAUTH2 filter
+with passwords (and one with exclusions, !xoauth2, that fits), no SASL plugin, mynetworks
 with 10.0.0.0/8, with 0.0.0.0/0, with [::]/0 and unset, internal_mail_filter_classes empty,
-relayhost unset, opportunistic TLS allowing TLSv1, a second transport with 20 connections
+relayhost unset, with the port a service name (OK but for the null sender's key), a
+mynetworks pattern file (private hosts: OK; 0.0.0.0/0 in it: FAIL), milter_default_action =
+accept (WARN), receive_override_options with no_milters (main.cf, a service's -o: FAIL);
+smtp_tls_policy_maps' level for the next hop (encrypt over main.cf's may:
+OK; may over secure: WARN); link-local mynetworks (OK), relayhost without brackets, another milter
+beside a wrong sendas path and restrictions without check_policy_service (the fixes keep the
+admin's other entries), a submission service whose -o smtpd_milters= is empty (FAIL) or a
+$parameter that reaches (OK); opportunistic TLS allowing TLSv1, a second transport with 20 connections
 (named by a map, then by none), no check_policy_service (a WARN; a stopped sendas-policyd is
 then no failure), sendas-policyd and sendas-milter not running; then an XOAUTH2
 configuration (tokens, libxoauth2.so) that is all OK but for one expired token, and with the
@@ -271,6 +280,14 @@ def main():
             ("WARN", "postfix", "sasl scanner@contoso.com"): (
                 ["scanner@contoso.com signs in as relay@contoso.com, not as scanner@contoso.com"],
                 ["put `scanner@contoso.com scanner@contoso.com:PASSWORD` in"])})
+        write_map("sasl_passwd", {**{k: v for k, v in entries.items()
+                                     if k != "scanner@contoso.com"},
+                                  "@contoso.com": "relay@contoso.com:secret-0"})
+        scenario("a mailbox found through an @domain entry (Postfix's sender lookup)", 1, {
+            ("WARN", "postfix", "sasl scanner@contoso.com"): (
+                ["scanner@contoso.com signs in as relay@contoso.com, not as scanner@contoso.com "
+                 "(through the entry @contoso.com)"],
+                ["put `scanner@contoso.com scanner@contoso.com:PASSWORD` in"])})
         write_map("sasl_passwd", entries)
 
         sasl_passwd = os.path.join(pf.config_dir, "sasl_passwd")
@@ -280,11 +297,30 @@ def main():
                 [f"{sasl_passwd} is mode 0644: other users can read the passwords"],
                 [f"chmod 600 {sasl_passwd} {sasl_passwd}.db"])})
         os.chmod(sasl_passwd, 0o600)
+        # texthash: read from the source, no .db to chmod
+        postconf(f"smtp_sasl_password_maps = texthash:{sasl_passwd}")
+        os.chmod(sasl_passwd, 0o644)
+        found = scenario("a texthash sasl_passwd readable by all", 1, {
+            ("WARN", "postfix", "sasl_passwd mode"): (
+                [f"{sasl_passwd} is mode 0644"], [f"chmod 600 {sasl_passwd}"])})
+        check(all(".db" not in (c["fix"] or "") for c in found
+                  if c["check"] == "sasl_passwd mode"), "texthash: the fix names no .db",
+              str([c["fix"] for c in found if c["check"] == "sasl_passwd mode"]))
+        os.chmod(sasl_passwd, 0o600)
+        postconf(f"smtp_sasl_password_maps = hash:{sasl_passwd}")
+        postconf("smtp_sender_dependent_authentication = no")
+        scenario("smtp_sender_dependent_authentication = no", 2, {
+            ("FAIL", "postfix", "smtp_sender_dependent_authentication"): (
+                ["smtp_sender_dependent_authentication = no", "next hop's entry"],
+                [f"{pe} 'smtp_sender_dependent_authentication = yes'"])})
+        postconf("smtp_sender_dependent_authentication = yes")
         postconf("smtp_sasl_mechanism_filter = xoauth2")
         scenario("XOAUTH2 filter with passwords", 2, {
             ("FAIL", "postfix", "smtp_sasl_mechanism_filter"): (
                 ["smtp_sasl_mechanism_filter = xoauth2", "sets no oauth_*"],
                 [f"{pe} 'smtp_sasl_mechanism_filter = login'; {reload}"])})
+        postconf("smtp_sasl_mechanism_filter = !gssapi, !xoauth2, LOGIN")
+        scenario("a filter with exclusions and upper case: as login", 0, {})
         postconf("smtp_sasl_mechanism_filter = login")
 
         scenario("no LOGIN plugin", 2, {
@@ -330,6 +366,77 @@ def main():
                                                [f"{pe} 'relayhost = {EXO}'"])})
         postconf(f"relayhost = {EXO}")
 
+        # sibling cases of the above that Postfix's syntax allows
+        postconf(f"mynetworks = {loop} [fe80::]/64 169.254.0.0/16")
+        scenario("mynetworks with link-local networks (mynetworks_style's [fe80::]/64)", 0, {})
+        postconf(f"mynetworks = {loop}")
+        postconf("relayhost = smtp.office365.com:587")
+        scenario("relayhost without brackets", 2, {
+            ("WARN", "postfix", "relayhost"): (["without [brackets]", "MX records"],
+                                               [f"{pe} 'relayhost = {EXO}'"]),
+            ("FAIL", "postfix", "sasl null sender"): (["no entry for smtp.office365.com:587"],
+                                                      [])})
+        postconf("relayhost = [smtp.office365.com]:submission")
+        scenario("relayhost with the port as a service name", 2, {
+            ("FAIL", "postfix", "sasl null sender"): (
+                ["no entry for [smtp.office365.com]:submission"], [])})
+        postconf(f"relayhost = {EXO}")
+        postconf(f"mynetworks = {loop} {pf.config_dir}/network_table")
+        with open(os.path.join(pf.config_dir, "network_table"), "w", encoding="utf-8") as f:
+            f.write("# the application hosts\n192.168.7.10 192.168.7.11 # printers\n")
+        scenario("mynetworks naming a pattern file of private hosts", 0, {})
+        with open(os.path.join(pf.config_dir, "network_table"), "a", encoding="utf-8") as f:
+            f.write("0.0.0.0/0\n")
+        scenario("mynetworks naming a pattern file with 0.0.0.0/0", 2, {
+            ("FAIL", "postfix", "mynetworks"): (
+                [f"0.0.0.0/0 in {pf.config_dir}/network_table is all or most of the Internet"],
+                [f"'mynetworks = {loop} APP-HOST/32'"])})
+        postconf(f"mynetworks = {loop}")
+        postconf("milter_default_action = accept")
+        scenario("milter_default_action = accept (OpenDKIM's guides)", 1, {
+            ("WARN", "postfix", "milter_default_action"): (
+                ["milter_default_action = accept", "550 5.7.60"],
+                [f"{pe} 'milter_default_action = tempfail'"])})
+        postconf("milter_default_action = tempfail")
+        postconf("receive_override_options = no_address_mappings, no_milters")
+        scenario("receive_override_options with no_milters in main.cf", 2, {
+            ("FAIL", "postfix", "receive_override_options"): (
+                ["no_address_mappings, no_milters: mail received by any service skips every "
+                 "milter"],
+                [f"{pe} 'receive_override_options = no_address_mappings'"])})
+        postconf("receive_override_options =")
+        add_master("submission inet n - n - - smtpd -o receive_override_options=no_milters")
+        scenario("a submission service with -o receive_override_options=no_milters", 2, {
+            ("FAIL", "postfix", "receive_override_options"): (
+                ["(master.cf submission -o)", "this service receives"],
+                [f"postconf -c {pf.config_dir} -P "
+                 "'submission/inet/receive_override_options = '"])})
+        add_master("submission inet n - n - - smtpd")
+        postconf("smtpd_milters = inet:127.0.0.1:8891, unix:/wrong/milter.sock")
+        scenario("another milter and a wrong sendas path: the fix keeps the other milter", 2, {
+            ("FAIL", "postfix", "smtpd_milters"): (
+                ["does not reach sendas-milter"],
+                [f"{pe} 'smtpd_milters = inet:127.0.0.1:8891, unix:{run}/milter.sock'"])})
+        postconf(f"smtpd_milters = unix:{run}/milter.sock")
+        postconf("smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination")
+        scenario("restrictions without check_policy_service: the fix puts it first", 1, {
+            ("WARN", "postfix", "smtpd_recipient_restrictions"): (
+                ["Postfix does not ask sendas-policyd"],
+                [f"{pe} 'smtpd_recipient_restrictions = {absolute}, permit_mynetworks, "
+                 "reject_unauth_destination'"])})
+        postconf(f"smtpd_recipient_restrictions = {absolute}")
+        add_master("submission inet n - n - - smtpd -o syslog_name=postfix/submission "
+                   "-o smtpd_milters=")
+        scenario("a submission service overriding smtpd_milters with nothing", 2, {
+            ("FAIL", "postfix", "smtpd_milters"): (
+                ["(master.cf submission/inet -o smtpd_milters)", "without sendas-milter"],
+                [f"postconf -c {pf.config_dir} -P 'submission/inet/smtpd_milters = "
+                 f"unix:{run}/milter.sock'"])})
+        add_master("submission inet n - n - - smtpd -o syslog_name=postfix/submission "
+                   f"-o smtpd_milters=$non_smtpd_milters")
+        scenario("a submission service overriding smtpd_milters with a $parameter that reaches", 0,
+                 {})
+
         postconf("smtp_tls_security_level = may", "smtp_tls_protocols = >=TLSv1")
         scenario("opportunistic TLS with TLSv1", 1, {
             ("WARN", "postfix", "smtp_tls_security_level"): (
@@ -339,6 +446,20 @@ def main():
                 ["smtp_tls_protocols = >=TLSv1 allows protocols older than TLSv1.2"],
                 [f"{pe} 'smtp_tls_protocols = >=TLSv1.2'"])})
         postconf("smtp_tls_security_level = secure")
+        # a policy map entry for the next hop decides, both ways
+        write_map("tls_policy", {EXO: "encrypt"})
+        postconf("smtp_tls_security_level = may",
+                 f"smtp_tls_policy_maps = hash:{pf.config_dir}/tls_policy")
+        scenario("opportunistic in main.cf, encrypt in smtp_tls_policy_maps", 0, {})
+        write_map("tls_policy", {EXO: "may"})
+        postconf("smtp_tls_security_level = secure")
+        scenario("secure in main.cf, may in smtp_tls_policy_maps", 1, {
+            ("WARN", "postfix", "smtp_tls_security_level"): (
+                [f"smtp_tls_security_level = may (smtp_tls_policy_maps hash:{pf.config_dir}"
+                 f"/tls_policy: {EXO})"],
+                [f"put `{EXO} encrypt` in {pf.config_dir}/tls_policy"]),
+            ("WARN", "postfix", "smtp_tls_protocols"): ([], [])})
+        postconf("smtp_tls_policy_maps =")
 
         add_master("sendas-fast unix - - n - 20 smtp")
         write_map("sender_transport", {"scanner@contoso.com": "sendas-fast:"})

@@ -23,8 +23,12 @@ report; the table's width once):
   - a server that never greets: FAIL within the timeout; a 432 4.3.2 and a 421 greeting: the
     concurrency and throttling advice; a server with STARTTLS but no AUTH after it (SMTP AUTH
     off for the tenant): FAIL; one with TLS 1.1 at most: FAIL naming TLS 1.2;
+  - Postfix's syntax: a map named with $config_directory, an EHLO with AUTH= before AUTH (the
+    last counts), a server offering only PLAIN to a filter of login (FAIL, no worthy mechs, not a
+    PLAIN sign-in Postfix would never try), a relayhost whose port is a service name ([127.0.0.1]:tcpmux);
   - the reply reader's caps (65 lines, a 2000-byte line) and broken replies: FAIL saying so;
-    control characters in a greeting reach the report as '?';
+    control characters (C0 and C1) and bytes that are no UTF-8 character in a greeting reach
+    the report as '?', so the JSON stays UTF-8;
   - the emulator accepted no message and saw no MAIL command over all runs.
 
 Prints one PASS/FAIL line per check, then "N passed, M failed".  Exit 0, 1, or 77 (SKIP)
@@ -275,14 +279,14 @@ def fake_server(greeting):
     """A server that sends greeting (None: nothing) and then keeps silent."""
     def handle(c):
         if greeting:
-            c.sendall(greeting.encode() + b"\r\n")
+            c.sendall((greeting if isinstance(greeting, bytes) else greeting.encode()) + b"\r\n")
         return True
     return loopback_server(handle)
 
 
-def fake_starttls(cert, key, max_tls=None):
+def fake_starttls(cert, key, max_tls=None, auth=b""):
     """An SMTP server with STARTTLS (cert, key; TLS at most max_tls) that offers no AUTH
-    after it."""
+    after it, or the EHLO lines auth (each "250-...\r\n")."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     if max_tls:
@@ -305,7 +309,7 @@ def fake_starttls(cert, key, max_tls=None):
             if not line or verb == b"QUIT":
                 return False
             if verb.startswith(b"EHLO"):
-                f.write(b"250-fake\r\n250 SIZE 1000\r\n" if tls else
+                f.write(b"250-fake\r\n" + auth + b"250 SIZE 1000\r\n" if tls else
                         b"250-fake\r\n250 STARTTLS\r\n")
             elif verb == b"STARTTLS":
                 f.write(b"220 2.0.0 go ahead\r\n")
@@ -339,6 +343,40 @@ def no_auth_and_old_tls(case, check):
            ("TLS 1.2",))
 
 
+def postfix_variants(case, check):
+    """What Postfix itself reads differently from a naive parser: a map named with a
+    $parameter (postconf -x expands it, postconf -h does not), and an EHLO reply with the old
+    AUTH= line before the standard one (Postfix's smtp keeps the last AUTH line it saw)."""
+    with case.emulator() as emu:
+        case.configure(emu)
+        case.pf.set_main({"smtp_sasl_password_maps": "hash:$config_directory/sasl_passwd"})
+        rep, _ = case.doctor()
+    expect(check, "map named with $config_directory", rep, f"sign-in {RELAY}", "OK",
+           ("AUTH LOGIN as relay@contoso.com: 235",))
+    cert, key = (os.path.join(case.store, n) for n in ("emulator-cert.pem", "emulator-key.pem"))
+    with fake_starttls(cert, key, auth=b"250-AUTH=LOGIN\r\n250-AUTH LOGIN XOAUTH2\r\n") as port:
+        rep, _ = case.doctor("--relayhost", f"[localhost]:{port}", "--ca-file", cert,
+                             timeout=5)
+    expect(check, "AUTH= then AUTH", rep, "auth mechanisms", "OK",
+           ("offered after STARTTLS: LOGIN XOAUTH2",))
+    # the server offers only PLAIN, Postfix's filter lets only LOGIN through: no worthy mechs
+    case.pf.set_main({"smtp_sasl_mechanism_filter": "login"})
+    with fake_starttls(cert, key, auth=b"250-AUTH PLAIN\r\n") as port:
+        rep, _ = case.doctor("--relayhost", f"[localhost]:{port}", "--ca-file", cert,
+                             timeout=5)
+    case.pf.set_main({"smtp_sasl_mechanism_filter": ""})
+    expect(check, "PLAIN offered, filter login", rep, f"sign-in {RELAY}", "FAIL",
+           ("smtp_sasl_mechanism_filter = login leaves Postfix none of the offered PLAIN",
+            "no worthy mechs"), ("smtp_sasl_mechanism_filter = login, plain",))
+    # a service name as the port: tcpmux (1), where nothing listens (another test may well
+    # have a server on submission's 587): a refused connection shows the name was used
+    rep, _ = case.doctor("--relayhost", "[127.0.0.1]:tcpmux", timeout=2)
+    c = remote(rep, "connect") or remote(rep, "greeting")
+    check(c.get("status") == "FAIL" and "port tcpmux" in c.get("found", "") and
+          not remote(rep, "relayhost"), "relayhost with a service name as port: connected to",
+          json.dumps(rep["checks"][-3:])[:400])
+
+
 def hostile_greetings(case, check):
     """The reader's caps: a reply of too many lines, a line too long, codes that change, and
     control characters, which never reach the report."""
@@ -358,6 +396,11 @@ def hostile_greetings(case, check):
     check("\\u001b" not in text and "\\u0007" not in text and
           "evil?[2J?]0;pwned? ESMTP" in remote(rep, "connect").get("found", ""),
           "greeting: control characters are shown as '?'", remote(rep, "connect").get("found"))
+    # Latin-1 and a C1 control: the JSON stays UTF-8 (it would not decode otherwise)
+    with fake_server(b"220 caf\xe9 \xc2\x9b[2J \xc3\xa9t\xc3\xa9 ESMTP") as port:
+        rep, _ = case.doctor("--relayhost", f"[127.0.0.1]:{port}", timeout=2)
+    check("caf? ?[2J \u00e9t\u00e9 ESMTP" in remote(rep, "connect").get("found", ""),
+          "greeting: bytes of no UTF-8 character are shown as '?'", remote(rep, "connect"))
 
 
 def broken_servers(case, check):
@@ -398,6 +441,7 @@ def main():
     oauth_state(case, check)
     broken_servers(case, check)
     no_auth_and_old_tls(case, check)
+    postfix_variants(case, check)
     hostile_greetings(case, check)
     probe = case.emulator()
     accepted, mails = probe.accepted_count(), probe.transactions()

@@ -134,6 +134,56 @@ START_TEST(json_escapes_quotes_backslashes_and_keeps_utf8)
 }
 END_TEST
 
+/* valid_utf8 - is s well-formed UTF-8 (no overlong forms, no surrogates)? */
+static int valid_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p) {
+        size_t n = *p < 0x80 ? 1 : *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3
+                               : *p >= 0xf0 && *p <= 0xf4   ? 4
+                                                            : 0;
+        if (n == 0)
+            return 0;
+        for (size_t i = 1; i < n; i++)
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+        if ((n == 3 && *p == 0xe0 && p[1] < 0xa0) || (n == 3 && *p == 0xed && p[1] > 0x9f) ||
+            (n == 4 && *p == 0xf0 && p[1] < 0x90) || (n == 4 && *p == 0xf4 && p[1] > 0x8f))
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+START_TEST(invalid_utf8_and_c1_controls_become_question_marks_and_cuts_keep_characters)
+{
+    struct doc_report r = {0};
+    char long_text[1400] = "", *t, *line, *save = NULL;
+    json_object *o, *c;
+
+    /* a Latin-1 byte, a stray continuation, an overlong '/', a C1 CSI (ESC [ to some
+     * terminals) and a truncated sequence: each '?'; real UTF-8 kept */
+    doc_add(&r, DOC_OK, "remote", "connect", NULL,
+            "caf\xe9 \x80 \xc0\xaf \xc3\xa9t\xc3\xa9 \xc2\x9b[2J end\xe2\x82");
+    for (size_t i = 0; i < 650; i++) /* 1300 bytes: cut at 1024, not inside a character */
+        memcpy(long_text + 2 * i, "\xc3\xa9", 3);
+    doc_add(&r, DOC_FAIL, "dns", "spf", long_text, "%s", long_text);
+    ck_assert_str_eq(r.checks[0].found, "caf? ? ?? \xc3\xa9t\xc3\xa9 ?[2J end??");
+    ck_assert(valid_utf8(r.checks[1].found) && valid_utf8(r.checks[1].fix));
+    ck_assert_ptr_nonnull(strstr(r.checks[1].found, "\xc3\xa9..."));
+    o = json(&r);
+    c = json_object_array_get_idx(json_object_object_get(o, "checks"), 1);
+    ck_assert(valid_utf8(json_object_get_string(json_object_object_get(c, "found"))));
+    json_object_put(o);
+    t = table(&r);
+    for (line = strtok_r(t, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        ck_assert_msg(valid_utf8(line) && strlen(line) <= 100, "line: %s", line);
+    free(t);
+    doc_report_free(&r);
+}
+END_TEST
+
 START_TEST(exit_status_is_the_worst_finding)
 {
     struct doc_report r = {0};
@@ -180,6 +230,7 @@ int main(void)
     tcase_add_test(tc, long_words_and_texts_wrap_within_100_columns_losing_nothing);
     tcase_add_test(tc, control_characters_cannot_forge_a_line);
     tcase_add_test(tc, json_escapes_quotes_backslashes_and_keeps_utf8);
+    tcase_add_test(tc, invalid_utf8_and_c1_controls_become_question_marks_and_cuts_keep_characters);
     tcase_add_test(tc, exit_status_is_the_worst_finding);
     tcase_add_test(tc, checks_past_the_cap_are_counted_not_kept);
     suite_add_tcase(s, tc);
