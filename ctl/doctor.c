@@ -282,6 +282,12 @@ static int parse_args(int argc, char **argv, struct doc_opts *o)
     return 0;
 }
 
+#define DOCTOR_USAGE                                                                       \
+    "usage: sendasctl doctor [--remote] [--dns] [--format table|json]\n"                     \
+    "       [--postfix-dir DIR] [--relayhost HOST[:PORT]] [--ca-file FILE]\n"                \
+    "       [--dns-server IP[:PORT]] [--timeout SECONDS]\n"                                  \
+    "exit 0 all OK, 1 warnings, 2 failures, 3 usage; see sendasctl(8)\n"
+
 /* cmd_doctor - run the checks asked for; exit 0 all OK, 1 warnings, 2 failures (3: usage) */
 int cmd_doctor(const char *conf_path, int argc, char **argv)
 {
@@ -290,10 +296,12 @@ int cmd_doctor(const char *conf_path, int argc, char **argv)
     struct conf *c;
     int status;
 
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        fputs(DOCTOR_USAGE, stdout);
+        return 0;
+    }
     if (parse_args(argc, argv, &o) < 0) {
-        fprintf(stderr, "usage: sendasctl doctor [--remote] [--dns] [--format table|json]\n"
-                        "       [--postfix-dir DIR] [--relayhost HOST[:PORT]] [--ca-file FILE]\n"
-                        "       [--dns-server IP[:PORT]] [--timeout SECONDS]\n");
+        fputs(DOCTOR_USAGE, stderr);
         return 3;
     }
     c = check_config(&r, conf_path);

@@ -922,11 +922,16 @@ static void check_transport(struct doc_report *r, const struct pf *P, const char
         maxproc = strtol(v, NULL, 10);
     snprintf(name, sizeof(name), "concurrency %s", t);
     fix_pe(P, fix, sizeof(fix), "%s = 3", param);
-    if ((lim > 0 && lim <= 3) || (maxproc > 0 && maxproc <= 3))
+    if ((lim > 0 && lim <= 3) || (maxproc > 0 && maxproc <= 3)) {
+        long most = lim > 0 && lim <= 3 ? lim : maxproc;
+
+        if (maxproc > 0 && maxproc < most)
+            most = maxproc;
         doc_add(r, DOC_OK, "postfix", name, NULL,
-                "%s = %ld, master.cf maxproc %ld: at most 3 "
-                "connections",
-                param, lim, maxproc);
+                "%s = %ld, master.cf maxproc %ld: at most %ld connection%s at once (Exchange "
+                "Online allows 3)",
+                param, lim, maxproc, most, most == 1 ? "" : "s");
+    }
     else
         doc_add(r, DOC_WARN, "postfix", name, fix,
                 "%s = %ld, master.cf maxproc %ld: more than "
