@@ -95,7 +95,6 @@ static int quota_each(void *arg, const char *mailbox, struct quota_counters *qc)
 static void show_status(const struct conf *c)
 {
     char path[4200], line[700];
-    FILE *f;
 
     if (c->store != STORE_REDIS) {
         printf("store: sqlite %s/counters.db\n", c->state_dir);
@@ -103,16 +102,28 @@ static void show_status(const struct conf *c)
     }
     printf("store: redis %s db %lu, shared by %lu relays\n", c->redis_address, c->redis_database,
            (unsigned long)c->relays);
-    snprintf(path, sizeof(path), "%s/" STORE_STATUS_FILE, c->state_dir);
-    if ((f = fopen(path, "r")) == NULL) {
+    if (ctl_store_status(c, line, sizeof(line), path, sizeof(path)) < 0)
         printf("this relay's sendas-policyd: no status (%s: not running here?)\n", path);
-        return;
-    }
-    if (fgets(line, sizeof(line), f) != NULL) {
-        line[strcspn(line, "\n")] = '\0';
+    else
         printf("this relay's sendas-policyd: %s\n", line);
-    }
+}
+
+/* ctl_store_status - see ctl.h */
+int ctl_store_status(const struct conf *c, char *line, size_t linelen, char *path, size_t pathlen)
+{
+    FILE *f;
+    int ok;
+
+    snprintf(path, pathlen, "%s/" STORE_STATUS_FILE, c->state_dir);
+    line[0] = '\0';
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    ok = fgets(line, (int)linelen, f) != NULL;
     fclose(f);
+    if (!ok)
+        return -1;
+    line[strcspn(line, "\n")] = '\0';
+    return 0;
 }
 
 /* show_relays - the relays that report to Redis (each one every second while it reaches it) */
@@ -132,8 +143,8 @@ static void show_relays(const struct conf *c, struct store *st)
            "alone and does not report)\n", n, (unsigned long)c->relays);
 }
 
-/* open_counters - the store to read, and the clock to read it at; NULL with err set */
-static struct store *open_counters(const struct conf *c, int64_t *now, char *err, size_t errlen)
+/* ctl_open_counters - see ctl.h */
+struct store *ctl_open_counters(const struct conf *c, int64_t *now, char *err, size_t errlen)
 {
     struct store_redis_opts o;
     struct store *st;
@@ -176,7 +187,7 @@ int cmd_quota(const char *conf_path, int argc, char **argv)
     }
     memset(&q, 0, sizeof(q));
     show_status(c);
-    if ((st = open_counters(c, &q.now, err, sizeof(err))) == NULL) {
+    if ((st = ctl_open_counters(c, &q.now, err, sizeof(err))) == NULL) {
         fprintf(stderr, "sendasctl: %s\n", err);
         conf_free(c);
         return 1;

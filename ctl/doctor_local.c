@@ -23,8 +23,10 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "ctl.h"
 #include "oauthsetup.h"
 #include "sockspec.h"
+#include "store.h"
 #include "tokstate.h"
 #include "xoauth2.h"
 
@@ -349,6 +351,72 @@ static void check_policyd(struct doc_report *r, const struct conf *c, const stru
             asked > 0 ? "Postfix defers mail at RCPT" : "Postfix may ask it");
 }
 
+/* count_lines - lines in text (one a relay reporting to Redis) */
+static unsigned long count_lines(const char *text)
+{
+    unsigned long n = 0;
+
+    for (; *text; text++)
+        n += *text == '\n' || (text[1] == '\0');
+    return n;
+}
+
+/*
+ * check_counters - where sendas-policyd counts: the SQLite file of this relay,
+ * or Redis shared by `relays` relays: Redis answers (with the password and
+ * database of sendas.conf), this relay counts shared, every relay reports
+ */
+static void check_counters(struct doc_report *r, const struct conf *c, const struct doc_opts *o)
+{
+    char err[CONF_ERRLEN], status[700], path[4200], relays[8192], fix[1200];
+    unsigned long n;
+    struct store *st;
+    int64_t now;
+
+    if (c->store != STORE_REDIS) {
+        doc_add(r, DOC_OK, "daemons", "counters", NULL,
+                "store sqlite: %s/counters.db, this relay's own (several relays share one "
+                "mailbox's limits with store redis)", c->state_dir);
+        return;
+    }
+    if ((st = ctl_open_counters(c, &now, err, sizeof(err))) == NULL) {
+        snprintf(fix, sizeof(fix),
+                 "start Redis (`systemctl start redis-server`), or correct redis_address, "
+                 "redis_database or redis_password_file (Redis's requirepass) in %s and restart "
+                 "sendas-policyd; until then each relay counts alone with 1/%u of what was left",
+                 o->conf_path, c->relays);
+        doc_add(r, DOC_FAIL, "daemons", "counters", fix, "store redis %s db %lu: %s",
+                c->redis_address, c->redis_database, err);
+        return;
+    }
+    store_redis_relays(st, relays, sizeof(relays));
+    store_close(st);
+    n = count_lines(relays);
+    if (ctl_store_status(c, status, sizeof(status), path, sizeof(path)) == 0 &&
+        strstr(status, "local fallback") != NULL) {
+        snprintf(fix, sizeof(fix),
+                 "Redis answers this command: sendas-policyd tries again by itself (within 30 "
+                 "s); if it stays alone, the address or password it was started with differs "
+                 "from %s: `systemctl restart sendas-policyd`", o->conf_path);
+        doc_add(r, DOC_WARN, "daemons", "counters", fix, "this relay's sendas-policyd: %s",
+                status);
+        return;
+    }
+    if (n < c->relays) {
+        snprintf(fix, sizeof(fix),
+                 "on each relay run `sendasctl doctor` (a relay that cannot reach Redis counts "
+                 "alone and does not report); `relays` in %s must be the number of relays",
+                 o->conf_path);
+        doc_add(r, DOC_WARN, "daemons", "counters", fix,
+                "store redis %s db %lu answers, but %lu of %u relays report counting shared",
+                c->redis_address, c->redis_database, n, c->relays);
+        return;
+    }
+    doc_add(r, DOC_OK, "daemons", "counters", NULL,
+            "store redis %s db %lu answers; %lu of %u relays report counting shared",
+            c->redis_address, c->redis_database, n, c->relays);
+}
+
 /* last_error - ", tokend's last error: TEXT" from MAILBOX.state, or "" */
 static void last_error(const struct conf *c, const char *mb, char *out, size_t outlen)
 {
@@ -442,6 +510,7 @@ void doctor_local(struct doc_report *r, const struct conf *c, const struct doc_o
     if (c) {
         check_milter(r, c, o);
         check_policyd(r, c, o);
+        check_counters(r, c, o);
         check_tokens(r, c, o);
     }
     doctor_postfix(r, c, o);

@@ -29,6 +29,7 @@ Prints one PASS/FAIL line per check, then "N passed, M failed".  Exit 77 when Po
 redis-server, root or the binaries are missing.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -123,6 +124,20 @@ def quota(ctl, st, mailbox):
     return p.stdout
 
 
+def doctor_counters(ctl, st):
+    """doctor_counters - `sendasctl doctor --format json` on relay st: its "counters" check
+    (status, found, fix), or None when doctor printed none"""
+    p = subprocess.run([ctl, "-c", st.conf_path, "doctor", "--postfix-dir", st.pf.config_dir,
+                        "--format", "json", "--timeout", "5"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True, timeout=120)
+    try:
+        checks = json.loads(p.stdout)["checks"]
+    except (ValueError, KeyError):
+        return None
+    found = [k for k in checks if k["check"] == "counters"]
+    return (found[0]["status"], found[0]["found"], found[0]["fix"] or "") if found else None
+
+
 def sort_result(res, bucket):
     """sort_result - file one submission as accepted, share (4.7.0: a limit or a relay's share
     is used up) or other (anything else: what must not happen)."""
@@ -167,6 +182,7 @@ def part_b(relays, redis, emu, ctl, check):
         n += 1
         time.sleep(max(0.0, t0 + n * (OUTAGE / 40) - time.monotonic()))
     statuses = [quota(ctl, st, "scanner@contoso.com") for st in relays]
+    down = doctor_counters(ctl, relays[0])
     # relay@contoso.com used its 20 in (a), and both relays heard so from Redis: 1/2 of what
     # was left is 0 on each (1/2 of the whole limit from zero would be 10 more on each)
     full = {"accepted": 0, "deferred": 0, "other": []}
@@ -187,6 +203,8 @@ def part_b(relays, redis, emu, ctl, check):
     logged = [tail(st.policyd_log, 1 << 24)[offs[k]:].count("counting on this relay alone")
               for k, st in enumerate(relays)]
     check(logged == [1, 1], "the outage is logged once per relay", f"{logged}")
+    check(down is not None and down[0] == "FAIL" and "systemctl start redis-server" in down[2],
+          "sendasctl doctor: Redis down is a FAIL with the fix", f"{down}")
     check(all("local fallback since" in s for s in statuses),
           "sendasctl quota shows the local fallback during the outage",
           statuses[0].splitlines()[1] if len(statuses[0].splitlines()) > 1 else statuses[0])
@@ -225,6 +243,9 @@ def part_after(relays, emu, ctl, check):
     check("recipients/24h     20/20" in q, "sendasctl quota reads the shared scanner count",
           " | ".join(q.splitlines()))
     reports = [ln for ln in q.splitlines() if ln.startswith("relay ")]
+    up = doctor_counters(ctl, relays[0])
+    check(up is not None and up[0] == "OK" and "2 of 2 relays report counting shared" in up[1],
+          "sendasctl doctor: Redis answers, both relays count shared", f"{up}")
     check("relays reporting to redis: 2 of 2" in q and len(reports) == 2
           and all("shared by 2 relays" in ln for ln in reports),
           "sendasctl quota on one relay shows both relays' modes (shared)",
